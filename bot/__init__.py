@@ -1,0 +1,1 @@
+"""Slack bot where every thread is a persistent Strands agent session."""

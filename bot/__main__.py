@@ -1,0 +1,29 @@
+"""`python -m bot [http|socket]` — socket mode when SLACK_APP_TOKEN is set, else HTTP."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from dotenv import load_dotenv
+
+
+def main() -> None:
+    load_dotenv()
+    default = "socket" if os.environ.get("SLACK_APP_TOKEN") else "http"
+    mode = sys.argv[1] if len(sys.argv) > 1 else default
+    if mode == "socket":
+        from bot.socket_mode import main as socket_main
+
+        socket_main()
+    elif mode == "http":
+        from gunicorn.app.wsgiapp import run
+
+        sys.argv = ["gunicorn", "-c", "python:bot.gunicorn_conf", "bot.web:create_app()"]
+        run()
+    else:
+        sys.exit(f"unknown mode {mode!r}: use `python -m bot http` or `python -m bot socket`")
+
+
+if __name__ == "__main__":
+    main()

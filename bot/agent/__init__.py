@@ -1,0 +1,1 @@
+"""The agent: personas, model providers, and one conversation turn."""

@@ -1,0 +1,58 @@
+"""Model providers: the one module that knows how to reach a model."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from strands.models import Model
+
+from bot.config import ConfigError
+
+DEFAULT_MODEL_IDS = {
+    "bedrock": None,  # Strands' own default Bedrock model
+    "anthropic": "claude-sonnet-4-5",
+    "openai": "gpt-4o-mini",
+}
+MODEL_TIMEOUT_SECONDS = 120.0
+MODEL_MAX_RETRIES = 3  # the provider SDKs back off on throttling and 5xx
+
+
+def build_model(provider: str, model_id: str | None) -> Model:
+    model_id = model_id or DEFAULT_MODEL_IDS.get(provider)
+    if provider == "bedrock":
+        from botocore.config import Config as BotoConfig
+        from strands.models.bedrock import BedrockModel
+
+        kwargs: dict[str, Any] = {"model_id": model_id} if model_id else {}
+        return BedrockModel(
+            boto_client_config=BotoConfig(
+                read_timeout=MODEL_TIMEOUT_SECONDS,
+                retries={"mode": "adaptive", "max_attempts": MODEL_MAX_RETRIES},
+            ),
+            **kwargs,
+        )
+    if provider == "anthropic":
+        from strands.models.anthropic import AnthropicModel
+
+        if not os.environ.get("ANTHROPIC_API_KEY"):
+            raise ConfigError("MODEL_PROVIDER=anthropic needs ANTHROPIC_API_KEY; set it in .env.")
+        return AnthropicModel(
+            client_args={"timeout": MODEL_TIMEOUT_SECONDS, "max_retries": MODEL_MAX_RETRIES},
+            model_id=model_id or "", max_tokens=4096,
+        )
+    if provider == "openai":
+        from strands.models.openai import OpenAIModel
+
+        if not os.environ.get("OPENAI_API_KEY"):
+            raise ConfigError(
+                "MODEL_PROVIDER=openai needs OPENAI_API_KEY (any value for a local "
+                "OpenAI-compatible server); set it in .env, with OPENAI_BASE_URL if not OpenAI."
+            )
+        return OpenAIModel(
+            client_args={"timeout": MODEL_TIMEOUT_SECONDS, "max_retries": MODEL_MAX_RETRIES},
+            model_id=model_id or "",
+        )
+    raise ConfigError(
+        f"MODEL_PROVIDER={provider!r} is not supported; use bedrock, anthropic or openai."
+    )

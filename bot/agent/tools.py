@@ -1,0 +1,73 @@
+"""The bot's own tools, and lookup of tools by name for personas."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import operator
+from datetime import UTC, datetime
+from typing import Any
+
+from strands import tool
+
+from bot.config import ConfigError
+
+
+@tool
+def current_time() -> str:
+    """Return the current date and time in UTC (ISO 8601)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+_OPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow, ast.Mod: operator.mod,
+    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.FloorDiv: operator.floordiv,
+}
+
+
+def _evaluate(node: ast.AST) -> float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        left, right = _evaluate(node.left), _evaluate(node.right)
+        if isinstance(node.op, ast.Pow) and abs(right) > 100:
+            raise ValueError("exponent too large")
+        return _OPS[type(node.op)](left, right)
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_evaluate(node.operand))
+    raise ValueError("only numbers and + - * / // % ** are allowed")
+
+
+@tool
+def calculator(expression: str) -> str:
+    """Evaluate an arithmetic expression such as '(2 + 3) * 4'.
+
+    Args:
+        expression: numbers with + - * / // % ** and parentheses.
+    """
+    try:
+        return str(_evaluate(ast.parse(expression, mode="eval").body))
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as exc:
+        return f"error: {exc}"
+
+
+OWN_TOOLS = {"current_time": current_time, "calculator": calculator}
+
+
+def resolve_tools(names: list[str]) -> list[Any]:
+    """Map tool names to tools: the bot's own first, then `strands_tools.<name>`."""
+    tools = []
+    for name in names:
+        if name in OWN_TOOLS:
+            tools.append(OWN_TOOLS[name])
+            continue
+        try:
+            tools.append(importlib.import_module(f"strands_tools.{name}"))
+        except ImportError:
+            raise ConfigError(
+                f"PERSONAS_FILE names tool {name!r}, which is neither one of the bot's own "
+                f"({', '.join(OWN_TOOLS)}) nor importable from strands-agents-tools; "
+                "fix the name or run `uv add strands-agents-tools`."
+            ) from None
+    return tools

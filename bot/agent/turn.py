@@ -1,0 +1,94 @@
+"""Agent turn: build the persona's agent on its thread session and answer queued messages.
+
+Called with the thread lock held: the session manager (and its restore I/O) is built here,
+never before, so two workers cannot interleave writes to one session.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from strands import Agent
+from strands.agent.conversation_manager import SlidingWindowConversationManager
+from strands.types.content import Message
+
+from bot.agent.personas import Persona, Personas
+from bot.jobs import Job
+from bot.store.buffered import is_complete_exchange_end
+from bot.store.sessions import SessionStore
+from bot.thread_lock import Lease
+
+log = logging.getLogger(__name__)
+WINDOW_SIZE = 40
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    text: str
+    replayed: bool  # answered before a crash; the stored answer is posted, no model call
+
+
+def message_text(message: Message) -> str:
+    return "\n".join(block["text"] for block in message["content"] if "text" in block).strip()
+
+
+def _slack_ts(message: Message) -> list[str]:
+    return message.get("metadata", {}).get("custom", {}).get("slack_ts", [])
+
+
+def stored_answer(messages: list[Message], ts_list: list[str]) -> str | None:
+    """The stored answer to these Slack messages, if a previous attempt already committed one."""
+    for index in range(len(messages) - 1, -1, -1):
+        asked = _slack_ts(messages[index])
+        if not asked:
+            continue
+        if not set(ts_list) <= set(asked):
+            return None
+        tail = messages[index + 1:]
+        return message_text(tail[-1]) if tail and is_complete_exchange_end(tail[-1]) else None
+    return None
+
+
+def prompt_for(jobs: list[Job]) -> list[dict[str, Any]]:
+    """One user message for the queued Slack messages; their ts ride along as metadata."""
+    return [{
+        "role": "user",
+        "content": [{"text": job.text} for job in jobs],
+        "metadata": {"custom": {"slack_ts": [job.ts for job in jobs]}},
+    }]
+
+
+def build_agent(store: SessionStore, personas: Personas, persona: Persona, session_id: str
+                ) -> tuple[Agent, Any]:
+    manager = store.manager(session_id)
+    agent = Agent(
+        model=personas.model(persona),
+        system_prompt=persona.system_prompt,
+        tools=personas.tools(persona),
+        agent_id=persona.id,
+        name=persona.name,
+        session_manager=manager,
+        conversation_manager=SlidingWindowConversationManager(window_size=WINDOW_SIZE),
+        callback_handler=None,
+    )
+    return agent, manager
+
+
+def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: list[Job],
+             lease: Lease) -> TurnResult:
+    agent, manager = build_agent(store, personas, persona, jobs[0].session_id)
+    manager.rollback_partial_tail(agent)
+    answered = stored_answer(agent.messages, [job.ts for job in jobs])
+    if answered is not None:
+        log.info("session %s: replaying the stored answer of an interrupted turn", lease.session_id)
+        return TurnResult(answered, replayed=True)
+    try:
+        result = agent(prompt_for(jobs))
+    except BaseException:
+        manager.discard()
+        raise
+    lease.check()  # never write after losing the thread lock
+    manager.commit(agent)
+    return TurnResult(message_text(result.message) or "(no answer)", replayed=False)

@@ -1,0 +1,135 @@
+"""Configuration from the environment (and `.env`), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROVIDERS = ("bedrock", "anthropic", "openai")
+DEFAULT_SESSION_DIR = "./.data/sessions"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant in a Slack workspace. Answer concisely; Slack mrkdwn is fine."
+)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as: which variable, what is wrong, how to fix it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    bot_token: str
+    signing_secret: str = ""
+    app_token: str = ""
+    api_url: str | None = None
+    port: int = 3000
+    redis_url: str | None = None
+    session_bucket: str | None = None
+    session_prefix: str = "sessions/"
+    session_dir: Path = Path(".data/sessions")
+    model_provider: str = "bedrock"
+    model_id: str | None = None
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    personas_file: Path | None = None
+    log_level: str = "INFO"
+    turn_concurrency: int = 64
+    lock_ttl_seconds: float = 30.0
+    aws_endpoint_url: str | None = field(default=None, repr=False)
+
+    @property
+    def distributed(self) -> bool:
+        return self.redis_url is not None
+
+
+def _get(env: dict[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _require(env: dict[str, str], name: str, prefix: str, fix: str) -> str:
+    value = _get(env, name)
+    if value is None:
+        raise ConfigError(f"{name} is not set. {fix}")
+    if prefix and not value.startswith(prefix):
+        raise ConfigError(f"{name} must start with '{prefix}'. {fix}")
+    return value
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a whole number; set e.g. {name}={default}."
+        ) from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}; set e.g. {name}={default}.")
+    return value
+
+
+def _session_dir(env: dict[str, str]) -> Path:
+    path = Path(_get(env, "SESSION_DIR") or DEFAULT_SESSION_DIR).expanduser()
+    if path.resolve() == Path("/tmp"):
+        raise ConfigError(
+            "SESSION_DIR=/tmp is shared and wiped; set SESSION_DIR to a private directory "
+            f"such as {DEFAULT_SESSION_DIR}."
+        )
+    return path
+
+
+def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Config:
+    """Build a Config from `env` (default: os.environ); raise ConfigError naming the fix."""
+    env = dict(os.environ if env is None else env)
+    bot_token = _require(
+        env, "SLACK_BOT_TOKEN", "xoxb-",
+        "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page.",
+    )
+    if socket_mode:
+        app_token = _require(
+            env, "SLACK_APP_TOKEN", "xapp-",
+            "Create an app-level token with connections:write under Basic Information.",
+        )
+        signing_secret = _get(env, "SLACK_SIGNING_SECRET") or ""
+    else:
+        app_token = _get(env, "SLACK_APP_TOKEN") or ""
+        signing_secret = _require(
+            env, "SLACK_SIGNING_SECRET", "",
+            "Copy the Signing Secret from your app's Basic Information page.",
+        )
+    provider = (_get(env, "MODEL_PROVIDER") or "bedrock").lower()
+    if provider not in PROVIDERS:
+        raise ConfigError(
+            f"MODEL_PROVIDER={provider!r} is not supported; use one of {', '.join(PROVIDERS)}."
+        )
+    personas = _get(env, "PERSONAS_FILE")
+    if personas and not Path(personas).is_file():
+        raise ConfigError(f"PERSONAS_FILE={personas} does not exist; fix the path or unset it.")
+    api_url = _get(env, "SLACK_API_URL")
+    if api_url and not api_url.endswith("/"):
+        api_url += "/"  # WebClient joins paths with urljoin
+    redis_url = _get(env, "REDIS_URL")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://.")
+    return Config(
+        bot_token=bot_token,
+        signing_secret=signing_secret,
+        app_token=app_token,
+        api_url=api_url,
+        port=_int(env, "PORT", 3000),
+        redis_url=redis_url,
+        session_bucket=_get(env, "SESSION_BUCKET"),
+        session_prefix=_get(env, "SESSION_PREFIX") or "sessions/",
+        session_dir=_session_dir(env),
+        model_provider=provider,
+        model_id=_get(env, "MODEL_ID"),
+        system_prompt=_get(env, "SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
+        personas_file=Path(personas) if personas else None,
+        log_level=(_get(env, "LOG_LEVEL") or "INFO").upper(),
+        turn_concurrency=_int(env, "TURN_CONCURRENCY", 64),
+        lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 30, minimum=3)),
+        aws_endpoint_url=_get(env, "AWS_ENDPOINT_URL"),
+    )

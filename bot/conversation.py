@@ -1,0 +1,111 @@
+"""Conversation: handle the queued messages of one thread while holding its lock.
+
+Turns are answered in arrival order. Consecutive messages for the same persona are
+coalesced into one turn; a reset is a barrier that runs on its own, so it never
+interleaves with a turn of the same thread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.agent.personas import Persona, Personas
+from bot.agent.turn import run_turn
+from bot.jobs import Job
+from bot.reply import Replier
+from bot.store.sessions import FencingError, SessionStore
+from bot.store.state import State
+from bot.thread_lock import Lease, LeaseLost
+
+log = logging.getLogger(__name__)
+GREETING = "Hi! Ask me anything in this thread — I'll remember the conversation."
+MODEL_FAILED = (
+    ":warning: Sorry, I couldn't get an answer from the model just now ({reason}). "
+    "Nothing from this attempt was saved, so just send your message again."
+)
+STORAGE_FAILED = (
+    ":warning: Sorry, I couldn't load or save this conversation's memory just now ({reason}). "
+    "Please try again in a minute."
+)
+# Slack errors that no retry will fix: give up on posting rather than loop.
+PERMANENT_SLACK_ERRORS = {
+    "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text",
+    "restricted_action", "thread_not_found", "invalid_auth", "account_inactive",
+}
+
+
+class Conversation:
+    def __init__(self, state: State, store: SessionStore, personas: Personas,
+                 replier: Replier) -> None:
+        self.state = state
+        self.store = store
+        self.personas = personas
+        self.replier = replier
+
+    def handle(self, jobs: list[Job], lease: Lease) -> int:
+        """Handle the next turn (or reset) from `jobs`; return how many jobs it consumed."""
+        if jobs[0].kind == "reset":
+            self.reset(jobs[0])
+            return 1
+        persona = self.persona_for(jobs[0])
+        batch = [jobs[0]]
+        for job in jobs[1:]:
+            if job.kind != "turn" or (job.persona and job.persona != persona.id):
+                break
+            batch.append(job)
+        if jobs[0].persona:
+            self.state.set_sticky_persona(jobs[0].session_id, persona.id)
+        self.answer(persona, batch, lease)
+        return len(batch)
+
+    def persona_for(self, job: Job) -> Persona:
+        chosen = self.personas.get(job.persona) or self.personas.get(
+            self.state.sticky_persona(job.session_id)
+        )
+        return chosen or self.personas.default_for(job.channel)
+
+    def answer(self, persona: Persona, batch: list[Job], lease: Lease) -> None:
+        last = batch[-1]
+        if not any(job.text.strip() for job in batch):
+            self._post(lambda: self.replier.answer(last, GREETING, persona))
+            return
+        try:
+            result = run_turn(self.store, self.personas, persona, batch, lease)
+        except (LeaseLost, FencingError):
+            raise
+        except Exception as exc:
+            self._report_failure(last, exc)
+            return
+        self._post(lambda: self.replier.answer(last, result.text, persona))
+
+    def _report_failure(self, job: Job, exc: Exception) -> None:
+        reason = type(exc).__name__
+        storage = "Session" in reason or "ClientError" in reason or isinstance(exc, OSError)
+        log.error("session %s: turn failed: %s", job.session_id, exc, exc_info=not storage)
+        template = STORAGE_FAILED if storage else MODEL_FAILED
+        self._post(lambda: self.replier.note(job, template.format(reason=reason)))
+
+    def _post(self, send) -> None:  # type: ignore[no-untyped-def]
+        try:
+            send()
+        except SlackApiError as exc:
+            error = exc.response.get("error", "")
+            if error not in PERMANENT_SLACK_ERRORS:
+                raise  # retried: the stored answer is replayed, not recomputed
+            log.error("giving up posting to Slack: %s", error)
+
+    def reset(self, job: Job) -> None:
+        existed = self.store.delete(job.session_id)
+        self.state.set_sticky_persona(job.session_id, None)
+        where = "this conversation" if job.thread_ts != "dm" else "our DM conversation"
+        self._post(lambda: self.replier.note(
+            job, f":broom: <@{job.user}> reset {where}; I've forgotten everything before this."
+        ))
+        outcome = "Reset done" if existed else "Nothing to reset (no memory yet), but it's clear"
+        link = f" (thread {job.thread_ts})" if job.thread_ts != "dm" else ""
+        self.replier.ephemeral(
+            job.requested_in or job.channel, job.user, f"{outcome}{link}.",
+            thread_ts=job.reply_thread_ts,
+        )

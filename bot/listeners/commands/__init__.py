@@ -1,0 +1,8 @@
+from slack_bolt import App
+
+from bot.listeners.commands import reset
+from bot.runtime import Runtime
+
+
+def register(app: App, runtime: Runtime) -> None:
+    app.command("/reset")(reset.handler(runtime))

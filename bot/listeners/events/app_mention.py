@@ -1,0 +1,23 @@
+"""@bot in a channel: start or continue the thread's conversation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.route import Ignored, route_mention
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def handler(runtime: Runtime) -> Callable[..., None]:
+    def app_mention(body: dict, event: dict, context: dict) -> None:
+        team = body.get("team_id") or event.get("team", "")
+        routed = route_mention(event, team, context["bot_user_id"], runtime.personas.ids)
+        if isinstance(routed, Ignored):
+            log.debug("ignored app_mention: %s", routed.reason)
+            return
+        runtime.accept(routed, body.get("event_id"))
+
+    return app_mention

@@ -1,0 +1,25 @@
+"""Plain messages: thread replies in joined threads, and DMs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.route import Ignored, route_message
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def handler(runtime: Runtime) -> Callable[..., None]:
+    def message(body: dict, event: dict, context: dict) -> None:
+        team = body.get("team_id") or event.get("team", "")
+        routed = route_message(
+            event, team, context["bot_user_id"], runtime.personas.ids, runtime.is_joined
+        )
+        if isinstance(routed, Ignored):
+            log.debug("ignored message: %s", routed.reason)
+            return
+        runtime.accept(routed, body.get("event_id"))
+
+    return message

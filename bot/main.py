@@ -1,0 +1,46 @@
+"""Start-up shared by both modes: .env, config, logging, runtime, app, worker."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from dotenv import load_dotenv
+from slack_bolt import App
+
+from bot import config as config_module
+from bot import logs
+from bot.app import build_app
+from bot.config import ConfigError
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+_started: list[Runtime] = []
+
+
+def start_runtime(*, socket_mode: bool) -> tuple[Runtime, App]:
+    load_dotenv()
+    try:
+        config = config_module.load(socket_mode=socket_mode)
+        logs.setup(config.log_level)
+        runtime = Runtime.build(config)
+        app = build_app(runtime)
+    except ConfigError as exc:
+        logs.setup()
+        log.error("configuration error: %s", exc)
+        sys.exit(2)
+    runtime.worker.start()
+    _started.append(runtime)
+    log.info(
+        "bot ready: %s mode, state=%s, sessions=%s, personas=%s",
+        "socket" if socket_mode else "http",
+        "redis" if runtime.state.distributed else "in-process",
+        runtime.store.kind, ",".join(runtime.personas.ids),
+    )
+    return runtime, app
+
+
+def stop_all(timeout: float = 25.0) -> None:
+    """Graceful stop: finish running turns, hand queued work back, release locks."""
+    while _started:
+        _started.pop().worker.stop(timeout)

@@ -1,0 +1,95 @@
+"""Runtime: wires configuration to the state store, session store, agent, Slack and worker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.agent.personas import Personas, load_personas
+from bot.config import Config
+from bot.conversation import Conversation
+from bot.dedup import dedup_keys
+from bot.jobs import Job
+from bot.reply import Replier
+from bot.store.memory_state import MemoryState
+from bot.store.redis_state import RedisState, connect
+from bot.store.sessions import SessionStore
+from bot.store.state import State
+from bot.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+def slack_client(config: Config, token: str | None = None) -> WebClient:
+    kwargs = {"base_url": config.api_url} if config.api_url else {}
+    client = WebClient(token=token or config.bot_token, timeout=15, **kwargs)
+    client.retry_handlers = [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ]
+    return client
+
+
+def build_state(config: Config) -> State:
+    if config.redis_url:
+        return RedisState(connect(config.redis_url), lock_ttl=config.lock_ttl_seconds)
+    log.warning(
+        "REDIS_URL is not set: dedup, queues and thread locks live in this process only. "
+        "Run exactly ONE worker process; set REDIS_URL to scale out."
+    )
+    return MemoryState(lock_ttl=config.lock_ttl_seconds)
+
+
+@dataclass
+class Runtime:
+    config: Config
+    client: WebClient
+    state: State
+    store: SessionStore
+    personas: Personas
+    worker: Worker
+
+    @classmethod
+    def build(cls, config: Config) -> Runtime:
+        client = slack_client(config)
+        state = build_state(config)
+        store = SessionStore(
+            bucket=config.session_bucket, prefix=config.session_prefix,
+            directory=config.session_dir,
+        )
+        if not config.session_bucket:
+            log.warning("SESSION_BUCKET is not set: sessions live under %s", config.session_dir)
+        personas = load_personas(config)
+        conversation = Conversation(state, store, personas, Replier(client, personas.several))
+        worker = Worker(state, conversation, concurrency=config.turn_concurrency)
+        return cls(config, client, state, store, personas, worker)
+
+    def accept(self, job: Job, event_id: str | None = None) -> bool:
+        """Dedup and queue durably; True if this is the first time we see the message."""
+        accepted = self.state.accept(job, dedup_keys(job, event_id))
+        log.info(
+            "%s %s %s in %s (ts %s)", "queued" if accepted else "duplicate",
+            job.kind, event_id or "", job.session_id, job.ts,
+        )
+        return accepted
+
+    def is_joined(self, job: Job) -> bool:
+        return self.state.is_joined(job.session_id) or self.store.exists(job.session_id)
+
+    def health(self) -> dict[str, str]:
+        checks = {}
+        for name, probe in (("state", self.state.ping), ("storage", self.store.ping)):
+            try:
+                probe()
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"error: {type(exc).__name__}"
+        return checks

@@ -1,0 +1,1 @@
+"""State store: coordination state (Redis or in-process) and session storage (S3 or files)."""

@@ -1,0 +1,130 @@
+"""In-process state for the embedded single-worker mode (no REDIS_URL).
+
+Same contract as RedisState, held in this process only: a second worker would not see it,
+and queued messages do not survive a restart. The app logs that loudly at start-up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import OrderedDict, deque
+
+from bot.dedup import DEDUP_TTL_SECONDS
+from bot.jobs import DM_THREAD, Job
+from bot.thread_lock import Lease, LeaseLost
+
+
+class MemoryLease(Lease):
+    def __init__(self, state: MemoryState, session_id: str, token: int, ttl: float) -> None:
+        super().__init__(session_id, ttl, fence=token)
+        self._state = state
+        self.token = token
+
+    def renew(self) -> bool:
+        return self._state._locks.get(self.session_id) == self.token
+
+    def release_if_idle(self) -> bool:
+        with self._state._cond:
+            if self._state._locks.get(self.session_id) != self.token:
+                self.lost.set()
+                raise LeaseLost(f"lock for {self.session_id} was lost before release")
+            if self._state._inbox.get(self.session_id):
+                return False
+            del self._state._locks[self.session_id]
+            self._state._pending.pop(self.session_id, None)
+            return True
+
+    def release(self) -> None:
+        with self._state._cond:
+            if self._state._locks.get(self.session_id) == self.token:
+                del self._state._locks[self.session_id]
+
+
+class MemoryState:
+    distributed = False
+
+    def __init__(self, lock_ttl: float = 30.0) -> None:
+        self.lock_ttl = lock_ttl
+        self._cond = threading.Condition()
+        self._dedup: OrderedDict[str, float] = OrderedDict()
+        self._inbox: dict[str, deque[Job]] = {}
+        self._pending: dict[str, float] = {}
+        self._wake: deque[str] = deque()
+        self._locks: dict[str, int] = {}
+        self._joined: set[str] = set()
+        self._personas: dict[str, str] = {}
+        self._recent: dict[tuple[str, str, str], str] = {}
+        self._tokens = itertools.count(1)
+
+    def _expire_dedup(self, now: float) -> None:
+        while self._dedup and next(iter(self._dedup.values())) < now:
+            self._dedup.popitem(last=False)
+
+    def accept(self, job: Job, dedup_keys: list[str]) -> bool:
+        now = time.time()
+        with self._cond:
+            self._expire_dedup(now)
+            if any(key in self._dedup for key in dedup_keys):
+                return False
+            for key in dedup_keys:
+                self._dedup[key] = now + DEDUP_TTL_SECONDS
+            sid = job.session_id
+            self._inbox.setdefault(sid, deque()).append(job)
+            self._pending.setdefault(sid, now)
+            self._joined.add(sid)
+            if job.kind == "turn" and job.thread_ts != DM_THREAD:
+                self._recent[(job.team, job.channel, job.user)] = job.thread_ts
+            self._wake.append(sid)
+            self._cond.notify()
+            return True
+
+    def wait_for_work(self, timeout: float) -> str | None:
+        with self._cond:
+            if not self._wake:
+                self._cond.wait(timeout)
+            return self._wake.popleft() if self._wake else None
+
+    def orphans(self, limit: int = 100) -> list[str]:
+        with self._cond:
+            return [sid for sid in list(self._pending)[:limit] if sid not in self._locks]
+
+    def try_lease(self, session_id: str) -> Lease | None:
+        with self._cond:
+            if session_id in self._locks:
+                return None
+            token = next(self._tokens)
+            self._locks[session_id] = token
+            return MemoryLease(self, session_id, token, self.lock_ttl)
+
+    def queued(self, session_id: str, limit: int = 50) -> list[Job]:
+        with self._cond:
+            return list(self._inbox.get(session_id, ()))[:limit]
+
+    def finish(self, lease: Lease, count: int) -> None:
+        with self._cond:
+            if self._locks.get(lease.session_id) != lease.fence:
+                lease.lost.set()
+                raise LeaseLost(f"lock for {lease.session_id} was lost before finishing")
+            inbox = self._inbox.get(lease.session_id, deque())
+            for _ in range(min(count, len(inbox))):
+                inbox.popleft()
+
+    def is_joined(self, session_id: str) -> bool:
+        return session_id in self._joined
+
+    def sticky_persona(self, session_id: str) -> str | None:
+        return self._personas.get(session_id)
+
+    def set_sticky_persona(self, session_id: str, persona: str | None) -> None:
+        if persona is None:
+            self._personas.pop(session_id, None)
+        else:
+            self._personas[session_id] = persona
+
+    def recent_thread(self, team: str, channel: str, user: str) -> str | None:
+        return self._recent.get((team, channel, user))
+
+    def ping(self) -> None:
+        return None

@@ -1,0 +1,166 @@
+"""Redis: the one module that talks to Redis (dedup, inbox, thread locks, thread facts).
+
+Per-thread keys share a hash tag `{session_id}` so the multi-key scripts stay in one slot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+import redis
+from redis.exceptions import LockError
+
+from bot.dedup import DEDUP_TTL_SECONDS
+from bot.jobs import DM_THREAD, Job
+from bot.store.state import JOINED_TTL_SECONDS
+from bot.thread_lock import Lease, LeaseLost
+
+log = logging.getLogger(__name__)
+PREFIX = "tsb:"
+PENDING = PREFIX + "pending"
+WAKE = PREFIX + "wake"
+
+# KEYS: inbox, pending, wake, joined, dedup...  ARGV: job, session_id, now, dedup ttl, joined ttl
+_ACCEPT = """
+for i = 5, #KEYS do
+  if redis.call('exists', KEYS[i]) == 1 then return 0 end
+end
+for i = 5, #KEYS do redis.call('set', KEYS[i], '1', 'EX', ARGV[4]) end
+redis.call('rpush', KEYS[1], ARGV[1])
+redis.call('zadd', KEYS[2], 'NX', ARGV[3], ARGV[2])
+redis.call('lpush', KEYS[3], ARGV[2])
+redis.call('set', KEYS[4], '1', 'EX', ARGV[5])
+return 1
+"""
+# KEYS: lock, inbox, pending  ARGV: token, session_id
+_RELEASE_IF_IDLE = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('llen', KEYS[2]) > 0 then return 0 end
+redis.call('del', KEYS[1])
+redis.call('zrem', KEYS[3], ARGV[2])
+return 1
+"""
+# KEYS: lock, inbox  ARGV: token, count
+_FINISH = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('ltrim', KEYS[2], tonumber(ARGV[2]), -1)
+return 1
+"""
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30,
+        retry_on_timeout=True,
+    )
+
+
+def _key(kind: str, session_id: str) -> str:
+    return f"{PREFIX}{kind}:{{{session_id}}}"
+
+
+class RedisLease(Lease):
+    def __init__(self, state: RedisState, session_id: str, lock: redis.lock.Lock, fence: int):
+        super().__init__(session_id, lock.timeout or 30.0, fence)
+        self._state = state
+        self._lock = lock
+
+    @property
+    def token(self) -> bytes:
+        return self._lock.local.token
+
+    def renew(self) -> bool:
+        try:
+            self._lock.reacquire()
+            return True
+        except LockError:
+            return False
+
+    def release_if_idle(self) -> bool:
+        keys = [self._lock.name, _key("inbox", self.session_id), PENDING]
+        result = self._state.release_script(keys=keys, args=[self.token, self.session_id])
+        if result == -1:
+            self.lost.set()
+            raise LeaseLost(f"lock for {self.session_id} was lost before release")
+        return result == 1
+
+    def release(self) -> None:
+        with contextlib.suppress(LockError):
+            self._lock.release()
+
+
+class RedisState:
+    distributed = True
+
+    def __init__(self, client: redis.Redis, lock_ttl: float = 30.0) -> None:
+        self.client = client
+        self.lock_ttl = lock_ttl
+        self._accept = client.register_script(_ACCEPT)
+        self.release_script = client.register_script(_RELEASE_IF_IDLE)
+        self._finish = client.register_script(_FINISH)
+
+    def accept(self, job: Job, dedup_keys: list[str]) -> bool:
+        sid = job.session_id
+        keys = [_key("inbox", sid), PENDING, WAKE, _key("joined", sid)]
+        keys += [f"{PREFIX}dedup:{k}" for k in dedup_keys]
+        args = [job.dumps(), sid, time.time(), DEDUP_TTL_SECONDS, JOINED_TTL_SECONDS]
+        accepted = self._accept(keys=keys, args=args) == 1
+        if accepted and job.kind == "turn" and job.thread_ts != DM_THREAD:
+            recent = f"{PREFIX}recent:{job.team}:{job.channel}:{job.user}"
+            self.client.set(recent, job.thread_ts, ex=JOINED_TTL_SECONDS)
+        return accepted
+
+    def wait_for_work(self, timeout: float) -> str | None:
+        item = self.client.brpop([WAKE], timeout=max(1, int(timeout)))
+        return item[1].decode() if item else None
+
+    def orphans(self, limit: int = 100) -> list[str]:
+        sids = [s.decode() for s in self.client.zrange(PENDING, 0, limit - 1)]
+        if not sids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.exists(_key("lock", sid))
+        return [sid for sid, held in zip(sids, pipe.execute(), strict=True) if not held]
+
+    def try_lease(self, session_id: str) -> Lease | None:
+        lock = self.client.lock(
+            _key("lock", session_id), timeout=self.lock_ttl, blocking=False, thread_local=False
+        )
+        if not lock.acquire():
+            return None
+        fence = int(self.client.incr(_key("fence", session_id)))
+        return RedisLease(self, session_id, lock, fence)
+
+    def queued(self, session_id: str, limit: int = 50) -> list[Job]:
+        raw = self.client.lrange(_key("inbox", session_id), 0, limit - 1)
+        return [Job.loads(item) for item in raw]
+
+    def finish(self, lease: Lease, count: int) -> None:
+        assert isinstance(lease, RedisLease)
+        keys = [_key("lock", lease.session_id), _key("inbox", lease.session_id)]
+        if self._finish(keys=keys, args=[lease.token, count]) == -1:
+            lease.lost.set()
+            raise LeaseLost(f"lock for {lease.session_id} was lost before finishing")
+
+    def is_joined(self, session_id: str) -> bool:
+        return bool(self.client.exists(_key("joined", session_id)))
+
+    def sticky_persona(self, session_id: str) -> str | None:
+        value = self.client.get(_key("persona", session_id))
+        return value.decode() if value else None
+
+    def set_sticky_persona(self, session_id: str, persona: str | None) -> None:
+        if persona is None:
+            self.client.delete(_key("persona", session_id))
+        else:
+            self.client.set(_key("persona", session_id), persona, ex=JOINED_TTL_SECONDS)
+
+    def recent_thread(self, team: str, channel: str, user: str) -> str | None:
+        value = self.client.get(f"{PREFIX}recent:{team}:{channel}:{user}")
+        return value.decode() if value else None
+
+    def ping(self) -> None:
+        self.client.ping()

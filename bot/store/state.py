@@ -1,0 +1,47 @@
+"""The coordination state every worker shares: dedup, per-thread inbox, locks, small facts.
+
+`RedisState` is the production backend; `MemoryState` is the single-worker embedded default.
+Both keep the same contract, which the worker relies on:
+
+- `accept` is atomic: a message is either a duplicate (nothing changes) or is queued durably
+  in its thread's inbox before the Slack request is acknowledged.
+- queued jobs leave the inbox only through `finish`, after their reply was posted, so a
+  worker that dies mid-turn leaves them for the next holder of the thread lock.
+- `release_if_idle` releases a thread lock only when its inbox is empty, so a message that
+  lands just before release is never stranded.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.jobs import Job
+from bot.thread_lock import Lease
+
+JOINED_TTL_SECONDS = 90 * 24 * 3600
+
+
+class State(Protocol):
+    distributed: bool
+
+    def accept(self, job: Job, dedup_keys: list[str]) -> bool: ...
+
+    def wait_for_work(self, timeout: float) -> str | None: ...
+
+    def orphans(self, limit: int = 100) -> list[str]: ...
+
+    def try_lease(self, session_id: str) -> Lease | None: ...
+
+    def queued(self, session_id: str, limit: int = 50) -> list[Job]: ...
+
+    def finish(self, lease: Lease, count: int) -> None: ...
+
+    def is_joined(self, session_id: str) -> bool: ...
+
+    def sticky_persona(self, session_id: str) -> str | None: ...
+
+    def set_sticky_persona(self, session_id: str, persona: str | None) -> None: ...
+
+    def recent_thread(self, team: str, channel: str, user: str) -> str | None: ...
+
+    def ping(self) -> None: ...

@@ -1,0 +1,137 @@
+"""Worker: take threads with queued messages, lock them, and drain their inboxes.
+
+One dispatcher thread waits for work (a wake-up from `accept`, or a periodic sweep for
+threads whose previous worker died) and hands each thread to a pool, at most one drain per
+thread per process and one holder per thread across processes (the thread lock). A slow
+turn occupies one pool slot only; other threads keep flowing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from bot.conversation import Conversation
+from bot.store.state import State
+from bot.thread_lock import Lease
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 2.0
+MAX_FAILURES = 5  # consecutive failures of one thread's head job before it is dropped
+
+
+class Worker:
+    def __init__(self, state: State, conversation: Conversation, concurrency: int = 64) -> None:
+        self.state = state
+        self.conversation = conversation
+        self.concurrency = concurrency
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="turn")
+        self._slots = threading.Semaphore(concurrency)
+        self._active: set[str] = set()
+        self._active_lock = threading.Lock()
+        self._failures: dict[str, int] = {}
+        self._backlog: list[str] = []
+        self._next_sweep = 0.0
+        self._stopping = threading.Event()
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="dispatch", daemon=True
+        )
+
+    def start(self) -> Worker:
+        self._dispatcher.start()
+        return self
+
+    def stop(self, timeout: float = 25.0) -> None:
+        """Stop taking threads, let running turns finish, and hand the rest back."""
+        self._stopping.set()
+        self._dispatcher.join(timeout=5)
+        deadline = time.monotonic() + timeout
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.busy:
+            log.warning("stopped with %d threads still running a turn", len(self._active))
+
+    @property
+    def busy(self) -> bool:
+        with self._active_lock:
+            return bool(self._active)
+
+    def _dispatch_loop(self) -> None:
+        while not self._stopping.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
+            try:
+                session_id = self._next_session()
+            except Exception as exc:  # Redis down: keep trying, slowly
+                log.warning("waiting for work failed: %s", exc)
+                session_id = None
+                self._stopping.wait(1.0)
+            if session_id is None or not self._claim(session_id):
+                self._slots.release()
+                continue
+            self._pool.submit(self._drain, session_id)
+
+    def _next_session(self) -> str | None:
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_SECONDS
+            self._backlog = self.state.orphans()
+        if self._backlog:
+            return self._backlog.pop(0)
+        return self.state.wait_for_work(timeout=1.0)
+
+    def _claim(self, session_id: str) -> bool:
+        with self._active_lock:
+            if session_id in self._active:
+                return False
+            self._active.add(session_id)
+            return True
+
+    def _drain(self, session_id: str) -> None:
+        try:
+            lease = self.state.try_lease(session_id)
+            if lease is not None:
+                self._drain_locked(lease)
+        except Exception:
+            log.exception("session %s: could not drain", session_id)
+        finally:
+            with self._active_lock:
+                self._active.discard(session_id)
+            self._slots.release()
+
+    def _drain_locked(self, lease: Lease) -> None:
+        lease.start_watchdog()
+        released = False
+        try:
+            while not self._stopping.is_set():
+                lease.check()
+                jobs = self.state.queued(lease.session_id)
+                if not jobs:
+                    if lease.release_if_idle():
+                        released = True
+                        return
+                    continue
+                try:
+                    consumed = self.conversation.handle(jobs, lease)
+                except Exception:
+                    consumed = self._after_failure(lease)
+                    if not consumed:
+                        raise
+                self.state.finish(lease, consumed)
+                self._failures.pop(lease.session_id, None)
+        finally:
+            lease.stop_watchdog()
+            if not released:
+                lease.release()  # queued work stays; the sweep hands it to any worker
+
+    def _after_failure(self, lease: Lease) -> int:
+        """Count a failure of the head job; after MAX_FAILURES drop it so the thread moves on."""
+        count = self._failures.get(lease.session_id, 0) + 1
+        self._failures[lease.session_id] = count
+        if count < MAX_FAILURES or lease.lost.is_set():
+            return 0
+        log.error("session %s: dropping a job after %d failed attempts", lease.session_id, count)
+        self._failures.pop(lease.session_id, None)
+        return 1

@@ -1,0 +1,69 @@
+"""Shared fixtures: real Redis, moto's S3 server, a fake Slack Web API, a fake OpenAI server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import S3Server
+from tests.fakes.slack_api import FakeSlack
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer | None]:
+    if os.environ.get("REDIS_URL"):
+        yield None
+        return
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer | None) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL") or redis_server.url  # type: ignore[union-attr]
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter("tsb:*"):
+        client.delete(key)
+    yield url
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """AWS env pointing at moto over HTTP, plus a fresh bucket for this test."""
+    env = s3_server.env()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"sessions-{uuid.uuid4().hex[:12]}"
+    s3_server.create_bucket(bucket)
+    return {**env, "SESSION_BUCKET": bucket, "SESSION_PREFIX": "bot/"}
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def session_dir(tmp_path: Path) -> Path:
+    return tmp_path / "sessions"

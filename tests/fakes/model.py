@@ -1,0 +1,177 @@
+"""ScriptedModel: a deterministic strands Model for unit tests (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import json
+import threading
+from collections.abc import AsyncGenerator, Iterable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from strands.models import Model
+from strands.types.content import Messages
+from strands.types.streaming import StreamEvent
+from strands.types.tools import ToolSpec
+
+T = TypeVar("T", bound=BaseModel)
+
+# A scripted reply: text, an exception to raise, or {"tool": name, "input": {...}}
+# (optionally with "text": preamble emitted before the tool call).
+Scripted = str | BaseException | dict[str, Any] | BaseModel
+
+
+def last_user_text(messages: Messages) -> str:
+    """Text of the last user message that has text (tool-result messages are skipped)."""
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        texts = [block["text"] for block in message.get("content", []) if "text" in block]
+        if texts:
+            return "".join(texts)
+    return ""
+
+
+class ScriptedModel(Model):
+    """Deterministic model. Every `stream()` call is recorded in `self.calls`.
+
+    Replies come from `replies` (consumed front to back); once exhausted the default
+    reply is `"reply to: <last user text> [<len(messages)> msgs]"`.
+    """
+
+    def __init__(
+        self,
+        replies: Iterable[Scripted] | None = None,
+        *,
+        delay: float = 0.0,
+        block_until: threading.Event | None = None,
+        **config: Any,
+    ) -> None:
+        self.replies: list[Scripted] = list(replies or [])
+        self.delay = delay
+        self.block_until = block_until
+        self.config: dict[str, Any] = {"model_id": "scripted", **config}
+        self.calls: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._tool_ids = itertools.count(1)
+
+    # --- Model API -----------------------------------------------------------
+    def update_config(self, **model_config: Any) -> None:
+        self.config.update(model_config)
+
+    def get_config(self) -> dict[str, Any]:
+        return self.config
+
+    def add_replies(self, *replies: Scripted) -> None:
+        with self._lock:
+            self.replies.extend(replies)
+
+    def default_reply(self, messages: Messages) -> str:
+        return f"reply to: {last_user_text(messages)} [{len(messages)} msgs]"
+
+    def _next(self) -> Scripted | None:
+        with self._lock:
+            return self.replies.pop(0) if self.replies else None
+
+    async def _wait(self, cancel_signal: threading.Event | None) -> bool:
+        """Apply delay / block_until. Returns False if cancelled while waiting."""
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
+        gate = self.block_until
+        while gate is not None and not gate.is_set():
+            if cancel_signal is not None and cancel_signal.is_set():
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    async def stream(  # type: ignore[override]
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        with self._lock:
+            self.calls.append(
+                {
+                    "messages": copy.deepcopy(messages),
+                    "system_prompt": copy.deepcopy(system_prompt),
+                    "tool_specs": copy.deepcopy(tool_specs),
+                }
+            )
+        if not await self._wait(kwargs.get("cancel_signal")):
+            return
+        reply = self._next()
+        if reply is None:
+            reply = self.default_reply(messages)
+        if isinstance(reply, BaseException):
+            raise reply
+
+        yield {"messageStart": {"role": "assistant"}}
+        text = reply if isinstance(reply, str) else None
+        if isinstance(reply, dict):
+            text = reply.get("text")
+        elif isinstance(reply, BaseModel):
+            text = reply.model_dump_json()
+        if text:
+            yield {"contentBlockStart": {"start": {}}}
+            yield {"contentBlockDelta": {"delta": {"text": text}}}
+            yield {"contentBlockStop": {}}
+        stop_reason = "end_turn"
+        if isinstance(reply, dict) and "tool" in reply:
+            tool_use_id = reply.get("id") or f"tooluse_{next(self._tool_ids)}"
+            yield {
+                "contentBlockStart": {
+                    "start": {"toolUse": {"toolUseId": tool_use_id, "name": reply["tool"]}}
+                }
+            }
+            yield {
+                "contentBlockDelta": {
+                    "delta": {"toolUse": {"input": json.dumps(reply.get("input", {}))}}
+                }
+            }
+            yield {"contentBlockStop": {}}
+            stop_reason = "tool_use"
+        yield {"messageStop": {"stopReason": stop_reason}}  # type: ignore[typeddict-item]
+        out_tokens = len((text or "").split())
+        yield {
+            "metadata": {
+                "usage": {
+                    "inputTokens": 1,
+                    "outputTokens": out_tokens,
+                    "totalTokens": out_tokens + 1,
+                },
+                "metrics": {"latencyMs": 0},
+            }
+        }
+
+    async def structured_output(  # type: ignore[override]
+        self,
+        output_model: type[T],
+        prompt: Messages,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[dict[str, T | Any], None]:
+        """Legacy structured-output path: next reply must be an instance, a dict or JSON text."""
+        with self._lock:
+            self.calls.append(
+                {
+                    "messages": copy.deepcopy(prompt),
+                    "system_prompt": copy.deepcopy(system_prompt),
+                    "output_model": output_model,
+                }
+            )
+        await self._wait(kwargs.get("cancel_signal"))
+        reply = self._next()
+        if isinstance(reply, BaseException):
+            raise reply
+        if isinstance(reply, output_model):
+            yield {"output": reply}
+        elif isinstance(reply, dict):
+            yield {"output": output_model.model_validate(reply)}
+        elif isinstance(reply, str):
+            yield {"output": output_model.model_validate_json(reply)}
+        else:
+            raise ValueError(f"ScriptedModel has no structured reply for {output_model.__name__}")

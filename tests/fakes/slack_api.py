@@ -1,0 +1,253 @@
+"""A fake Slack Web API server (POST /api/<method>) that records every call."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ._http import QuietHandler, ServerThread
+
+Responder = dict[str, Any] | Callable[["Call"], dict[str, Any]]
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    at: float
+    status: int = 200  # HTTP status the fake answered with (non-200 = injected fault)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class _Fault:
+    times: int
+    status: int
+    retry_after: int
+
+
+def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    out: dict[str, Any] = {}
+    for part in msg.iter_parts():  # type: ignore[attr-defined]
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            payload = part.get_payload(decode=True) or b""
+            out[name] = payload if part.get_filename() else payload.decode("utf-8", "replace")
+    return out
+
+
+def parse_params(content_type: str, body: bytes, query: str = "") -> dict[str, Any]:
+    """Parse Slack API params from a JSON, form-encoded or multipart body (plus query string)."""
+    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+    ctype = content_type.lower()
+    if "application/json" in ctype:
+        if body.strip():
+            params.update(json.loads(body))
+    elif "multipart/form-data" in ctype:
+        params.update(_parse_multipart(content_type, body))
+    elif body:
+        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    return params
+
+
+class _SlackHandler(QuietHandler):
+    def do_POST(self) -> None:
+        fake: FakeSlack = self.server.owner
+        path, _, query = self.path.partition("?")
+        if not path.startswith("/api/"):
+            self.send_json(404, {"ok": False, "error": "unknown_path"})
+            return
+        method = path[len("/api/") :]
+        body = self.read_body()
+        try:
+            params = parse_params(self.headers.get("Content-Type", ""), body, query)
+        except (ValueError, UnicodeDecodeError):
+            self.send_json(200, {"ok": False, "error": "invalid_form_data"})
+            return
+        auth = self.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        token = token or params.get("token")
+        call = Call(method, params, token, time.time(), headers=dict(self.headers.items()))
+        status, payload, headers = fake._respond(call)
+        call.status = status
+        fake._record(call)
+        self.send_json(status, payload, headers)
+
+    do_GET = do_POST
+
+
+class FakeSlack:
+    """Fake Slack Web API; point `WebClient(base_url=fake.base_url)` at it."""
+
+    def __init__(self) -> None:
+        self.socket_url: str | None = None
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+        self._faults: dict[str, _Fault] = {}
+        self._responses: dict[str, Responder] = {}
+        self._ts_counter = 0
+        self._thread = ServerThread(_SlackHandler, self)
+
+    # --- lifecycle ---------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._thread.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._thread.stop()
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- configuration -----------------------------------------------------
+    def fail_next(
+        self, method: str, times: int = 1, status: int = 429, retry_after: int = 1
+    ) -> None:
+        """Answer the next `times` calls of `method` with `status` (429 carries Retry-After)."""
+        with self._lock:
+            self._faults[method] = _Fault(times, status, retry_after)
+
+    def set_response(self, method: str, response: Responder) -> None:
+        """Override the answer for `method`: a dict, or a callable(Call) -> dict."""
+        with self._lock:
+            self._responses[method] = response
+
+    def reset(self) -> None:
+        """Forget recorded calls, pending faults and response overrides."""
+        with self._lock:
+            self._calls.clear()
+            self._faults.clear()
+            self._responses.clear()
+
+    # --- inspection --------------------------------------------------------
+    def calls(self, method: str | None = None, include_failed: bool = True) -> list[Call]:
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if (method is None or c.method == method) and (include_failed or c.status == 200)
+            ]
+
+    def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] = lambda c: True,
+        count: int = 1,
+        timeout: float = 10.0,
+        include_failed: bool = False,
+    ) -> list[Call]:
+        """Poll until at least `count` calls of `method` match `predicate`; return the matches.
+
+        By default calls answered with an injected fault are ignored.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            matches = [c for c in self.calls(method, include_failed) if predicate(c)]
+            if len(matches) >= count:
+                return matches
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {count} x {method} "
+                    f"(got {len(matches)}); recorded calls:\n{self.summary()}"
+                )
+            time.sleep(0.01)
+
+    def summary(self) -> str:
+        lines = []
+        for c in self.calls():
+            shown = {k: v for k, v in c.params.items() if k != "token"}
+            lines.append(f"  {c.method} [{c.status}] {json.dumps(shown, default=str)[:300]}")
+        return "\n".join(lines) or "  <none>"
+
+    # --- internals ---------------------------------------------------------
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def next_ts(self) -> str:
+        with self._lock:
+            self._ts_counter += 100
+            n = self._ts_counter
+        return f"{1700000000 + n // 1_000_000}.{n % 1_000_000:06d}"
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        with self._lock:
+            fault = self._faults.get(method)
+            if fault is None:
+                return None
+            fault.times -= 1
+            if fault.times <= 0:
+                del self._faults[method]
+            return fault
+
+    def _respond(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str]]:
+        fault = self._take_fault(call.method)
+        if fault is not None:
+            if fault.status == 429:
+                headers = {"Retry-After": str(fault.retry_after)}
+                return 429, {"ok": False, "error": "ratelimited"}, headers
+            return fault.status, {"ok": False, "error": "fatal_error"}, {}
+        with self._lock:
+            override = self._responses.get(call.method)
+        if override is not None:
+            return 200, override(call) if callable(override) else dict(override), {}
+        return 200, self._default_response(call), {}
+
+    def _default_response(self, call: Call) -> dict[str, Any]:
+        p = call.params
+        match call.method:
+            case "auth.test":
+                return {
+                    "ok": True,
+                    "user_id": "UBOT",
+                    "bot_id": "BBOT",
+                    "team_id": "T1",
+                    "team": "Test",
+                    "user": "bot",
+                    "url": "https://test.slack.com/",
+                }
+            case "chat.postMessage":
+                ts = self.next_ts()
+                message: dict[str, Any] = {
+                    "type": "message",
+                    "text": p.get("text", ""),
+                    "user": "UBOT",
+                    "bot_id": "BBOT",
+                    "ts": ts,
+                }
+                for key in ("thread_ts", "blocks", "metadata"):
+                    if key in p:
+                        message[key] = p[key]
+                return {"ok": True, "channel": p.get("channel"), "ts": ts, "message": message}
+            case "chat.postEphemeral":
+                return {"ok": True, "message_ts": self.next_ts()}
+            case "chat.update":
+                return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")}
+            case "apps.connections.open":
+                if self.socket_url is None:
+                    return {"ok": False, "error": "socket_url_not_set"}
+                return {"ok": True, "url": self.socket_url}
+            case _:
+                return {"ok": True}

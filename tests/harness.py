@@ -1,0 +1,132 @@
+"""An in-process bot behind a real HTTP server, driven by correctly signed Slack requests."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from strands.models import Model
+
+from bot import config as config_module
+from bot.app import build_app
+from bot.runtime import Runtime
+from bot.web import WebApp
+from tests.fakes.signing import event_callback, post_event, post_form, post_interactive
+
+SECRET = "test-signing-secret"
+_ts = itertools.count(1)
+
+
+def next_ts() -> str:
+    return f"1700000{next(_ts):03d}.{int(time.time() * 1e6) % 1_000_000:06d}"
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+def base_env(slack_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack_url,
+        "MODEL_PROVIDER": "openai",
+        "OPENAI_API_KEY": "test-key",
+        "LOG_LEVEL": "DEBUG",
+        **extra,
+    }
+
+
+class Bot:
+    """The real Runtime + Bolt app + WSGI app, served on loopback."""
+
+    def __init__(self, env: dict[str, str], model: Model | None = None) -> None:
+        self.runtime = Runtime.build(config_module.load(env))
+        if model is not None:
+            for persona_id in self.runtime.personas.ids:
+                self.runtime.personas.use_model(persona_id, model)
+        self.app = build_app(self.runtime)
+        web = WebApp(SlackRequestHandler(self.app), self.runtime.health)
+        self.server = make_server("127.0.0.1", 0, web, _ThreadingServer, _QuietHandler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/slack/events"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> Bot:
+        self._thread.start()
+        self.runtime.worker.start()
+        return self
+
+    def stop(self) -> None:
+        self.runtime.worker.stop(timeout=10)
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> Bot:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- Slack traffic -----------------------------------------------------------------
+    def event(self, event: dict, event_id: str | None = None, **kw: Any) -> tuple[int, str]:
+        return post_event(self.url, SECRET, event_callback(event, event_id=event_id), **kw)
+
+    def mention(self, text: str, channel: str = "C1", ts: str | None = None,
+                thread_ts: str | None = None, user: str = "U1", **kw: Any) -> dict:
+        event = mention_event(text, channel, ts or next_ts(), thread_ts, user)
+        status, body = self.event(event, **kw)
+        assert status == 200, (status, body)
+        return event
+
+    def reply(self, text: str, thread_ts: str, channel: str = "C1", user: str = "U1",
+              ts: str | None = None, **kw: Any) -> dict:
+        event = message_event(text, channel, ts or next_ts(), thread_ts, user)
+        status, body = self.event(event, **kw)
+        assert status == 200, (status, body)
+        return event
+
+    def command(self, text: str, channel: str = "C1", user: str = "U1") -> tuple[int, str]:
+        form = {
+            "command": "/reset", "text": text, "channel_id": channel, "user_id": user,
+            "team_id": "T1", "channel_name": "general", "response_url": "http://127.0.0.1:9/x",
+            "trigger_id": "t1", "token": "legacy", "api_app_id": "A1",
+        }
+        return post_form(self.url, SECRET, form)
+
+    def shortcut(self, channel: str, message: dict, user: str = "U1") -> tuple[int, str]:
+        payload = {
+            "type": "message_action", "callback_id": "reset_conversation", "trigger_id": "t1",
+            "team": {"id": "T1"}, "user": {"id": user}, "channel": {"id": channel},
+            "message": message, "response_url": "http://127.0.0.1:9/x", "token": "legacy",
+            "api_app_id": "A1", "message_ts": message["ts"],
+        }
+        return post_interactive(self.url, SECRET, payload)
+
+
+def mention_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
+                  user: str = "U1") -> dict:
+    event = {"type": "app_mention", "user": user, "text": f"<@UBOT> {text}", "ts": ts,
+             "channel": channel, "team": "T1", "event_ts": ts}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def message_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
+                  user: str = "U1", channel_type: str = "channel") -> dict:
+    event = {"type": "message", "user": user, "text": text, "ts": ts, "channel": channel,
+             "team": "T1", "event_ts": ts, "channel_type": channel_type}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
