@@ -1,0 +1,155 @@
+"""Agent turns on real session stores: memory, restore fidelity, personas, failures, crashes."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from strands import Agent
+from strands.agent.conversation_manager import SlidingWindowConversationManager
+from strands.types.session import SessionMessage
+
+from bot.agent.personas import Persona, Personas
+from bot.agent.tools import calculator
+from bot.agent.turn import WINDOW_SIZE, prompt_for, run_turn
+from bot.jobs import Job
+from bot.store.memory_state import MemoryState
+from bot.store.sessions import SessionStore
+from bot.thread_lock import LeaseLost
+from tests.fakes.model import ScriptedModel
+
+ALICE = Persona(id="alice", name="Alice", system_prompt="You are Alice.", tools=("calculator",))
+BOB = Persona(id="bob", name="Bob", system_prompt="You are Bob.")
+
+
+def job(text: str, ts: str, thread: str = "100.1") -> Job:
+    return Job(kind="turn", team="T1", channel="C1", thread_ts=thread, ts=ts, user="U1", text=text)
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest, session_dir: Path) -> SessionStore:
+    if request.param == "file":
+        return SessionStore(bucket=None, prefix="", directory=session_dir)
+    env = request.getfixturevalue("s3_env")
+    return SessionStore(bucket=env["SESSION_BUCKET"], prefix="bot/", directory=session_dir)
+
+
+def personas(model: ScriptedModel) -> Personas:
+    loaded = Personas([ALICE, BOB], "openai", None)
+    loaded.use_model("alice", model)
+    loaded.use_model("bob", model)
+    return loaded
+
+
+def turn(store: SessionStore, loaded: Personas, persona: Persona, *jobs: Job):
+    lease = MemoryState().try_lease(jobs[0].session_id)
+    assert lease is not None
+    return run_turn(store, loaded, persona, list(jobs), lease)
+
+
+def test_second_turn_sees_first(store: SessionStore) -> None:
+    model = ScriptedModel()
+    loaded = personas(model)
+    first = turn(store, loaded, ALICE, job("my name is Ada", "1.1"))
+    turn(store, loaded, ALICE, job("what is my name?", "1.2"))
+    sent = model.calls[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[0]["content"] == [{"text": "my name is Ada"}]
+    assert sent[1]["content"][0]["text"] == first.text
+    assert model.calls[-1]["system_prompt"] == "You are Alice."
+
+
+def test_restored_agent_sends_exactly_what_a_live_one_would(store: SessionStore) -> None:
+    """Many turns (past the sliding window, with tool calls): restore == live, every turn."""
+    script = []
+    for i in range(30):
+        if i % 7 == 3:
+            script += [{"tool": "calculator", "input": {"expression": f"{i} * 2"}}, f"tool turn {i}"]
+        else:
+            script.append(f"answer {i}")
+    restored_model, live_model = ScriptedModel(copy.deepcopy(script)), ScriptedModel(script)
+    loaded = personas(restored_model)
+    live = Agent(
+        model=live_model, system_prompt=ALICE.system_prompt, tools=[calculator],
+        conversation_manager=SlidingWindowConversationManager(window_size=WINDOW_SIZE),
+        callback_handler=None,
+    )
+    for i in range(30):
+        message = job(f"question {i}", f"2.{i}")
+        turn(store, loaded, ALICE, message)
+        live(prompt_for([message]))
+        assert len(restored_model.calls) == len(live_model.calls)
+        assert restored_model.calls[-1]["messages"] == live_model.calls[-1]["messages"], i
+    assert len(live_model.calls[-1]["messages"]) <= WINDOW_SIZE + 1  # the window did slide
+
+
+def test_personas_keep_separate_memories(store: SessionStore) -> None:
+    model = ScriptedModel()
+    loaded = personas(model)
+    turn(store, loaded, ALICE, job("secret for alice", "3.1"))
+    turn(store, loaded, BOB, job("hello bob", "3.2"))
+    bob_sees = model.calls[-1]["messages"]
+    assert len(bob_sees) == 1 and "secret" not in str(bob_sees)
+    assert model.calls[-1]["system_prompt"] == "You are Bob."
+    turn(store, loaded, ALICE, job("what did I tell you?", "3.3"))
+    alice_sees = model.calls[-1]["messages"]
+    assert "secret for alice" in str(alice_sees) and "hello bob" not in str(alice_sees)
+
+
+def test_model_error_leaves_history_valid(store: SessionStore) -> None:
+    model = ScriptedModel(["first answer", RuntimeError("model exploded")])
+    loaded = personas(model)
+    turn(store, loaded, ALICE, job("one", "4.1"))
+    with pytest.raises(RuntimeError, match="exploded"):
+        turn(store, loaded, ALICE, job("two", "4.2"))
+    turn(store, loaded, ALICE, job("three", "4.3"))
+    sent = model.calls[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[-1]["content"] == [{"text": "three"}]
+
+
+def test_crash_mid_commit_is_rolled_back(store: SessionStore) -> None:
+    """A worker died after writing the user message (and a tool call) but not the answer."""
+    model = ScriptedModel()
+    loaded = personas(model)
+    turn(store, loaded, ALICE, job("one", "5.1"))
+    manager = store.manager(job("x", "0").session_id)
+    for index, message in enumerate([
+        {"role": "user", "content": [{"text": "two"}], "metadata": {"custom": {"slack_ts": ["5.2"]}}},
+        {"role": "assistant", "content": [{"toolUse": {
+            "toolUseId": "t1", "name": "calculator", "input": {"expression": "1+1"}}}]},
+    ], start=2):
+        manager.session_repository.create_message(
+            manager.session_id, "alice", SessionMessage.from_message(message, index)
+        )
+    turn(store, loaded, ALICE, job("two", "5.2"))  # the unanswered message, re-run
+    sent = model.calls[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == [[{"text": "one"}],
+                                                                   [{"text": "two"}]]
+    turn(store, loaded, ALICE, job("three", "5.3"))
+    assert [m["role"] for m in model.calls[-1]["messages"]] == ["user", "assistant"] * 2 + ["user"]
+
+
+def test_committed_but_unposted_turn_is_replayed_without_a_model_call(store: SessionStore) -> None:
+    model = ScriptedModel(["the answer"])
+    loaded = personas(model)
+    first = turn(store, loaded, ALICE, job("q", "6.1"), job("q2", "6.2"))
+    again = turn(store, loaded, ALICE, job("q", "6.1"), job("q2", "6.2"))
+    assert (first.text, first.replayed) == ("the answer", False)
+    assert (again.text, again.replayed) == ("the answer", True)
+    assert len(model.calls) == 1
+
+
+def test_lost_lease_writes_nothing(store: SessionStore) -> None:
+    model = ScriptedModel()
+    loaded = personas(model)
+    state = MemoryState()
+    lease = state.try_lease(job("a", "7.1").session_id)
+    assert lease is not None
+    lease.lost.set()
+    with pytest.raises(LeaseLost):
+        run_turn(store, loaded, ALICE, [job("a", "7.1")], lease)
+    turn(store, loaded, ALICE, job("b", "7.2"))
+    assert model.calls[-1]["messages"] == [{"role": "user", "content": [{"text": "b"}]}]
