@@ -66,10 +66,7 @@ class RedisLease(Lease):
         super().__init__(session_id, lock.timeout or 30.0, fence)
         self._state = state
         self._lock = lock
-
-    @property
-    def token(self) -> bytes:
-        return self._lock.local.token
+        self.token: bytes = lock.local.token  # kept: release() clears the lock's own copy
 
     def renew(self) -> bool:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from bot.store.buffered import BufferedTurnMixin
 log = logging.getLogger(__name__)
 
 
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")  # what bot.jobs.session_id produces
 _CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict")
 
 
@@ -117,7 +119,14 @@ class SessionStore:
     def kind(self) -> str:
         return "s3" if self.bucket else "file"
 
+    @staticmethod
+    def _checked(session_id: str) -> str:
+        if not _SAFE_ID.match(session_id):
+            raise ValueError(f"refusing session id {session_id[:80]!r}: not [A-Za-z0-9_-]")
+        return session_id
+
     def manager(self, session_id: str) -> BufferedTurnMixin:
+        self._checked(session_id)
         if self.bucket:
             return BufferedS3SessionManager(session_id, self.bucket, self.prefix, self.client)
         return BufferedFileSessionManager(session_id, storage_dir=str(self.directory))
@@ -125,12 +134,12 @@ class SessionStore:
     def _session_prefix(self, session_id: str) -> str:
         probe = BufferedS3SessionManager.__new__(BufferedS3SessionManager)
         probe.prefix = self.prefix
-        return probe._get_session_path(session_id)
+        return probe._get_session_path(self._checked(session_id))
 
     def _session_dir(self, session_id: str) -> Path:
         probe = BufferedFileSessionManager.__new__(BufferedFileSessionManager)
         probe.storage_dir = str(self.directory)
-        path = Path(probe._get_session_path(session_id)).resolve()
+        path = Path(probe._get_session_path(self._checked(session_id))).resolve()
         if self.directory.resolve() not in path.parents:
             raise ValueError(f"session id {session_id!r} escapes the session directory")
         return path

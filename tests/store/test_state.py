@@ -1,0 +1,114 @@
+"""The coordination-state contract, run against real Redis and the in-process backend."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from bot.jobs import Job
+from bot.store.memory_state import MemoryState
+from bot.store.redis_state import RedisState, connect
+from bot.store.state import State
+from bot.thread_lock import LeaseLost
+
+
+def job(ts: str, thread: str = "100.1", kind: str = "turn", user: str = "U1") -> Job:
+    return Job(kind=kind, team="T1", channel="C1", thread_ts=thread, ts=ts, user=user, text=ts)
+
+
+@pytest.fixture(params=["redis", "memory"])
+def state(request: pytest.FixtureRequest) -> State:
+    if request.param == "memory":
+        return MemoryState(lock_ttl=3)
+    return RedisState(connect(request.getfixturevalue("redis_url")), lock_ttl=3)
+
+
+def test_accept_dedups_on_any_shared_key(state: State) -> None:
+    assert state.accept(job("1.1"), ["msg:C1:1.1", "event:Ev1"])
+    assert not state.accept(job("1.1"), ["msg:C1:1.1", "event:Ev2"])  # double delivery
+    assert not state.accept(job("1.1"), ["msg:C1:1.9", "event:Ev1"])  # retry
+    assert [j.ts for j in state.queued(job("1.1").session_id)] == ["1.1"]
+    assert state.is_joined(job("1.1").session_id)
+
+
+def test_inbox_is_drained_in_order_and_only_by_the_lock_holder(state: State) -> None:
+    sid = job("1").session_id
+    for ts in ("2.1", "2.2", "2.3"):
+        state.accept(job(ts), [f"msg:{ts}"])
+    assert state.wait_for_work(1) == sid
+    lease = state.try_lease(sid)
+    assert lease is not None and state.try_lease(sid) is None
+    assert [j.ts for j in state.queued(sid)] == ["2.1", "2.2", "2.3"]
+    state.finish(lease, 2)
+    assert [j.ts for j in state.queued(sid)] == ["2.3"]
+    assert lease.release_if_idle() is False  # work left: keep the lock
+    state.finish(lease, 1)
+    assert lease.release_if_idle() is True
+    assert state.try_lease(sid) is not None
+
+
+def test_orphans_are_threads_with_work_and_no_lock_holder(state: State) -> None:
+    sid = job("3.1").session_id
+    state.accept(job("3.1"), ["msg:3.1"])
+    assert state.orphans() == [sid]
+    lease = state.try_lease(sid)
+    assert state.orphans() == []
+    lease.release()  # a worker that failed mid-turn: its work stays queued
+    assert state.orphans() == [sid]
+
+
+def test_fences_increase_and_a_lost_lease_cannot_finish(state: State) -> None:
+    sid = job("4.1").session_id
+    state.accept(job("4.1"), ["msg:4.1"])
+    first = state.try_lease(sid)
+    first.release()
+    second = state.try_lease(sid)
+    assert second.fence > first.fence
+    with pytest.raises(LeaseLost):
+        state.finish(first, 1)
+    assert [j.ts for j in state.queued(sid)] == ["4.1"]
+
+
+def test_watchdog_keeps_a_long_turn_locked(state: State) -> None:
+    sid = job("5.1").session_id
+    lease = state.try_lease(sid)
+    lease.start_watchdog()
+    time.sleep(4)  # longer than the 3 s TTL
+    assert state.try_lease(sid) is None
+    assert not lease.lost.is_set()
+    lease.stop_watchdog()
+    lease.release()
+
+
+def test_wait_for_work_wakes_on_accept(state: State) -> None:
+    got: list[str | None] = []
+    waiter = threading.Thread(target=lambda: got.append(state.wait_for_work(3)))
+    waiter.start()
+    time.sleep(0.2)
+    state.accept(job("6.1"), ["msg:6.1"])
+    waiter.join(5)
+    assert got == [job("6.1").session_id]
+
+
+def test_sticky_persona_and_recent_thread(state: State) -> None:
+    sid = job("7.1").session_id
+    state.set_sticky_persona(sid, "critic")
+    assert state.sticky_persona(sid) == "critic"
+    state.set_sticky_persona(sid, None)
+    assert state.sticky_persona(sid) is None
+    state.accept(job("7.2", thread="200.1", user="U9"), ["msg:7.2"])
+    assert state.recent_thread("T1", "C1", "U9") == "200.1"
+    assert state.recent_thread("T1", "C1", "U8") is None
+
+
+def test_redis_lease_expires_when_its_holder_dies(redis_url: str) -> None:
+    state = RedisState(connect(redis_url), lock_ttl=1)
+    sid = job("8.1").session_id
+    dead = state.try_lease(sid)  # never renewed, as if the worker was killed
+    assert dead is not None
+    time.sleep(1.3)
+    taker = state.try_lease(sid)
+    assert taker is not None
+    assert not dead.renew()
