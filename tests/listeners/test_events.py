@@ -1,0 +1,205 @@
+"""Mentions, thread replies and DMs through signed HTTP requests to the real endpoint."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.model import ScriptedModel
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import Bot, mention_event, message_event, next_ts
+
+
+def posts(slack: FakeSlack, thread_ts: str | None = None) -> list[str]:
+    return [c.params["text"] for c in slack.calls("chat.postMessage")
+            if thread_ts is None or c.params.get("thread_ts") == thread_ts]
+
+
+def settle(bot: Bot, timeout: float = 5) -> None:
+    """Wait until the worker has nothing queued or running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not bot.runtime.worker.busy and not bot.runtime.state.orphans():
+            time.sleep(0.2)
+            if not bot.runtime.worker.busy:
+                return
+        time.sleep(0.05)
+    raise AssertionError("worker did not settle")
+
+
+def test_mention_is_answered_in_a_thread_and_replies_remember(make_bot, fake_slack) -> None:
+    model = ScriptedModel()
+    bot = make_bot(model)
+    root = bot.mention("my name is Ada")
+    call = fake_slack.wait_for("chat.postMessage")[0]
+    assert call.params["thread_ts"] == root["ts"] and call.params["channel"] == "C1"
+    assert model.calls[0]["messages"][0]["content"] == [{"text": "my name is Ada"}]  # no <@UBOT>
+    bot.reply("what is my name?", thread_ts=root["ts"])
+    fake_slack.wait_for("chat.postMessage", count=2)
+    assert "my name is Ada" in str(model.calls[1]["messages"])
+    assert len(model.calls[1]["messages"]) == 3
+
+
+@pytest.mark.parametrize("event", [
+    message_event("hi", "C1", "9.1", "8.1") | {"bot_id": "B999", "subtype": "bot_message"},
+    message_event("hi", "C1", "9.2", "8.1") | {"bot_id": "B999"},
+    message_event("hi", "C1", "9.3", "8.1", user="UBOT"),
+    mention_event("hi", "C1", "9.4") | {"bot_id": "B999"},
+    mention_event("hi", "C1", "9.5") | {"edited": {"user": "U1", "ts": "9.6"}},
+    {"type": "message", "subtype": "message_changed", "channel": "C1", "ts": "9.7",
+     "message": {"text": "edited", "ts": "8.1", "user": "U1"}, "hidden": True},
+    {"type": "message", "subtype": "message_deleted", "channel": "C1", "ts": "9.8",
+     "deleted_ts": "8.1", "hidden": True},
+    message_event("top level chatter", "C1", "9.9"),
+    message_event("reply in a thread the bot never joined", "C1", "9.10", "7.7"),
+    {"type": "reaction_added", "user": "U1", "reaction": "tada",
+     "item": {"type": "message", "channel": "C1", "ts": "8.1"}},
+    {"type": "brand_new_event_type_from_the_future", "x": {"y": [1, 2]}},
+], ids=["bot_message", "bot_id", "own", "bot_mention", "edited_mention", "message_changed",
+        "message_deleted", "top_level", "unjoined_thread", "reaction", "unknown_type"])
+def test_ignored_events_are_acked_without_a_model_call(make_bot, fake_slack, event) -> None:
+    model = ScriptedModel()
+    bot = make_bot(model)
+    bot.mention("join thread 8.1", ts="8.1")
+    fake_slack.wait_for("chat.postMessage")
+    status, _ = bot.event(event)
+    assert status == 200
+    settle(bot)
+    assert len(model.calls) == 1
+
+
+def test_slack_retry_is_answered_once(make_bot, fake_slack) -> None:
+    model = ScriptedModel(delay=0.3)
+    bot = make_bot(model)
+    event = mention_event("hello", "C1", next_ts())
+    assert bot.event(event, event_id="EvRetry")[0] == 200
+    for attempt in (1, 2, 3):
+        status, _ = bot.event(event, event_id="EvRetry", retry_num=attempt,
+                              retry_reason="http_timeout")
+        assert status == 200
+    settle(bot)
+    assert len(model.calls) == 1 and len(posts(fake_slack)) == 1
+
+
+def test_thread_mention_delivered_twice_is_answered_once(make_bot, fake_slack) -> None:
+    model = ScriptedModel()
+    bot = make_bot(model)
+    root = bot.mention("start")
+    fake_slack.wait_for("chat.postMessage")
+    ts = next_ts()
+    as_message = message_event("<@UBOT> again", "C1", ts, root["ts"])
+    as_mention = mention_event("again", "C1", ts, root["ts"])
+    assert bot.event(as_message, event_id="EvA")[0] == 200
+    assert bot.event(as_mention, event_id="EvB")[0] == 200
+    settle(bot)
+    assert len(model.calls) == 2 and len(posts(fake_slack)) == 2
+
+
+def test_dm_is_one_conversation_answered_in_place(make_bot, fake_slack) -> None:
+    model = ScriptedModel()
+    bot = make_bot(model)
+    for text in ("remember 42", "what number?"):
+        bot.event(message_event(text, "D1", next_ts(), channel_type="im"))
+    fake_slack.wait_for("chat.postMessage", count=2)
+    assert all(c.params.get("thread_ts") is None for c in fake_slack.calls("chat.postMessage"))
+    assert "remember 42" in str(model.calls[1]["messages"])
+
+
+def test_model_error_gets_a_visible_reply_and_history_stays_valid(make_bot, fake_slack) -> None:
+    model = ScriptedModel([RuntimeError("boom")])
+    bot = make_bot(model)
+    root = bot.mention("first")
+    call = fake_slack.wait_for("chat.postMessage")[0]
+    assert call.params["thread_ts"] == root["ts"] and "Sorry" in call.params["text"]
+    bot.reply("second", thread_ts=root["ts"])
+    fake_slack.wait_for("chat.postMessage", count=2)
+    assert model.calls[-1]["messages"] == [{"role": "user", "content": [{"text": "second"}]}]
+
+
+def test_message_for_a_busy_thread_waits_and_is_answered_after(make_bot, fake_slack) -> None:
+    gate = threading.Event()
+    model = ScriptedModel(block_until=gate)
+    bot = make_bot(model)
+    root = bot.mention("first")
+    deadline = time.monotonic() + 5
+    while not model.calls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    bot.reply("second", thread_ts=root["ts"])
+    bot.reply("third", thread_ts=root["ts"])
+    time.sleep(0.3)
+    assert len(model.calls) == 1  # not processed concurrently
+    gate.set()
+    fake_slack.wait_for("chat.postMessage", count=2)
+    settle(bot)
+    assert len(model.calls) == 2  # the two queued messages were coalesced into one turn
+    last = model.calls[-1]["messages"]
+    assert [m["role"] for m in last] == ["user", "assistant", "user"]
+    assert last[-1]["content"] == [{"text": "second"}, {"text": "third"}]
+
+
+def test_one_worker_keeps_fifty_slow_threads_in_flight(make_bot, fake_slack) -> None:
+    model = ScriptedModel(delay=1.0)
+    bot = make_bot(model)
+    started = time.monotonic()
+    for _ in range(50):
+        bot.mention("slow question")
+    fake_slack.wait_for("chat.postMessage", count=50, timeout=30)
+    elapsed = time.monotonic() - started
+    assert len({c.params["thread_ts"] for c in fake_slack.calls("chat.postMessage")}) == 50
+    assert elapsed < 25, f"50 one-second turns took {elapsed:.1f}s: threads are not parallel"
+
+
+PERSONAS = """
+[[persona]]
+id = "alice"
+name = "Alice"
+system_prompt = "You are Alice."
+icon_emoji = ":woman:"
+
+[[persona]]
+id = "bob"
+name = "Bob"
+system_prompt = "You are Bob."
+channels = ["C2"]
+"""
+
+
+def test_personas_address_stick_and_keep_separate_memories(
+    make_bot: Callable[..., Bot], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    personas_file = tmp_path / "personas.toml"
+    personas_file.write_text(PERSONAS)
+    model = ScriptedModel()
+    bot = make_bot(model, PERSONAS_FILE=str(personas_file))
+    root = bot.mention("remember apples")  # C1 default: alice
+    fake_slack.wait_for("chat.postMessage")
+    bot.reply("bob: remember pears", thread_ts=root["ts"])
+    fake_slack.wait_for("chat.postMessage", count=2)
+    bot.reply("what fruit?", thread_ts=root["ts"])  # sticks to bob
+    calls = fake_slack.wait_for("chat.postMessage", count=3)
+    assert [c.params.get("username") for c in calls] == ["Alice", "Bob", "Bob"]
+    assert calls[0].params.get("icon_emoji") == ":woman:"
+    bob_sees = str(model.calls[-1]["messages"])
+    assert model.calls[-1]["system_prompt"] == "You are Bob."
+    assert "pears" in bob_sees and "apples" not in bob_sees
+    bot.reply("Alice: and you?", thread_ts=root["ts"])
+    fake_slack.wait_for("chat.postMessage", count=4)
+    alice_sees = str(model.calls[-1]["messages"])
+    assert "apples" in alice_sees and "pears" not in alice_sees
+    bot.mention("hi", channel="C2")
+    assert fake_slack.wait_for("chat.postMessage", count=5)[-1].params["username"] == "Bob"
+
+
+def test_embedded_mode_without_redis(make_bot, fake_slack) -> None:
+    model = ScriptedModel()
+    bot = make_bot(model, redis=False)
+    assert not bot.runtime.state.distributed
+    root = bot.mention("hello")
+    fake_slack.wait_for("chat.postMessage")
+    bot.reply("again", thread_ts=root["ts"])
+    fake_slack.wait_for("chat.postMessage", count=2)
+    assert len(model.calls[-1]["messages"]) == 3
