@@ -13,7 +13,6 @@ from bot.runtime import Runtime
 def build_app(runtime: Runtime) -> App:
     config = runtime.config
     app = App(
-        token=config.bot_token,
         signing_secret=config.signing_secret or None,
         client=runtime.client,
         # Listeners only dedup and queue (fast), so run them before acknowledging: an

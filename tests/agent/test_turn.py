@@ -65,7 +65,8 @@ def test_restored_agent_sends_exactly_what_a_live_one_would(store: SessionStore)
     script = []
     for i in range(30):
         if i % 7 == 3:
-            script += [{"tool": "calculator", "input": {"expression": f"{i} * 2"}}, f"tool turn {i}"]
+            tool_call = {"tool": "calculator", "input": {"expression": f"{i} * 2"}}
+            script += [tool_call, f"tool turn {i}"]
         else:
             script.append(f"answer {i}")
     restored_model, live_model = ScriptedModel(copy.deepcopy(script)), ScriptedModel(script)
@@ -116,7 +117,8 @@ def test_crash_mid_commit_is_rolled_back(store: SessionStore) -> None:
     turn(store, loaded, ALICE, job("one", "5.1"))
     manager = store.manager(job("x", "0").session_id)
     for index, message in enumerate([
-        {"role": "user", "content": [{"text": "two"}], "metadata": {"custom": {"slack_ts": ["5.2"]}}},
+        {"role": "user", "content": [{"text": "two"}],
+         "metadata": {"custom": {"slack_ts": ["5.2"]}}},
         {"role": "assistant", "content": [{"toolUse": {
             "toolUseId": "t1", "name": "calculator", "input": {"expression": "1+1"}}}]},
     ], start=2):
