@@ -5,13 +5,16 @@ Run it under gunicorn (see Procfile); `create_app()` is the factory each worker 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 
+from bot import payloads
 from bot.main import start_runtime
 
 log = logging.getLogger(__name__)
@@ -27,9 +30,11 @@ def _respond(start_response: StartResponse, status: str, payload: dict) -> list[
 
 
 class WebApp:
-    def __init__(self, slack: SlackRequestHandler, health: Callable[[], dict[str, str]]) -> None:
+    def __init__(self, slack: SlackRequestHandler, health: Callable[[], dict[str, str]],
+                 signing_secret: str) -> None:
         self.slack = slack
         self.health = health
+        self.verifier = SignatureVerifier(signing_secret)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -48,9 +53,27 @@ class WebApp:
             return _respond(start_response, "400 Bad Request", {"error": "bad Content-Length"})
         if length > MAX_BODY_BYTES:
             return _respond(start_response, "413 Payload Too Large", {"error": "body too large"})
+        body = environ["wsgi.input"].read(length) if length else b""
+        if not self._signed(body, environ):
+            log.warning("rejected a request with a bad or stale signature")
+            return _respond(start_response, "401 Unauthorized", {"error": "invalid signature"})
+        try:
+            payloads.check(body, environ.get("CONTENT_TYPE", ""))
+        except payloads.MalformedPayload as exc:
+            log.warning("rejected a malformed payload: %s", exc)
+            return _respond(start_response, "400 Bad Request", {"error": str(exc)})
+        environ["wsgi.input"] = io.BytesIO(body)
         return self.slack(environ, start_response)
+
+
+    def _signed(self, body: bytes, environ: dict) -> bool:
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+        if not timestamp or not signature or not timestamp.isdigit():
+            return False
+        return self.verifier.is_valid(body, timestamp, signature)
 
 
 def create_app() -> WebApp:
     runtime, app = start_runtime(socket_mode=False)
-    return WebApp(SlackRequestHandler(app), runtime.health)
+    return WebApp(SlackRequestHandler(app), runtime.health, runtime.config.signing_secret)

@@ -18,6 +18,12 @@ from tests.fakes.slack_api import FakeSlack
 from tests.harness import Bot, base_env
 
 
+@pytest.fixture(autouse=True)
+def openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OpenAI provider needs a key in the environment; in-process bots build one."""
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer | None]:
     if os.environ.get("REDIS_URL"):
@@ -87,3 +93,14 @@ def make_bot(fake_slack: FakeSlack, session_dir: Path, redis_url: str
     yield make
     for bot in bots:
         bot.stop()
+
+
+@pytest.fixture(scope="module")
+def make_bot_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    """One embedded bot for a whole module (fuzzing sends hundreds of requests)."""
+    with FakeSlack() as slack, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPENAI_API_KEY", "test-key")
+        env = base_env(slack.base_url, SESSION_DIR=str(tmp_path_factory.mktemp("sessions")),
+                       LOG_LEVEL="WARNING")
+        with Bot(env, ScriptedModel()) as bot:
+            yield bot

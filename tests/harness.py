@@ -57,7 +57,7 @@ class Bot:
             for persona_id in self.runtime.personas.ids:
                 self.runtime.personas.use_model(persona_id, model)
         self.app = build_app(self.runtime)
-        web = WebApp(SlackRequestHandler(self.app), self.runtime.health)
+        web = WebApp(SlackRequestHandler(self.app), self.runtime.health, SECRET)
         self.server = make_server("127.0.0.1", 0, web, _ThreadingServer, _QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/slack/events"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -39,6 +39,8 @@ def test_bad_and_stale_signatures_are_rejected(make_bot, fake_slack) -> None:
     stale = sign(SECRET, body, timestamp=int(time.time()) - 600)
     assert raw_post(bot.url, body.encode(), {**stale, "Content-Type": "application/json"})[0] == 401
     assert raw_post(bot.url, body.encode(), {"Content-Type": "application/json"})[0] == 401
+    odd = {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"}
+    assert raw_post(bot.url, body.encode(), odd)[0] == 401
     time.sleep(0.5)
     assert model.calls == [] and fake_slack.calls("chat.postMessage") == []
 
