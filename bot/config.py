@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROVIDERS = ("bedrock", "anthropic", "openai")
@@ -35,7 +35,6 @@ class Config:
     log_level: str = "INFO"
     turn_concurrency: int = 64
     lock_ttl_seconds: float = 30.0
-    aws_endpoint_url: str | None = field(default=None, repr=False)
 
     @property
     def distributed(self) -> bool:
@@ -131,5 +130,4 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Con
         log_level=(_get(env, "LOG_LEVEL") or "INFO").upper(),
         turn_concurrency=_int(env, "TURN_CONCURRENCY", 64),
         lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 30, minimum=3)),
-        aws_endpoint_url=_get(env, "AWS_ENDPOINT_URL"),
     )

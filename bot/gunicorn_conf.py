@@ -2,8 +2,13 @@
 
 import os
 
+from dotenv import load_dotenv
+
+load_dotenv()  # gunicorn reads these settings before the app loads .env
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Without REDIS_URL, state is per process: more than one worker would break dedup and locks.
+workers = int(os.environ.get("WEB_CONCURRENCY") or (2 if os.environ.get("REDIS_URL") else 1))
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "16"))
 backlog = 2048

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
 
 from bot.main import start_runtime, stop_all
 from bot.runtime import slack_client
@@ -23,8 +25,18 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    handler.connect()
-    log.info("connected to Slack over Socket Mode")
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        log.error(
+            "could not open a Socket Mode connection (%s): check SLACK_APP_TOKEN is an xapp- "
+            "token with connections:write and that Socket Mode is enabled for the app",
+            exc.response.get("error"),
+        )
+        stop_all()
+        sys.exit(2)
+    if handler.client.is_connected():
+        log.info("connected to Slack over Socket Mode")
     stop.wait()
     log.info("shutting down: closing the socket, then finishing running turns")
     handler.close()

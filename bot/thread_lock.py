@@ -20,10 +20,9 @@ class LeaseLost(RuntimeError):
 
 
 class Lease(ABC):
-    def __init__(self, session_id: str, ttl: float, fence: int = 0) -> None:
+    def __init__(self, session_id: str, ttl: float) -> None:
         self.session_id = session_id
         self.ttl = ttl
-        self.fence = fence  # increases with every acquisition of this thread's lock
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._watchdog: threading.Thread | None = None

@@ -250,12 +250,13 @@ def test_redis_server_start_and_restart(monkeypatch: pytest.MonkeyPatch) -> None
 def test_s3_server_and_faulty_proxy() -> None:
     with S3Server() as s3, FaultyProxy(s3.endpoint_url) as proxy:
         s3.create_bucket("fakes-bucket")
-        script = "import boto3; print(boto3.client('s3').list_buckets()['Buckets'][0]['Name'])"
+        script = "import boto3; print([b['Name'] for b in boto3.client('s3').list_buckets()"
+        script += "['Buckets']])"
         env = {**os.environ, **s3.env()}
         out = subprocess.run(
             [sys.executable, "-c", script], env=env, capture_output=True, text=True
         )
-        assert out.stdout.strip() == "fakes-bucket", out.stderr
+        assert "'fakes-bucket'" in out.stdout, out.stderr  # moto servers share one backend
 
         client = s3_client(proxy.url, retries=0)
         client.put_object(Bucket="fakes-bucket", Key="a/b.txt", Body=b"payload")

@@ -57,10 +57,10 @@ class Personas:
     def model(self, persona: Persona) -> Model:
         with self._lock:
             if persona.id not in self._models:
-                self._models[persona.id] = build_model(
-                    persona.provider or self.default_provider,
-                    persona.model_id or self.default_model_id,
-                )
+                provider = persona.provider or self.default_provider
+                # The global MODEL_ID belongs to MODEL_PROVIDER; another provider gets its default.
+                fallback = self.default_model_id if provider == self.default_provider else None
+                self._models[persona.id] = build_model(provider, persona.model_id or fallback)
             return self._models[persona.id]
 
     def use_model(self, persona_id: str, model: Model) -> None:
@@ -114,6 +114,7 @@ def load_personas(config: Config) -> Personas:
         if len(set(ids)) != len(ids):
             raise ConfigError(f"PERSONAS_FILE {config.personas_file}: persona ids must be unique.")
     loaded = Personas(personas, config.model_provider, config.model_id)
-    for persona in loaded.all:
-        loaded.tools(persona)  # fail at start-up, not on the first message
+    for persona in loaded.all:  # fail at start-up, not on the first message
+        loaded.tools(persona)
+        loaded.model(persona)
     return loaded

@@ -12,7 +12,8 @@ ANYTHING = re.compile(".*")
 
 
 def _ack(ack: Ack, body: dict) -> None:
-    log.debug("acknowledged unhandled %s", body.get("type") or body.get("command"))
+    kind = (body.get("event") or {}).get("type") or body.get("type") or body.get("command")
+    log.debug("acknowledged unhandled %s", kind)
     ack()
 
 

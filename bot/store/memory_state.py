@@ -18,7 +18,7 @@ from bot.thread_lock import Lease, LeaseLost
 
 class MemoryLease(Lease):
     def __init__(self, state: MemoryState, session_id: str, token: int, ttl: float) -> None:
-        super().__init__(session_id, ttl, fence=token)
+        super().__init__(session_id, ttl)
         self._state = state
         self.token = token
 
@@ -73,9 +73,10 @@ class MemoryState:
             sid = job.session_id
             self._inbox.setdefault(sid, deque()).append(job)
             self._pending.setdefault(sid, now)
-            self._joined.add(sid)
-            if job.kind == "turn" and job.thread_ts != DM_THREAD:
-                self._recent[(job.team, job.channel, job.user)] = job.thread_ts
+            if job.kind == "turn":
+                self._joined.add(sid)
+                if job.thread_ts != DM_THREAD:
+                    self._recent[(job.team, job.channel, job.user)] = job.thread_ts
             self._wake.append(sid)
             self._cond.notify()
             return True
@@ -103,8 +104,9 @@ class MemoryState:
             return list(self._inbox.get(session_id, ()))[:limit]
 
     def finish(self, lease: Lease, count: int) -> None:
+        assert isinstance(lease, MemoryLease)
         with self._cond:
-            if self._locks.get(lease.session_id) != lease.fence:
+            if self._locks.get(lease.session_id) != lease.token:
                 lease.lost.set()
                 raise LeaseLost(f"lock for {lease.session_id} was lost before finishing")
             inbox = self._inbox.get(lease.session_id, deque())

@@ -1,6 +1,7 @@
 """Redis: the one module that talks to Redis (dedup, inbox, thread locks, thread facts).
 
-Per-thread keys share a hash tag `{session_id}` so the multi-key scripts stay in one slot.
+Per-thread keys carry a hash tag `{session_id}`, but the scripts also touch the global
+pending/wake/dedup keys, so this needs a single Redis (primary + replicas), not Cluster.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ PREFIX = "tsb:"
 PENDING = PREFIX + "pending"
 WAKE = PREFIX + "wake"
 
-# KEYS: inbox, pending, wake, joined, dedup...  ARGV: job, session_id, now, dedup ttl, joined ttl
+# KEYS: inbox, pending, wake, joined, dedup...
+# ARGV: job, session_id, now, dedup ttl, joined ttl, job kind (only turns join a thread)
 _ACCEPT = """
 for i = 5, #KEYS do
   if redis.call('exists', KEYS[i]) == 1 then return 0 end
@@ -31,7 +33,7 @@ for i = 5, #KEYS do redis.call('set', KEYS[i], '1', 'EX', ARGV[4]) end
 redis.call('rpush', KEYS[1], ARGV[1])
 redis.call('zadd', KEYS[2], 'NX', ARGV[3], ARGV[2])
 redis.call('lpush', KEYS[3], ARGV[2])
-redis.call('set', KEYS[4], '1', 'EX', ARGV[5])
+if ARGV[6] == 'turn' then redis.call('set', KEYS[4], '1', 'EX', ARGV[5]) end
 return 1
 """
 # KEYS: lock, inbox, pending  ARGV: token, session_id
@@ -62,8 +64,8 @@ def _key(kind: str, session_id: str) -> str:
 
 
 class RedisLease(Lease):
-    def __init__(self, state: RedisState, session_id: str, lock: redis.lock.Lock, fence: int):
-        super().__init__(session_id, lock.timeout or 30.0, fence)
+    def __init__(self, state: RedisState, session_id: str, lock: redis.lock.Lock) -> None:
+        super().__init__(session_id, lock.timeout or 30.0)
         self._state = state
         self._lock = lock
         self.token: bytes = lock.local.token  # kept: release() clears the lock's own copy
@@ -102,7 +104,7 @@ class RedisState:
         sid = job.session_id
         keys = [_key("inbox", sid), PENDING, WAKE, _key("joined", sid)]
         keys += [f"{PREFIX}dedup:{k}" for k in dedup_keys]
-        args = [job.dumps(), sid, time.time(), DEDUP_TTL_SECONDS, JOINED_TTL_SECONDS]
+        args = [job.dumps(), sid, time.time(), DEDUP_TTL_SECONDS, JOINED_TTL_SECONDS, job.kind]
         accepted = self._accept(keys=keys, args=args) == 1
         if accepted and job.kind == "turn" and job.thread_ts != DM_THREAD:
             recent = f"{PREFIX}recent:{job.team}:{job.channel}:{job.user}"
@@ -128,8 +130,7 @@ class RedisState:
         )
         if not lock.acquire():
             return None
-        fence = int(self.client.incr(_key("fence", session_id)))
-        return RedisLease(self, session_id, lock, fence)
+        return RedisLease(self, session_id, lock)
 
     def queued(self, session_id: str, limit: int = 50) -> list[Job]:
         raw = self.client.lrange(_key("inbox", session_id), 0, limit - 1)

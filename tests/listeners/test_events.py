@@ -102,9 +102,9 @@ def test_thread_mention_delivered_twice_is_answered_once(make_bot, fake_slack) -
 def test_dm_is_one_conversation_answered_in_place(make_bot, fake_slack) -> None:
     model = ScriptedModel()
     bot = make_bot(model)
-    for text in ("remember 42", "what number?"):
+    for count, text in enumerate(("remember 42", "what number?"), start=1):
         bot.event(message_event(text, "D1", next_ts(), channel_type="im"))
-    fake_slack.wait_for("chat.postMessage", count=2)
+        fake_slack.wait_for("chat.postMessage", count=count)
     assert all(c.params.get("thread_ts") is None for c in fake_slack.calls("chat.postMessage"))
     assert "remember 42" in str(model.calls[1]["messages"])
 
