@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 
+from botocore.exceptions import BotoCoreError, ClientError
+from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
+from strands.types.exceptions import SessionException
 
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
@@ -36,6 +39,11 @@ PERMANENT_SLACK_ERRORS = {
 }
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Storage, Redis or network trouble (worth retrying), as opposed to a model error."""
+    return isinstance(exc, SessionException | BotoCoreError | ClientError | RedisError | OSError)
+
+
 class Conversation:
     def __init__(self, state: State, store: SessionStore, personas: Personas,
                  replier: Replier) -> None:
@@ -44,8 +52,12 @@ class Conversation:
         self.personas = personas
         self.replier = replier
 
-    def handle(self, jobs: list[Job], lease: Lease) -> int:
-        """Handle the next turn (or reset) from `jobs`; return how many jobs it consumed."""
+    def handle(self, jobs: list[Job], lease: Lease, final_attempt: bool = True) -> int:
+        """Handle the next turn (or reset) from `jobs`; return how many jobs it consumed.
+
+        Storage and connection errors propagate so the worker retries the turn later, except
+        on the final attempt, where the user gets a short explanation instead.
+        """
         if jobs[0].kind == "reset":
             self.reset(jobs[0])
             return 1
@@ -57,7 +69,7 @@ class Conversation:
             batch.append(job)
         if jobs[0].persona:
             self.state.set_sticky_persona(jobs[0].session_id, persona.id)
-        self.answer(persona, batch, lease)
+        self.answer(persona, batch, lease, final_attempt)
         return len(batch)
 
     def persona_for(self, job: Job) -> Persona:
@@ -66,7 +78,8 @@ class Conversation:
         )
         return chosen or self.personas.default_for(job.channel)
 
-    def answer(self, persona: Persona, batch: list[Job], lease: Lease) -> None:
+    def answer(self, persona: Persona, batch: list[Job], lease: Lease,
+               final_attempt: bool = True) -> None:
         last = batch[-1]
         if not any(job.text.strip() for job in batch):
             self._post(lambda: self.replier.answer(last, GREETING, persona))
@@ -76,13 +89,15 @@ class Conversation:
         except (LeaseLost, FencingError):
             raise
         except Exception as exc:
+            if is_transient(exc) and not final_attempt:
+                raise
             self._report_failure(last, exc)
             return
         self._post(lambda: self.replier.answer(last, result.text, persona))
 
     def _report_failure(self, job: Job, exc: Exception) -> None:
         reason = type(exc).__name__
-        storage = "Session" in reason or "ClientError" in reason or isinstance(exc, OSError)
+        storage = is_transient(exc)
         log.error("session %s: turn failed: %s", job.session_id, exc, exc_info=not storage)
         template = STORAGE_FAILED if storage else MODEL_FAILED
         self._post(lambda: self.replier.note(job, template.format(reason=reason)))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -15,7 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.agent.personas import Personas, load_personas
 from bot.config import Config
 from bot.conversation import Conversation
-from bot.dedup import dedup_keys
+from bot.dedup import LAST_SLACK_RETRY, dedup_keys
 from bot.jobs import Job
 from bot.reply import Replier
 from bot.store.memory_state import MemoryState
@@ -25,6 +27,10 @@ from bot.store.state import State
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = (
+    ":warning: Sorry, I can't take messages right now (my state store is unreachable). "
+    "Please send that again in a minute."
+)
 
 
 def slack_client(config: Config, token: str | None = None) -> WebClient:
@@ -72,9 +78,22 @@ class Runtime:
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
         return cls(config, client, state, store, personas, worker)
 
-    def accept(self, job: Job, event_id: str | None = None) -> bool:
-        """Dedup and queue durably; True if this is the first time we see the message."""
-        accepted = self.state.accept(job, dedup_keys(job, event_id))
+    def accept(self, job: Job, event_id: str | None = None, retry: int = 0) -> bool:
+        """Dedup and queue durably; True if this is the first time we see the message.
+
+        If the state store is down the error propagates (Slack gets a 500 and retries
+        later), except on Slack's last retry, where the user is told instead of left waiting.
+        """
+        try:
+            accepted = self.state.accept(job, dedup_keys(job, event_id))
+        except RedisError as exc:
+            if retry < LAST_SLACK_RETRY:
+                log.warning("could not queue %s (retry %d): %s", job.ts, retry, exc)
+                raise
+            log.error("could not queue %s on Slack's last retry: %s", job.ts, exc)
+            with contextlib.suppress(Exception):
+                Replier(self.client, False).note(job, UNAVAILABLE)
+            return False
         log.info(
             "%s %s %s in %s (ts %s)", "queued" if accepted else "duplicate",
             job.kind, event_id or "", job.session_id, job.ts,

@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bot.conversation import Conversation
 from bot.store.state import State
-from bot.thread_lock import Lease
+from bot.thread_lock import Lease, LeaseLost
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 2.0
-MAX_FAILURES = 5  # consecutive failures of one thread's head job before it is dropped
+MAX_FAILURES = 5  # attempts at one thread's head job (backing off 1, 2, 4, 8 s) before dropping
 
 
 class Worker:
@@ -113,12 +113,16 @@ class Worker:
                         released = True
                         return
                     continue
+                final = self._failures.get(lease.session_id, 0) + 1 >= MAX_FAILURES
                 try:
-                    consumed = self.conversation.handle(jobs, lease)
+                    consumed = self.conversation.handle(jobs, lease, final_attempt=final)
+                except LeaseLost:
+                    raise
                 except Exception:
+                    log.exception("session %s: turn failed", lease.session_id)
                     consumed = self._after_failure(lease)
                     if not consumed:
-                        raise
+                        continue  # retry, still holding the thread lock
                 self.state.finish(lease, consumed)
                 self._failures.pop(lease.session_id, None)
         finally:
@@ -127,10 +131,11 @@ class Worker:
                 lease.release()  # queued work stays; the sweep hands it to any worker
 
     def _after_failure(self, lease: Lease) -> int:
-        """Count a failure of the head job; after MAX_FAILURES drop it so the thread moves on."""
+        """Count a failure of the head job and back off; after MAX_FAILURES drop the job."""
         count = self._failures.get(lease.session_id, 0) + 1
         self._failures[lease.session_id] = count
-        if count < MAX_FAILURES or lease.lost.is_set():
+        if count < MAX_FAILURES:
+            self._stopping.wait(min(2.0 ** (count - 1), 8.0))
             return 0
         log.error("session %s: dropping a job after %d failed attempts", lease.session_id, count)
         self._failures.pop(lease.session_id, None)

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from redis.exceptions import RedisError
 from slack_bolt import Ack
 
 from bot.reset import Refusal, from_command
-from bot.runtime import Runtime
+from bot.runtime import UNAVAILABLE, Runtime
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:
     def reset(ack: Ack, command: dict) -> None:
         channel = command.get("channel_id", "")
         is_dm = channel.startswith("D") or command.get("channel_name") == "directmessage"
-        job = from_command(
-            runtime.state, command.get("team_id", ""), channel, command.get("user_id", ""),
-            command.get("text", ""), is_dm,
-        )
-        if isinstance(job, Refusal):
-            ack(text=job.text)
+        try:
+            job = from_command(
+                runtime.state, command.get("team_id", ""), channel, command.get("user_id", ""),
+                command.get("text", ""), is_dm,
+            )
+            if isinstance(job, Refusal):
+                ack(text=job.text)
+                return
+            runtime.accept(job)
+        except RedisError:  # commands are never retried: say so instead of failing
+            ack(text=UNAVAILABLE)
             return
-        runtime.accept(job)
         where = "our DM conversation" if is_dm else f"thread {job.thread_ts}"
         ack(text=f"Resetting {where}… I'll confirm here when it's done.")
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from slack_bolt.request import BoltRequest
+
+from bot.dedup import retry_num
 from bot.route import Ignored, route_mention
 from bot.runtime import Runtime
 
@@ -12,12 +15,12 @@ log = logging.getLogger(__name__)
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:
-    def app_mention(body: dict, event: dict, context: dict) -> None:
+    def app_mention(body: dict, event: dict, context: dict, request: BoltRequest) -> None:
         team = body.get("team_id") or event.get("team", "")
         routed = route_mention(event, team, context["bot_user_id"], runtime.personas.ids)
         if isinstance(routed, Ignored):
             log.debug("ignored app_mention: %s", routed.reason)
             return
-        runtime.accept(routed, body.get("event_id"))
+        runtime.accept(routed, body.get("event_id"), retry_num(request.headers))
 
     return app_mention

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from slack_bolt.request import BoltRequest
+
+from bot.dedup import retry_num
 from bot.route import Ignored, route_message
 from bot.runtime import Runtime
 
@@ -12,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:
-    def message(body: dict, event: dict, context: dict) -> None:
+    def message(body: dict, event: dict, context: dict, request: BoltRequest) -> None:
         team = body.get("team_id") or event.get("team", "")
         routed = route_message(
             event, team, context["bot_user_id"], runtime.personas.ids, runtime.is_joined
@@ -20,6 +23,6 @@ def handler(runtime: Runtime) -> Callable[..., None]:
         if isinstance(routed, Ignored):
             log.debug("ignored message: %s", routed.reason)
             return
-        runtime.accept(routed, body.get("event_id"))
+        runtime.accept(routed, body.get("event_id"), retry_num(request.headers))
 
     return message

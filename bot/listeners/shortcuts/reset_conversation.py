@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from redis.exceptions import RedisError
 from slack_bolt import Ack
 
 from bot.jobs import DM_THREAD
+from bot.reply import Replier
 from bot.reset import reset_job
-from bot.runtime import Runtime
+from bot.runtime import UNAVAILABLE, Runtime
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:
@@ -21,6 +23,9 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             thread_ts = DM_THREAD
         team = (shortcut.get("team") or {}).get("id") or shortcut.get("user", {}).get("team_id", "")
         user = shortcut["user"]["id"]
-        runtime.accept(reset_job(team, channel, thread_ts, user, channel))
+        try:
+            runtime.accept(reset_job(team, channel, thread_ts, user, channel))
+        except RedisError:
+            Replier(runtime.client, False).ephemeral(channel, user, UNAVAILABLE, thread_ts)
 
     return reset_conversation

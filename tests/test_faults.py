@@ -1,0 +1,77 @@
+"""Dependencies failing under a running bot: Redis, S3, Slack and the model."""
+
+from __future__ import annotations
+
+import time
+
+from tests.fakes.model import ScriptedModel
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import FaultyProxy
+from tests.harness import Bot, base_env, mention_event, next_ts
+
+
+def test_redis_down_at_ack_time_means_500_then_a_visible_apology(fake_slack, session_dir
+                                                                  ) -> None:
+    with RedisServer() as redis_server:
+        env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir),
+                       REDIS_URL=redis_server.url)
+        with Bot(env, ScriptedModel()) as bot:
+            redis_server.stop()
+            event = mention_event("hello", "C1", next_ts())
+            status, _ = bot.event(event, event_id="EvDown")
+            assert status == 500  # not acknowledged: Slack will retry
+            status, _ = bot.event(event, event_id="EvDown", retry_num=3, retry_reason="http_error")
+            assert status == 200
+            apology = fake_slack.wait_for("chat.postMessage")[0]
+            assert apology.params["thread_ts"] == event["ts"]
+            assert "can't take messages" in apology.params["text"]
+            status, body = bot.command("")
+            assert status == 200 and "can't take messages" in body
+
+
+def test_redis_restart_mid_flight_loses_nothing(fake_slack, session_dir) -> None:
+    with RedisServer() as redis_server:
+        model = ScriptedModel()
+        env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir),
+                       REDIS_URL=redis_server.url)
+        with Bot(env, model) as bot:
+            root = bot.mention("before the blip")
+            fake_slack.wait_for("chat.postMessage")
+            redis_server.restart(down_seconds=1.0)  # a fresh, empty Redis
+            bot.reply("after the blip", thread_ts=root["ts"])
+            fake_slack.wait_for("chat.postMessage", count=2, timeout=20)
+            assert "before the blip" in str(model.calls[-1]["messages"])  # memory is in storage
+
+
+def test_s3_errors_are_retried_and_then_the_turn_succeeds(fake_slack, s3_server, s3_env,
+                                                          session_dir, monkeypatch) -> None:
+    with FaultyProxy(s3_server.endpoint_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        model = ScriptedModel()
+        env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir), **{
+            k: v for k, v in s3_env.items() if k.startswith("SESSION")})
+        with Bot(env, model) as bot:
+            root = bot.mention("first")
+            fake_slack.wait_for("chat.postMessage")
+            proxy.fail_next(6, status=503)  # more than botocore's own retries absorb
+            bot.reply("second", thread_ts=root["ts"])
+            answer = fake_slack.wait_for("chat.postMessage", count=2, timeout=30)[-1]
+            assert answer.params["text"].startswith("reply to: second")
+            assert len(model.calls[-1]["messages"]) == 3
+        assert sum(1 for method, _ in proxy.requests if method == "PUT") >= 3  # went via the proxy
+
+
+def test_slack_errors_on_posting_are_retried_without_a_second_model_call(make_bot, fake_slack
+                                                                         ) -> None:
+    model = ScriptedModel()
+    bot = make_bot(model)
+    fake_slack.fail_next("chat.postMessage", times=1, status=429, retry_after=0)
+    bot.mention("rate limited")
+    fake_slack.wait_for("chat.postMessage", timeout=15)
+    fake_slack.fail_next("chat.postMessage", times=4, status=503)  # beyond slack_sdk's retries
+    bot.mention("server errors")
+    posted = fake_slack.wait_for("chat.postMessage", count=2, timeout=30)
+    assert posted[-1].params["text"].startswith("reply to: server errors")
+    time.sleep(0.5)
+    assert len(model.calls) == 2  # the stored answer was replayed, not recomputed
+    assert len(fake_slack.calls("chat.postMessage", include_failed=False)) == 2
