@@ -69,8 +69,7 @@ class Conversation:
             batch.append(job)
         if jobs[0].persona:
             self.state.set_sticky_persona(jobs[0].session_id, persona.id)
-        self.answer(persona, batch, lease, final_attempt)
-        return len(batch)
+        return self.answer(persona, batch, lease, final_attempt)
 
     def persona_for(self, job: Job) -> Persona:
         chosen = self.personas.get(job.persona) or self.personas.get(
@@ -79,11 +78,12 @@ class Conversation:
         return chosen or self.personas.default_for(job.channel)
 
     def answer(self, persona: Persona, batch: list[Job], lease: Lease,
-               final_attempt: bool = True) -> None:
+               final_attempt: bool = True) -> int:
+        """Answer `batch` (or its already-answered head); return how many jobs were answered."""
         last = batch[-1]
         if not any(job.text.strip() for job in batch):
             self._post(lambda: self.replier.answer(last, GREETING, persona))
-            return
+            return len(batch)
         try:
             result = run_turn(self.store, self.personas, persona, batch, lease)
         except (LeaseLost, FencingError):
@@ -92,8 +92,10 @@ class Conversation:
             if is_transient(exc) and not final_attempt:
                 raise
             self._report_failure(last, exc)
-            return
-        self._post(lambda: self.replier.answer(last, result.text, persona))
+            return len(batch)
+        answered = batch[result.answered - 1]
+        self._post(lambda: self.replier.answer(answered, result.text, persona))
+        return result.answered
 
     def _report_failure(self, job: Job, exc: Exception) -> None:
         reason = type(exc).__name__

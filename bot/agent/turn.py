@@ -27,6 +27,7 @@ WINDOW_SIZE = 40
 @dataclass(frozen=True)
 class TurnResult:
     text: str
+    answered: int  # how many of the queued jobs this answer covers
     replayed: bool  # answered before a crash; the stored answer is posted, no model call
 
 
@@ -38,17 +39,16 @@ def _slack_ts(message: Message) -> list[str]:
     return message.get("metadata", {}).get("custom", {}).get("slack_ts", [])
 
 
-def stored_answer(messages: list[Message], ts_list: list[str]) -> str | None:
-    """The stored answer to these Slack messages, if a previous attempt already committed one."""
+def last_answered(messages: list[Message]) -> tuple[list[str], str]:
+    """The Slack ts of the last answered prompt, and its answer (([], "") if none)."""
     for index in range(len(messages) - 1, -1, -1):
         asked = _slack_ts(messages[index])
-        if not asked:
-            continue
-        if not set(ts_list) <= set(asked):
-            return None
-        tail = messages[index + 1:]
-        return message_text(tail[-1]) if tail and is_complete_exchange_end(tail[-1]) else None
-    return None
+        if asked:
+            tail = messages[index + 1:]
+            if tail and is_complete_exchange_end(tail[-1]):
+                return asked, message_text(tail[-1])
+            return [], ""
+    return [], ""
 
 
 def prompt_for(jobs: list[Job]) -> list[dict[str, Any]]:
@@ -80,10 +80,11 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
              lease: Lease) -> TurnResult:
     agent, manager = build_agent(store, personas, persona, jobs[0].session_id)
     manager.rollback_partial_tail(agent)
-    answered = stored_answer(agent.messages, [job.ts for job in jobs])
-    if answered is not None:
+    answered_ts, answer = last_answered(agent.messages)
+    done = [job for job in jobs if job.ts in answered_ts]
+    if done:  # committed before a crash, never posted: post the stored answer
         log.info("session %s: replaying the stored answer of an interrupted turn", lease.session_id)
-        return TurnResult(answered, replayed=True)
+        return TurnResult(answer, answered=len(done), replayed=True)
     try:
         result = agent(prompt_for(jobs))
     except BaseException:
@@ -91,4 +92,5 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
         raise
     lease.check()  # never write after losing the thread lock
     manager.commit(agent)
-    return TurnResult(message_text(result.message) or "(no answer)", replayed=False)
+    text = message_text(result.message) or "(no answer)"
+    return TurnResult(text, answered=len(jobs), replayed=False)

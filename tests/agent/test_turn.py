@@ -139,9 +139,14 @@ def test_committed_but_unposted_turn_is_replayed_without_a_model_call(store: Ses
     loaded = personas(model)
     first = turn(store, loaded, ALICE, job("q", "6.1"), job("q2", "6.2"))
     again = turn(store, loaded, ALICE, job("q", "6.1"), job("q2", "6.2"))
-    assert (first.text, first.replayed) == ("the answer", False)
-    assert (again.text, again.replayed) == ("the answer", True)
+    assert (first.text, first.answered, first.replayed) == ("the answer", 2, False)
+    assert (again.text, again.answered, again.replayed) == ("the answer", 2, True)
     assert len(model.calls) == 1
+    # A message that arrived meanwhile is not swallowed by the replay: it is answered next.
+    replay = turn(store, loaded, ALICE, job("q", "6.1"), job("q2", "6.2"), job("new", "6.3"))
+    assert (replay.answered, replay.replayed) == (2, True)
+    fresh = turn(store, loaded, ALICE, job("new", "6.3"))
+    assert not fresh.replayed and model.calls[-1]["messages"][-1]["content"] == [{"text": "new"}]
 
 
 def test_lost_lease_writes_nothing(store: SessionStore) -> None:
