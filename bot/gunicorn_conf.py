@@ -21,3 +21,4 @@ def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
     from bot.main import stop_all
 
     stop_all(timeout=graceful_timeout - 5)
+control_socket_disable = True  # several bots on one host would share one control socket
