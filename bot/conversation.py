@@ -94,6 +94,10 @@ class Conversation:
             self._report_failure(last, exc)
             return len(batch)
         answered = batch[result.answered - 1]
+        if result.replayed and self.replier.already_posted(answered):
+            log.info("session %s: answer to %s was already posted", answered.session_id,
+                     answered.ts)
+            return result.answered
         self._post(lambda: self.replier.answer(answered, result.text, persona))
         return result.answered
 

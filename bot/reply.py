@@ -11,6 +11,7 @@ from bot.jobs import Job
 
 log = logging.getLogger(__name__)
 CHUNK_CHARS = 3_900  # keep each Slack message comfortably under the display limits
+ANSWER_EVENT = "thread_bot_answer"  # message metadata: which Slack message an answer is for
 
 
 def chunks(text: str, size: int = CHUNK_CHARS) -> list[str]:
@@ -37,10 +38,38 @@ class Replier:
                 identity["icon_emoji"] = persona.icon_emoji
             elif persona.icon_url:
                 identity["icon_url"] = persona.icon_url
+        metadata = {"event_type": ANSWER_EVENT, "event_payload": {"for_ts": job.ts}}
         for part in chunks(text):
             self.client.chat_postMessage(
-                channel=job.channel, thread_ts=job.reply_thread_ts, text=part, **identity
+                channel=job.channel, thread_ts=job.reply_thread_ts, text=part,
+                metadata=metadata, **identity,
             )
+
+    def already_posted(self, job: Job) -> bool:
+        """Whether an answer to `job` is already in Slack (a crash hit between post and ack).
+
+        Only asked when replaying a stored answer, which is rare: the history endpoints
+        are rate limited. When Slack cannot tell us, post again (at least once).
+        """
+        try:
+            if job.reply_thread_ts:
+                response = self.client.conversations_replies(
+                    channel=job.channel, ts=job.reply_thread_ts, oldest=job.ts,
+                    include_all_metadata=True, limit=200,
+                )
+            else:
+                response = self.client.conversations_history(
+                    channel=job.channel, oldest=job.ts, include_all_metadata=True, limit=200
+                )
+        except Exception as exc:
+            log.warning("could not check for an earlier answer to %s: %s", job.ts, exc)
+            return False
+        for message in response.get("messages", []):
+            metadata = message.get("metadata") or {}
+            if (metadata.get("event_type") == ANSWER_EVENT
+                    and metadata.get("event_payload", {}).get("for_ts") == job.ts):
+                return True
+        return False
 
     def note(self, job: Job, text: str) -> None:
         self.client.chat_postMessage(channel=job.channel, thread_ts=job.reply_thread_ts, text=text)

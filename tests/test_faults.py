@@ -75,3 +75,27 @@ def test_slack_errors_on_posting_are_retried_without_a_second_model_call(make_bo
     time.sleep(0.5)
     assert len(model.calls) == 2  # the stored answer was replayed, not recomputed
     assert len(fake_slack.calls("chat.postMessage", include_failed=False)) == 2
+
+
+def test_crash_between_posting_and_dequeuing_does_not_post_twice(make_bot, fake_slack) -> None:
+    """The answer reached Slack, then the worker died before removing the job from the inbox."""
+    model = ScriptedModel()
+    bot = make_bot(model)
+    state = bot.runtime.state
+    real_finish, crashes = state.finish, []
+
+    def finish_once_crashing(lease, count):  # type: ignore[no-untyped-def]
+        if not crashes:
+            crashes.append(lease.session_id)
+            raise ConnectionError("worker died here")
+        return real_finish(lease, count)
+
+    state.finish = finish_once_crashing  # type: ignore[method-assign]
+    root = bot.mention("only once please")
+    fake_slack.wait_for("chat.postMessage")
+    fake_slack.wait_for("conversations.replies", timeout=15)  # the replay checked Slack first
+    bot.reply("next", thread_ts=root["ts"])
+    posted = fake_slack.wait_for("chat.postMessage", count=2, timeout=15)
+    assert crashes and [p.params["text"].split(" [")[0] for p in posted] == [
+        "reply to: only once please", "reply to: next"]
+    assert len(model.calls) == 2

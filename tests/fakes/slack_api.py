@@ -97,6 +97,7 @@ class FakeSlack:
         self._faults: dict[str, _Fault] = {}
         self._responses: dict[str, Responder] = {}
         self._ts_counter = 0
+        self._messages: dict[str, list[dict[str, Any]]] = {}  # posted by the bot, per channel
         self._thread = ServerThread(_SlackHandler, self)
 
     # --- lifecycle ---------------------------------------------------------
@@ -140,6 +141,7 @@ class FakeSlack:
             self._calls.clear()
             self._faults.clear()
             self._responses.clear()
+            self._messages.clear()
 
     # --- inspection --------------------------------------------------------
     def calls(self, method: str | None = None, include_failed: bool = True) -> list[Call]:
@@ -187,10 +189,11 @@ class FakeSlack:
             self._calls.append(call)
 
     def next_ts(self) -> str:
+        """Increasing, and like Slack's, later than any message the bot is answering."""
         with self._lock:
-            self._ts_counter += 100
-            n = self._ts_counter
-        return f"{1700000000 + n // 1_000_000}.{n % 1_000_000:06d}"
+            micros = max(int(time.time() * 1_000_000), self._ts_counter + 1)
+            self._ts_counter = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _take_fault(self, method: str) -> _Fault | None:
         with self._lock:
@@ -214,6 +217,20 @@ class FakeSlack:
         if override is not None:
             return 200, override(call) if callable(override) else dict(override), {}
         return 200, self._default_response(call), {}
+
+    def _read_messages(self, call: Call) -> list[dict[str, Any]]:
+        """conversations.replies / .history over what the bot posted (oldest is exclusive)."""
+        p = call.params
+        oldest = float(p.get("oldest") or 0)
+        with self._lock:
+            posted = list(self._messages.get(p.get("channel", ""), []))
+        if call.method == "conversations.replies":
+            posted = [m for m in posted if m.get("thread_ts") == p.get("ts")]
+        else:
+            posted = [m for m in posted if not m.get("thread_ts")]
+        keep_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+        return [m if keep_metadata else {k: v for k, v in m.items() if k != "metadata"}
+                for m in posted if float(m["ts"]) > oldest]
 
     def _default_response(self, call: Call) -> dict[str, Any]:
         p = call.params
@@ -240,7 +257,13 @@ class FakeSlack:
                 for key in ("thread_ts", "blocks", "metadata"):
                     if key in p:
                         message[key] = p[key]
+                if isinstance(message.get("metadata"), str):
+                    message["metadata"] = json.loads(message["metadata"])
+                with self._lock:
+                    self._messages.setdefault(p.get("channel", ""), []).append(message)
                 return {"ok": True, "channel": p.get("channel"), "ts": ts, "message": message}
+            case "conversations.replies" | "conversations.history":
+                return {"ok": True, "messages": self._read_messages(call), "has_more": False}
             case "chat.postEphemeral":
                 return {"ok": True, "message_ts": self.next_ts()}
             case "chat.update":
