@@ -96,6 +96,7 @@ class RedisState:
     def __init__(self, client: redis.Redis, lock_ttl: float = 30.0) -> None:
         self.client = client
         self.lock_ttl = lock_ttl
+        self._sweep_at = 0
         self._accept = client.register_script(_ACCEPT)
         self.release_script = client.register_script(_RELEASE_IF_IDLE)
         self._finish = client.register_script(_FINISH)
@@ -116,7 +117,11 @@ class RedisState:
         return item[1].decode() if item else None
 
     def orphans(self, limit: int = 100) -> list[str]:
-        sids = [s.decode() for s in self.client.zrange(PENDING, 0, limit - 1)]
+        """Threads with queued work and no lock holder, `limit` at a time, rotating through
+        the whole pending set so long-running threads at its head cannot hide the rest."""
+        sids = [s.decode() for s in self.client.zrange(PENDING, self._sweep_at,
+                                                       self._sweep_at + limit - 1)]
+        self._sweep_at = self._sweep_at + limit if len(sids) == limit else 0
         if not sids:
             return []
         pipe = self.client.pipeline(transaction=False)

@@ -113,3 +113,14 @@ def test_redis_lease_expires_when_its_holder_dies(redis_url: str) -> None:
     taker = state.try_lease(sid)
     assert taker is not None
     assert not dead.renew()
+
+
+def test_orphan_sweep_reaches_past_busy_threads(redis_url: str) -> None:
+    state = RedisState(connect(redis_url), lock_ttl=30)
+    busy = []
+    for i in range(5):
+        state.accept(job(f"9.{i}", thread=f"90.{i}"), [f"msg:9.{i}"])
+        busy.append(state.try_lease(job("x", thread=f"90.{i}").session_id))
+    state.accept(job("9.9", thread="99.9"), ["msg:9.9"])
+    found = state.orphans(limit=2) + state.orphans(limit=2) + state.orphans(limit=2)
+    assert found == [job("x", thread="99.9").session_id]
