@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from strands.types.exceptions import SessionException
 from strands.types.session import SessionAgent, SessionMessage
 
 from bot.store.buffered import BufferedTurnMixin
+from bot.store.message_cache import MessageCache
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,9 @@ class BufferedS3SessionManager(BufferedTurnMixin, S3SessionManager):
     the worker that took the thread over.
     """
 
-    def __init__(self, session_id: str, bucket: str, prefix: str, client: Any) -> None:
-        self.bucket, self.prefix, self.client = bucket, prefix, client
+    def __init__(self, session_id: str, bucket: str, prefix: str, client: Any,
+                 cache: MessageCache) -> None:
+        self.bucket, self.prefix, self.client, self.cache = bucket, prefix, client, cache
         self._agent_etags: dict[str, str] = {}
         RepositorySessionManager.__init__(self, session_id=session_id, session_repository=self)
 
@@ -69,7 +72,36 @@ class BufferedS3SessionManager(BufferedTurnMixin, S3SessionManager):
     def create_message(self, session_id: str, agent_id: str, session_message: SessionMessage,
                        **kwargs: Any) -> None:
         key = self._get_message_path(session_id, agent_id, session_message.message_id)
-        self._put(key, session_message.to_dict(), IfNoneMatch="*")
+        data = session_message.to_dict()
+        response = self._put(key, data, IfNoneMatch="*")
+        self.cache.put(key, response["ETag"], data)
+
+    def list_messages(self, session_id: str, agent_id: str, limit: int | None = None,
+                      offset: int = 0, **kwargs: Any) -> list[SessionMessage]:
+        """Strands' listing, but fetching only the messages this process has not cached."""
+        prefix = f"{self._get_agent_path(session_id, agent_id)}messages/"
+        found: list[tuple[int, str, str]] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for obj in page.get("Contents", []):
+                name = obj["Key"].rsplit("/", 1)[-1]
+                if name.startswith("message_") and name.endswith(".json"):
+                    found.append((int(name[len("message_"):-5]), obj["Key"], obj["ETag"]))
+        found.sort()
+        found = found[offset:offset + limit] if limit is not None else found[offset:]
+        cached = {key: self.cache.get(key, etag) for _, key, etag in found}
+        missing = [key for key, data in cached.items() if data is None]
+        if missing:
+            with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+                cached.update(zip(missing, pool.map(self._fetch, missing), strict=True))
+        return [SessionMessage.from_dict(cached[key]) for _, key, _ in found]
+
+    def _fetch(self, key: str) -> dict[str, Any]:
+        response = self.client.get_object(Bucket=self.bucket, Key=key)
+        data = json.loads(response["Body"].read())
+        self.cache.put(key, response["ETag"], data)
+        return data
 
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
         key = f"{self._get_agent_path(session_id, agent_id)}agent.json"
@@ -103,6 +135,7 @@ class SessionStore:
         self.prefix = prefix
         self.directory = directory
         self.client: Any = None
+        self.cache = MessageCache()
         if bucket:
             # One client per process: boto3 clients are thread-safe and costly to build.
             self.client = boto3.session.Session().client(
@@ -128,7 +161,9 @@ class SessionStore:
     def manager(self, session_id: str) -> BufferedTurnMixin:
         self._checked(session_id)
         if self.bucket:
-            return BufferedS3SessionManager(session_id, self.bucket, self.prefix, self.client)
+            return BufferedS3SessionManager(
+                session_id, self.bucket, self.prefix, self.client, self.cache
+            )
         return BufferedFileSessionManager(session_id, storage_dir=str(self.directory))
 
     def _session_prefix(self, session_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,28 @@ def test_ping_reports_missing_bucket(s3_env: dict[str, str], session_dir: Path) 
     store = SessionStore(bucket="no-such-bucket", prefix="", directory=session_dir)
     with pytest.raises(Exception, match="404|Not Found|NoSuchBucket"):
         store.ping()
+
+
+def test_restore_fetches_only_messages_this_process_has_not_seen(
+    s3_env: dict[str, str], session_dir: Path
+) -> None:
+    ours, theirs = s3_store(s3_env, session_dir), s3_store(s3_env, session_dir)
+    for text in ("one", "two"):
+        agent, manager = agent_on(ours, "T1_C1_6-1")
+        agent(text)
+        manager.commit(agent)
+    agent, manager = agent_on(theirs, "T1_C1_6-1")  # another process: cold cache
+    assert theirs.cache.misses == 4
+    agent("three")
+    manager.commit(agent)
+    misses = ours.cache.misses
+    restored, _ = agent_on(ours, "T1_C1_6-1")
+    assert ours.cache.misses - misses == 2  # only the other process's new turn was fetched
+    assert [m["content"][0]["text"] for m in restored.messages if m["role"] == "user"] == [
+        "one", "two", "three"]
+    key = theirs.manager("T1_C1_6-1")._get_message_path("T1_C1_6-1", "default", 0)
+    theirs.client.put_object(Bucket=theirs.bucket, Key=key, Body=json.dumps(
+        {**json.loads(theirs.client.get_object(Bucket=theirs.bucket, Key=key)["Body"].read()),
+         "message": {"role": "user", "content": [{"text": "rewritten"}]}}).encode())
+    restored, _ = agent_on(ours, "T1_C1_6-1")
+    assert restored.messages[0]["content"] == [{"text": "rewritten"}]  # new ETag, refetched
