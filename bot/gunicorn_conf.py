@@ -17,6 +17,24 @@ graceful_timeout = 30
 accesslog = None
 
 
+def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
+    """Chain SIGTERM: our turn workers stop taking threads as soon as gunicorn stops
+    taking requests, not only when its graceful period ends."""
+    import signal
+
+    from bot.main import begin_stop_all
+
+    gunicorn_handler = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(sig, frame):  # noqa: ANN001
+        begin_stop_all()
+        if callable(gunicorn_handler):
+            gunicorn_handler(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.siginterrupt(signal.SIGTERM, False)
+
+
 def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
     from bot.main import stop_all
 

@@ -40,6 +40,12 @@ def start_runtime(*, socket_mode: bool) -> tuple[Runtime, App]:
     return runtime, app
 
 
+def begin_stop_all() -> None:
+    """On SIGTERM: stop taking new work at once (the wait happens in stop_all)."""
+    for runtime in _started:
+        runtime.worker.begin_stop()
+
+
 def stop_all(timeout: float = 25.0) -> None:
     """Graceful stop: finish running turns, hand queued work back, release locks."""
     while _started:

@@ -43,9 +43,13 @@ class Worker:
         self._dispatcher.start()
         return self
 
+    def begin_stop(self) -> None:
+        """Take no new threads; each running drain ends after its current turn."""
+        self._stopping.set()
+
     def stop(self, timeout: float = 25.0) -> None:
         """Stop taking threads, let running turns finish, and hand the rest back."""
-        self._stopping.set()
+        self.begin_stop()
         self._dispatcher.join(timeout=5)
         deadline = time.monotonic() + timeout
         while self.busy and time.monotonic() < deadline:
