@@ -44,6 +44,15 @@ redis.call('del', KEYS[1])
 redis.call('zrem', KEYS[3], ARGV[2])
 return 1
 """
+# KEYS: lock  ARGV: token, ttl ms. Extends our lock; if Redis lost it (a restart without
+# persistence) and nobody else took it, takes it back rather than abandoning the turn.
+_RENEW = """
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if holder then return 0 end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 # KEYS: lock, inbox  ARGV: token, count
 _FINISH = """
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -71,11 +80,8 @@ class RedisLease(Lease):
         self.token: bytes = lock.local.token  # kept: release() clears the lock's own copy
 
     def renew(self) -> bool:
-        try:
-            self._lock.reacquire()
-            return True
-        except LockError:
-            return False
+        ttl_ms = int(self.ttl * 1000)
+        return self._state.renew_script(keys=[self._lock.name], args=[self.token, ttl_ms]) == 1
 
     def release_if_idle(self) -> bool:
         keys = [self._lock.name, _key("inbox", self.session_id), PENDING]
@@ -99,6 +105,7 @@ class RedisState:
         self._sweep_at = 0
         self._accept = client.register_script(_ACCEPT)
         self.release_script = client.register_script(_RELEASE_IF_IDLE)
+        self.renew_script = client.register_script(_RENEW)
         self._finish = client.register_script(_FINISH)
 
     def accept(self, job: Job, dedup_keys: list[str]) -> bool:

@@ -124,3 +124,20 @@ def test_orphan_sweep_reaches_past_busy_threads(redis_url: str) -> None:
     state.accept(job("9.9", thread="99.9"), ["msg:9.9"])
     found = state.orphans(limit=2) + state.orphans(limit=2) + state.orphans(limit=2)
     assert found == [job("x", thread="99.9").session_id]
+
+
+def test_lease_survives_a_redis_restart_that_forgot_it() -> None:
+    from tests.fakes.redis_server import RedisServer
+
+    with RedisServer() as server:
+        state = RedisState(connect(server.url), lock_ttl=3)
+        sid = job("10.1").session_id
+        lease = state.try_lease(sid)
+        lease.start_watchdog()
+        server.restart(down_seconds=0.5)  # no persistence: the lock key is gone
+        time.sleep(3.5)
+        assert not lease.lost.is_set()
+        assert state.try_lease(sid) is None  # still ours
+        lease.stop_watchdog()
+        lease.release()
+        assert state.try_lease(sid) is not None
