@@ -8,6 +8,7 @@ interleaves with a turn of the same thread.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 from redis.exceptions import RedisError
@@ -16,7 +17,7 @@ from strands.types.exceptions import SessionException
 
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
-from bot.jobs import Job
+from bot.jobs import DM_THREAD, Job
 from bot.reply import Replier
 from bot.store.sessions import FencingError, SessionStore
 from bot.store.state import State
@@ -108,7 +109,7 @@ class Conversation:
         template = STORAGE_FAILED if storage else MODEL_FAILED
         self._post(lambda: self.replier.note(job, template.format(reason=reason)))
 
-    def _post(self, send) -> None:  # type: ignore[no-untyped-def]
+    def _post(self, send: Callable[[], None]) -> None:
         try:
             send()
         except SlackApiError as exc:
@@ -120,12 +121,13 @@ class Conversation:
     def reset(self, job: Job) -> None:
         existed = self.store.delete(job.session_id)
         self.state.set_sticky_persona(job.session_id, None)
-        where = "this conversation" if job.thread_ts != "dm" else "our DM conversation"
+        in_dm = job.thread_ts == DM_THREAD
+        where = "our DM conversation" if in_dm else "this conversation"
         self._post(lambda: self.replier.note(
             job, f":broom: <@{job.user}> reset {where}; I've forgotten everything before this."
         ))
         outcome = "Reset done" if existed else "Nothing to reset (no memory yet), but it's clear"
-        link = f" (thread {job.thread_ts})" if job.thread_ts != "dm" else ""
+        link = "" if in_dm else f" (thread {job.thread_ts})"
         self.replier.ephemeral(
             job.requested_in or job.channel, job.user, f"{outcome}{link}.",
             thread_ts=job.reply_thread_ts,
