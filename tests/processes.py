@@ -132,6 +132,44 @@ class BotProcess:
         self._wait_group_gone()
         self._reap()
 
+    def worker_pids(self) -> list[int]:
+        """PIDs of the gunicorn workers: the process group's live members except the master."""
+        assert self.proc is not None
+        return sorted(pid for pid in self.group_members() if pid != self.proc.pid)
+
+    def kill_worker(self) -> list[int]:
+        """SIGKILL the gunicorn worker(s) only, like an OOM kill: the master stays, keeps the
+        listening socket and boots a replacement. Returns the killed PIDs."""
+        pids = self.worker_pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while set(pids) & set(self.group_members()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return pids
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """Wait for the master to exit (after terminate()); None if it is still running."""
+        assert self.proc is not None
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self._reap()
+        return code
+
+    def health(self, timeout: float = 2.0) -> int | None:
+        """GET /healthz status code, or None if the process did not answer."""
+        try:
+            with urllib.request.urlopen(f"{self.base}/healthz", timeout=timeout) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as err:
+            err.close()
+            return int(err.code)
+        except OSError:
+            return None
+
     def group_members(self) -> list[int]:
         """Live (non-zombie) processes of this bot's process group."""
         assert self.proc is not None
@@ -192,6 +230,12 @@ class BotProcess:
         status, body = post_event(self.url, SECRET, payload, **kw)
         assert status == 200, f"{self.name}: {status} {body}\n{self.log_tail()}"
         return payload
+
+
+    def post(self, payload: dict, timeout: float = 10.0, **kw: Any) -> tuple[int, str]:
+        """POST a signed event_callback payload; (status, body), no assertion. Connection
+        errors (a killed process) raise OSError."""
+        return post_event(self.url, SECRET, payload, timeout=timeout, **kw)
 
 
 def stop_all(bots: list[BotProcess], timeout: float = 40.0) -> list[int | None]:

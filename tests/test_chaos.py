@@ -1,0 +1,686 @@
+"""Chaos: the real bot (gunicorn processes on Redis, moto S3, fake Slack and OpenAI) while
+workers are SIGKILLed and SIGTERMed, Redis restarts, S3 and the model fail, and Slack retries.
+
+The guarantee under test: every message in a thread is answered once, in order, with valid
+memory. Messages are tokens (see tests/chaos_helpers.py); the fake model echoes the newest
+user message, so each post names the messages it answers. "Answered once" is checked with a
+marker per thread sent last: inboxes are FIFO, so when a marker's answer is posted, every
+earlier message of its thread has been handled, and a duplicate would already show.
+
+LOCK_TTL_SECONDS=3 (tests.processes.bot_env): a dead worker's threads are free after 3 s and
+swept up within 2 s more. Set CHAOS_SEED to replay a run's random choices.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.reply import chunks
+from tests.chaos_helpers import (
+    Cluster,
+    ContinueProxy,
+    Courier,
+    Delivery,
+    Ledger,
+    account,
+    answered_tokens,
+    asked,
+    background,
+    make_token,
+    model_id,
+    run_parallel,
+    thread_key,
+    wait_until,
+)
+from tests.fakes.openai_server import FakeOpenAI, default_reply
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import FaultyProxy, S3Server
+from tests.fakes.signing import event_callback
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import mention_event, message_event, next_ts
+from tests.processes import BotProcess, bot_env
+
+CHANNEL = "C1"
+GRACEFUL_TIMEOUT = 30  # bot/gunicorn_conf.py
+MODEL_FAILED = ":warning: Sorry, I couldn't get an answer from the model"
+STORAGE_FAILED = ":warning: Sorry, I couldn't load or save this conversation's memory"
+TURN_RETRIED = re.compile(r"bot\.worker: session \S+: turn failed$", re.MULTILINE)
+SEED = int(os.environ.get("CHAOS_SEED") or random.randrange(1 << 30))
+
+MakeCluster = Callable[..., Cluster]
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    print(f"CHAOS_SEED={SEED}")
+    return random.Random(SEED)
+
+
+@pytest.fixture
+def s3_proxy(s3_server: S3Server) -> Iterator[FaultyProxy]:
+    with ContinueProxy(s3_server.endpoint_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A Redis of this test's own, to restart (the session one is shared)."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_cluster(redis_url: str, s3_env: dict[str, str], fake_slack: FakeSlack,
+                 fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[MakeCluster]:
+    """`make_cluster(size, redis=url, s3_endpoint=url)` -> started Cluster; all stopped at
+    teardown, their logs printed (pytest shows them when the test failed)."""
+    made: list[Cluster] = []
+
+    def make(size: int, redis: str | None = None, s3_endpoint: str | None = None) -> Cluster:
+        s3 = {**s3_env, **({"AWS_ENDPOINT_URL": s3_endpoint} if s3_endpoint else {})}
+        env = bot_env(fake_slack.base_url, redis or redis_url, s3, fake_openai.base_url,
+                      LOG_LEVEL="INFO")
+        cluster = Cluster(env, tmp_path, size)
+        made.append(cluster)
+        return cluster.start()
+
+    yield make
+    fake_openai.delay = 0.0
+    if fake_openai.block_until is not None:
+        fake_openai.block_until.set()
+    for cluster in made:
+        cluster.cleanup()
+    for cluster in made:
+        print(cluster.events)
+        print(cluster.log_tails())
+
+
+# --- helpers ---------------------------------------------------------------------------
+def thread_posts(fake_slack: FakeSlack, thread: str) -> list[str]:
+    return [c.params.get("text", "") for c in fake_slack.calls("chat.postMessage", False)
+            if c.params.get("channel") == CHANNEL and c.params.get("thread_ts") == thread]
+
+
+def event_for(text: str, root: str, first: bool) -> dict[str, Any]:
+    if first:
+        return mention_event(text, CHANNEL, root)
+    return message_event(text, CHANNEL, next_ts(), thread_ts=root)
+
+
+def send_markers(courier: Courier, ledger: Ledger, prefix: str) -> list[str]:
+    """One more message per thread (number 999, same thread number as its others)."""
+    markers = []
+    for root, deliveries in ledger.threads().items():
+        text = make_token(prefix, int(deliveries[0].text[1:4]), 999)
+        delivery = ledger.add(courier.deliver(event_for(text, root, False), root, text))
+        assert delivery.acked, delivery
+        markers.append(text)
+    return markers
+
+
+def wait_answered(fake_slack: FakeSlack, fake_openai: FakeOpenAI, texts: list[str],
+                  timeout: float, what: str) -> None:
+    def done() -> bool:
+        answered = answered_tokens(fake_slack.calls("chat.postMessage", False),
+                                   list(fake_openai.requests))
+        return all(t in answered for t in texts)
+
+    wait_until(done, timeout, what, interval=0.1)
+
+
+def requests_asking(fake_openai: FakeOpenAI, text: str) -> list[Any]:
+    return [r for r in list(fake_openai.requests) if text in asked(r.body)]
+
+
+def model_apologies(posts: list[str]) -> int:
+    return sum(p.startswith(MODEL_FAILED) for p in posts)
+
+
+# --- 1. SIGKILL chaos ------------------------------------------------------------------
+def test_sigkill_chaos_on_three_workers_answers_every_message_once_in_order(
+        make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+        rng: random.Random) -> None:
+    """4 threads x 7 messages spread over 3 processes while a process (or only its gunicorn
+    worker) is SIGKILLed again and again, mostly while it runs a turn or just after its
+    model answered (commit / post), and brought back."""
+    threads, per_thread, min_kills = 4, 7, 5
+    cluster = make_cluster(3)
+    fake_openai.delay = 0.4
+    courier = Courier(cluster, rng, timeout=5.0, give_up_after=60)
+    ledger = Ledger()
+    roots = [next_ts() for _ in range(threads)]
+    users_done = threading.Event()
+    kills: list[str] = []
+
+    def user(index: int) -> None:
+        for m in range(per_thread):
+            text = make_token("k", index, m)
+            delivery = courier.deliver(event_for(text, roots[index], m == 0), roots[index], text)
+            assert delivery.acked, delivery  # Slack would have given up: a test failure
+            ledger.add(delivery)
+            time.sleep(rng.uniform(0.2, 1.2))
+
+    def victim() -> tuple[int, str]:
+        """A slot to kill: mostly the process running a turn, sometimes any."""
+        style = rng.choice(["mid-turn", "mid-turn", "after-model", "random"])
+        if style != "random":
+            running = [r for r in list(fake_openai.requests) if not r.finished]
+            target = cluster.by_model(running[0].body.get("model", "")) if running else None
+            if target in cluster.slots:
+                if style == "after-model":  # commit / post / finish window
+                    wait_until(lambda: running[0].finished, 5, "the model answer")
+                    time.sleep(rng.uniform(0, 0.05))
+                else:
+                    time.sleep(rng.uniform(0, 0.3))
+                return cluster.slots.index(target), style
+        return rng.randrange(cluster.size), "random"
+
+    def chaos() -> None:
+        while not users_done.is_set() or len(kills) < min_kills:
+            time.sleep(rng.uniform(0.3, 1.0))
+            slot, style = victim()
+            mode = rng.choice(["group", "worker"])
+            name = cluster.slots[slot].name
+            cluster.kill(slot, mode)  # returns when the slot serves again
+            kills.append(f"{name}:{mode}:{style}")
+
+    with background(chaos, "chaos"):
+        try:
+            run_parallel([lambda i=i: user(i) for i in range(threads)], timeout=90)
+        finally:
+            users_done.set()
+
+    # A last message per thread and one more kill mid-turn, then no traffic at all: what
+    # the dead worker held must come back through the sweep alone.
+    fake_openai.delay = 1.5
+    for index, root in enumerate(roots):
+        text = make_token("k", index, per_thread)
+        delivery = ledger.add(courier.deliver(event_for(text, root, False), root, text))
+        assert delivery.acked, delivery
+    last = [d.text for d in ledger.deliveries[-threads:]]
+    running = wait_until(lambda: [r for r in list(fake_openai.requests)
+                                  if not r.finished and set(asked(r.body)) & set(last)],
+                         10, "a last message's turn")
+    target = cluster.by_model(running[0].body["model"])
+    if target in cluster.slots:
+        cluster.kill(cluster.slots.index(target), "group")
+        kills.append(f"{target.name}:group:final")
+    fake_openai.delay = 0.0
+    everything = [d.text for d in ledger.deliveries]
+    wait_answered(fake_slack, fake_openai, everything, 30, "every message answered")
+
+    markers = send_markers(courier, ledger, "k")  # then prove nothing is answered twice
+    wait_answered(fake_slack, fake_openai, markers, 45, "every thread's marker answered")
+    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
+                     list(fake_openai.requests), CHANNEL)
+    print("kills:", kills, "\n", result.summary())
+    assert result.ok, result.summary()
+    assert result.answered == result.sent == threads * (per_thread + 2)
+    assert kills[-1].endswith(":final"), "the final kill missed: its turn had ended"
+    assert not any(result.other_posts.values()), result.other_posts
+    assert fake_openai.overlaps(thread_key) == [], "two turns of one thread overlapped"
+    assert len(kills) >= min_kills
+
+
+# --- 2. SIGTERM mid-turn -----------------------------------------------------------------
+def test_sigterm_mid_turn_finishes_the_turn_and_hands_the_queue_to_another_worker(
+        make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+        rng: random.Random) -> None:
+    cluster = make_cluster(2)
+    courier = Courier(cluster, rng, give_up_after=20)
+    ledger = Ledger()
+    root, first = next_ts(), make_token("g", 0, 0)
+    fake_openai.delay = 2.5  # a slow model: the SIGTERM lands mid-turn
+    ledger.add(courier.deliver(event_for(first, root, True), root, first))
+    [request] = wait_until(lambda: requests_asking(fake_openai, first), 10, "the model call")
+    victim = cluster.by_model(request.body["model"])
+    assert victim is not None
+    slot = cluster.slots.index(victim)
+    survivor = cluster.slots[1 - slot]
+
+    queued = [make_token("g", 0, i) for i in (1, 2)]  # queued behind the running turn
+    for text in queued:
+        delivery = courier.deliver(event_for(text, root, False), root, text, first=victim)
+        assert delivery.acked and delivery.attempts[0].process == victim.name, delivery
+        ledger.add(delivery)
+    assert not request.finished, "the turn ended before the SIGTERM: make the model slower"
+    sigterm_at = time.monotonic()
+    code, took = cluster.terminate(slot, timeout=GRACEFUL_TIMEOUT + 5)
+    print(f"{victim.name} exited with {code} {took:.1f}s after SIGTERM")
+    assert code == 0, f"exit code {code} after SIGTERM (None = still running)"
+    assert took < GRACEFUL_TIMEOUT
+    assert request.finished, "exited before its model call returned"
+    assert "still running a turn" not in victim.log_text()
+
+    fake_openai.delay = 0.0
+    # nothing else is sent: the other worker finds the handed-back thread by its sweep
+    wait_answered(fake_slack, fake_openai, queued, 20, "the queued messages answered")
+    markers = send_markers(courier, ledger, "g")
+    wait_answered(fake_slack, fake_openai, markers, 20, "the marker answered")
+    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
+                     list(fake_openai.requests), CHANNEL)
+    assert result.ok, result.summary()
+    assert result.answered == result.sent == 4
+    # the in-flight turn was finished by the stopping worker: one model call, no redo
+    assert [r.body["model"] for r in requests_asking(fake_openai, first)] == [
+        model_id(victim.name)]
+    # the queued messages were handed back and answered by the other worker
+    for text in queued:
+        calls = requests_asking(fake_openai, text)
+        assert calls and all(r.body["model"] == model_id(survivor.name) for r in calls), text
+        assert all(r.started > sigterm_at for r in calls)
+
+
+# --- 3. Redis restart ----------------------------------------------------------------------
+def test_redis_restart_while_messages_flow(
+        make_cluster: MakeCluster, private_redis: RedisServer, fake_slack: FakeSlack,
+        fake_openai: FakeOpenAI, rng: random.Random) -> None:
+    """Redis here keeps nothing on disk, so a restart loses what was queued (production runs
+    with persistence). What must hold: a 200 after the restart means answered once; during
+    the outage requests get 5xx (Slack retries) and the retries are answered once; /healthz
+    says 503 then 200; the workers ride it out without restarting."""
+    cluster = make_cluster(2, redis=private_redis.url)
+    fake_openai.delay = 0.2
+    courier = Courier(cluster, rng, timeout=5.0, backoff=0.3, max_retry_num=2,
+                      give_up_after=40)
+    ledger = Ledger()
+    roots = [next_ts() for _ in range(3)]
+    for i, root in enumerate(roots):  # threads the bot has joined (stored in S3)
+        text = make_token("r", i, 0)
+        ledger.add(courier.deliver(event_for(text, root, True), root, text))
+    wait_answered(fake_slack, fake_openai, [d.text for d in ledger.deliveries], 20,
+                  "the threads' first answers")
+    pids = {bot.name: (bot.proc.pid, bot.worker_pids()) for bot in cluster.slots}
+    flowing = threading.Event()
+    flowing.set()
+
+    def user(index: int) -> None:
+        m = 1
+        while flowing.is_set():
+            text = make_token("r", index, m)
+            event = event_for(text, roots[index], False)
+            ledger.add(courier.deliver(event, roots[index], text))
+            m += 1
+            time.sleep(rng.uniform(0.1, 0.3))
+
+    outage: list[Delivery] = []  # new threads started during the outage
+
+    def outage_mention(index: int) -> None:
+        root, text = next_ts(), make_token("r", 10 + index, 0)
+        delivery = courier.deliver(event_for(text, root, True), root, text,
+                                   first=cluster.slots[index])
+        outage.append(ledger.add(delivery))
+
+    users = threading.Thread(
+        target=run_parallel, args=([lambda i=i: user(i) for i in range(3)], 60), daemon=True)
+    users.start()
+    time.sleep(1.0)
+    down_at = time.time()
+    private_redis.stop()
+    mentions = [threading.Thread(target=outage_mention, args=(i,), daemon=True)
+                for i in range(2)]
+    for t in mentions:
+        t.start()
+    unhealthy = wait_until(
+        lambda: all(bot.health() == 503 for bot in cluster.slots), 10, "/healthz 503")
+    time.sleep(max(0.0, down_at + 1.0 - time.time()))
+    restart_at = time.time()
+    private_redis.start()
+    up_at = time.time()  # a 200 after this came from the new Redis
+    wait_until(lambda: all(bot.health() == 200 for bot in cluster.slots), 15, "/healthz 200")
+    for t in mentions:
+        t.join(timeout=45)
+    time.sleep(2.0)
+    flowing.clear()
+    users.join(timeout=45)
+    assert unhealthy
+
+    markers = send_markers(courier, ledger, "r")
+    wait_answered(fake_slack, fake_openai, markers, 30, "every thread's marker answered")
+
+    def after_restart(d: Delivery) -> bool:  # its 200 came from the new Redis
+        ok = [a for a in d.attempts if a.outcome == "200"]
+        return bool(ok) and ok[0].started >= up_at
+
+    deliveries = ledger.deliveries
+    assert all(d.acked for d in deliveries), [d for d in deliveries if not d.acked]
+    during = [a for d in deliveries for a in d.attempts
+              if a.started > down_at + 0.2 and a.ended < restart_at]
+    assert during, "no request reached the bot while Redis was down"
+    assert [a for a in during if not a.outcome.startswith("5")] == [], (down_at, restart_at)
+    assert len(outage) == 2 and all(after_restart(d) for d in outage), outage
+    assert all(d.attempts[0].outcome.startswith("5") for d in outage), outage
+    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
+                     list(fake_openai.requests), CHANNEL,
+                     excused=lambda d: not after_restart(d),
+                     may_be_in_history=lambda d: not after_restart(d))
+    print(result.summary())
+    assert result.ok, result.summary()
+    late = [d for d in deliveries if after_restart(d)]
+    assert len(late) >= 5 and all(d.text in result.answer_of for d in late)
+    assert {bot.name: (bot.proc.pid, bot.worker_pids()) for bot in cluster.slots} == pids, (
+        "a worker restarted")
+
+
+# --- 4. S3 and model failures ---------------------------------------------------------
+def test_s3_and_model_failures_give_one_visible_reply_per_message(
+        make_cluster: MakeCluster, s3_proxy: FaultyProxy, fake_slack: FakeSlack,
+        fake_openai: FakeOpenAI, rng: random.Random) -> None:
+    """S3 (behind a fault-injecting proxy) fails in bursts and slows down; the model fails
+    with errors its client does not retry (400) and with ones it does (500). Every message
+    gets exactly one reply, an answer or a short apology; memory stays valid."""
+    cluster = make_cluster(2, s3_endpoint=s3_proxy.url)
+    fake_openai.delay = 0.1
+    courier = Courier(cluster, rng, give_up_after=20)
+    ledger = Ledger()
+    threads, at_least = 4, 5
+    roots = [next_ts() for _ in range(threads)]
+    replies: dict[str, str] = {}  # token -> the post that replied to it
+    script: list[Callable[[], Any]] = [
+        lambda: s3_proxy.fail_next(2, 503),  # absorbed by botocore's retries
+        lambda: fake_openai.fail_next(1, 400),  # not retried by the client: apology
+        lambda: s3_proxy.set_delay(0.25),
+        lambda: s3_proxy.fail_next(1, 403),  # not retried by botocore: the turn is retried
+        lambda: s3_proxy.set_delay(0.0),
+        lambda: fake_openai.fail_next(2, 500),  # retried by the client
+        lambda: fake_openai.fail_next(1, 400),
+        lambda: s3_proxy.fail_next(1, 403),
+        lambda: s3_proxy.fail_next(2, 500),
+    ]
+    injected_400, injected_403 = 2, 2
+    injected = threading.Event()
+
+    def user(index: int) -> None:
+        """Send, wait for the reply, send the next: so each reply belongs to one message."""
+        root, m, after = roots[index], 0, 0
+        while m < at_least or after < 2:
+            text = make_token("f", index, m)
+            before = len(thread_posts(fake_slack, root))
+            delivery = courier.deliver(event_for(text, root, m == 0), root, text)
+            assert delivery.acked, delivery
+            ledger.add(delivery)
+            posted = wait_until(lambda n=before: thread_posts(fake_slack, root)[n:], 60,
+                                f"a reply to {text}")
+            replies[text] = posted[0]
+            m, after = m + 1, after + injected.is_set()
+            time.sleep(rng.uniform(0.0, 0.3))
+
+    def inject() -> None:
+        for step in script:
+            time.sleep(rng.uniform(0.4, 1.0))
+            step()
+        injected.set()
+
+    with background(inject, "faults"):
+        run_parallel([lambda i=i: user(i) for i in range(threads)], timeout=120)
+    with s3_proxy._lock:
+        assert not s3_proxy._faults, "injected S3 faults left unused: make the run longer"
+    assert sum(r.status == 400 for r in fake_openai.requests) == injected_400
+
+    markers = send_markers(courier, ledger, "f")
+    wait_answered(fake_slack, fake_openai, markers, 30, "every thread's marker answered")
+    for root in roots:  # exactly one visible reply per message
+        texts = [d.text for d in ledger.threads()[root]]
+        assert len(thread_posts(fake_slack, root)) == len(texts), (
+            texts, thread_posts(fake_slack, root))
+    for text, post in replies.items():
+        assert post.startswith((MODEL_FAILED, STORAGE_FAILED)) or (
+            post.startswith(f"echo: {text} [")), (text, post)
+    apologized = {t for t, p in replies.items() if not p.startswith("echo: ")}
+    model_failed = {t for t, p in replies.items() if p.startswith(MODEL_FAILED)}
+    posts = [p for root in roots for p in thread_posts(fake_slack, root)]
+    assert model_apologies(posts) == injected_400, posts
+    retried = sum(len(TURN_RETRIED.findall(bot.log_text())) for bot in cluster.every)
+    assert retried >= injected_403, "the injected S3 errors did not fail a turn"
+    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
+                     list(fake_openai.requests), CHANNEL,
+                     excused=lambda d: d.text in apologized,
+                     no_history=lambda d: d.text in model_failed,
+                     may_be_in_history=lambda d: d.text in apologized - model_failed)
+    print(result.summary(), "apologies:", sorted(apologized))
+    assert result.ok, result.summary()
+    assert result.answered == result.sent - len(apologized)
+
+
+# --- 5. Slack retries across processes ------------------------------------------------
+def test_slack_retries_on_other_processes_are_answered_once(
+        make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    """Each message arrives up to 4 times (X-Slack-Retry-Num 1..3, same event_id) and a thread
+    mention twice more (as app_mention and as message), on all three processes: at once,
+    while the turn runs, and after it was answered."""
+    cluster = make_cluster(3)
+    fake_openai.delay = 1.0
+    a, b, c = cluster.slots
+    ledger = Ledger()
+    statuses: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def post(bot: Any, payload: dict, retry: int | None = None) -> None:
+        status, _ = bot.post(payload, retry_num=retry,
+                             retry_reason="http_timeout" if retry else None)
+        with lock:
+            statuses.append((bot.name, status))
+
+    def at_once(*calls: tuple[Any, ...]) -> None:
+        barrier = threading.Barrier(len(calls))
+
+        def go(args: tuple[Any, ...]) -> None:
+            barrier.wait(timeout=10)
+            post(*args)
+
+        workers = [threading.Thread(target=go, args=(call,)) for call in calls]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=20)
+
+    def thread(index: int) -> None:
+        root, first, second = next_ts(), make_token("s", index, 0), make_token("s", index, 1)
+        mention = event_callback(mention_event(first, CHANNEL, root))
+        started = time.time()
+        at_once((a, mention), (b, mention, 1))  # original and a retry, simultaneously
+        ledger.add(Delivery(root, first, root, mention["event_id"], started, time.time()))
+        wait_until(lambda: requests_asking(fake_openai, first), 10, "the first turn")
+        post(c, mention, 2)  # while the turn runs
+        wait_answered(fake_slack, fake_openai, [first], 20, "the first answer")
+        post(a, mention, 3)  # after it was answered
+
+        ts = next_ts()  # a thread mention: delivered as app_mention and as message
+        as_mention = event_callback(mention_event(second, CHANNEL, ts, thread_ts=root))
+        as_message = event_callback(
+            message_event(f"<@UBOT> {second}", CHANNEL, ts, thread_ts=root))
+        started = time.time()
+        at_once((b, as_mention), (c, as_message), (a, as_mention, 1))
+        ledger.add(Delivery(root, second, ts, as_mention["event_id"], started, time.time()))
+        wait_until(lambda: requests_asking(fake_openai, second), 10, "the second turn")
+        at_once((c, as_mention, 2), (a, as_message, 1), (b, as_mention, 3))
+        wait_answered(fake_slack, fake_openai, [second], 20, "the second answer")
+        post(c, as_message, 2)
+
+    with background(lambda: thread(0), "t0"), background(lambda: thread(1), "t1"), \
+            background(lambda: thread(2), "t2"):
+        pass
+    assert statuses and all(status == 200 for _, status in statuses), statuses
+
+    fake_openai.delay = 0.0
+    courier = Courier(cluster)
+    markers = send_markers(courier, ledger, "s")
+    wait_answered(fake_slack, fake_openai, markers, 20, "every thread's marker answered")
+    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
+                     list(fake_openai.requests), CHANNEL)
+    assert result.ok, result.summary()
+    assert result.answered == result.sent == 9
+    for d in ledger.deliveries:  # no delivery caused a second model call
+        assert len(requests_asking(fake_openai, d.text)) == 1, d.text
+
+
+# --- 6. kills at each step of a turn's commit and post --------------------------------
+MESSAGE_PUT = re.compile(r"/messages/message_(\d+)\.json")
+def message_puts(proxy: FaultyProxy) -> list[int]:
+    with proxy._lock:
+        requests = list(proxy.requests)
+    return [int(m.group(1)) for method, path in requests if method == "PUT"
+            for m in [MESSAGE_PUT.search(path)] if m]
+
+
+def test_kills_at_each_step_of_a_turn_recompute_or_replay_and_answer_once(
+        make_cluster: MakeCluster, s3_proxy: FaultyProxy, fake_slack: FakeSlack,
+        fake_openai: FakeOpenAI) -> None:
+    """The process running a turn is SIGKILLed
+    1. after the question was written to S3 but not the answer: the partial tail is rolled
+       back and the turn recomputed;
+    2. after the answer was written but before it was posted: the stored answer is posted,
+       without a model call;
+    3. while the answer is being posted (Slack takes it, the worker never hears back, the
+       message stays queued): the replay finds it in Slack (message metadata) and neither
+       posts it again nor calls the model.
+    In 1 and 2 the S3 PUT is in flight at the kill (held by the proxy) and lands after it."""
+    cluster = make_cluster(2, s3_endpoint=s3_proxy.url)
+    courier = Courier(cluster, give_up_after=20)
+    ledger = Ledger()
+    root, first = next_ts(), make_token("c", 0, 0)
+    ledger.add(courier.deliver(event_for(first, root, True), root, first))
+    wait_answered(fake_slack, fake_openai, [first], 20, "the first answer")
+
+    def ask(text: str) -> BotProcess:
+        """Send `text`; the process whose model call answers it."""
+        ledger.add(courier.deliver(message_event(text, CHANNEL, next_ts(), thread_ts=root),
+                                   root, text))
+        [request] = wait_until(lambda: requests_asking(fake_openai, text), 15, "the turn")
+        victim = cluster.by_model(request.body["model"])
+        assert victim in cluster.slots
+        return victim
+
+    # turn 2 writes message_2 (question) and message_3 (answer); turn 3 message_4 and 5
+    fake_openai.delay = 0.3
+    for step, (put_index, model_calls) in enumerate([(2, 2), (5, 1)], start=1):
+        text, written = make_token("c", 0, step), len(message_puts(s3_proxy))
+        victim = ask(text)
+        s3_proxy.set_delay(0.3)  # the commit's PUTs, each held 0.3 s
+        wait_until(lambda i=put_index, n=written: i in message_puts(s3_proxy)[n:],
+                   15, f"the PUT of message_{put_index}")
+        cluster.kill(cluster.slots.index(victim), "group", then=lambda: s3_proxy.set_delay(0))
+        wait_answered(fake_slack, fake_openai, [text], 20, f"step {step}'s answer")
+        assert len(requests_asking(fake_openai, text)) == model_calls, step
+
+    third, entered, gate = make_token("c", 0, 3), threading.Event(), threading.Event()
+
+    def slow_post(call: Any) -> dict[str, Any]:
+        if third in call.params.get("text", "") and not entered.is_set():
+            entered.set()
+            gate.wait(15)  # Slack takes the post; its answer never reaches the worker
+        return fake_slack._default_response(call)
+
+    fake_slack.set_response("chat.postMessage", slow_post)
+    victim = ask(third)
+    wait_until(entered.is_set, 15, "the answer's chat.postMessage")
+    cluster.kill(cluster.slots.index(victim), "group", then=gate.set)
+    fake_openai.delay = 0.0
+
+    markers = send_markers(courier, ledger, "c")  # answered after the replayed turn
+    wait_answered(fake_slack, fake_openai, markers, 30, "the marker answered")
+    assert len(requests_asking(fake_openai, third)) == 1  # replayed, not recomputed
+    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
+                     list(fake_openai.requests), CHANNEL)
+    assert result.ok, result.summary()
+    assert result.answered == result.sent == 5
+
+
+# --- 7. a turn running across a Redis restart -------------------------------------------
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "bot bug: RedisState.finish() trims the inbox by count (LTRIM count..-1). After a Redis "
+    "restart (or a failover that lost writes) the lease watchdog takes the lock back "
+    "(RENEW script), so finish() succeeds and trims the first `count` jobs of the NEW inbox "
+    "- messages accepted after the restart that this turn never read - which are then lost. "
+    "Fix: finish() pops only the jobs it consumed (compare the inbox head with their "
+    "payloads in the Lua script)."))
+def test_turn_running_across_a_redis_restart_keeps_messages_queued_after_it(
+        make_cluster: MakeCluster, private_redis: RedisServer, fake_slack: FakeSlack,
+        fake_openai: FakeOpenAI) -> None:
+    """A turn is running when Redis restarts empty; its lease's watchdog takes the thread
+    lock back in the new Redis. A message accepted (200) after the restart queues behind
+    it and must be answered: the finishing turn must not trim it from the new inbox."""
+    cluster = make_cluster(2, redis=private_redis.url)
+    courier = Courier(cluster, give_up_after=20, max_retry_num=2)
+    ledger = Ledger()
+    root, first = next_ts(), make_token("x", 0, 0)
+    ledger.add(courier.deliver(event_for(first, root, True), root, first))
+    wait_answered(fake_slack, fake_openai, [first], 20, "the first answer")
+
+    fake_openai.delay = 3.5  # the turn outlasts the outage and the lock's take-back
+    running = make_token("x", 0, 1)
+    ledger.add(courier.deliver(event_for(running, root, False), root, running))
+    [request] = wait_until(lambda: requests_asking(fake_openai, running), 10, "the turn")
+    private_redis.stop()
+    time.sleep(1.0)
+    private_redis.start()
+    time.sleep(1.5)  # the watchdog renews every TTL/3 = 1 s: the lock is taken back
+    assert not request.finished
+    after = make_token("x", 0, 2)  # accepted by the new Redis, queued behind the turn
+    delivery = ledger.add(courier.deliver(event_for(after, root, False), root, after))
+    assert delivery.acked and delivery.attempts[-1].started > time.time() - 5
+    fake_openai.delay = 0.0
+    wait_answered(fake_slack, fake_openai, [running], 15, "the running turn's answer")
+    wait_answered(fake_slack, fake_openai, [after], 5, "the message queued after restart")
+    markers = send_markers(courier, ledger, "x")
+    wait_answered(fake_slack, fake_openai, markers, 20, "the marker answered")
+    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
+                     list(fake_openai.requests), CHANNEL)
+    assert result.ok, result.summary()
+    assert result.answered == result.sent == 4
+
+
+# --- 8. a long answer cut by a kill between its chunks ----------------------------------
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "bot bug: Replier.answer() posts a long answer as several chunks, all with the same "
+    "metadata {for_ts}; when the worker dies after some chunks, the replay's already_posted() "
+    "finds the first chunk and skips the whole answer, so the remaining chunks are never "
+    "posted. Fix: put the part index (and count) in the metadata and re-post only the parts "
+    "that are missing."))
+def test_kill_between_the_chunks_of_a_long_answer_posts_every_chunk_once(
+        make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    cluster = make_cluster(2)
+    courier = Courier(cluster, give_up_after=20)
+    root, first, long = next_ts(), make_token("l", 0, 0), make_token("l", 0, 1)
+    courier.deliver(event_for(first, root, True), root, first)
+    wait_answered(fake_slack, fake_openai, [first], 20, "the first answer")
+
+    filler = "\n".join(f"line {i:04d} " + "x" * 60 for i in range(150))  # ~10,000 chars
+
+    def reply(body: dict[str, Any]) -> str:
+        text = default_reply(body)
+        return f"{text}\n{filler}" if long in asked(body) else text
+
+    fake_openai.reply_fn = reply
+    expected = chunks(f"echo: {long} [3 msgs]\n{filler}")
+    assert len(expected) == 3
+    entered, gate = threading.Event(), threading.Event()
+
+    def slow_second_chunk(call: Any) -> dict[str, Any]:
+        if call.params.get("text") == expected[1] and not entered.is_set():
+            entered.set()
+            gate.wait(15)  # Slack takes chunk 2; the worker dies before hearing back
+        return fake_slack._default_response(call)
+
+    fake_slack.set_response("chat.postMessage", slow_second_chunk)
+    courier.deliver(event_for(long, root, False), root, long)
+    wait_until(entered.is_set, 15, "the second chunk's chat.postMessage")
+    [request] = requests_asking(fake_openai, long)
+    victim = cluster.by_model(request.body["model"])
+    assert victim in cluster.slots
+    cluster.kill(cluster.slots.index(victim), "group", then=gate.set)
+
+    marker = make_token("l", 0, 999)  # answered after the replayed turn
+    courier.deliver(event_for(marker, root, False), root, marker)
+    wait_answered(fake_slack, fake_openai, [marker], 20, "the marker answered")
+    posted = thread_posts(fake_slack, root)
+    assert posted[1:-1] == expected, [p[:40] for p in posted]
