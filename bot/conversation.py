@@ -95,11 +95,11 @@ class Conversation:
             self._report_failure(last, exc)
             return len(batch)
         answered = batch[result.answered - 1]
-        if result.replayed and self.replier.already_posted(answered):
-            log.info("session %s: answer to %s was already posted", answered.session_id,
-                     answered.ts)
-            return result.answered
-        self._post(lambda: self.replier.answer(answered, result.text, persona))
+        posted = self.replier.posted_parts(answered) if result.replayed else frozenset()
+        if posted:
+            log.info("session %s: answer to %s was already posted (parts %s)",
+                     answered.session_id, answered.ts, sorted(posted))
+        self._post(lambda: self.replier.answer(answered, result.text, persona, posted))
         return result.answered
 
     def _report_failure(self, job: Job, exc: Exception) -> None:

@@ -30,7 +30,10 @@ class Replier:
         self.client = client
         self.show_persona = show_persona
 
-    def answer(self, job: Job, text: str, persona: Persona | None = None) -> None:
+    def answer(self, job: Job, text: str, persona: Persona | None = None,
+               skip_parts: frozenset[int] = frozenset()) -> None:
+        """Post `text` in parts; each part's metadata names the job and the part, so a replay
+        can post only the parts a crash kept from Slack."""
         identity = {}
         if persona is not None and self.show_persona:
             identity["username"] = persona.name
@@ -38,15 +41,19 @@ class Replier:
                 identity["icon_emoji"] = persona.icon_emoji
             elif persona.icon_url:
                 identity["icon_url"] = persona.icon_url
-        metadata = {"event_type": ANSWER_EVENT, "event_payload": {"for_ts": job.ts}}
-        for part in chunks(text):
+        parts = chunks(text)
+        for index, part in enumerate(parts):
+            if index in skip_parts:
+                continue
+            payload = {"for_ts": job.ts, "part": index, "parts": len(parts)}
             self.client.chat_postMessage(
                 channel=job.channel, thread_ts=job.reply_thread_ts, text=part,
-                metadata=metadata, **identity,
+                metadata={"event_type": ANSWER_EVENT, "event_payload": payload}, **identity,
             )
 
-    def already_posted(self, job: Job) -> bool:
-        """Whether an answer to `job` is already in Slack (a crash hit between post and ack).
+    def posted_parts(self, job: Job) -> frozenset[int]:
+        """Which parts of an answer to `job` are already in Slack (a crash hit between
+        posting and dequeuing).
 
         Only asked when replaying a stored answer, which is rare: the history endpoints
         are rate limited. When Slack cannot tell us, post again (at least once).
@@ -63,13 +70,14 @@ class Replier:
                 )
         except Exception as exc:
             log.warning("could not check for an earlier answer to %s: %s", job.ts, exc)
-            return False
+            return frozenset()
+        found = set()
         for message in response.get("messages", []):
             metadata = message.get("metadata") or {}
-            if (metadata.get("event_type") == ANSWER_EVENT
-                    and metadata.get("event_payload", {}).get("for_ts") == job.ts):
-                return True
-        return False
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == ANSWER_EVENT and payload.get("for_ts") == job.ts:
+                found.add(int(payload.get("part", 0)))
+        return frozenset(found)
 
     def note(self, job: Job, text: str) -> None:
         self.client.chat_postMessage(channel=job.channel, thread_ts=job.reply_thread_ts, text=text)

@@ -127,7 +127,7 @@ class Worker:
                     consumed = self._after_failure(lease)
                     if not consumed:
                         continue  # retry, still holding the thread lock
-                self.state.finish(lease, consumed)
+                self.state.finish(lease, jobs[:consumed])
                 self._failures.pop(lease.session_id, None)
         finally:
             lease.stop_watchdog()

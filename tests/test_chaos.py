@@ -596,13 +596,6 @@ def test_kills_at_each_step_of_a_turn_recompute_or_replay_and_answer_once(
 
 
 # --- 7. a turn running across a Redis restart -------------------------------------------
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bot bug: RedisState.finish() trims the inbox by count (LTRIM count..-1). After a Redis "
-    "restart (or a failover that lost writes) the lease watchdog takes the lock back "
-    "(RENEW script), so finish() succeeds and trims the first `count` jobs of the NEW inbox "
-    "- messages accepted after the restart that this turn never read - which are then lost. "
-    "Fix: finish() pops only the jobs it consumed (compare the inbox head with their "
-    "payloads in the Lua script)."))
 def test_turn_running_across_a_redis_restart_keeps_messages_queued_after_it(
         make_cluster: MakeCluster, private_redis: RedisServer, fake_slack: FakeSlack,
         fake_openai: FakeOpenAI) -> None:
@@ -640,12 +633,6 @@ def test_turn_running_across_a_redis_restart_keeps_messages_queued_after_it(
 
 
 # --- 8. a long answer cut by a kill between its chunks ----------------------------------
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bot bug: Replier.answer() posts a long answer as several chunks, all with the same "
-    "metadata {for_ts}; when the worker dies after some chunks, the replay's already_posted() "
-    "finds the first chunk and skips the whole answer, so the remaining chunks are never "
-    "posted. Fix: put the part index (and count) in the metadata and re-post only the parts "
-    "that are missing."))
 def test_kill_between_the_chunks_of_a_long_answer_posts_every_chunk_once(
         make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
     cluster = make_cluster(2)

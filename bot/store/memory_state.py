@@ -103,14 +103,16 @@ class MemoryState:
         with self._cond:
             return list(self._inbox.get(session_id, ()))[:limit]
 
-    def finish(self, lease: Lease, count: int) -> None:
+    def finish(self, lease: Lease, jobs: list[Job]) -> None:
         assert isinstance(lease, MemoryLease)
         with self._cond:
             if self._locks.get(lease.session_id) != lease.token:
                 lease.lost.set()
                 raise LeaseLost(f"lock for {lease.session_id} was lost before finishing")
             inbox = self._inbox.get(lease.session_id, deque())
-            for _ in range(min(count, len(inbox))):
+            for job in jobs:
+                if not inbox or inbox[0] != job:
+                    return
                 inbox.popleft()
 
     def is_joined(self, session_id: str) -> bool:

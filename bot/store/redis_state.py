@@ -53,10 +53,14 @@ if holder then return 0 end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
-# KEYS: lock, inbox  ARGV: token, count
+# KEYS: lock, inbox  ARGV: token, consumed jobs... Pops only the jobs that were handled:
+# if Redis lost the inbox meanwhile, newer jobs at its head are not the ones we answered.
 _FINISH = """
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
-redis.call('ltrim', KEYS[2], tonumber(ARGV[2]), -1)
+for i = 2, #ARGV do
+  if redis.call('lindex', KEYS[2], 0) ~= ARGV[i] then return 1 end
+  redis.call('lpop', KEYS[2])
+end
 return 1
 """
 
@@ -148,10 +152,10 @@ class RedisState:
         raw = self.client.lrange(_key("inbox", session_id), 0, limit - 1)
         return [Job.loads(item) for item in raw]
 
-    def finish(self, lease: Lease, count: int) -> None:
+    def finish(self, lease: Lease, jobs: list[Job]) -> None:
         assert isinstance(lease, RedisLease)
         keys = [_key("lock", lease.session_id), _key("inbox", lease.session_id)]
-        if self._finish(keys=keys, args=[lease.token, count]) == -1:
+        if self._finish(keys=keys, args=[lease.token, *(job.dumps() for job in jobs)]) == -1:
             lease.lost.set()
             raise LeaseLost(f"lock for {lease.session_id} was lost before finishing")
 

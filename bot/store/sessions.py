@@ -142,7 +142,7 @@ class SessionStore:
                 "s3", config=BotoConfig(
                     user_agent_extra="strands-agents thread-session-bot",
                     retries={"mode": "standard", "max_attempts": 4},
-                    max_pool_connections=64,
+                    max_pool_connections=128,  # up to 64 turns, each restoring in parallel
                 ),
             )
         else:

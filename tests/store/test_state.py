@@ -42,11 +42,12 @@ def test_inbox_is_drained_in_order_and_only_by_the_lock_holder(state: State) -> 
     assert state.wait_for_work(1) == sid
     lease = state.try_lease(sid)
     assert lease is not None and state.try_lease(sid) is None
-    assert [j.ts for j in state.queued(sid)] == ["2.1", "2.2", "2.3"]
-    state.finish(lease, 2)
+    queued = state.queued(sid)
+    assert [j.ts for j in queued] == ["2.1", "2.2", "2.3"]
+    state.finish(lease, queued[:2])
     assert [j.ts for j in state.queued(sid)] == ["2.3"]
     assert lease.release_if_idle() is False  # work left: keep the lock
-    state.finish(lease, 1)
+    state.finish(lease, queued[2:])
     assert lease.release_if_idle() is True
     assert state.try_lease(sid) is not None
 
@@ -68,7 +69,7 @@ def test_a_lost_lease_cannot_finish(state: State) -> None:
     first.release()
     assert state.try_lease(sid) is not None
     with pytest.raises(LeaseLost):
-        state.finish(first, 1)
+        state.finish(first, state.queued(sid))
     assert [j.ts for j in state.queued(sid)] == ["4.1"]
 
 
@@ -141,3 +142,15 @@ def test_lease_survives_a_redis_restart_that_forgot_it() -> None:
         lease.stop_watchdog()
         lease.release()
         assert state.try_lease(sid) is not None
+
+
+def test_finish_pops_only_the_jobs_it_handled(state: State) -> None:
+    """If the inbox changed under the turn (Redis lost it), newer jobs are not popped."""
+    sid = job("11.1").session_id
+    state.accept(job("11.1"), ["msg:11.1"])
+    lease = state.try_lease(sid)
+    handled = state.queued(sid)
+    state.finish(lease, handled)  # handled once...
+    state.accept(job("11.2"), ["msg:11.2"])
+    state.finish(lease, handled)  # ...a repeated finish must not eat the newcomer
+    assert [j.ts for j in state.queued(sid)] == ["11.2"]
