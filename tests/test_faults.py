@@ -99,3 +99,22 @@ def test_crash_between_posting_and_dequeuing_does_not_post_twice(make_bot, fake_
     assert crashes and [p.params["text"].split(" [")[0] for p in posted] == [
         "reply to: only once please", "reply to: next"]
     assert len(model.calls) == 2
+
+
+def test_model_timeouts_end_in_a_visible_apology_and_valid_history(
+    fake_slack, fake_openai, session_dir, monkeypatch
+) -> None:
+    """The real OpenAI provider against a server that answers too slowly, then recovers."""
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("MODEL_TIMEOUT_SECONDS", "0.5")
+    fake_openai.delay = 2.0
+    env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir))
+    with Bot(env) as bot:
+        root = bot.mention("are you there?")
+        apology = fake_slack.wait_for("chat.postMessage", timeout=60)[0]
+        assert apology.params["thread_ts"] == root["ts"] and "Sorry" in apology.params["text"]
+        assert len(fake_openai.requests) >= 2  # the client retried before giving up
+        fake_openai.delay = 0
+        bot.reply("and now?", thread_ts=root["ts"])
+        answer = fake_slack.wait_for("chat.postMessage", count=2, timeout=30)[-1]
+    assert answer.params["text"] == "echo: and now? [1 msgs]"  # nothing of the failed turn kept

@@ -14,8 +14,15 @@ DEFAULT_MODEL_IDS = {
     "anthropic": "claude-sonnet-4-5",
     "openai": "gpt-4o-mini",
 }
-MODEL_TIMEOUT_SECONDS = 120.0
-MODEL_MAX_RETRIES = 3  # the provider SDKs back off on throttling and 5xx
+MODEL_MAX_RETRIES = 3  # the provider SDKs back off on throttling, 5xx and timeouts
+
+
+def _timeout() -> float:
+    raw = os.environ.get("MODEL_TIMEOUT_SECONDS", "").strip()
+    try:
+        return float(raw) if raw else 120.0
+    except ValueError:
+        raise ConfigError(f"MODEL_TIMEOUT_SECONDS={raw!r} is not a number; e.g. 120.") from None
 
 
 def build_model(provider: str, model_id: str | None) -> Model:
@@ -27,7 +34,7 @@ def build_model(provider: str, model_id: str | None) -> Model:
         kwargs: dict[str, Any] = {"model_id": model_id} if model_id else {}
         return BedrockModel(
             boto_client_config=BotoConfig(
-                read_timeout=MODEL_TIMEOUT_SECONDS,
+                read_timeout=_timeout(),
                 retries={"mode": "adaptive", "max_attempts": MODEL_MAX_RETRIES},
             ),
             **kwargs,
@@ -38,7 +45,7 @@ def build_model(provider: str, model_id: str | None) -> Model:
         if not os.environ.get("ANTHROPIC_API_KEY"):
             raise ConfigError("MODEL_PROVIDER=anthropic needs ANTHROPIC_API_KEY; set it in .env.")
         return AnthropicModel(
-            client_args={"timeout": MODEL_TIMEOUT_SECONDS, "max_retries": MODEL_MAX_RETRIES},
+            client_args={"timeout": _timeout(), "max_retries": MODEL_MAX_RETRIES},
             model_id=model_id or "", max_tokens=4096,
         )
     if provider == "openai":
@@ -50,7 +57,7 @@ def build_model(provider: str, model_id: str | None) -> Model:
                 "OpenAI-compatible server); set it in .env, with OPENAI_BASE_URL if not OpenAI."
             )
         return OpenAIModel(
-            client_args={"timeout": MODEL_TIMEOUT_SECONDS, "max_retries": MODEL_MAX_RETRIES},
+            client_args={"timeout": _timeout(), "max_retries": MODEL_MAX_RETRIES},
             model_id=model_id or "",
         )
     raise ConfigError(
