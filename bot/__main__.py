@@ -19,6 +19,9 @@ def main() -> None:
     elif mode == "http":
         from gunicorn.app.wsgiapp import run
 
+        from bot.config import load_or_exit
+
+        load_or_exit(socket_mode=False)  # before gunicorn: one clear error, no reboot loop
         sys.argv = ["gunicorn", "-c", "python:bot.gunicorn_conf", "bot.web:create_app()"]
         run()
     else:

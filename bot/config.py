@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
+
+from dotenv import load_dotenv
+
+from bot import logs
 
 PROVIDERS = ("bedrock", "anthropic", "openai")
 DEFAULT_SESSION_DIR = "./.data/sessions"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a Slack workspace. Answer concisely; Slack mrkdwn is fine."
 )
+
+
+log = logging.getLogger(__name__)
+CONFIG_EXIT = 2
+BOOT_ERROR_EXIT = 3  # gunicorn's WORKER_BOOT_ERROR: the master stops instead of rebooting
 
 
 class ConfigError(ValueError):
@@ -131,3 +143,21 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Con
         turn_concurrency=_int(env, "TURN_CONCURRENCY", 64),
         lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 30, minimum=3)),
     )
+
+
+def load_or_exit(*, socket_mode: bool, exit_code: int = CONFIG_EXIT) -> Config:
+    """Load .env and the configuration; on a mistake, say which variable and exit.
+
+    Called before any server starts (see bot/__main__.py and bot/gunicorn_conf.py)."""
+    load_dotenv()
+    try:
+        return load(socket_mode=socket_mode)
+    except ConfigError as exc:
+        exit_on(exc, exit_code)
+
+
+def exit_on(exc: ConfigError, exit_code: int = CONFIG_EXIT) -> NoReturn:
+    logs.setup()
+    hint = "" if Path(".env").exists() else " (no .env here: start with `cp .env.example .env`)"
+    log.error("configuration error: %s%s", exc, hint)
+    sys.exit(exit_code)

@@ -2,9 +2,11 @@
 
 import os
 
-from dotenv import load_dotenv
+from bot.config import load_or_exit  # light: the master never imports the app
 
-load_dotenv()  # gunicorn reads these settings before the app loads .env
+# The master reads this file before it starts any worker: a configuration mistake ends
+# here with one clear message (`gunicorn … bot.web:create_app()` from the Procfile too).
+load_or_exit(socket_mode=False)  # also loads .env, which the settings below read
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
 # Without REDIS_URL, state is per process: more than one worker would break dedup and locks.

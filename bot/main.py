@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sys
 
-from dotenv import load_dotenv
 from slack_bolt import App
 
 from bot import config as config_module
@@ -18,17 +16,16 @@ log = logging.getLogger(__name__)
 _started: list[Runtime] = []
 
 
-def start_runtime(*, socket_mode: bool) -> tuple[Runtime, App]:
-    load_dotenv()
+def start_runtime(
+    *, socket_mode: bool, exit_code: int = config_module.CONFIG_EXIT
+) -> tuple[Runtime, App]:
+    config = config_module.load_or_exit(socket_mode=socket_mode, exit_code=exit_code)
+    logs.setup(config.log_level)
     try:
-        config = config_module.load(socket_mode=socket_mode)
-        logs.setup(config.log_level)
         runtime = Runtime.build(config)
         app = build_app(runtime)
-    except ConfigError as exc:
-        logs.setup()
-        log.error("configuration error: %s", exc)
-        sys.exit(2)
+    except ConfigError as exc:  # e.g. a personas file that does not parse
+        config_module.exit_on(exc, exit_code)
     runtime.worker.start()
     _started.append(runtime)
     log.info(

@@ -1,64 +1,43 @@
-"""Shape checks for Slack payloads, so malformed input gets a clear 400 and not a 500.
+"""Slack payloads: Bolt parses them; the bot only says which installation a request is for.
 
-Bolt assumes Slack's shapes (e.g. `body["event"]["type"]` is a string, `team` is an
-object); a signed request that breaks those assumptions would otherwise raise inside Bolt.
+There is no second validator here. Slack may send `null` for any optional field, leave
+fields out, add new ones and invent new event types; Bolt copes with all of that. What
+Bolt cannot parse (a JSON array, `"team": 5`, a form whose `payload` is not JSON) was not
+sent by Slack, and gets a 400 instead of a 500.
 """
 
 from __future__ import annotations
 
-import json
-from urllib.parse import parse_qs
+from slack_bolt import BoltContext
+from slack_bolt.request import BoltRequest
 
-STRINGS = {"type", "team_id", "user_id", "channel_id", "enterprise_id", "api_app_id",
-           "event_id", "command", "text", "callback_id", "trigger_id", "response_url", "token",
-           "message_ts", "challenge", "ssl_check", "user_name", "channel_name", "team_domain",
-           "enterprise_name", "id", "name", "ts", "thread_ts"}
-OBJECTS = {"team", "user", "channel", "enterprise", "message", "container", "view"}
-LISTS_OF_OBJECTS = {"authorizations", "actions"}
-# Inside `event`, user/channel/team are ids (strings), not objects.
-EVENT_STRINGS = {"type", "subtype", "user", "channel", "ts", "thread_ts", "text", "team",
-                 "bot_id", "channel_type", "event_ts"}
-EVENT_OBJECTS = {"edited", "message", "item", "bot_profile"}
+_PARSE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
 class MalformedPayload(ValueError):
     pass
 
 
-def _object(value: object, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise MalformedPayload(f"{where} must be an object")
-    return value
-
-
-def _check(obj: dict, where: str, strings: set[str], objects: set[str]) -> None:
-    for key, value in obj.items():
-        path = f"{where}.{key}"
-        if key in strings and not isinstance(value, str):
-            raise MalformedPayload(f"{path} must be a string")
-        if key in objects:
-            _check(_object(value, path), path, STRINGS, set())
-        if key in LISTS_OF_OBJECTS:
-            if not isinstance(value, list):
-                raise MalformedPayload(f"{path} must be a list")
-            for index, item in enumerate(value):
-                _check(_object(item, f"{path}[{index}]"), f"{path}[{index}]", STRINGS, set())
-
-
-def check(body: bytes, content_type: str) -> None:
-    """Raise MalformedPayload unless `body` has the shapes Slack sends."""
+def bolt_request(body: str, query: str, headers: dict) -> BoltRequest:
+    """Bolt's own parse of a request; MalformedPayload if the body is not a Slack payload."""
     try:
-        text = body.decode("utf-8")
-        if content_type.startswith("application/json"):
-            payload = json.loads(text)
-        else:
-            form = {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
-            payload = json.loads(form["payload"]) if "payload" in form else form
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedPayload(f"body is not valid JSON or form data: {exc}") from None
-    _check(_object(payload, "body"), "body", STRINGS, OBJECTS - {"event"})
-    if "event" in payload or payload.get("type") == "event_callback":
-        event = _object(payload.get("event"), "body.event")
-        _check(event, "body.event", EVENT_STRINGS, EVENT_OBJECTS)
-        if not isinstance(event.get("type"), str):
-            raise MalformedPayload("body.event.type must be a string")
+        return BoltRequest(body=body, query=query, headers=headers)
+    except _PARSE_ERRORS as exc:
+        raise MalformedPayload(
+            f"body is not a Slack payload ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def installation_id(context: BoltContext) -> str:
+    """The installation a request belongs to: the org for an org-wide (Enterprise Grid)
+    install, else the workspace that installed the bot.
+
+    Bolt reads these from wherever Slack put them for the payload kind (authorizations,
+    `team`, `team_id`, `enterprise`, `user.team_id`, …). An org-wide install sends
+    `team_id: null` in events but a workspace id in interactive payloads, so keying by the
+    org keeps one thread's session the same whichever request arrives. In a Slack Connect
+    channel the other organisation's users arrive under this installation too: one session.
+    """
+    if context.is_enterprise_install and context.enterprise_id:
+        return context.enterprise_id
+    return context.team_id or context.enterprise_id or ""

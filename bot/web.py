@@ -5,16 +5,18 @@ Run it under gunicorn (see Procfile); `create_app()` is the factory each worker 
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt import App
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_sdk.signature import SignatureVerifier
 
 from bot import payloads
+from bot.config import BOOT_ERROR_EXIT
 from bot.main import start_runtime
 
 log = logging.getLogger(__name__)
@@ -30,9 +32,9 @@ def _respond(start_response: StartResponse, status: str, payload: dict) -> list[
 
 
 class WebApp:
-    def __init__(self, slack: SlackRequestHandler, health: Callable[[], dict[str, str]],
+    def __init__(self, app: App, health: Callable[[], dict[str, str]],
                  signing_secret: str) -> None:
-        self.slack = slack
+        self.app = app
         self.health = health
         self.verifier = SignatureVerifier(signing_secret)
 
@@ -58,13 +60,17 @@ class WebApp:
             log.warning("rejected a request with a bad or stale signature")
             return _respond(start_response, "401 Unauthorized", {"error": "invalid signature"})
         try:
-            payloads.check(body, environ.get("CONTENT_TYPE", ""))
-        except payloads.MalformedPayload as exc:
-            log.warning("rejected a malformed payload: %s", exc)
+            request = payloads.bolt_request(
+                body.decode("utf-8"), environ.get("QUERY_STRING", ""),
+                WsgiHttpRequest(environ).get_headers(),
+            )
+        except (UnicodeDecodeError, payloads.MalformedPayload) as exc:
+            log.warning("rejected a signed request that is not a Slack payload: %s", exc)
             return _respond(start_response, "400 Bad Request", {"error": str(exc)})
-        environ["wsgi.input"] = io.BytesIO(body)
-        return self.slack(environ, start_response)
-
+        answer = self.app.dispatch(request)
+        response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
+        start_response(response.status, response.get_headers())
+        return response.get_body()
 
     def _signed(self, body: bytes, environ: dict) -> bool:
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
@@ -75,5 +81,5 @@ class WebApp:
 
 
 def create_app() -> WebApp:
-    runtime, app = start_runtime(socket_mode=False)
-    return WebApp(SlackRequestHandler(app), runtime.health, runtime.config.signing_secret)
+    runtime, app = start_runtime(socket_mode=False, exit_code=BOOT_ERROR_EXIT)
+    return WebApp(app, runtime.health, runtime.config.signing_secret)

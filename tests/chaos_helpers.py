@@ -34,8 +34,8 @@ from typing import Any
 from tests.fakes._http import ServerThread
 from tests.fakes.openai_server import Request, default_reply, message_text
 from tests.fakes.s3_server import FaultyProxy, _ProxyHandler
-from tests.fakes.signing import event_callback
 from tests.fakes.slack_api import Call
+from tests.fakes.slack_payloads import event_callback
 from tests.processes import BotProcess
 
 TOKEN = re.compile(r"[a-z]\d{3}m\d{3}-[0-9a-f]{6}")

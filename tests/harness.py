@@ -9,14 +9,20 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from strands.models import Model
 
 from bot import config as config_module
 from bot.app import build_app
 from bot.runtime import Runtime
 from bot.web import WebApp
-from tests.fakes.signing import event_callback, post_event, post_form, post_interactive
+from tests.fakes.signing import post_event, post_form, post_interactive
+from tests.fakes.slack_payloads import (
+    command_form,
+    event_callback,
+    mention_event,
+    message_event,
+    message_shortcut,
+)
 
 SECRET = "test-signing-secret"
 _ts = itertools.count(1)
@@ -57,7 +63,7 @@ class Bot:
             for persona_id in self.runtime.personas.ids:
                 self.runtime.personas.use_model(persona_id, model)
         self.app = build_app(self.runtime)
-        web = WebApp(SlackRequestHandler(self.app), self.runtime.health, SECRET)
+        web = WebApp(self.app, self.runtime.health, SECRET)
         self.server = make_server("127.0.0.1", 0, web, _ThreadingServer, _QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/slack/events"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -97,36 +103,13 @@ class Bot:
         return event
 
     def command(self, text: str, channel: str = "C1", user: str = "U1") -> tuple[int, str]:
-        form = {
-            "command": "/reset", "text": text, "channel_id": channel, "user_id": user,
-            "team_id": "T1", "channel_name": "general", "response_url": "http://127.0.0.1:9/x",
-            "trigger_id": "t1", "token": "legacy", "api_app_id": "A1",
-        }
-        return post_form(self.url, SECRET, form)
+        channel_name = "directmessage" if channel.startswith("D") else "general"
+        return post_form(self.url, SECRET, command_form(text, channel, user,
+                                                        channel_name=channel_name))
 
     def shortcut(self, channel: str, message: dict, user: str = "U1") -> tuple[int, str]:
-        payload = {
-            "type": "message_action", "callback_id": "reset_conversation", "trigger_id": "t1",
-            "team": {"id": "T1"}, "user": {"id": user}, "channel": {"id": channel},
-            "message": message, "response_url": "http://127.0.0.1:9/x", "token": "legacy",
-            "api_app_id": "A1", "message_ts": message["ts"],
-        }
-        return post_interactive(self.url, SECRET, payload)
+        return post_interactive(self.url, SECRET, message_shortcut(channel, message, user))
 
 
-def mention_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
-                  user: str = "U1") -> dict:
-    event = {"type": "app_mention", "user": user, "text": f"<@UBOT> {text}", "ts": ts,
-             "channel": channel, "team": "T1", "event_ts": ts}
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    return event
-
-
-def message_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
-                  user: str = "U1", channel_type: str = "channel") -> dict:
-    event = {"type": "message", "user": user, "text": text, "ts": ts, "channel": channel,
-             "team": "T1", "event_ts": ts, "channel_type": channel_type}
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    return event
+__all__ = ["Bot", "SECRET", "base_env", "event_callback", "mention_event", "message_event",
+           "next_ts"]

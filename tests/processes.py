@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.ports import free_port
-from tests.fakes.signing import event_callback, post_event
+from tests.fakes.signing import post_event
+from tests.fakes.slack_payloads import event_callback
 from tests.harness import SECRET, base_env
 
 ROOT = Path(__file__).resolve().parent.parent

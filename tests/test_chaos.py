@@ -44,8 +44,8 @@ from tests.chaos_helpers import (
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy, S3Server
-from tests.fakes.signing import event_callback
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import event_callback
 from tests.harness import mention_event, message_event, next_ts
 from tests.processes import BotProcess, bot_env
 

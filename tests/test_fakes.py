@@ -28,8 +28,9 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.ports import free_port
 from tests.fakes.redis_server import RedisServer, redis_url_for_tests
 from tests.fakes.s3_server import FaultyProxy, S3Server, s3_client
-from tests.fakes.signing import event_callback, post_event, post_form, post_interactive, sign
+from tests.fakes.signing import post_event, post_form, post_interactive, sign
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import command_form, event_callback, load, mention_event
 
 
 def test_free_port() -> None:
@@ -289,13 +290,14 @@ def test_signing_helpers() -> None:
     server.start()
     url = f"http://127.0.0.1:{server.port}/slack/events"
     try:
-        envelope = event_callback({"type": "app_mention", "text": "hi"})
-        assert envelope["event_id"] != event_callback({})["event_id"]
+        envelope = event_callback(mention_event("hi", "C1", "1.2"))
+        assert envelope["event_id"] != event_callback(envelope["event"])["event_id"]
         status, _ = post_event(url, "s3cret", envelope, retry_num=1, retry_reason="http_timeout")
         assert status == 200
-        assert json.loads(seen[-1][1])["event"]["text"] == "hi"
-        assert post_form(url, "s3cret", {"command": "/ask", "text": "x"})[0] == 200
-        assert post_interactive(url, "s3cret", {"type": "shortcut"})[0] == 200
+        assert json.loads(seen[-1][1])["event"]["text"] == "<@UBOT> hi"
+        assert post_form(url, "s3cret", command_form("x", command="/ask"))[0] == 200
+        shortcut = load("84_shortcut_global_enterprise_null.form.json")
+        assert post_interactive(url, "s3cret", shortcut)[0] == 200
         assert seen[-1][1].startswith("payload=")
         assert post_event(url, "wrong", envelope)[0] == 401  # returned, not raised
         assert post_event(url, "s3cret", envelope, timestamp=1)[0] == 401  # stale timestamp

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from bot.jobs import Job, session_id
 from bot.route import MAX_TEXT_CHARS, Ignored, route_mention, route_message, split_persona
+from tests.fakes.slack_payloads import load, mention_event, message_event
 
 IDS = ["default", "critic"]
 
 
-def mention(text: str, **extra: str) -> dict:
-    return {"type": "app_mention", "user": "U1", "text": text, "ts": "2.0", "channel": "C1",
-            **extra}
+def mention(text: str, thread_ts: str | None = None) -> dict:
+    event = mention_event("", "C1", "2.0", thread_ts)
+    event["text"] = text
+    return event
 
 
 def test_mention_strips_markup_and_roots_the_thread() -> None:
@@ -40,15 +42,30 @@ def test_session_ids_are_safe_and_distinct() -> None:
 
 
 def test_message_routes() -> None:
-    base = {"type": "message", "user": "U1", "text": "hi", "ts": "3.0", "channel": "C1"}
+    base = message_event("hi", "C1", "3.0")
     joined = lambda job: True  # noqa: E731
     assert isinstance(route_message(base | {"thread_ts": "1.0"}, "T1", "UBOT", IDS, joined), Job)
     assert isinstance(route_message(base | {"thread_ts": "1.0"}, "T1", "UBOT", IDS,
                                     lambda job: False), Ignored)
     assert isinstance(route_message(base, "T1", "UBOT", IDS, joined), Ignored)
-    dm = route_message(base | {"channel_type": "im", "channel": "D1"}, "T1", "UBOT", IDS, joined)
+    dm = route_message(message_event("hi", "D1", "3.0", channel_type="im"), "T1", "UBOT", IDS,
+                       joined)
     assert isinstance(dm, Job) and dm.thread_ts == "dm" and dm.reply_thread_ts is None
     assert isinstance(route_message(base | {"thread_ts": "1.0", "text": "<@UBOT> hi"},
                                     "T1", "UBOT", IDS, joined), Ignored)
-    assert isinstance(route_message({"type": "message", "channel": "C1"}, "T1", "UBOT", IDS,
-                                    joined), Ignored)
+    no_user = base | {"user": None, "thread_ts": "1.0"}
+    assert isinstance(route_message(no_user, "T1", "UBOT", IDS, joined), Ignored)
+
+
+def test_slackbot_and_nulls_never_start_turns() -> None:
+    joined = lambda job: True  # noqa: E731
+    notice = message_event("You have been removed from #ops", "D1", "4.0", channel_type="im")
+    notice["user"] = "USLACKBOT"
+    assert isinstance(route_message(notice, "T1", "UBOT", IDS, joined), Ignored)
+    nulls = message_event("hi", "C1", "5.0", "1.0") | {"text": None, "subtype": None}
+    job = route_message(nulls, "T1", "UBOT", IDS, joined)
+    assert isinstance(job, Job) and job.text == ""
+    mention_nulls = mention("hi") | {"thread_ts": None, "text": None}
+    assert route_mention(mention_nulls, "T1", "UBOT", IDS).thread_ts == "2.0"
+    bolt = load("32_message_bot_message_classic.json")["event"] | {"thread_ts": "1.0"}
+    assert isinstance(route_message(bolt, "T1", "UBOT", IDS, joined), Ignored)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.signing import event_callback
 from tests.fakes.slack_api import Call, FakeSlack
+from tests.fakes.slack_payloads import command_form, event_callback, load
 from tests.fakes.socket_server import FakeSocketMode
 from tests.harness import SECRET, base_env, mention_event, message_event, next_ts
 
@@ -143,13 +143,7 @@ def test_socket_mode_worker_end_to_end(
         )
 
         # 3. /reset <thread ts>: the ack carries the response text; the thread gets a note.
-        command = {
-            "token": "legacy", "team_id": "T1", "team_domain": "test", "channel_id": "C1",
-            "channel_name": "general", "user_id": "U1", "user_name": "user",
-            "command": "/reset", "text": thread_ts, "api_app_id": "A1",
-            "is_enterprise_install": "false", "response_url": "http://127.0.0.1:9/x",
-            "trigger_id": "t1",
-        }
+        command = command_form(thread_ts, "C1", "U1")
         envelope = socket_server.push_command(command)
         ack = socket_server.wait_ack(envelope)
         assert ack["envelope_id"] == envelope
@@ -158,15 +152,27 @@ def test_socket_mode_worker_end_to_end(
         fake_slack.wait_for("chat.postMessage", in_thread(thread_ts, "reset this conversation"),
                             timeout=15)
 
-        # 4. An event nothing listens to is acked by the fallback, and the bot carries on.
-        reaction = {
-            "type": "reaction_added", "user": "U1", "reaction": "thumbsup", "item_user": "UBOT",
-            "item": {"type": "message", "channel": "C1", "ts": thread_ts},
-            "event_ts": next_ts(),
-        }
+        # 4. What nothing listens to is acked and the bot carries on: a reaction, a modal
+        #    closed, a button click, an event type from the future (real bodies, ids varied).
+        reaction = load("53_reaction_added.json")["event"]
+        reaction["item"].update(channel="C1", ts=thread_ts)
         envelope = socket_server.push_event(event_callback(reaction))
         assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
+        future = event_callback(reaction | {"type": "brand_new_event_type_from_the_future"})
+        envelope = socket_server.push_event(future)
+        assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
+        for name in ("94_view_closed_org_wide_java.form.json",
+                     "87_block_actions_button_grid_bolt.form.json"):
+            envelope = socket_server.push("interactive", load(name))
+            assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}, name
         bot.assert_alive()
+
+        # 4b. A stored real mention (non-Grid workspace, `enterprise_id: null`) is answered.
+        real = load("11_app_mention_real_enterprise_null.json")
+        envelope = socket_server.push_event(real)
+        assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
+        fake_slack.wait_for("chat.postMessage", in_thread(real["event"]["ts"], "echo: "),
+                            timeout=15)
 
         # 5. Slack asks for a refresh: the bot opens a new connection (a fresh
         #    apps.connections.open) and keeps working on it; memory was really reset.
@@ -181,10 +187,10 @@ def test_socket_mode_worker_end_to_end(
             timeout=15,
         )
 
-        # Every envelope was acked exactly once, and the model saw exactly three turns.
+        # Every envelope was acked exactly once, and the model saw exactly four turns.
         envelope_acks = [m for m in socket_server.received if isinstance(m, dict)]
-        assert len(envelope_acks) == len(socket_server.acks) == 5, socket_server.received
-        assert len(fake_openai.requests) == 3
+        assert len(envelope_acks) == len(socket_server.acks) == 9, socket_server.received
+        assert len(fake_openai.requests) == 4
 
         # 6. SIGTERM (what the platform sends on deploy): closes the socket, exits cleanly.
         code = bot.terminate()

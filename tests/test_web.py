@@ -9,7 +9,8 @@ import urllib.error
 import urllib.request
 
 from tests.fakes.model import ScriptedModel
-from tests.fakes.signing import event_callback, post_event, sign
+from tests.fakes.signing import post_event, sign
+from tests.fakes.slack_payloads import event_callback
 from tests.harness import SECRET, Bot, base_env, mention_event, next_ts
 
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 import urllib.error
 import urllib.request
-import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
-
-_event_seq = itertools.count(1)
 
 
 def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
@@ -75,21 +71,3 @@ def post_interactive(
 ) -> tuple[int, str]:
     """POST `payload=<json>` form-encoded (shortcuts, block actions, view submissions)."""
     return post_form(url, secret, {"payload": json.dumps(payload)}, timestamp, timeout)
-
-
-def event_callback(
-    event: dict[str, Any], event_id: str | None = None, team_id: str = "T1"
-) -> dict[str, Any]:
-    """Events API envelope around `event` with a unique event_id."""
-    return {
-        "token": "verification-token",
-        "team_id": team_id,
-        "api_app_id": "A1",
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or f"Ev{next(_event_seq):06d}{uuid.uuid4().hex[:8].upper()}",
-        "event_time": int(time.time()),
-        "authorizations": [
-            {"team_id": team_id, "user_id": "UBOT", "is_bot": True, "is_enterprise_install": False}
-        ],
-    }

@@ -11,6 +11,7 @@ import pytest
 
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import load
 from tests.harness import Bot, mention_event, message_event, next_ts
 
 
@@ -44,23 +45,28 @@ def test_mention_is_answered_in_a_thread_and_replies_remember(make_bot, fake_sla
     assert len(model.calls[1]["messages"]) == 3
 
 
+def stored_event(name: str, **ids: str) -> dict:
+    """The event of a stored real body, moved into channel C1 / thread 8.1 (ids only)."""
+    event = load(name)["event"]
+    event.update({"channel": "C1", **ids})
+    return event
+
+
 @pytest.mark.parametrize("event", [
-    message_event("hi", "C1", "9.1", "8.1") | {"bot_id": "B999", "subtype": "bot_message"},
-    message_event("hi", "C1", "9.2", "8.1") | {"bot_id": "B999"},
+    stored_event("32_message_bot_message_classic.json", thread_ts="8.1"),
+    stored_event("31_message_other_bot_bot_profile.json", thread_ts="8.1"),
     message_event("hi", "C1", "9.3", "8.1", user="UBOT"),
-    mention_event("hi", "C1", "9.4") | {"bot_id": "B999"},
-    mention_event("hi", "C1", "9.5") | {"edited": {"user": "U1", "ts": "9.6"}},
-    {"type": "message", "subtype": "message_changed", "channel": "C1", "ts": "9.7",
-     "message": {"text": "edited", "ts": "8.1", "user": "U1"}, "hidden": True},
-    {"type": "message", "subtype": "message_deleted", "channel": "C1", "ts": "9.8",
-     "deleted_ts": "8.1", "hidden": True},
+    stored_event("15_app_mention_subtype_bot_message.json", thread_ts="8.1"),
+    stored_event("14_app_mention_edited.json", thread_ts="8.1"),
+    stored_event("35_message_changed_bolt.json"),
+    stored_event("37_message_deleted_bolt.json"),
     message_event("top level chatter", "C1", "9.9"),
     message_event("reply in a thread the bot never joined", "C1", "9.10", "7.7"),
-    {"type": "reaction_added", "user": "U1", "reaction": "tada",
-     "item": {"type": "message", "channel": "C1", "ts": "8.1"}},
-    {"type": "brand_new_event_type_from_the_future", "x": {"y": [1, 2]}},
-], ids=["bot_message", "bot_id", "own", "bot_mention", "edited_mention", "message_changed",
-        "message_deleted", "top_level", "unjoined_thread", "reaction", "unknown_type"])
+    load("53_reaction_added.json")["event"],
+    load("53_reaction_added.json")["event"] | {"type": "brand_new_event_type_from_the_future"},
+], ids=["bot_message", "bot_profile", "own", "bot_mention", "edited_mention",
+        "message_changed", "message_deleted", "top_level", "unjoined_thread", "reaction",
+        "unknown_type"])
 def test_ignored_events_are_acked_without_a_model_call(make_bot, fake_slack, event) -> None:
     model = ScriptedModel()
     bot = make_bot(model)
@@ -95,6 +101,25 @@ def test_thread_mention_delivered_twice_is_answered_once(make_bot, fake_slack) -
     as_mention = mention_event("again", "C1", ts, root["ts"])
     assert bot.event(as_message, event_id="EvA")[0] == 200
     assert bot.event(as_mention, event_id="EvB")[0] == 200
+    settle(bot)
+    assert len(model.calls) == 2 and len(posts(fake_slack)) == 2
+
+
+def test_group_dm_mention_is_answered_once_with_or_without_app_mention(
+    make_bot, fake_slack
+) -> None:
+    model = ScriptedModel()
+    bot = make_bot(model)
+    group = load("34_message_mpim_toplevel_docs.json")["event"]  # a real mpim message
+    only_message = group | {"text": "<@UBOT> plan the offsite", "ts": next_ts()}
+    assert bot.event(only_message)[0] == 200
+    call = fake_slack.wait_for("chat.postMessage")[0]
+    assert (call.params["channel"], call.params["thread_ts"]) == (group["channel"],
+                                                                  only_message["ts"])
+    assert model.calls[0]["messages"][-1]["content"] == [{"text": "plan the offsite"}]
+    ts = next_ts()
+    assert bot.event(group | {"text": "<@UBOT> and lunch?", "ts": ts})[0] == 200
+    assert bot.event(mention_event("and lunch?", group["channel"], ts))[0] == 200
     settle(bot)
     assert len(model.calls) == 2 and len(posts(fake_slack)) == 2
 

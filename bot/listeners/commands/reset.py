@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from redis.exceptions import RedisError
-from slack_bolt import Ack
+from slack_bolt import Ack, BoltContext
 
+from bot.payloads import installation_id
 from bot.reset import Refusal, from_command
 from bot.runtime import UNAVAILABLE, Runtime
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:
-    def reset(ack: Ack, command: dict) -> None:
-        channel = command.get("channel_id", "")
+    def reset(ack: Ack, command: dict, context: BoltContext) -> None:
+        channel = context.channel_id or ""
         is_dm = channel.startswith("D") or command.get("channel_name") == "directmessage"
         try:
             job = from_command(
-                runtime.state, command.get("team_id", ""), channel, command.get("user_id", ""),
-                command.get("text", ""), is_dm,
+                runtime.state, installation_id(context), channel, context.user_id or "",
+                command.get("text") or "", is_dm,
             )
             if isinstance(job, Refusal):
                 ack(text=job.text)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from slack_bolt import BoltContext
 from slack_bolt.request import BoltRequest
 
 from bot.dedup import retry_num
+from bot.payloads import installation_id
 from bot.route import Ignored, route_mention
 from bot.runtime import Runtime
 
@@ -15,8 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:
-    def app_mention(body: dict, event: dict, context: dict, request: BoltRequest) -> None:
-        team = body.get("team_id") or event.get("team", "")
+    def app_mention(body: dict, event: dict, context: BoltContext, request: BoltRequest) -> None:
+        team = installation_id(context)
         routed = route_mention(event, team, context["bot_user_id"], runtime.personas.ids)
         if isinstance(routed, Ignored):
             log.debug("ignored app_mention: %s", routed.reason)

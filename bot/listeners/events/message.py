@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from slack_bolt import BoltContext
 from slack_bolt.request import BoltRequest
 
 from bot.dedup import retry_num
+from bot.payloads import installation_id
 from bot.route import Ignored, route_message
 from bot.runtime import Runtime
 
@@ -15,8 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:
-    def message(body: dict, event: dict, context: dict, request: BoltRequest) -> None:
-        team = body.get("team_id") or event.get("team", "")
+    def message(body: dict, event: dict, context: BoltContext, request: BoltRequest) -> None:
+        team = installation_id(context)
         routed = route_message(
             event, team, context["bot_user_id"], runtime.personas.ids, runtime.is_joined
         )

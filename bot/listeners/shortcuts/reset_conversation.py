@@ -5,26 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from redis.exceptions import RedisError
-from slack_bolt import Ack
+from slack_bolt import Ack, BoltContext
 
 from bot.jobs import DM_THREAD
+from bot.payloads import installation_id
 from bot.reply import Replier
 from bot.reset import reset_job
 from bot.runtime import UNAVAILABLE, Runtime
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:
-    def reset_conversation(ack: Ack, shortcut: dict) -> None:
+    def reset_conversation(ack: Ack, shortcut: dict, context: BoltContext) -> None:
         ack()
-        channel = shortcut["channel"]["id"]
-        message = shortcut.get("message", {})
+        channel, user = context.channel_id, context.user_id
+        message = shortcut.get("message") or {}
         thread_ts = message.get("thread_ts") or message.get("ts")
+        if not channel or not user or not thread_ts:  # a global shortcut has no message
+            return
         if channel.startswith("D") and not message.get("thread_ts"):
             thread_ts = DM_THREAD
-        team = (shortcut.get("team") or {}).get("id") or shortcut.get("user", {}).get("team_id", "")
-        user = shortcut["user"]["id"]
         try:
-            runtime.accept(reset_job(team, channel, thread_ts, user, channel))
+            runtime.accept(reset_job(installation_id(context), channel, thread_ts, user, channel))
         except RedisError:
             Replier(runtime.client, False).ephemeral(channel, user, UNAVAILABLE, thread_ts)
 

@@ -1,0 +1,116 @@
+"""Slack payloads for tests, built from the real bodies in tests/payloads/.
+
+tests/payloads/README.md names each body's public source. The builders here copy one of
+those bodies and change only ids, timestamps and text: never a key, a null or a nesting.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import itertools
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+PAYLOADS = Path(__file__).resolve().parent.parent / "payloads"
+BOT_USER = "UBOT"  # what the fake Web API's auth.test answers
+# Non-Grid workspace (enterprise_id null), captured traffic: the most common real shape.
+MENTION = "11_app_mention_real_enterprise_null.json"
+MESSAGE = "22_message_im_real.json"  # a person's message, captured traffic
+SHORTCUT = "80_message_action_reset_real_enterprise_null.form.json"  # enterprise: null
+COMMAND = "72_slash_command_reset_threadA.txt"  # non-Grid workspace, captured
+_event_seq = itertools.count(1)
+
+
+@functools.cache
+def _read(name: str) -> str:
+    return (PAYLOADS / name).read_text()
+
+
+def load(name: str) -> dict[str, Any]:
+    """A fresh copy of one real body: JSON, interactive JSON, or a form (`*.txt`)."""
+    text = _read(name)
+    if name.endswith(".txt"):
+        return dict(parse_qsl(text.strip(), keep_blank_values=True))
+    return copy.deepcopy(json.loads(text))
+
+
+def raw_body(name: str) -> tuple[str, str]:
+    """(content type, body) of a stored payload, exactly as Slack sends it over HTTP."""
+    text = _read(name).strip()
+    if name.endswith(".form.json"):
+        return "application/x-www-form-urlencoded", "payload=" + quote(text, safe="")
+    if name.endswith(".txt"):
+        return "application/x-www-form-urlencoded", text
+    return "application/json", text
+
+
+def new_event_id() -> str:
+    return f"Ev{next(_event_seq):06d}{uuid.uuid4().hex[:8].upper()}"
+
+
+def event_callback(event: dict[str, Any], event_id: str | None = None,
+                   team_id: str = "T1") -> dict[str, Any]:
+    """The Events API envelope Slack wraps around `event`, for workspace `team_id`."""
+    body = load(MENTION)
+    body.update(team_id=team_id, event=event, event_id=event_id or new_event_id(),
+                event_time=int(time.time()))
+    body["authorizations"][0].update(team_id=team_id, user_id=BOT_USER)
+    return body
+
+
+def _set_text(event: dict[str, Any], text: str) -> None:
+    event["text"] = text
+    section = event["blocks"][0]["elements"][0]
+    section["elements"] = [{"type": "text", "text": text}]
+    event["client_msg_id"] = str(uuid.uuid4())
+
+
+def mention_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
+                  user: str = "U1", team: str = "T1") -> dict[str, Any]:
+    """An `app_mention` of the bot; with `thread_ts`, one written inside that thread."""
+    event = load(MENTION)["event"]
+    _set_text(event, f"<@{BOT_USER}> {text}")
+    event.update(user=user, ts=ts, event_ts=ts, channel=channel, team=team)
+    if thread_ts:
+        event.update(thread_ts=thread_ts, parent_user_id=user)
+    return event
+
+
+def message_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
+                  user: str = "U1", channel_type: str = "channel",
+                  team: str = "T1") -> dict[str, Any]:
+    """A person's `message`; with `thread_ts`, a reply in that thread."""
+    event = load(MESSAGE)["event"]
+    _set_text(event, text)
+    event.update(user=user, ts=ts, event_ts=ts, channel=channel, team=team,
+                 channel_type=channel_type)
+    if thread_ts:
+        event.update(thread_ts=thread_ts, parent_user_id=user)
+    return event
+
+
+def command_form(text: str, channel: str = "C1", user: str = "U1", team: str = "T1",
+                 command: str = "/reset", channel_name: str = "general") -> dict[str, str]:
+    """A slash command's form fields."""
+    form = load(COMMAND)
+    form.update(command=command, text=text, channel_id=channel, user_id=user, team_id=team,
+                channel_name=channel_name, response_url="http://127.0.0.1:9/commands")
+    return form
+
+
+def message_shortcut(channel: str, message: dict[str, Any], user: str = "U1",
+                     team: str = "T1", callback_id: str = "reset_conversation"
+                     ) -> dict[str, Any]:
+    """A message shortcut (`message_action`) on `message`."""
+    payload = load(SHORTCUT)
+    payload.update(callback_id=callback_id, message=message, message_ts=message["ts"],
+                   response_url="http://127.0.0.1:9/actions")
+    payload["team"]["id"] = team
+    payload["user"].update(id=user, team_id=team)
+    payload["channel"]["id"] = channel
+    return payload
