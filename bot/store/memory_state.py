@@ -13,6 +13,7 @@ from collections import OrderedDict, deque
 
 from bot.dedup import DEDUP_TTL_SECONDS
 from bot.jobs import DM_THREAD, Job
+from bot.store.state import JOINED_TTL_SECONDS
 from bot.thread_lock import Lease, LeaseLost
 
 
@@ -57,6 +58,10 @@ class MemoryState:
         self._personas: dict[str, str] = {}
         self._recent: dict[tuple[str, str, str], str] = {}
         self._tokens = itertools.count(1)
+        self._facts: dict[str, tuple[str, float]] = {}
+        self._sets: dict[str, set[str]] = {}
+        self._counts: dict[str, dict[str, int]] = {}
+        self._notes: dict[str, list[str]] = {}
 
     def _expire_dedup(self, now: float) -> None:
         while self._dedup and next(iter(self._dedup.values())) < now:
@@ -129,6 +134,49 @@ class MemoryState:
 
     def recent_thread(self, team: str, channel: str, user: str) -> str | None:
         return self._recent.get((team, channel, user))
+
+    def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None:
+        with self._cond:
+            if value is None:
+                self._facts.pop(key, None)
+            else:
+                self._facts[key] = (value, time.monotonic() + ttl)
+
+    def fact(self, key: str) -> str | None:
+        with self._cond:
+            value, expires = self._facts.get(key, (None, 0.0))
+            return value if expires > time.monotonic() else None
+
+    def add_once(self, key: str, member: str, ttl: float = JOINED_TTL_SECONDS) -> bool:
+        with self._cond:
+            members = self._sets.setdefault(key, set())
+            if member in members:
+                return False
+            members.add(member)
+            return True
+
+    def count(self, key: str, field: str, by: int = 1) -> int:
+        with self._cond:
+            fields = self._counts.setdefault(key, {})
+            fields[field] = fields.get(field, 0) + by
+            return fields[field]
+
+    def counts(self, key: str) -> dict[str, int]:
+        with self._cond:
+            return dict(self._counts.get(key, {}))
+
+    def append_note(self, key: str, note: str, max_notes: int = 50,
+                    ttl: float = JOINED_TTL_SECONDS) -> None:
+        with self._cond:
+            self._notes[key] = [*self._notes.get(key, []), note][-max_notes:]
+
+    def notes(self, key: str) -> list[str]:
+        with self._cond:
+            return list(self._notes.get(key, []))
+
+    def drop_notes(self, key: str, count: int) -> None:
+        with self._cond:
+            self._notes[key] = self._notes.get(key, [])[count:]
 
     def ping(self) -> None:
         return None

@@ -154,3 +154,22 @@ def test_finish_pops_only_the_jobs_it_handled(state: State) -> None:
     state.accept(job("11.2"), ["msg:11.2"])
     state.finish(lease, handled)  # ...a repeated finish must not eat the newcomer
     assert [j.ts for j in state.queued(sid)] == ["11.2"]
+
+
+def test_small_facts_are_shared_and_expire(state: State) -> None:
+    state.set_fact("stream:a", "1.5", ttl=1)
+    assert state.fact("stream:a") == "1.5" and state.fact("stream:b") is None
+    time.sleep(1.2)
+    assert state.fact("stream:a") is None
+    state.set_fact("stop:a", "yes")
+    state.set_fact("stop:a", None)
+    assert state.fact("stop:a") is None
+    assert state.add_once("votes:a", "U1") and not state.add_once("votes:a", "U1")
+    assert state.add_once("votes:a", "U2")
+    assert state.count("feedback", "alice:up") == 1 and state.count("feedback", "alice:up") == 2
+    assert state.counts("feedback") == {"alice:up": 2} and state.counts("none") == {}
+    for note in ("a", "b", "c"):
+        state.append_note("ctx", note, max_notes=2)
+    assert state.notes("ctx") == ["b", "c"]
+    state.drop_notes("ctx", 1)
+    assert state.notes("ctx") == ["c"] and state.notes("other") == []
