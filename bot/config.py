@@ -47,6 +47,7 @@ class Config:
     log_level: str = "INFO"
     turn_concurrency: int = 64
     lock_ttl_seconds: float = 30.0
+    streaming: bool = True
 
     @property
     def distributed(self) -> bool:
@@ -142,7 +143,17 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Con
         log_level=(_get(env, "LOG_LEVEL") or "INFO").upper(),
         turn_concurrency=_int(env, "TURN_CONCURRENCY", 64),
         lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 30, minimum=3)),
+        streaming=_flag(env, "STREAMING", True),
     )
+
+
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (_get(env, name) or "").lower()
+    if not raw:
+        return default
+    if raw not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name}={raw!r} is not on or off; set {name}=on or {name}=off.")
+    return raw in ("on", "true", "1", "yes")
 
 
 def load_or_exit(*, socket_mode: bool, exit_code: int = CONFIG_EXIT) -> Config:

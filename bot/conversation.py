@@ -18,9 +18,11 @@ from strands.types.exceptions import SessionException
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
 from bot.jobs import DM_THREAD, Job
+from bot.progress import Progress
 from bot.reply import Replier
 from bot.store.sessions import FencingError, SessionStore
 from bot.store.state import State
+from bot.stream import AnswerStream
 from bot.thread_lock import Lease, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -47,11 +49,14 @@ def is_transient(exc: BaseException) -> bool:
 
 class Conversation:
     def __init__(self, state: State, store: SessionStore, personas: Personas,
-                 replier: Replier) -> None:
+                 replier: Replier, streaming: bool = True) -> None:
         self.state = state
         self.store = store
         self.personas = personas
         self.replier = replier
+        self.streaming = streaming
+        self.progress = Progress(replier.client, state)
+        self.stream_refused: set[str] = set()  # workspaces where streaming was refused
 
     def handle(self, jobs: list[Job], lease: Lease, final_attempt: bool = True) -> int:
         """Handle the next turn (or reset) from `jobs`; return how many jobs it consumed.
@@ -85,29 +90,49 @@ class Conversation:
         if not any(job.text.strip() for job in batch):
             self._post(lambda: self.replier.answer(last, GREETING, persona))
             return len(batch)
+        identity = self.replier.identity(persona)
+        stream = self._stream(last, identity)
+        shown = self.progress.started(batch, identity)
+        failed = True
         try:
-            result = run_turn(self.store, self.personas, persona, batch, lease)
+            result = run_turn(self.store, self.personas, persona, batch, lease, stream)
+            failed = False
         except (LeaseLost, FencingError):
+            if stream is not None:
+                stream.close()  # the next holder replaces the half-streamed message
             raise
         except Exception as exc:
             if is_transient(exc) and not final_attempt:
+                if stream is not None:
+                    stream.close()
                 raise
-            self._report_failure(last, exc)
+            self._report_failure(last, exc, stream)
             return len(batch)
+        finally:
+            self.progress.finished(batch, shown, failed)
         answered = batch[result.answered - 1]
         posted = self.replier.posted_parts(answered) if result.replayed else frozenset()
         if posted:
             log.info("session %s: answer to %s was already posted (parts %s)",
                      answered.session_id, answered.ts, sorted(posted))
-        self._post(lambda: self.replier.answer(answered, result.text, persona, posted))
+        if result.replayed and stream is not None and answered is not last:
+            stream = None  # that stream was for another message
+        self._post(lambda: self.replier.deliver(answered, result.text, persona, stream, posted))
         return result.answered
 
-    def _report_failure(self, job: Job, exc: Exception) -> None:
+    def _stream(self, job: Job, identity: dict[str, str]) -> AnswerStream | None:
+        if not self.streaming or not AnswerStream.possible(job):
+            return None
+        return AnswerStream(self.replier.client, self.state, job, identity,
+                            self.stream_refused, recipient_team=job.user_team)
+
+    def _report_failure(self, job: Job, exc: Exception, stream: AnswerStream | None) -> None:
         reason = type(exc).__name__
         storage = is_transient(exc)
         log.error("session %s: turn failed: %s", job.session_id, exc, exc_info=not storage)
-        template = STORAGE_FAILED if storage else MODEL_FAILED
-        self._post(lambda: self.replier.note(job, template.format(reason=reason)))
+        text = (STORAGE_FAILED if storage else MODEL_FAILED).format(reason=reason)
+        self._post(lambda: self.replier.end_stream(job, stream, text)
+                   or self.replier.note(job, text))
 
     def _post(self, send: Callable[[], None]) -> None:
         try:

@@ -28,6 +28,7 @@ class Job:
     persona: str | None = None  # explicitly addressed persona id
     reply_in_thread: bool = True
     requested_in: str | None = None  # channel where a reset was requested (for the ephemeral)
+    user_team: str = ""  # the author's workspace (streams in channels need it; Slack Connect)
 
     @property
     def session_id(self) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.agent.personas import Persona
 from bot.jobs import Job
+from bot.stream import MESSAGE_CHARS, AnswerStream, stream_key
 
 log = logging.getLogger(__name__)
 CHUNK_CHARS = 3_900  # keep each Slack message comfortably under the display limits
@@ -25,31 +27,89 @@ def chunks(text: str, size: int = CHUNK_CHARS) -> list[str]:
     return [*parts, text] if text else parts or [""]
 
 
+def split_first(text: str) -> tuple[str, str]:
+    """What one streamed message shows, and what follows it as posts."""
+    if len(text) <= MESSAGE_CHARS:
+        return text, ""
+    cut = text.rfind("\n", 0, MESSAGE_CHARS)
+    cut = cut if cut > MESSAGE_CHARS // 2 else MESSAGE_CHARS
+    return text[:cut], text[cut:].lstrip("\n")
+
+
+def _metadata(job: Job, part: int, parts: int) -> dict:
+    payload = {"for_ts": job.ts, "part": part, "parts": parts}
+    return {"event_type": ANSWER_EVENT, "event_payload": payload}
+
+
+def _quietly(call) -> None:  # noqa: ANN001
+    try:
+        call()
+    except (SlackApiError, SlackRequestError) as exc:
+        log.debug("ignored while ending a stream: %s", exc)
+
+
 class Replier:
     def __init__(self, client: WebClient, show_persona: bool) -> None:
         self.client = client
         self.show_persona = show_persona
 
-    def answer(self, job: Job, text: str, persona: Persona | None = None,
-               skip_parts: frozenset[int] = frozenset()) -> None:
-        """Post `text` in parts; each part's metadata names the job and the part, so a replay
-        can post only the parts a crash kept from Slack."""
-        identity = {}
+    def identity(self, persona: Persona | None) -> dict[str, str]:
+        """The persona's name and icon on its messages, when there are several personas."""
+        identity: dict[str, str] = {}
         if persona is not None and self.show_persona:
             identity["username"] = persona.name
             if persona.icon_emoji:
                 identity["icon_emoji"] = persona.icon_emoji
             elif persona.icon_url:
                 identity["icon_url"] = persona.icon_url
-        parts = chunks(text)
+        return identity
+
+    def answer(self, job: Job, text: str, persona: Persona | None = None,
+               skip_parts: frozenset[int] = frozenset(), first: str | None = None) -> None:
+        """Post `text` in parts; each part's metadata names the job and the part, so a replay
+        can post only the parts a crash kept from Slack. With `first`, part 0 is already in
+        Slack (a streamed message) and `text` is the rest."""
+        parts = ([first] if first is not None else []) + (chunks(text) if text else [])
         for index, part in enumerate(parts):
-            if index in skip_parts:
+            if index in skip_parts or (index == 0 and first is not None):
                 continue
-            payload = {"for_ts": job.ts, "part": index, "parts": len(parts)}
             self.client.chat_postMessage(
                 channel=job.channel, thread_ts=job.reply_thread_ts, text=part,
-                metadata={"event_type": ANSWER_EVENT, "event_payload": payload}, **identity,
+                metadata=_metadata(job, index, len(parts)), **self.identity(persona),
             )
+
+    def deliver(self, job: Job, text: str, persona: Persona | None,
+                stream: AnswerStream | None, skip_parts: frozenset[int] = frozenset()) -> None:
+        """Make Slack show exactly the stored answer `text`, once."""
+        sdk_stream = stream.close() if stream is not None else None
+        if stream is None or stream.ts is None:
+            self.answer(job, text, persona, skip_parts)
+            return
+        first, rest = split_first(text)
+        parts = 1 + len(chunks(rest)) if rest else 1
+        metadata = _metadata(job, 0, parts)
+        if stream.live and sdk_stream is not None and stream.streamed.strip() == first.strip():
+            sdk_stream.stop(metadata=metadata)
+        else:  # expired, broke, resumed after a crash, or carried more than one message
+            if stream.live and sdk_stream is not None:
+                _quietly(lambda: sdk_stream.stop())
+            self.client.chat_update(channel=job.channel, ts=stream.ts, text=first,
+                                    metadata=metadata)
+        self.answer(job, rest, persona, skip_parts, first=first)
+        stream.state.set_fact(stream_key(job), None)
+
+    def end_stream(self, job: Job, stream: AnswerStream | None, text: str) -> bool:
+        """End a stream with `text` (an apology) appended; False if there is none to end."""
+        sdk_stream = stream.close() if stream is not None else None
+        if stream is None or stream.ts is None:
+            return False
+        if stream.live and sdk_stream is not None:
+            sdk_stream.stop(markdown_text=f"\n\n{text}")
+        else:
+            self.client.chat_update(channel=job.channel, ts=stream.ts,
+                                    text=f"{stream.streamed}\n\n{text}".strip())
+        stream.state.set_fact(stream_key(job), None)
+        return True
 
     def posted_parts(self, job: Job) -> frozenset[int]:
         """Which parts of an answer to `job` are already in Slack (a crash hit between

@@ -57,6 +57,7 @@ def _job(event: dict, team: str, thread_ts: str, text: str, persona_ids: Iterabl
         kind=kind, team=team, channel=event["channel"], thread_ts=thread_ts, ts=event["ts"],
         user=_str(event, "user"), text=text[:MAX_TEXT_CHARS], persona=persona,
         reply_in_thread=reply_in_thread, requested_in=event["channel"],
+        user_team=_str(event, "user_team") or _str(event, "team") or team,
     )
 
 

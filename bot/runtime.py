@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 from slack_sdk import WebClient
@@ -62,6 +63,8 @@ class Runtime:
     store: SessionStore
     personas: Personas
     worker: Worker
+    background: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="background"))
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -74,7 +77,8 @@ class Runtime:
         if not config.session_bucket:
             log.warning("SESSION_BUCKET is not set: sessions live under %s", config.session_dir)
         personas = load_personas(config)
-        conversation = Conversation(state, store, personas, Replier(client, personas.several))
+        conversation = Conversation(state, store, personas, Replier(client, personas.several),
+                                    streaming=config.streaming)
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
         return cls(config, client, state, store, personas, worker)
 
@@ -98,6 +102,9 @@ class Runtime:
             "%s %s %s in %s (ts %s)", "queued" if accepted else "duplicate",
             job.kind, event_id or "", job.session_id, job.ts,
         )
+        if accepted and job.kind == "turn":
+            # off the request thread: the ack must not wait for a reaction
+            self.background.submit(self.worker.conversation.progress.waiting, job)
         return accepted
 
     def is_joined(self, job: Job) -> bool:

@@ -50,6 +50,9 @@ def base_env(slack_url: str, **extra: str) -> dict[str, str]:
         "MODEL_PROVIDER": "openai",
         "OPENAI_API_KEY": "test-key",
         "LOG_LEVEL": "DEBUG",
+        # These suites check posting (the fallback every answer can take); the streamed path
+        # has its own tests (tests/test_stream.py), which set STREAMING=on.
+        "STREAMING": "off",
         **extra,
     }
 

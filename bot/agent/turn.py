@@ -18,10 +18,12 @@ from bot.agent.personas import Persona, Personas
 from bot.jobs import Job
 from bot.store.buffered import is_complete_exchange_end
 from bot.store.sessions import SessionStore
+from bot.stream import AnswerStream
 from bot.thread_lock import Lease
 
 log = logging.getLogger(__name__)
 WINDOW_SIZE = 40
+STOPPED = "_(stopped)_"
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,16 @@ def _slack_ts(message: Message) -> list[str]:
 
 
 def last_answered(messages: list[Message]) -> tuple[list[str], str]:
-    """The Slack ts of the last answered prompt, and its answer (([], "") if none)."""
+    """The Slack ts of the last answered prompt, and its answer (([], "") if none): the text
+    of every assistant message after it (text before a tool call, then the final answer),
+    as the stream showed it."""
     for index in range(len(messages) - 1, -1, -1):
         asked = _slack_ts(messages[index])
         if asked:
             tail = messages[index + 1:]
             if tail and is_complete_exchange_end(tail[-1]):
-                return asked, message_text(tail[-1])
+                said = [message_text(m) for m in tail if m["role"] == "assistant"]
+                return asked, "\n\n".join(text for text in said if text)
             return [], ""
     return [], ""
 
@@ -60,8 +65,8 @@ def prompt_for(jobs: list[Job]) -> list[dict[str, Any]]:
     }]
 
 
-def build_agent(store: SessionStore, personas: Personas, persona: Persona, session_id: str
-                ) -> tuple[Agent, Any]:
+def build_agent(store: SessionStore, personas: Personas, persona: Persona, session_id: str,
+                callback_handler: Any = None) -> tuple[Agent, Any]:
     manager = store.manager(session_id)
     agent = Agent(
         model=personas.model(persona),
@@ -71,26 +76,30 @@ def build_agent(store: SessionStore, personas: Personas, persona: Persona, sessi
         name=persona.name,
         session_manager=manager,
         conversation_manager=SlidingWindowConversationManager(window_size=WINDOW_SIZE),
-        callback_handler=None,
+        callback_handler=callback_handler,
     )
     return agent, manager
 
 
 def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: list[Job],
-             lease: Lease) -> TurnResult:
-    agent, manager = build_agent(store, personas, persona, jobs[0].session_id)
+             lease: Lease, stream: AnswerStream | None = None) -> TurnResult:
+    handler = stream.on_event if stream is not None else None
+    agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
     manager.rollback_partial_tail(agent)
     answered_ts, answer = last_answered(agent.messages)
     done = [job for job in jobs if job.ts in answered_ts]
     if done:  # committed before a crash, never posted: post the stored answer
         log.info("session %s: replaying the stored answer of an interrupted turn", lease.session_id)
         return TurnResult(answer, answered=len(done), replayed=True)
+    if stream is not None:
+        stream.on_stop = lambda: agent.cancel(message=f"{stream.so_far()}\n\n{STOPPED}".strip())
+        stream.start()
     try:
-        result = agent(prompt_for(jobs))
+        agent(prompt_for(jobs))
     except BaseException:
         manager.discard()
         raise
     lease.check()  # never write after losing the thread lock
     manager.commit(agent)
-    text = message_text(result.message) or "(no answer)"
+    text = last_answered(agent.messages)[1] or "(no answer)"
     return TurnResult(text, answered=len(jobs), replayed=False)

@@ -19,7 +19,8 @@ from strands.types.tools import ToolSpec
 T = TypeVar("T", bound=BaseModel)
 
 # A scripted reply: text, an exception to raise, or {"tool": name, "input": {...}}
-# (optionally with "text": preamble emitted before the tool call).
+# (optionally with "text": preamble emitted before the tool call), or
+# {"text": ..., "then_raise": exc} (the stream fails after the text).
 Scripted = str | BaseException | dict[str, Any] | BaseModel
 
 
@@ -47,10 +48,15 @@ class ScriptedModel(Model):
         *,
         delay: float = 0.0,
         block_until: threading.Event | None = None,
+        token_chars: int = 0,
+        token_delay: float = 0.0,
         **config: Any,
     ) -> None:
         self.replies: list[Scripted] = list(replies or [])
         self.delay = delay
+        # Stream text the way providers do: many small deltas, `token_delay` apart.
+        self.token_chars = token_chars
+        self.token_delay = token_delay
         self.block_until = block_until
         self.config: dict[str, Any] = {"model_id": "scripted", **config}
         self.calls: list[dict[str, Any]] = []
@@ -117,7 +123,15 @@ class ScriptedModel(Model):
             text = reply.model_dump_json()
         if text:
             yield {"contentBlockStart": {"start": {}}}
-            yield {"contentBlockDelta": {"delta": {"text": text}}}
+            size = self.token_chars or len(text)
+            for start in range(0, len(text), size):
+                if start and self.token_delay:
+                    await asyncio.sleep(self.token_delay)
+                if kwargs.get("cancel_signal") is not None and kwargs["cancel_signal"].is_set():
+                    break
+                yield {"contentBlockDelta": {"delta": {"text": text[start:start + size]}}}
+            if isinstance(reply, dict) and isinstance(reply.get("then_raise"), BaseException):
+                raise reply["then_raise"]  # a provider error mid-stream
             yield {"contentBlockStop": {}}
         stop_reason = "end_turn"
         if isinstance(reply, dict) and "tool" in reply:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ._http import QuietHandler, ServerThread
+from .slack_streams import StreamingMessages
 
 Responder = dict[str, Any] | Callable[["Call"], dict[str, Any]]
 
@@ -98,6 +99,7 @@ class FakeSlack:
         self._responses: dict[str, Responder] = {}
         self._ts_counter = 0
         self._messages: dict[str, list[dict[str, Any]]] = {}  # posted by the bot, per channel
+        self.streams = StreamingMessages()
         self._thread = ServerThread(_SlackHandler, self)
 
     # --- lifecycle ---------------------------------------------------------
@@ -142,6 +144,7 @@ class FakeSlack:
             self._faults.clear()
             self._responses.clear()
             self._messages.clear()
+            self.streams = StreamingMessages()
 
     # --- inspection --------------------------------------------------------
     def calls(self, method: str | None = None, include_failed: bool = True) -> list[Call]:
@@ -266,8 +269,14 @@ class FakeSlack:
                 return {"ok": True, "messages": self._read_messages(call), "has_more": False}
             case "chat.postEphemeral":
                 return {"ok": True, "message_ts": self.next_ts()}
-            case "chat.update":
-                return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")}
+            case "chat.startStream" | "chat.appendStream" | "chat.stopStream" | "chat.update":
+                response, message = self.streams.handle(call.method, p, self.next_ts())
+                if message is not None:
+                    with self._lock:
+                        self._messages.setdefault(p.get("channel", ""), []).append(message)
+                if call.method == "chat.update" and not response["ok"]:  # a plain post
+                    return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")}
+                return response
             case "apps.connections.open":
                 if self.socket_url is None:
                     return {"ok": False, "error": "socket_url_not_set"}

@@ -1,0 +1,247 @@
+"""Streamed answers through the real endpoint: the call sequence, every fallback, crashes.
+
+The fake Web API keeps streamed messages as Slack does (tests/fakes/slack_streams.py); the
+scripted model streams its text in small deltas, like a provider.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from bot.jobs import session_id
+from bot.stream import MAX_CALL_CHARS, stop_key
+from tests.fakes.model import ScriptedModel
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import Bot, message_event, next_ts
+from tests.listeners.test_events import settle
+
+ANSWER = "Streaming answers arrive a few words at a time, " * 8
+
+
+def streaming_bot(make_bot, model: ScriptedModel, **env: str) -> Bot:
+    return make_bot(model, STREAMING="on", **env)
+
+
+def slow(*replies, chars: int = 8, delay: float = 0.02, **kw) -> ScriptedModel:
+    return ScriptedModel(list(replies), token_chars=chars, token_delay=delay, **kw)
+
+
+def message_of(slack: FakeSlack, thread_ts: str) -> dict:
+    messages = [m for m in slack.streams.messages.values() if m["thread_ts"] == thread_ts]
+    assert len(messages) == 1, messages
+    return messages[0]
+
+
+def sent_markdown(slack: FakeSlack) -> list[str]:
+    texts = []
+    for call in slack.calls():
+        if call.method in ("chat.startStream", "chat.appendStream", "chat.stopStream"):
+            texts.append(call.params.get("markdown_text") or "")
+            texts += [c.get("text", "") for c in call.params.get("chunks") or []]
+    return texts
+
+
+def test_answer_streams_in_batches_and_ends_as_the_stored_answer(make_bot, fake_slack) -> None:
+    model = slow(ANSWER)
+    bot = streaming_bot(make_bot, model)
+    root = bot.mention("explain streaming")
+    fake_slack.wait_for("chat.stopStream", timeout=15)
+    settle(bot)
+    start = fake_slack.calls("chat.startStream")[0].params
+    assert (start["channel"], start["thread_ts"]) == ("C1", root["ts"])
+    assert (start["recipient_user_id"], start["recipient_team_id"]) == ("U1", "T1")
+    message = message_of(fake_slack, root["ts"])
+    assert message["text"].strip() == ANSWER.strip() and not message["streaming"]
+    assert message["metadata"]["event_payload"]["for_ts"] == root["ts"]
+    appends = fake_slack.calls("chat.appendStream")
+    deltas = len(ANSWER) // 8
+    assert 1 <= len(appends) < deltas / 3, f"{len(appends)} appends for {deltas} deltas"
+    assert fake_slack.calls("chat.postMessage") == []  # one message, no second copy
+    status = fake_slack.calls("assistant.threads.setStatus")
+    assert status and status[0].params["status"] and status[0].params["thread_ts"] == root["ts"]
+    # The next turn remembers the streamed answer as the stored one.
+    bot.reply("and then?", thread_ts=root["ts"])
+    wait_for_streams(fake_slack, 2)
+    assert ANSWER.strip() in str(model.calls[-1]["messages"])
+
+
+def wait_for_streams(slack: FakeSlack, count: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [m for m in slack.streams.messages.values() if not m["streaming"]]
+        if len(done) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{count} finished streams expected; calls:\n{slack.summary()}")
+
+
+def test_refused_streaming_falls_back_to_posting_and_is_not_retried(make_bot, fake_slack) -> None:
+    fake_slack.streams.refusal = "not_allowed"
+    bot = streaming_bot(make_bot, slow("first answer"))
+    root = bot.mention("hello")
+    post = fake_slack.wait_for("chat.postMessage")[0]
+    assert post.params["thread_ts"] == root["ts"] and post.params["text"] == "first answer"
+    bot.reply("again", thread_ts=root["ts"])
+    fake_slack.wait_for("chat.postMessage", count=2)
+    assert len(fake_slack.calls("chat.startStream")) == 1  # this workspace cannot stream
+
+
+def test_dm_top_level_is_posted_not_streamed(make_bot, fake_slack) -> None:
+    bot = streaming_bot(make_bot, slow("dm answer"))
+    assert bot.event(message_event("hi", "D1", next_ts(), channel_type="im"))[0] == 200
+    post = fake_slack.wait_for("chat.postMessage")[0]
+    assert post.params.get("thread_ts") is None and post.params["text"] == "dm answer"
+    assert fake_slack.calls("chat.startStream") == []
+
+
+def test_expired_stream_is_finished_with_an_update_of_the_same_message(
+    make_bot, fake_slack, tmp_path: Path
+) -> None:
+    model = slow({"tool": "calculator", "input": {"expression": "6*7"}, "text": "Let me check."},
+                 "It is 42.", chars=4, delay=0.05)
+    model.delay = 0.6  # before each model call: the stream expires between them
+    bot = streaming_bot(make_bot, model, PERSONAS_FILE=personas_file(tmp_path))
+    root = bot.mention("what is 6*7?")
+    fake_slack.wait_for("chat.startStream")
+    ts = next(iter(fake_slack.streams.messages))
+    fake_slack.streams.expire(ts)  # Slack ends streams left open too long
+    fake_slack.wait_for("chat.update", timeout=15)
+    settle(bot)
+    message = fake_slack.streams.messages[ts]
+    assert message["text"] == "Let me check.\n\nIt is 42." and not message["streaming"]
+    assert message["metadata"]["event_payload"] == {"for_ts": root["ts"], "part": 0, "parts": 1}
+    assert fake_slack.calls("chat.postMessage") == []
+    tasks = [c for call in fake_slack.calls("chat.startStream") + fake_slack.calls(
+        "chat.appendStream") for c in call.params.get("chunks") or []
+        if c["type"] == "task_update"]
+    assert tasks and tasks[0]["title"] == "calculator"
+
+
+_PERSONA = """
+[[persona]]
+id = "calc"
+name = "Calc"
+system_prompt = "You compute."
+tools = ["calculator"]
+icon_emoji = ":abacus:"
+
+[[persona]]
+id = "other"
+system_prompt = "You are another."
+"""
+
+
+def personas_file(directory: Path) -> str:
+    path = directory / "personas.toml"
+    path.write_text(_PERSONA)
+    return str(path)
+
+
+def test_tool_runs_show_as_tasks_and_persona_identity_is_on_the_stream(
+    make_bot, fake_slack, tmp_path: Path
+) -> None:
+    model = slow({"tool": "calculator", "input": {"expression": "2+2"}}, "Four.")
+    bot = streaming_bot(make_bot, model, PERSONAS_FILE=personas_file(tmp_path))
+    bot.mention("2+2?")
+    wait_for_streams(fake_slack, 1)
+    start = fake_slack.calls("chat.startStream")[0].params
+    assert (start["username"], start["icon_emoji"]) == ("Calc", ":abacus:")
+    chunks = [c for call in fake_slack.calls() if call.method.startswith("chat.")
+              for c in call.params.get("chunks") or [] if c["type"] == "task_update"]
+    assert [c["status"] for c in chunks] == ["in_progress", "complete"]
+
+
+def test_long_answers_stay_under_call_limits_and_continue_in_follow_ups(
+    make_bot, fake_slack
+) -> None:
+    long_answer = "\n".join(f"line {i}: " + "x" * 90 for i in range(300))  # ~30,000 chars
+    bot = streaming_bot(make_bot, slow(long_answer, chars=4000, delay=0.01))
+    root = bot.mention("write a lot")
+    wait_for_streams(fake_slack, 1)
+    posts = fake_slack.wait_for("chat.postMessage", count=5, timeout=15)
+    settle(bot)
+    assert all(len(text) <= MAX_CALL_CHARS for text in sent_markdown(fake_slack))
+    streamed = message_of(fake_slack, root["ts"])["text"]
+    shown = "\n".join([streamed.strip(), *(p.params["text"] for p in posts)])
+    assert shown.split() == long_answer.split()
+    parts = [p.params["metadata"]["event_payload"]["part"] for p in posts]
+    assert parts == list(range(1, len(posts) + 1))
+
+
+def test_model_error_mid_stream_ends_the_message_with_the_apology(make_bot, fake_slack) -> None:
+    model = slow({"text": "Half an answ", "then_raise": RuntimeError("provider broke")},
+                 "fresh answer")
+    bot = streaming_bot(make_bot, model)
+    root = bot.mention("try")
+    wait_for_streams(fake_slack, 1)
+    settle(bot)
+    message = message_of(fake_slack, root["ts"])
+    assert message["text"].startswith("Half an answ") and "Sorry" in message["text"]
+    assert fake_slack.calls("chat.postMessage") == []  # no second message with the apology
+    bot.reply("again", thread_ts=root["ts"])
+    wait_for_streams(fake_slack, 2)
+    assert model.calls[-1]["messages"][0]["content"] == [{"text": "again"}]  # history valid
+
+
+def test_a_failed_attempt_mid_stream_is_completed_in_the_same_message(
+    make_bot, fake_slack
+) -> None:
+    """A storage error mid-turn (as after a crash): the retry re-runs the model and replaces
+    the half-streamed message, never posting a second copy."""
+    model = slow({"text": "partial", "then_raise": OSError("disk went away")}, "whole answer")
+    bot = streaming_bot(make_bot, model)
+    root = bot.mention("go")
+    fake_slack.wait_for("chat.update", timeout=20)
+    settle(bot, timeout=10)
+    assert len(fake_slack.calls("chat.startStream")) == 1
+    message = message_of(fake_slack, root["ts"])
+    assert message["text"] == "whole answer" and not message["streaming"]
+    assert message["metadata"]["event_payload"]["for_ts"] == root["ts"]
+    assert fake_slack.calls("chat.postMessage") == [] and len(model.calls) == 2
+
+
+def test_stopping_keeps_the_partial_answer_marked_and_the_history_valid(
+    make_bot, fake_slack
+) -> None:
+    model = slow("word " * 400, chars=5, delay=0.02)
+    bot = streaming_bot(make_bot, model)
+    root = bot.mention("ramble")
+    fake_slack.wait_for("chat.appendStream")
+    bot.runtime.state.set_fact(stop_key(session_id("T1", "C1", root["ts"])), root["ts"])
+    wait_for_streams(fake_slack, 1)
+    settle(bot)
+    text = message_of(fake_slack, root["ts"])["text"]
+    assert text.rstrip().endswith("_(stopped)_") and len(text) < len("word " * 400)
+    bot.reply("thanks", thread_ts=root["ts"])
+    wait_for_streams(fake_slack, 2)
+    roles = [m["role"] for m in model.calls[-1]["messages"]]
+    assert roles == ["user", "assistant", "user"]
+    assert "_(stopped)_" in str(model.calls[-1]["messages"][1])
+
+
+def test_status_falls_back_to_a_reaction_and_waiting_messages_get_one(
+    make_bot, fake_slack
+) -> None:
+    fake_slack.set_response("assistant.threads.setStatus", {"ok": False, "error": "not_allowed"})
+    gate = threading.Event()
+    bot = streaming_bot(make_bot, ScriptedModel(block_until=gate))
+    root = bot.mention("first")
+    fake_slack.wait_for("reactions.add")
+    waiting = bot.reply("second", thread_ts=root["ts"])
+    added = fake_slack.wait_for("reactions.add", count=2)
+    assert [(c.params["timestamp"], c.params["name"]) for c in added] == [
+        (root["ts"], "eyes"), (waiting["ts"], "hourglass_flowing_sand")]
+    gate.set()
+    removed = fake_slack.wait_for("reactions.remove", count=3, timeout=15)
+    assert [(c.params["timestamp"], c.params["name"]) for c in removed] == [
+        (root["ts"], "eyes"), (waiting["ts"], "hourglass_flowing_sand"), (waiting["ts"], "eyes")]
+
+
+def test_status_is_cleared_when_the_turn_fails(make_bot, fake_slack) -> None:
+    bot = streaming_bot(make_bot, ScriptedModel([RuntimeError("boom")]))
+    root = bot.mention("fail please")
+    fake_slack.wait_for("chat.postMessage")
+    cleared = fake_slack.wait_for("assistant.threads.setStatus", count=2)[-1].params
+    assert (cleared["thread_ts"], cleared["status"]) == (root["ts"], "")
