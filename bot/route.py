@@ -101,3 +101,40 @@ def route_message(
     if not is_joined(job):
         return Ignored("thread the bot has not joined")
     return job
+
+
+# --- what a message says and who wrote it (bot/thread_context.py) ---
+MESSAGE_SUBTYPES = (*_PERSON_SUBTYPES, "bot_message")  # someone wrote it: not a system notice
+
+
+def is_app_post(event: dict) -> bool:
+    """Posted by an app (bot user or classic bot_message): not a person, not Slackbot."""
+    return bool(event.get("bot_id") or event.get("bot_profile")) or (
+        event.get("subtype") == "bot_message"
+    )
+
+
+def _list(event: dict, key: str) -> list:
+    value = event.get(key)
+    return value if isinstance(value, list) else []
+
+
+def message_text(event: dict) -> str:
+    """The text of a message, else its attachments' (apps often post only those), plus file
+    names."""
+    text = _str(event, "text")
+    if not text.strip():
+        parts = [a.get("fallback") or a.get("text") for a in _list(event, "attachments")
+                 if isinstance(a, dict)]
+        text = "\n".join(p for p in parts if isinstance(p, str))
+    files = [f.get("name") or f.get("title") for f in _list(event, "files") if isinstance(f, dict)]
+    if names := [f for f in files if isinstance(f, str) and f]:
+        text += f" (files: {', '.join(names)})"
+    return text.strip()
+
+
+def bot_name(event: dict) -> str:
+    profile = event.get("bot_profile") if isinstance(event.get("bot_profile"), dict) else {}
+    name = profile.get("name") or event.get("username") or event.get("bot_id")
+    return name if isinstance(name, str) and name else "an app"
+
