@@ -1,7 +1,8 @@
-"""The thread's context: what was said in a thread before the bot was asked.
+"""The thread's context: what was said in a thread before the bot was asked, and since.
 
 A thread is read from Slack once (`conversations.replies` is ~1 request/min, 15 messages a
-page for commercially distributed non-Marketplace apps), bounded in time and never retried.
+page for commercially distributed non-Marketplace apps), bounded in time and never retried;
+after that, other apps' posts in a joined thread are kept as notes for its next turn.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Config
 from bot.jobs import DM_THREAD, Job
-from bot.route import MESSAGE_SUBTYPES, SLACKBOT, bot_name, is_app_post, message_text
+from bot.route import MESSAGE_SUBTYPES, SLACKBOT, BotPost, bot_name, is_app_post, message_text
+from bot.store.state import State
 
 log = logging.getLogger(__name__)
 HEADER = "Earlier in this thread (oldest first):"
+NOTES_HEADER = "Posted in this thread by other apps since your last answer:"
 ASSISTANT = "assistant"
+MAX_NOTES = 20
 _NOTICE_ROOM = 100  # of max_chars, kept for the "not shown" / "could not be read" lines
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -222,3 +226,32 @@ def wants_earlier(job: Job, has_history: bool) -> bool:
     """Mentioned inside an existing thread that the persona has no history of yet."""
     return not has_history and job.thread_ts not in (DM_THREAD, job.ts)
 
+
+def notes_key(session_id: str) -> str:
+    return f"context:{session_id}"
+
+
+def remember(state: State, post: BotPost) -> None:
+    """Note an app's post for the thread's next turn, once even when Slack retries it.
+
+    A state error propagates (Slack gets a 500 and retries); if it struck between the two
+    calls, the retry finds the post seen and the note is lost, never doubled."""
+    job = post.job
+    if state.add_once(f"context-seen:{job.session_id}", job.ts, ttl=3_600):
+        state.append_note(notes_key(job.session_id), _line(post.name, job.text),
+                          max_notes=MAX_NOTES)
+
+
+def pending_notes(state: State, session_id: str) -> tuple[list[str], int]:
+    """The notes waiting for the next turn, and how many to pass to `consumed` after it."""
+    notes = state.notes(notes_key(session_id))
+    return notes, len(notes)
+
+
+def consumed(state: State, session_id: str, count: int) -> None:
+    """Drop the `count` oldest notes; call only once the turn that used them is committed."""
+    state.drop_notes(notes_key(session_id), count)
+
+
+def notes_text(notes: list[str]) -> str | None:
+    return "\n".join([NOTES_HEADER, *notes]) if notes else None
