@@ -48,6 +48,8 @@ class Config:
     turn_concurrency: int = 64
     lock_ttl_seconds: float = 30.0
     streaming: bool = True
+    thread_context_messages: int = 50  # 0: never read a thread's earlier messages
+    thread_context_chars: int = 12_000
 
     @property
     def distributed(self) -> bool:
@@ -144,6 +146,8 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Con
         turn_concurrency=_int(env, "TURN_CONCURRENCY", 64),
         lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 30, minimum=3)),
         streaming=_flag(env, "STREAMING", True),
+        thread_context_messages=_int(env, "THREAD_CONTEXT_MESSAGES", 50, minimum=0),
+        thread_context_chars=_int(env, "THREAD_CONTEXT_CHARS", 12_000, minimum=500),
     )
 
 

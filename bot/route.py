@@ -102,3 +102,70 @@ def route_message(
     if not is_joined(job):
         return Ignored("thread the bot has not joined")
     return job
+
+
+# --- other apps' posts: never a turn, but the next turn's context (bot/thread_context.py) ---
+NOTE_CHARS = 2_000
+MESSAGE_SUBTYPES = (*_PERSON_SUBTYPES, "bot_message")  # someone wrote it: not a system notice
+
+
+def is_app_post(event: dict) -> bool:
+    """Posted by an app (bot user or classic bot_message): not a person, not Slackbot."""
+    return bool(event.get("bot_id") or event.get("bot_profile")) or (
+        event.get("subtype") == "bot_message"
+    )
+
+
+def _list(event: dict, key: str) -> list:
+    value = event.get(key)
+    return value if isinstance(value, list) else []
+
+
+def message_text(event: dict) -> str:
+    """The text of a message, else its attachments' (apps often post only those), plus file
+    names."""
+    text = _str(event, "text")
+    if not text.strip():
+        parts = [a.get("fallback") or a.get("text") for a in _list(event, "attachments")
+                 if isinstance(a, dict)]
+        text = "\n".join(p for p in parts if isinstance(p, str))
+    files = [f.get("name") or f.get("title") for f in _list(event, "files") if isinstance(f, dict)]
+    if names := [f for f in files if isinstance(f, str) and f]:
+        text += f" (files: {', '.join(names)})"
+    return text.strip()
+
+
+def bot_name(event: dict) -> str:
+    profile = event.get("bot_profile") if isinstance(event.get("bot_profile"), dict) else {}
+    name = profile.get("name") or event.get("username") or event.get("bot_id")
+    return name if isinstance(name, str) and name else "an app"
+
+
+@dataclass(frozen=True)
+class BotPost:
+    job: Job  # kind "note", never queued: names the thread; text is the post's (capped)
+    name: str  # the app's bot name
+
+
+def route_bot_post(
+    event: dict, team: str, bot_user_id: str, bot_id: str | None,
+    is_joined: Callable[[Job], bool],
+) -> BotPost | Ignored:
+    """Another app's post in a thread the bot has joined (not its own, not Slackbot's)."""
+    if not is_app_post(event) or event.get("user") in (bot_user_id, SLACKBOT) or (
+        bot_id and event.get("bot_id") == bot_id
+    ):
+        return Ignored("not another app's post")
+    if event.get("subtype") not in MESSAGE_SUBTYPES:
+        return Ignored(f"app post of subtype {event.get('subtype')}")
+    channel, ts, thread_ts = _str(event, "channel"), _str(event, "ts"), _str(event, "thread_ts")
+    text = message_text(event)
+    if not channel or not ts or not thread_ts or thread_ts == ts or not text:
+        return Ignored("app post outside a thread, or empty")
+    if len(text) > NOTE_CHARS:
+        text = text[:NOTE_CHARS - 1] + "…"
+    job = Job(kind="note", team=team, channel=channel, thread_ts=thread_ts, ts=ts, user="",
+              text=text)
+    if not is_joined(job):
+        return Ignored("app post in a thread the bot has not joined")
+    return BotPost(job, bot_name(event))

@@ -17,6 +17,12 @@ def test_defaults_are_embedded() -> None:
     assert config.redis_url is None and config.session_bucket is None
     assert str(config.session_dir) == ".data/sessions"
     assert config.model_provider == "bedrock" and not config.distributed
+    assert (config.thread_context_messages, config.thread_context_chars) == (50, 12_000)
+
+
+def test_thread_context_can_be_turned_off() -> None:
+    config = load({**GOOD, "THREAD_CONTEXT_MESSAGES": "0", "THREAD_CONTEXT_CHARS": "4000"})
+    assert (config.thread_context_messages, config.thread_context_chars) == (0, 4000)
 
 
 @pytest.mark.parametrize("env,variable", [
@@ -28,6 +34,9 @@ def test_defaults_are_embedded() -> None:
     ({**GOOD, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
     ({**GOOD, "PERSONAS_FILE": "/no/such/file.toml"}, "PERSONAS_FILE"),
     ({**GOOD, "SESSION_DIR": "/tmp"}, "SESSION_DIR"),
+    ({**GOOD, "THREAD_CONTEXT_MESSAGES": "-1"}, "THREAD_CONTEXT_MESSAGES"),
+    ({**GOOD, "THREAD_CONTEXT_MESSAGES": "all"}, "THREAD_CONTEXT_MESSAGES"),
+    ({**GOOD, "THREAD_CONTEXT_CHARS": "100"}, "THREAD_CONTEXT_CHARS"),
 ])
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):

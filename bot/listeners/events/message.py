@@ -1,4 +1,5 @@
-"""Plain messages: thread replies in joined threads, and DMs."""
+"""Plain messages: thread replies in joined threads, and DMs; other apps' posts in joined
+threads become context for the next turn."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from slack_bolt.request import BoltRequest
 
 from bot.dedup import retry_num
 from bot.payloads import installation_id
-from bot.route import Ignored, route_message
+from bot.route import Ignored, route_bot_post, route_message
 from bot.runtime import Runtime
+from bot.thread_context import remember
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,12 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             event, team, context["bot_user_id"], runtime.personas.ids, runtime.is_joined
         )
         if isinstance(routed, Ignored):
-            log.debug("ignored message: %s", routed.reason)
+            post = route_bot_post(event, team, context["bot_user_id"], context.get("bot_id"),
+                                  runtime.is_joined)
+            if isinstance(post, Ignored):
+                log.debug("ignored message: %s (%s)", routed.reason, post.reason)
+            else:
+                remember(runtime.state, post)
             return
         runtime.accept(routed, body.get("event_id"), retry_num(request.headers))
 

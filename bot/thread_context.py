@@ -1,0 +1,257 @@
+"""The thread's context: what was said in a thread before the bot was asked, and since.
+
+A thread is read from Slack once (`conversations.replies` is ~1 request/min, 15 messages a
+page for commercially distributed non-Marketplace apps), bounded in time and never retried;
+after that, other apps' posts in a joined thread are kept as notes for its next turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.config import Config
+from bot.jobs import DM_THREAD, Job
+from bot.route import MESSAGE_SUBTYPES, SLACKBOT, BotPost, bot_name, is_app_post, message_text
+from bot.store.state import State
+
+log = logging.getLogger(__name__)
+HEADER = "Earlier in this thread (oldest first):"
+NOTES_HEADER = "Posted in this thread by other apps since your last answer:"
+ASSISTANT = "assistant"
+MAX_NOTES = 20
+_NOTICE_ROOM = 100  # of max_chars, kept for the "not shown" / "could not be read" lines
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class ContextLimits:
+    max_messages: int = 50  # 0 disables reading
+    max_chars: int = 12_000
+
+
+class NameCache:
+    """User id -> display name, expiring; the oldest entries go first when full."""
+
+    def __init__(self, max_size: int = 5_000, ttl: float = 3_600.0) -> None:
+        self.max_size, self.ttl = max_size, ttl
+        self._names: dict[str, tuple[str, float]] = {}  # insertion ordered
+        self._lock = threading.Lock()
+
+    def get(self, user: str) -> str | None:
+        with self._lock:
+            name, expires = self._names.get(user, ("", 0.0))
+            return name if expires > time.monotonic() else None
+
+    def put(self, user: str, name: str, ttl: float | None = None) -> None:
+        with self._lock:
+            self._names.pop(user, None)
+            self._names[user] = (name, time.monotonic() + (self.ttl if ttl is None else ttl))
+            while len(self._names) > self.max_size:
+                del self._names[next(iter(self._names))]
+
+
+NAMES = NameCache()  # process-wide
+
+
+def _ts_key(ts: Any) -> tuple[int, int] | None:
+    """A Slack ts as integers (a float loses the microseconds of a 10-digit epoch)."""
+    secs, _, micros = ts.partition(".") if isinstance(ts, str) else ("", "", "")
+    if not secs.isdigit() or not (micros or "0").isdigit():
+        return None
+    return int(secs), int(micros.ljust(6, "0")[:6])
+
+
+def _line(label: str, text: str) -> str:
+    return f"[{label}] " + text.replace("\n", "\n  ")  # continuation lines stay indented
+
+
+@dataclass
+class _Read:
+    until: float  # time.monotonic() deadline of this read
+    warned: bool = False  # one warning per read, however many calls fail
+
+
+class ThreadReader:
+    """Reads a thread's earlier messages within `limits` and `deadline` seconds.
+
+    Only the given client's token, base URL, SSL, proxy and headers are used: every request
+    goes through a client with no retry handlers (a 429 ends the read, whatever the bot's
+    main client retries) and a timeout that fits the deadline."""
+
+    def __init__(self, client: WebClient, limits: ContextLimits | None = None, *,
+                 deadline: float = 5.0, request_timeout: float = 2.0,
+                 names: NameCache | None = None) -> None:
+        self.client, self.limits = client, limits or ContextLimits()
+        self.deadline, self.request_timeout = deadline, request_timeout
+        self.names = NAMES if names is None else names
+        self._quiet_until = 0.0  # after a 429: no reads until its Retry-After has passed
+
+    @classmethod
+    def from_config(cls, config: Config, client: WebClient) -> ThreadReader:
+        return cls(client, ContextLimits(config.thread_context_messages,
+                                         config.thread_context_chars))
+
+    def earlier(self, channel: str, thread_ts: str, before_ts: str, bot_user_id: str,
+                since_ts: str | None = None) -> str | None:
+        """The thread's messages strictly before `before_ts` (and after `since_ts`, e.g. a
+        reset) as a transcript, or None."""
+        before, since = _ts_key(before_ts), _ts_key(since_ts) or (0, 0)
+        if self.limits.max_messages <= 0 or thread_ts == DM_THREAD or before is None:
+            return None
+        if time.monotonic() < self._quiet_until:
+            log.info("thread context of %s skipped: conversations.replies is rate limited",
+                     thread_ts)
+            return None
+        read = _Read(time.monotonic() + self.deadline)
+        kept: deque[dict] = deque(maxlen=self.limits.max_messages)
+        seen, pages, cursor, complete, newer = 0, 0, "", True, False
+        while not newer:
+            try:
+                page = self._call(read, "conversations.replies", channel=channel, ts=thread_ts,
+                                  limit=200, **({"cursor": cursor} if cursor else {}))
+            except Exception as exc:
+                self._failed(exc, f"page {pages + 1} of thread {thread_ts} in {channel}", read)
+                complete = False
+                break
+            for message in page.get("messages") or []:  # oldest first
+                ts = _ts_key(message.get("ts")) if isinstance(message, dict) else None
+                if ts is not None and ts >= before:
+                    newer = True
+                    break
+                if ts is not None and ts > since and _is_context(message):
+                    kept.append(message)
+                    seen += 1
+            pages += 1
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        if not kept:
+            return None
+        labels = [self._label(message, bot_user_id, read) for message in kept]
+        lines = [_line(label, self._named(message_text(message), bot_user_id, read))
+                 for label, message in zip(labels, kept, strict=True)]
+        return self._transcript(lines, seen, complete)
+
+    def _call(self, read: _Read, method: str, **params: Any) -> dict[str, Any]:
+        remaining = read.until - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{self.deadline:g} s deadline passed")
+        c = self.client
+        client = WebClient(token=c.token, base_url=c.base_url, ssl=c.ssl, proxy=c.proxy,
+                           headers=c.headers, timeout=min(self.request_timeout, remaining),
+                           retry_handlers=[])
+        data = client.api_call(method, http_verb="GET", params=params).data
+        return data if isinstance(data, dict) else {}
+
+    def _failed(self, exc: Exception, what: str, read: _Read) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SlackApiError):
+            reason = f"HTTP {exc.response.status_code} {exc.response.get('error')}"
+            if exc.response.status_code == 429:
+                after = str(exc.response.headers.get("Retry-After", ""))
+                wait = min(int(after) if after.isdigit() else 60, 300)
+                self._quiet_until = time.monotonic() + wait
+        if not read.warned:
+            read.warned = True
+            log.warning("thread context: %s failed (%s); going on without it", what, reason)
+
+    def _label(self, message: dict, bot_user_id: str, read: _Read) -> str:
+        user = message.get("user") if isinstance(message.get("user"), str) else ""
+        if user and user == bot_user_id:
+            persona = message.get("username")  # set when several personas post
+            return f"{ASSISTANT} ({persona})" if isinstance(persona, str) and persona else ASSISTANT
+        if is_app_post(message) or not user:
+            return bot_name(message)
+        return self._name(user, read)
+
+    def _name(self, user: str, read: _Read) -> str:
+        if (cached := self.names.get(user)) is not None:
+            return cached
+        if time.monotonic() >= read.until:
+            return user  # out of time: not remembered as a failure
+        try:
+            info = self._call(read, "users.info", user=user).get("user") or {}
+        except Exception as exc:
+            self._failed(exc, f"users.info {user}", read)
+            self.names.put(user, user, ttl=60.0)  # do not ask again at once
+            return user
+        profile = info.get("profile") or {}
+        name = (profile.get("display_name") or profile.get("real_name")
+                or info.get("real_name") or info.get("name") or user)
+        self.names.put(user, name)
+        return name
+
+    def _named(self, text: str, bot_user_id: str, read: _Read) -> str:
+        """<@U123> -> @Name."""
+        def swap(match: re.Match[str]) -> str:
+            user = match.group(1)
+            return "@" + (ASSISTANT if user == bot_user_id else self._name(user, read))
+        return _MENTION.sub(swap, text)
+
+    def _transcript(self, lines: list[str], seen: int, complete: bool) -> str:
+        budget = max(0, self.limits.max_chars - len(HEADER) - _NOTICE_ROOM)
+        shown: list[str] = []
+        for line in reversed(lines):  # the newest are kept
+            if len(line) + 1 > budget:
+                if not shown:  # the newest alone is too long: its beginning
+                    shown.append(line[:max(0, budget - 2)] + "…")
+                break
+            shown.append(line)
+            budget -= len(line) + 1
+        out = [HEADER]
+        if hidden := seen - len(shown):
+            out.append(f"({hidden} earlier message{'s' * (hidden != 1)} not shown)")
+        out += reversed(shown)
+        if not complete:
+            out.append("(the newer messages of this thread could not be read)")
+        return "\n".join(out)
+
+
+def _is_context(message: dict) -> bool:
+    """People's and apps' messages; not system notices (joins, topic changes) or Slackbot."""
+    return (message.get("subtype") in MESSAGE_SUBTYPES and message.get("user") != SLACKBOT
+            and bool(message_text(message)))
+
+
+def wants_earlier(job: Job, has_history: bool) -> bool:
+    """Mentioned inside an existing thread that the persona has no history of yet."""
+    return not has_history and job.thread_ts not in (DM_THREAD, job.ts)
+
+
+def notes_key(session_id: str) -> str:
+    return f"context:{session_id}"
+
+
+def remember(state: State, post: BotPost) -> None:
+    """Note an app's post for the thread's next turn, once even when Slack retries it.
+
+    A state error propagates (Slack gets a 500 and retries); if it struck between the two
+    calls, the retry finds the post seen and the note is lost, never doubled."""
+    job = post.job
+    if state.add_once(f"context-seen:{job.session_id}", job.ts, ttl=3_600):
+        state.append_note(notes_key(job.session_id), _line(post.name, job.text),
+                          max_notes=MAX_NOTES)
+
+
+def pending_notes(state: State, session_id: str) -> tuple[list[str], int]:
+    """The notes waiting for the next turn, and how many to pass to `consumed` after it."""
+    notes = state.notes(notes_key(session_id))
+    return notes, len(notes)
+
+
+def consumed(state: State, session_id: str, count: int) -> None:
+    """Drop the `count` oldest notes; call only once the turn that used them is committed."""
+    state.drop_notes(notes_key(session_id), count)
+
+
+def notes_text(notes: list[str]) -> str | None:
+    return "\n".join([NOTES_HEADER, *notes]) if notes else None
