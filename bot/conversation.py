@@ -23,6 +23,7 @@ from bot.reply import Replier
 from bot.store.sessions import FencingError, SessionStore
 from bot.store.state import State
 from bot.stream import AnswerStream
+from bot.thread_context import ThreadReader, consumed, notes_text, pending_notes, wants_earlier
 from bot.thread_lock import Lease, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def is_transient(exc: BaseException) -> bool:
 
 class Conversation:
     def __init__(self, state: State, store: SessionStore, personas: Personas,
-                 replier: Replier, streaming: bool = True) -> None:
+                 replier: Replier, streaming: bool = True, reader: ThreadReader | None = None,
+                 bot_user_id: Callable[[], str] = lambda: "") -> None:
         self.state = state
         self.store = store
         self.personas = personas
@@ -57,6 +59,8 @@ class Conversation:
         self.streaming = streaming
         self.progress = Progress(replier.client, state)
         self.stream_refused: set[str] = set()  # workspaces where streaming was refused
+        self.reader = reader
+        self.bot_user_id = bot_user_id
 
     def handle(self, jobs: list[Job], lease: Lease, final_attempt: bool = True) -> int:
         """Handle the next turn (or reset) from `jobs`; return how many jobs it consumed.
@@ -94,9 +98,12 @@ class Conversation:
         stream = self._stream(last, identity)
         shown = self.progress.started(batch, identity)
         failed = True
+        noted = [0]
         try:
-            result = run_turn(self.store, self.personas, persona, batch, lease, stream)
+            result = run_turn(self.store, self.personas, persona, batch, lease, stream,
+                              context=lambda has_history: self._context(batch, has_history, noted))
             failed = False
+            consumed(self.state, last.session_id, noted[0])  # used by a committed turn
         except (LeaseLost, FencingError):
             if stream is not None:
                 stream.close()  # the next holder replaces the half-streamed message
@@ -119,6 +126,18 @@ class Conversation:
             stream = None  # that stream was for another message
         self._post(lambda: self.replier.deliver(answered, result.text, persona, stream, posted))
         return result.answered
+
+    def _context(self, batch: list[Job], has_history: bool, noted: list[int]) -> list[str]:
+        """The thread so far (first turn of a persona mid-thread) and other apps' posts."""
+        first, texts = batch[0], []
+        if self.reader is not None and wants_earlier(first, has_history):
+            since = self.state.fact(f"reset:{first.session_id}")
+            earlier = self.reader.earlier(first.channel, first.thread_ts, first.ts,
+                                          self.bot_user_id(), since_ts=since)
+            texts += [earlier] if earlier else []
+        notes, noted[0] = pending_notes(self.state, first.session_id)
+        posted = notes_text(notes)
+        return [*texts, posted] if posted else texts
 
     def _stream(self, job: Job, identity: dict[str, str]) -> AnswerStream | None:
         if not self.streaming or not AnswerStream.possible(job):

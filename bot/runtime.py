@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import SessionStore
 from bot.store.state import State
+from bot.thread_context import ThreadReader
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,11 @@ class Runtime:
         if not config.session_bucket:
             log.warning("SESSION_BUCKET is not set: sessions live under %s", config.session_dir)
         personas = load_personas(config)
-        conversation = Conversation(state, store, personas, Replier(client, personas.several),
-                                    streaming=config.streaming)
+        conversation = Conversation(
+            state, store, personas, Replier(client, personas.several), streaming=config.streaming,
+            reader=ThreadReader.from_config(config, client),
+            bot_user_id=functools.cache(lambda: client.auth_test()["user_id"]),
+        )
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
         return cls(config, client, state, store, personas, worker)
 

@@ -301,3 +301,37 @@ def test_other_apps_posts_become_notes_end_to_end(make_bot, fake_slack) -> None:
     assert pending_notes(bot.runtime.state, session_id("T1", "C1", "7.7")) == ([], 0)
     consumed(bot.runtime.state, sid, count)
     assert pending_notes(bot.runtime.state, sid) == ([], 0)
+
+
+def test_a_mid_thread_mention_gets_the_thread_once_and_stores_it(make_bot, fake_slack) -> None:
+    """The first model input holds the earlier messages with their authors; later turns and
+    other workers restore it from the session instead of asking Slack again."""
+    serve(fake_slack, thread())
+    model = ScriptedModel()
+    bot = make_bot(model)
+    bot.mention("so, ship it?", ts=ts_at(44), thread_ts=ROOT)
+    fake_slack.wait_for("chat.postMessage")
+    first = str(model.calls[0]["messages"][0]["content"])
+    assert "Earlier in this thread" in first and "[Ada Lovelace] shall we ship 2.0?" in first
+    assert "[CI bot] build passed" in first and "Reminder: standup" not in first
+    replies = len(fake_slack.calls("conversations.replies"))
+    assert replies >= 1
+    other_worker = make_bot(model)  # same Redis and sessions, a fresh process's memory
+    other_worker.reply("and the date?", thread_ts=ROOT, ts=ts_at(45))
+    fake_slack.wait_for("chat.postMessage", count=2)
+    assert len(fake_slack.calls("conversations.replies")) == replies
+    assert "shall we ship 2.0?" in str(model.calls[1]["messages"])  # restored, not re-read
+
+
+def test_other_apps_posts_reach_the_next_turn_once(make_bot, fake_slack) -> None:
+    model = ScriptedModel()
+    bot = make_bot(model)
+    bot.mention("watch this thread", ts="8.1")
+    fake_slack.wait_for("chat.postMessage")
+    assert bot.event(in_thread("31_message_other_bot_bot_profile.json"))[0] == 200
+    bot.reply("did the build pass?", thread_ts="8.1")
+    fake_slack.wait_for("chat.postMessage", count=2)
+    assert "[other-app] Hi there!" in str(model.calls[1]["messages"][-1])
+    bot.reply("thanks", thread_ts="8.1")
+    fake_slack.wait_for("chat.postMessage", count=3)
+    assert "other apps" not in str(model.calls[2]["messages"][-1])  # used once

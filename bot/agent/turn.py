@@ -7,6 +7,7 @@ never before, so two workers cannot interleave writes to one session.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,11 +57,12 @@ def last_answered(messages: list[Message]) -> tuple[list[str], str]:
     return [], ""
 
 
-def prompt_for(jobs: list[Job]) -> list[dict[str, Any]]:
-    """One user message for the queued Slack messages; their ts ride along as metadata."""
+def prompt_for(jobs: list[Job], preamble: list[str] = ()) -> list[dict[str, Any]]:
+    """One user message for the queued Slack messages; their ts ride along as metadata.
+    `preamble`: context texts that come first (the thread so far, other apps' posts)."""
     return [{
         "role": "user",
-        "content": [{"text": job.text} for job in jobs],
+        "content": [{"text": text} for text in preamble] + [{"text": job.text} for job in jobs],
         "metadata": {"custom": {"slack_ts": [job.ts for job in jobs]}},
     }]
 
@@ -81,8 +83,12 @@ def build_agent(store: SessionStore, personas: Personas, persona: Persona, sessi
     return agent, manager
 
 
+Context = Callable[[bool], list[str]]  # has the persona history here? -> preamble texts
+
+
 def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: list[Job],
-             lease: Lease, stream: AnswerStream | None = None) -> TurnResult:
+             lease: Lease, stream: AnswerStream | None = None,
+             context: Context | None = None) -> TurnResult:
     handler = stream.on_event if stream is not None else None
     agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
     manager.rollback_partial_tail(agent)
@@ -94,8 +100,9 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
     if stream is not None:
         stream.on_stop = lambda: agent.cancel(message=f"{stream.so_far()}\n\n{STOPPED}".strip())
         stream.start()
+    preamble = context(bool(agent.messages)) if context is not None else []
     try:
-        agent(prompt_for(jobs))
+        agent(prompt_for(jobs, preamble))
     except BaseException:
         manager.discard()
         raise
