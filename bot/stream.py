@@ -59,6 +59,7 @@ class AnswerStream:
         self._resumed = self.ts is not None
         self._items: list[str | TaskUpdateChunk] = []  # text and tool updates, in order
         self._tools: dict[str, str] = {}
+        self._finished: set[str] = set()
         self._paragraph = False
         self.live = False  # Slack accepts appends to self.ts
         self._dead = self._resumed or job.team in refused
@@ -92,9 +93,10 @@ class AnswerStream:
     def _on_message(self, message: dict[str, Any]) -> None:
         for block in message.get("content", []):
             result = block.get("toolResult")
-            if result and result.get("toolUseId") in self._tools:
+            if result and result.get("toolUseId") in self._tools.keys() - self._finished:
                 status = "complete" if result.get("status") == "success" else "error"
                 tool_id = result["toolUseId"]
+                self._finished.add(tool_id)
                 self._add(chunk=TaskUpdateChunk(id=tool_id, title=self._tools[tool_id],
                                                 status=status))
         if message.get("role") == "assistant" and any("text" in b for b in message["content"]):
