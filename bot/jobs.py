@@ -18,7 +18,7 @@ def session_id(team: str, channel: str, thread_ts: str) -> str:
 
 @dataclass(frozen=True)
 class Job:
-    kind: str  # "turn" or "reset"
+    kind: str  # "turn", "reset", "help", or "stop" (never queued: Runtime.request_stop)
     team: str
     channel: str
     thread_ts: str  # session thread: the root ts, or DM_THREAD for a DM's main conversation
