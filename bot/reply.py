@@ -7,6 +7,7 @@ import logging
 from slack_sdk import WebClient
 
 from bot.agent.personas import Persona
+from bot.feedback import feedback_blocks
 from bot.jobs import Job
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ class Replier:
     def answer(self, job: Job, text: str, persona: Persona | None = None,
                skip_parts: frozenset[int] = frozenset()) -> None:
         """Post `text` in parts; each part's metadata names the job and the part, so a replay
-        can post only the parts a crash kept from Slack."""
+        can post only the parts a crash kept from Slack. The last part carries the 👍/👎
+        feedback buttons (as blocks; `text` stays the notification fallback)."""
         identity = {}
         if persona is not None and self.show_persona:
             identity["username"] = persona.name
@@ -46,8 +48,11 @@ class Replier:
             if index in skip_parts:
                 continue
             payload = {"for_ts": job.ts, "part": index, "parts": len(parts)}
+            blocks = None
+            if index == len(parts) - 1 and persona is not None:
+                blocks = feedback_blocks(job.session_id, job.ts, persona.id, part)
             self.client.chat_postMessage(
-                channel=job.channel, thread_ts=job.reply_thread_ts, text=part,
+                channel=job.channel, thread_ts=job.reply_thread_ts, text=part, blocks=blocks,
                 metadata={"event_type": ANSWER_EVENT, "event_payload": payload}, **identity,
             )
 
