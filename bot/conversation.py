@@ -17,6 +17,7 @@ from strands.types.exceptions import SessionException
 
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
+from bot.help import help_text
 from bot.jobs import DM_THREAD, Job
 from bot.progress import Progress
 from bot.reply import Replier
@@ -70,6 +71,9 @@ class Conversation:
         """
         if jobs[0].kind == "reset":
             self.reset(jobs[0])
+            return 1
+        if jobs[0].kind == "help":
+            self._post(lambda: self.replier.note(jobs[0], help_text(self.personas)))
             return 1
         persona = self.persona_for(jobs[0])
         batch = [jobs[0]]

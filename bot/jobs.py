@@ -16,9 +16,18 @@ def session_id(team: str, channel: str, thread_ts: str) -> str:
     return "_".join(parts)
 
 
+def reply_thread_of(sid: str) -> str | None:
+    """The Slack thread a session's replies go to (None: a DM's top level), or None when
+    `sid` is not one `session_id()` made from a Slack ts."""
+    parts = sid.split("_")
+    if len(parts) != 3 or not re.fullmatch(r"\d+-\d+", parts[2]):
+        return None
+    return parts[2].replace("-", ".")
+
+
 @dataclass(frozen=True)
 class Job:
-    kind: str  # "turn" or "reset"
+    kind: str  # "turn", "reset", "help", or "stop" (never queued: Runtime.request_stop)
     team: str
     channel: str
     thread_ts: str  # session thread: the root ts, or DM_THREAD for a DM's main conversation

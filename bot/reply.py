@@ -8,6 +8,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.agent.personas import Persona
+from bot.feedback import feedback_actions, feedback_blocks
 from bot.jobs import Job
 from bot.stream import MESSAGE_CHARS, AnswerStream, stream_key
 
@@ -73,8 +74,11 @@ class Replier:
         for index, part in enumerate(parts):
             if index in skip_parts or (index == 0 and first is not None):
                 continue
+            blocks = None
+            if index == len(parts) - 1 and persona is not None:
+                blocks = feedback_blocks(job.session_id, job.ts, persona.id, part)
             self.client.chat_postMessage(
-                channel=job.channel, thread_ts=job.reply_thread_ts, text=part,
+                channel=job.channel, thread_ts=job.reply_thread_ts, text=part, blocks=blocks,
                 metadata=_metadata(job, index, len(parts)), **self.identity(persona),
             )
 
@@ -88,13 +92,16 @@ class Replier:
         first, rest = split_first(text)
         parts = 1 + len(chunks(rest)) if rest else 1
         metadata = _metadata(job, 0, parts)
+        votes = persona is not None and not rest  # 👍/👎 go on the answer's last message
         if stream.live and sdk_stream is not None and stream.streamed.strip() == first.strip():
-            sdk_stream.stop(metadata=metadata)
+            actions = [feedback_actions(job.session_id, job.ts, persona.id)] if votes else None
+            sdk_stream.stop(metadata=metadata, blocks=actions)
         else:  # expired, broke, resumed after a crash, or carried more than one message
             if stream.live and sdk_stream is not None:
                 _quietly(lambda: sdk_stream.stop())
+            blocks = feedback_blocks(job.session_id, job.ts, persona.id, first) if votes else None
             self.client.chat_update(channel=job.channel, ts=stream.ts, text=first,
-                                    metadata=metadata)
+                                    blocks=blocks, metadata=metadata)
         self.answer(job, rest, persona, skip_parts, first=first)
         stream.state.set_fact(stream_key(job), None)
 

@@ -10,6 +10,8 @@ from bot.jobs import DM_THREAD, Job
 
 MAX_TEXT_CHARS = 12_000
 _RESET_WORDS = {"reset", "/reset", "reset conversation", "forget", "start over"}
+_STOP_WORDS = {"stop", "stop answering", "cancel"}
+_HELP_WORDS = {"help"}
 # Subtypes that are still a person writing; every other subtype is a system event.
 _PERSON_SUBTYPES = (None, "file_share", "thread_broadcast", "me_message")
 SLACKBOT = "USLACKBOT"  # Slack's own notices ("You have been removed from #…"), never a turn
@@ -49,10 +51,20 @@ def _from_bot(event: dict) -> bool:
     )
 
 
+def _kind(text: str) -> str:
+    """A message that is only a command word is that command; anything else is a turn."""
+    word = text.lower().strip(" .!")
+    if word in _RESET_WORDS:
+        return "reset"
+    if word in _STOP_WORDS:
+        return "stop"
+    return "help" if word.rstrip("?") in _HELP_WORDS else "turn"
+
+
 def _job(event: dict, team: str, thread_ts: str, text: str, persona_ids: Iterable[str],
          *, reply_in_thread: bool = True) -> Job:
     persona, text = split_persona(text, list(persona_ids))
-    kind = "reset" if text.lower().strip(" .!") in _RESET_WORDS else "turn"
+    kind = _kind(text)
     return Job(
         kind=kind, team=team, channel=event["channel"], thread_ts=thread_ts, ts=event["ts"],
         user=_str(event, "user"), text=text[:MAX_TEXT_CHARS], persona=persona,

@@ -19,9 +19,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.agent.personas import Personas, load_personas
 from bot.config import Config
 from bot.conversation import Conversation
-from bot.dedup import LAST_SLACK_RETRY, dedup_keys
+from bot.dedup import DEDUP_TTL_SECONDS, LAST_SLACK_RETRY, dedup_keys
 from bot.jobs import Job
 from bot.reply import Replier
+from bot.stop import STOP_ANY, request_stop
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import SessionStore
@@ -111,6 +112,23 @@ class Runtime:
             # off the request thread: the ack must not wait for a reaction
             self.background.submit(self.worker.conversation.progress.waiting, job)
         return accepted
+
+    def request_stop(self, job: Job, event_id: str | None = None) -> bool:
+        """A stop word: ask the thread's running answer to stop now (never queued behind it).
+
+        Deduplicated like queued messages (Slack retries, the same message as app_mention
+        and message), so a late retry cannot stop the next answer. True if it took effect.
+        A Redis error propagates: Slack gets a 500 and retries.
+        """
+        fresh = [self.state.add_once(f"stop-seen:{key}", "1", ttl=DEDUP_TTL_SECONDS)
+                 for key in dedup_keys(job, event_id)]
+        if not all(fresh):
+            log.info("duplicate stop %s in %s (ts %s)", event_id or "", job.session_id, job.ts)
+            return False
+        request_stop(self.state, job.session_id, STOP_ANY)
+        log.info("stop requested %s in %s by %s (ts %s)", event_id or "", job.session_id,
+                 job.user, job.ts)
+        return True
 
     def is_joined(self, job: Job) -> bool:
         return self.state.is_joined(job.session_id) or self.store.exists(job.session_id)

@@ -113,6 +113,10 @@ class Bot:
     def shortcut(self, channel: str, message: dict, user: str = "U1") -> tuple[int, str]:
         return post_interactive(self.url, SECRET, message_shortcut(channel, message, user))
 
+    def interact(self, payload: dict) -> tuple[int, str]:
+        """An interactive payload (e.g. a `block_actions` click), signed, as Slack posts it."""
+        return post_interactive(self.url, SECRET, payload)
+
 
 __all__ = ["Bot", "SECRET", "base_env", "event_callback", "mention_event", "message_event",
            "next_ts"]

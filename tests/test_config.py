@@ -64,3 +64,38 @@ def test_secrets_are_redacted_from_log_records(caplog: pytest.LogCaptureFixture)
     for secret in ("xoxb-123-456-abcdef", "xapp-1-A1-xyz", "sk-live-123", "'abc'"):
         assert secret not in text
     assert redact("password=hunter2") == "password=[redacted]"
+
+
+def personas_from(tmp_path, text: str):
+    from bot.agent.personas import load_personas
+
+    path = tmp_path / "personas.toml"
+    path.write_text(text)
+    return load_personas(load({**GOOD, "MODEL_PROVIDER": "openai", "PERSONAS_FILE": str(path)}))
+
+
+def test_personas_carry_a_description_and_prompts(tmp_path) -> None:
+    personas = personas_from(tmp_path, """
+[[persona]]
+id = "critic"
+system_prompt = "x"
+description = "  Reviews plans.  "
+prompts = ["Review my plan", " Is this sound? "]
+
+[[persona]]
+id = "plain"
+system_prompt = "y"
+""")
+    critic, plain = personas.all
+    assert (critic.description, critic.prompts) == ("Reviews plans.", ("Review my plan",
+                                                                       "Is this sound?"))
+    assert (plain.description, plain.prompts) == ("", ())
+
+
+@pytest.mark.parametrize("field", [
+    'description = "two\\nlines"', "description = 5", 'prompts = "not a list"',
+    'prompts = [""]', "prompts = [1]", 'prompts = ["a\\nb"]',
+])
+def test_bad_description_or_prompts_stop_start_up(tmp_path, field: str) -> None:
+    with pytest.raises(ConfigError, match="PERSONAS_FILE .*critic"):
+        personas_from(tmp_path, f'[[persona]]\nid = "critic"\nsystem_prompt = "x"\n{field}\n')

@@ -69,3 +69,19 @@ def test_slackbot_and_nulls_never_start_turns() -> None:
     assert route_mention(mention_nulls, "T1", "UBOT", IDS).thread_ts == "2.0"
     bolt = load("32_message_bot_message_classic.json")["event"] | {"thread_ts": "1.0"}
     assert isinstance(route_message(bolt, "T1", "UBOT", IDS, joined), Ignored)
+
+
+def test_stop_and_help_words_are_commands_only_when_they_are_the_whole_message() -> None:
+    joined = lambda job: True  # noqa: E731
+    for text, kind in [("stop", "stop"), ("Stop answering!", "stop"), ("cancel.", "stop"),
+                       ("critic: stop", "stop"), ("help", "help"), ("Help?", "help"),
+                       ("stop the build when tests fail", "turn"), ("help me write", "turn"),
+                       ("reset", "reset")]:
+        assert route_mention(mention(f"<@UBOT> {text}"), "T1", "UBOT", IDS).kind == kind, text
+        reply = message_event(text, "C1", "3.0", "1.0")
+        assert route_message(reply, "T1", "UBOT", IDS, joined).kind == kind, text
+        dm = message_event(text, "D1", "3.0", channel_type="im")
+        assert route_message(dm, "T1", "UBOT", IDS, joined).kind == kind, text
+    unjoined = route_message(message_event("stop", "C1", "3.0", "1.0"), "T1", "UBOT", IDS,
+                             lambda job: False)
+    assert isinstance(unjoined, Ignored)

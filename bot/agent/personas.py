@@ -29,6 +29,8 @@ class Persona:
     channels: tuple[str, ...] = ()
     icon_emoji: str | None = None
     icon_url: str | None = None
+    description: str = ""  # one line, shown by `help`
+    prompts: tuple[str, ...] = ()  # suggested prompts in the bot's DM / agent view
 
 
 @dataclass
@@ -86,11 +88,23 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
     provider = raw.get("provider")
     if provider not in (None, "bedrock", "anthropic", "openai"):
         raise ConfigError(f"{where} ({pid}): provider must be bedrock, anthropic or openai.")
+    description = raw.get("description", "")
+    if not isinstance(description, str) or "\n" in description.strip():
+        raise ConfigError(f"{where} ({pid}): description must be one line of text.")
+    prompts = raw.get("prompts", [])
+    if not isinstance(prompts, list) or not all(
+        isinstance(p, str) and p.strip() and "\n" not in p.strip() for p in prompts
+    ):
+        raise ConfigError(
+            f"{where} ({pid}): prompts must be a list of one-line texts, "
+            "e.g. prompts = [\"Review my plan\"]."
+        )
     return Persona(
         id=pid, name=str(raw.get("name") or pid), system_prompt=prompt, provider=provider,
         model_id=raw.get("model_id"), tools=tuple(raw.get("tools", ())),
         channels=tuple(raw.get("channels", ())), icon_emoji=raw.get("icon_emoji"),
-        icon_url=raw.get("icon_url"),
+        icon_url=raw.get("icon_url"), description=description.strip(),
+        prompts=tuple(p.strip() for p in prompts),
     )
 
 

@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.listeners import commands, events, fallbacks, shortcuts
+from bot.listeners import actions, commands, events, fallbacks, shortcuts
 from bot.runtime import Runtime
 
 
@@ -10,4 +10,5 @@ def register(app: App, runtime: Runtime) -> None:
     events.register(app, runtime)
     commands.register(app, runtime)
     shortcuts.register(app, runtime)
+    actions.register(app, runtime)
     fallbacks.register(app)  # last: acks everything nothing else matched

@@ -23,6 +23,8 @@ MENTION = "11_app_mention_real_enterprise_null.json"
 MESSAGE = "22_message_im_real.json"  # a person's message, captured traffic
 SHORTCUT = "80_message_action_reset_real_enterprise_null.form.json"  # enterprise: null
 COMMAND = "72_slash_command_reset_threadA.txt"  # non-Grid workspace, captured
+BLOCK_ACTION = "85_block_actions_static_select_ephemeral.form.json"  # enterprise: null, captured
+BUTTON = "87_block_actions_button_grid_bolt.form.json"  # its actions[0]: a button click
 _event_seq = itertools.count(1)
 
 
@@ -114,3 +116,42 @@ def message_shortcut(channel: str, message: dict[str, Any], user: str = "U1",
     payload["user"].update(id=user, team_id=team)
     payload["channel"]["id"] = channel
     return payload
+
+
+def block_action(action: dict[str, Any], channel: str, message_ts: str, user: str = "U1",
+                 team: str = "T1") -> dict[str, Any]:
+    """A `block_actions` click on the bot's (not ephemeral) message `message_ts`.
+
+    The envelope is the captured body 85 (non-Grid, `enterprise: null`) with ids changed,
+    `container.is_ephemeral` false and no select state; `action` is its `actions[0]`.
+    """
+    payload = load(BLOCK_ACTION)
+    payload["user"].update(id=user, team_id=team)
+    payload["team"]["id"] = team
+    payload["container"].update(message_ts=message_ts, channel_id=channel, is_ephemeral=False)
+    payload["channel"]["id"] = channel
+    payload["state"]["values"] = {}
+    payload.update(actions=[action], response_url="http://127.0.0.1:9/actions")
+    return payload
+
+
+def button_action(action_id: str, value: str) -> dict[str, Any]:
+    """`actions[0]` of a button click: body 87's button action with its id and value."""
+    action = load(BUTTON)["actions"][0]
+    action.update(action_id=action_id, value=value, action_ts=f"{time.time():.6f}")
+    return action
+
+
+def feedback_action(action_id: str, value: str, positive: bool = True) -> dict[str, Any]:
+    """`actions[0]` of a click on a `feedback_buttons` element.
+
+    No captured body exists in tests/payloads. The shape is Slack's, as typed by the
+    slackapi SDK: bolt-js `FeedbackButtonsAction` (src/types/actions/block-action.ts, added
+    in slackapi/bolt-js#2665; https://docs.slack.dev/tools/bolt-js/reference/interfaces/
+    FeedbackButtonsAction) = the button action's `type`, `block_id`, `action_id`,
+    `action_ts`, plus `text` (plain_text) and `value` of the clicked button, as in body 87.
+    """
+    action = button_action(action_id, value)
+    action.update(type="feedback_buttons", text={
+        "type": "plain_text", "text": "👍" if positive else "👎", "emoji": True})
+    return action

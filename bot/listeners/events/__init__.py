@@ -1,9 +1,17 @@
 from slack_bolt import App
 
-from bot.listeners.events import app_mention, message
+from bot.listeners.events import app_mention, assistant_thread_started, message
 from bot.runtime import Runtime
 
 
 def register(app: App, runtime: Runtime) -> None:
     app.event("app_mention")(app_mention.handler(runtime))
     app.event("message")(message.handler(runtime))
+    # A Web API call: run it after the ack (lazily), so Slack never waits for it.
+    app.event("assistant_thread_started")(
+        ack=_ack_only, lazy=[assistant_thread_started.handler(runtime)]
+    )
+
+
+def _ack_only() -> None:
+    """Events are acknowledged by Bolt itself; the work is in the lazy listener."""

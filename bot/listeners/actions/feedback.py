@@ -1,0 +1,40 @@
+"""👍/👎 under an answer: count the vote once per user and answer, thank the clicker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_bolt import Ack, BoltContext
+
+from bot.feedback import THANKS, parse_vote, record_vote
+from bot.jobs import reply_thread_of
+from bot.reply import Replier
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def handler(runtime: Runtime) -> Callable[..., None]:
+    def answer_feedback(ack: Ack, action: dict, context: BoltContext) -> None:
+        ack()
+        vote, user = parse_vote(action.get("value")), context.user_id
+        if vote is None or not user:
+            log.debug("ignored a feedback click without a vote of ours or a user")
+            return
+        outcome = record_vote(runtime.state, vote, user)
+        log.info("feedback %s %s on %s (answer to %s, persona %s) by %s", vote.vote, outcome,
+                 vote.session_id, vote.for_ts, vote.persona, user)
+
+    return answer_feedback
+
+
+def thank(runtime: Runtime) -> Callable[..., None]:
+    def thank_for_feedback(action: dict, context: BoltContext) -> None:
+        vote, user, channel = parse_vote(action.get("value")), context.user_id, context.channel_id
+        if vote is None or not user or not channel:
+            return
+        Replier(runtime.client, False).ephemeral(channel, user, THANKS,
+                                                 reply_thread_of(vote.session_id))
+
+    return thank_for_feedback
