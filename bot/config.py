@@ -47,6 +47,7 @@ class Config:
     log_level: str = "INFO"
     turn_concurrency: int = 64
     lock_ttl_seconds: float = 30.0
+    file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
 
     @property
     def distributed(self) -> bool:
@@ -142,6 +143,7 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Con
         log_level=(_get(env, "LOG_LEVEL") or "INFO").upper(),
         turn_concurrency=_int(env, "TURN_CONCURRENCY", 64),
         lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 30, minimum=3)),
+        file_max_bytes=_int(env, "FILE_MAX_BYTES", 5_000_000),
     )
 
 

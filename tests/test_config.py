@@ -17,6 +17,8 @@ def test_defaults_are_embedded() -> None:
     assert config.redis_url is None and config.session_bucket is None
     assert str(config.session_dir) == ".data/sessions"
     assert config.model_provider == "bedrock" and not config.distributed
+    assert config.file_max_bytes == 5_000_000
+    assert load({**GOOD, "FILE_MAX_BYTES": "2000000"}).file_max_bytes == 2_000_000
 
 
 @pytest.mark.parametrize("env,variable", [
@@ -28,6 +30,8 @@ def test_defaults_are_embedded() -> None:
     ({**GOOD, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
     ({**GOOD, "PERSONAS_FILE": "/no/such/file.toml"}, "PERSONAS_FILE"),
     ({**GOOD, "SESSION_DIR": "/tmp"}, "SESSION_DIR"),
+    ({**GOOD, "FILE_MAX_BYTES": "5MB"}, "FILE_MAX_BYTES"),
+    ({**GOOD, "FILE_MAX_BYTES": "0"}, "FILE_MAX_BYTES"),
 ])
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
