@@ -82,7 +82,7 @@ class Conversation:
                final_attempt: bool = True) -> int:
         """Answer `batch` (or its already-answered head); return how many jobs were answered."""
         last = batch[-1]
-        if not any(job.text.strip() for job in batch):
+        if not any(job.text.strip() or job.files for job in batch):
             self._post(lambda: self.replier.answer(last, GREETING, persona))
             return len(batch)
         try:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from bot.files import slack_files
 from bot.jobs import DM_THREAD, Job
 
 MAX_TEXT_CHARS = 12_000
@@ -57,6 +58,7 @@ def _job(event: dict, team: str, thread_ts: str, text: str, persona_ids: Iterabl
         kind=kind, team=team, channel=event["channel"], thread_ts=thread_ts, ts=event["ts"],
         user=_str(event, "user"), text=text[:MAX_TEXT_CHARS], persona=persona,
         reply_in_thread=reply_in_thread, requested_in=event["channel"],
+        files=slack_files(event.get("files")),
     )
 
 

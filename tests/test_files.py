@@ -8,29 +8,40 @@ import base64
 import json
 import re
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
 
 from bot.agent.model import build_model
+from bot.agent.turn import prompt_for
+from bot.conversation import GREETING
 from bot.files import (
+    NO_TEXT,
     FileLimits,
+    answer_note,
     read_files,
+    read_for_jobs,
     shrink_for_storage,
     slack_files,
 )
 from bot.jobs import Job
 from bot.store.redis_state import RedisState, connect
+from bot.store.sessions import SessionStore
 from tests.fakes.file_server import FileServer
+from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import (
     FILE_SNIPPET,
+    file_share_event,
     load,
     slack_file,
 )
+from tests.harness import Bot, next_ts
 
 TOKEN = "xoxb-test-token"  # the harness's bot token; the file server wants exactly this
 BEDROCK_DOC_NAME = re.compile(r"^(?!.*\s\s)[A-Za-z0-9\s\-()\[\]]{1,200}$")
@@ -256,7 +267,28 @@ def test_url_private_is_the_fallback(files: FileServer) -> None:
     assert read_files([no_link], TOKEN, "bedrock").problems == ["photo.png: no download link"]
 
 
-# --- storage, jobs --------------------------------------------------------------
+# --- prompt, storage, jobs --------------------------------------------------------------
+
+def test_prompt_holds_each_message_text_then_its_files_then_what_was_not_read(
+    files: FileServer,
+) -> None:
+    plain = Job(kind="turn", team="T1", channel="C1", thread_ts="1.1", ts="1.2", user="U1",
+                text="hello")
+    with_files = Job(kind="turn", team="T1", channel="C1", thread_ts="1.1", ts="1.3",
+                     user="U1", text="", files=(text_file(files), {"id": "F0H",
+                                                                   "mode": "hidden_by_limit"}))
+    read = read_for_jobs([plain, with_files], TOKEN, "bedrock")
+    assert list(read) == ["1.3"]
+    content = prompt_for([plain, with_files], read)[0]["content"]
+    assert content[0] == {"text": "hello"} and content[1] == {"text": NO_TEXT}
+    assert content[2]["text"].startswith("File notes.txt:\n```\nhug a kitten")
+    assert "F0H: hidden by Slack" in content[3]["text"] and len(content) == 4
+    assert prompt_for([plain])[0]["content"] == [{"text": "hello"}]  # unchanged without files
+    unread = prompt_for([with_files])[0]["content"]  # nobody read them: the model is told
+    assert unread[1] == {"text": "[Attached but not read, so you have not seen them: "
+                                 "notes.txt, F0H]"}
+    assert answer_note([]) == "" and "F0H: hidden" in answer_note(read["1.3"].problems)
+
 
 def test_shrink_for_storage_keeps_a_placeholder_not_the_bytes(files: FileServer) -> None:
     read = read_files([png_file(files), pdf_file(files), text_file(files)], TOKEN, "bedrock")
@@ -303,3 +335,74 @@ def test_a_job_with_files_is_queued_and_finished_on_redis(redis_url: str,
     assert queued == [job]
     state.finish(lease, queued)  # pops only if the queued JSON matches byte for byte
     assert state.queued(job.session_id) == [] and lease.release_if_idle()
+
+
+# --- end to end: the real bot over signed HTTP ------------------------------------------
+
+def settle(bot: Bot, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not bot.runtime.worker.busy and not bot.runtime.state.orphans():
+            time.sleep(0.2)
+            if not bot.runtime.worker.busy:
+                return
+        time.sleep(0.05)
+    raise AssertionError("worker did not settle")
+
+
+def joined_thread(bot: Bot, fake_slack: FakeSlack) -> str:
+    root = bot.mention("I'll send you some files")
+    fake_slack.wait_for("chat.postMessage")
+    return root["ts"]
+
+
+def test_a_files_only_message_is_answered_not_greeted(make_bot, fake_slack: FakeSlack,
+                                                      files: FileServer) -> None:
+    model = ScriptedModel(["hi", "That snippet says: hug a kitten."])
+    bot = make_bot(model)
+    thread = joined_thread(bot, fake_slack)
+    status, _ = bot.event(file_share_event("", "C1", next_ts(), [text_file(files)], thread))
+    assert status == 200
+    fake_slack.wait_for("chat.postMessage", count=2)
+    settle(bot)
+    answers = [c.params["text"] for c in fake_slack.calls("chat.postMessage")]
+    assert answers[1] == "That snippet says: hug a kitten." and GREETING not in answers
+    assert model.calls[1]["messages"][-1]["content"][0] == {"text": NO_TEXT}
+
+
+@pytest.mark.xfail(strict=True, reason="run_turn must call read_for_jobs / shrink_for_storage "
+                   "(integration in turn.py is owned by the streaming work)")
+def test_file_share_reaches_the_model_and_the_session_stores_a_placeholder(
+    make_bot, fake_slack: FakeSlack, files: FileServer, session_dir: Path
+) -> None:
+    model = ScriptedModel(["hi", "A magenta square, and your notes say: hug a kitten.", "ok"])
+    bot = make_bot(model)
+    thread = joined_thread(bot, fake_slack)
+    zip_file = slack_file("report.zip", files.url("/never-fetched"), "application/zip", "zip", 9)
+    event = file_share_event("what are these?", "C1", next_ts(),
+                             [png_file(files), text_file(files), zip_file], thread)
+    assert bot.event(event)[0] == 200
+    fake_slack.wait_for("chat.postMessage", count=2)
+    settle(bot)
+    sent = model.calls[1]["messages"][-1]["content"]
+    assert sent[0] == {"text": "what are these?"}
+    assert sent[1:3] == [{"text": "File photo.png (image):"},
+                         {"image": {"format": "png", "source": {"bytes": PNG}}}]
+    assert sent[3]["text"].startswith("File notes.txt:\n```\nhug a kitten")
+    assert "report.zip: unsupported type (application/zip)" in sent[4]["text"]
+    answer = fake_slack.calls("chat.postMessage")[1].params["text"]
+    assert answer.startswith("A magenta square") and "report.zip: unsupported type" in answer
+
+    sid = Job(kind="turn", team="T1", channel="C1", thread_ts=thread, ts="", user="").session_id
+    manager = SessionStore(bucket=None, prefix="", directory=session_dir).manager(sid)
+    stored = [m.to_message() for m in manager.list_messages(sid, "default")]
+    user = stored[2]["content"]
+    assert {"text": "[image photo.png was shown to you in this turn]"} in user
+    assert not any("image" in block for block in user)
+    raw = "".join(p.read_text() for p in session_dir.rglob("message_*.json"))
+    assert base64.b64encode(PNG).decode() not in raw
+
+    bot.reply("and now?", thread_ts=thread)
+    fake_slack.wait_for("chat.postMessage", count=3)
+    later = model.calls[2]["messages"]
+    assert not any("image" in b for m in later for b in m["content"])  # no bytes resent

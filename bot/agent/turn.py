@@ -51,11 +51,19 @@ def last_answered(messages: list[Message]) -> tuple[list[str], str]:
     return [], ""
 
 
-def prompt_for(jobs: list[Job]) -> list[dict[str, Any]]:
-    """One user message for the queued Slack messages; their ts ride along as metadata."""
+def prompt_for(jobs: list[Job], file_input: dict[str, Any] | None = None
+               ) -> list[dict[str, Any]]:
+    """One user message for the queued Slack messages; their ts ride along as metadata.
+
+    Per message: its text, then the blocks of its files from `file_input` (job ts ->
+    bot.files.FileInput, from bot.files.read_for_jobs), then a note on unreadable files."""
+    from bot.files import prompt_blocks  # local: keeps this change inside prompt_for
+
+    file_input = file_input or {}
     return [{
         "role": "user",
-        "content": [{"text": job.text} for job in jobs],
+        "content": [block for job in jobs
+                    for block in prompt_blocks(job.text, job.files, file_input.get(job.ts))],
         "metadata": {"custom": {"slack_ts": [job.ts for job in jobs]}},
     }]
 
