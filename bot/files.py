@@ -44,6 +44,7 @@ SUPPORT: dict[str, dict[str, int]] = {
     "openai": {"image": 20_000_000, "pdf": 24_000_000},
 }
 NO_TEXT = "(The user sent files without a message.)"
+_SIGN_IN = "a web page: does the app have the files:read scope?"  # Slack's answer without it
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp",
                 "png", "jpg", "jpeg", "gif", "webp"}  # mimetypes and Slack filetypes
 _TEXT_MIMETYPES = {"application/json", "application/xml", "application/javascript",
@@ -159,7 +160,10 @@ def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
     kind = _kind(file, name)
     if kind == "text":
         cap = min(limits.max_bytes, limits.max_text_chars * 4)  # UTF-8: at most 4 bytes a char
-        return [_text_block(name, *_download(file, token, cap, limits, truncate=True), limits)]
+        data, cut = _download(file, token, cap, limits, truncate=True)
+        if _is_html(data) and "html" not in f"{file.get('filetype')} {file.get('mimetype')}":
+            raise FileProblem(f"not the file (got {_SIGN_IN})")
+        return [_text_block(name, data, cut, limits)]
     if kind is None:
         raise FileProblem(f"unsupported type ({file.get('mimetype') or file.get('filetype')})")
     label = "image" if kind == "image" else "PDF"
@@ -172,8 +176,7 @@ def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
     data, _ = _download(file, token, cap, limits)
     found = _sniff(data)  # trust the bytes, not the upload's label
     if found is None or (found == "pdf") != (kind == "pdf"):
-        got = "a web page: does the app have the files:read scope?" if _is_html(data) else (
-            f"{found} data" if found else "something else")
+        got = _SIGN_IN if _is_html(data) else f"{found} data" if found else "something else"
         raise FileProblem(f"not a valid {label} (got {got})")
     head: ContentBlock = {"text": f"File {name} ({label}):"}
     if kind == "image":

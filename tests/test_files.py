@@ -209,10 +209,17 @@ def test_download_failures_are_named(files: FileServer) -> None:
 
 
 def test_a_sign_in_page_instead_of_the_file_points_at_the_scope(files: FileServer) -> None:
-    got = read_files([png_file(files, login_page=True)], TOKEN, "bedrock")
+    image = png_file(files, login_page=True)
+    text = slack_file("notes.txt", files.add("/notes.txt", login_page=True), "text/plain",
+                      "text", 12, source=FILE_SNIPPET)
+    got = read_files([image, text], TOKEN, "bedrock")
     assert got.problems == [
-        "photo.png: not a valid image (got a web page: does the app have the files:read scope?)"
-    ]
+        "photo.png: not a valid image (got a web page: does the app have the files:read scope?)",
+        "notes.txt: not the file (got a web page: does the app have the files:read scope?)",
+    ] and got.blocks == []
+    page = slack_file("page.html", files.add("/page.html", login_page=True), "text/html",
+                      "html", 80)
+    assert read_files([page], TOKEN, "bedrock").blocks[0]["text"].startswith("File page.html:")
 
 
 def test_hidden_deleted_unsupported_and_stub_files_are_named(files: FileServer) -> None:
