@@ -165,7 +165,8 @@ def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
             raise FileProblem(f"not the file (got {_SIGN_IN})")
         return [_text_block(name, data, cut, limits)]
     if kind is None:
-        raise FileProblem(f"unsupported type ({file.get('mimetype') or file.get('filetype')})")
+        what = file.get("mimetype") or file.get("filetype") or "unknown"
+        raise FileProblem(f"unsupported type ({what})")
     label = "image" if kind == "image" else "PDF"
     if kind not in SUPPORT.get(provider, {}):
         raise FileProblem(f"{label}s are unsupported for this model ({provider})")

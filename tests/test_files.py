@@ -227,10 +227,12 @@ def test_hidden_deleted_unsupported_and_stub_files_are_named(files: FileServer) 
     hidden = {"id": "F0HIDDEN1", "mode": "hidden_by_limit"}
     deleted = {"id": "F0GONE", "mode": "tombstone"}
     stub = load("24_message_im_file_share_check_file_info.json")["event"]["files"][0]
-    got = read_files([zip_file, hidden, deleted, stub], TOKEN, "bedrock")
+    untyped = {"id": "F0ODD", "name": "blob"}
+    got = read_files([zip_file, untyped, hidden, deleted, stub], TOKEN, "bedrock")
     assert got.blocks == [] and files.requests == []
     assert got.problems == [
         "report.zip: unsupported type (application/zip)",
+        "blob: unsupported type (unknown)",
         "F0HIDDEN1: hidden by Slack (over the workspace's file history limit)",
         "F0GONE: deleted",
         "F12345678: Slack did not share this file's details with the bot",
