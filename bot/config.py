@@ -50,6 +50,7 @@ class Config:
     streaming: bool = True
     thread_context_messages: int = 50  # 0: never read a thread's earlier messages
     thread_context_chars: int = 12_000
+    file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
 
     @property
     def distributed(self) -> bool:
@@ -148,6 +149,7 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Con
         streaming=_flag(env, "STREAMING", True),
         thread_context_messages=_int(env, "THREAD_CONTEXT_MESSAGES", 50, minimum=0),
         thread_context_chars=_int(env, "THREAD_CONTEXT_CHARS", 12_000, minimum=500),
+        file_max_bytes=_int(env, "FILE_MAX_BYTES", 5_000_000),
     )
 
 

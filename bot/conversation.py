@@ -17,6 +17,7 @@ from strands.types.exceptions import SessionException
 
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
+from bot.files import FileLimits
 from bot.help import help_text
 from bot.jobs import DM_THREAD, Job
 from bot.progress import Progress
@@ -52,7 +53,8 @@ def is_transient(exc: BaseException) -> bool:
 class Conversation:
     def __init__(self, state: State, store: SessionStore, personas: Personas,
                  replier: Replier, streaming: bool = True, reader: ThreadReader | None = None,
-                 bot_user_id: Callable[[], str] = lambda: "") -> None:
+                 bot_user_id: Callable[[], str] = lambda: "",
+                 file_limits: FileLimits | None = None) -> None:
         self.state = state
         self.store = store
         self.personas = personas
@@ -62,6 +64,7 @@ class Conversation:
         self.stream_refused: set[str] = set()  # workspaces where streaming was refused
         self.reader = reader
         self.bot_user_id = bot_user_id
+        self.file_limits = file_limits or FileLimits()
 
     def handle(self, jobs: list[Job], lease: Lease, final_attempt: bool = True) -> int:
         """Handle the next turn (or reset) from `jobs`; return how many jobs it consumed.
@@ -95,7 +98,7 @@ class Conversation:
                final_attempt: bool = True) -> int:
         """Answer `batch` (or its already-answered head); return how many jobs were answered."""
         last = batch[-1]
-        if not any(job.text.strip() for job in batch):
+        if not any(job.text.strip() or job.files for job in batch):
             self._post(lambda: self.replier.answer(last, GREETING, persona))
             return len(batch)
         identity = self.replier.identity(persona)
@@ -105,7 +108,9 @@ class Conversation:
         noted = [0]
         try:
             result = run_turn(self.store, self.personas, persona, batch, lease, stream,
-                              context=lambda has_history: self._context(batch, has_history, noted))
+                              context=lambda has_history: self._context(batch, has_history, noted),
+                              token=self.replier.client.token or "",
+                              file_limits=self.file_limits)
             failed = False
             consumed(self.state, last.session_id, noted[0])  # used by a committed turn
         except (LeaseLost, FencingError):

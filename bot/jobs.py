@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 DM_THREAD = "dm"
 _UNSAFE = re.compile(r"[^A-Za-z0-9-]")
@@ -38,6 +39,8 @@ class Job:
     reply_in_thread: bool = True
     requested_in: str | None = None  # channel where a reset was requested (for the ephemeral)
     user_team: str = ""  # the author's workspace (streams in channels need it; Slack Connect)
+    # Slack files attached to the message: a few fields each (bot.files.slack_files).
+    files: tuple[dict[str, Any], ...] = field(default=(), hash=False)
 
     @property
     def session_id(self) -> str:
@@ -48,8 +51,17 @@ class Job:
         return self.thread_ts if self.reply_in_thread and self.thread_ts != DM_THREAD else None
 
     def dumps(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        """Stable JSON. `files` is left out when empty, so a job without files serializes
+        exactly as before the field existed: the inbox is popped by comparing this string
+        with what was queued, and older workers can still load it."""
+        data = asdict(self)
+        for optional in ("files", "user_team"):  # added later: omitted when empty
+            if not data[optional]:
+                del data[optional]
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def loads(cls, raw: str | bytes) -> Job:
-        return cls(**json.loads(raw))
+        data = json.loads(raw)
+        data["files"] = tuple(dict(f) for f in data.get("files") or ())
+        return cls(**data)

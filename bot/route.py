@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from bot.files import slack_files
 from bot.jobs import DM_THREAD, Job
 
 MAX_TEXT_CHARS = 12_000
@@ -70,6 +71,7 @@ def _job(event: dict, team: str, thread_ts: str, text: str, persona_ids: Iterabl
         user=_str(event, "user"), text=text[:MAX_TEXT_CHARS], persona=persona,
         reply_in_thread=reply_in_thread, requested_in=event["channel"],
         user_team=_str(event, "user_team") or _str(event, "team") or team,
+        files=slack_files(event.get("files")),
     )
 
 

@@ -20,6 +20,7 @@ from bot.agent.personas import Personas, load_personas
 from bot.config import Config
 from bot.conversation import Conversation
 from bot.dedup import DEDUP_TTL_SECONDS, LAST_SLACK_RETRY, dedup_keys
+from bot.files import FileLimits
 from bot.jobs import Job
 from bot.reply import Replier
 from bot.stop import STOP_ANY, request_stop
@@ -84,6 +85,7 @@ class Runtime:
             state, store, personas, Replier(client, personas.several), streaming=config.streaming,
             reader=ThreadReader.from_config(config, client),
             bot_user_id=functools.cache(lambda: client.auth_test()["user_id"]),
+            file_limits=FileLimits(max_bytes=config.file_max_bytes),
         )
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
         return cls(config, client, state, store, personas, worker)

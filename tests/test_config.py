@@ -18,6 +18,8 @@ def test_defaults_are_embedded() -> None:
     assert str(config.session_dir) == ".data/sessions"
     assert config.model_provider == "bedrock" and not config.distributed
     assert (config.thread_context_messages, config.thread_context_chars) == (50, 12_000)
+    assert config.file_max_bytes == 5_000_000
+    assert load({**GOOD, "FILE_MAX_BYTES": "2000000"}).file_max_bytes == 2_000_000
 
 
 def test_thread_context_can_be_turned_off() -> None:
@@ -37,6 +39,8 @@ def test_thread_context_can_be_turned_off() -> None:
     ({**GOOD, "THREAD_CONTEXT_MESSAGES": "-1"}, "THREAD_CONTEXT_MESSAGES"),
     ({**GOOD, "THREAD_CONTEXT_MESSAGES": "all"}, "THREAD_CONTEXT_MESSAGES"),
     ({**GOOD, "THREAD_CONTEXT_CHARS": "100"}, "THREAD_CONTEXT_CHARS"),
+    ({**GOOD, "FILE_MAX_BYTES": "5MB"}, "FILE_MAX_BYTES"),
+    ({**GOOD, "FILE_MAX_BYTES": "0"}, "FILE_MAX_BYTES"),
 ])
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):

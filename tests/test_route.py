@@ -85,3 +85,25 @@ def test_stop_and_help_words_are_commands_only_when_they_are_the_whole_message()
     unjoined = route_message(message_event("stop", "C1", "3.0", "1.0"), "T1", "UBOT", IDS,
                              lambda job: False)
     assert isinstance(unjoined, Ignored)
+
+
+def test_file_shares_carry_their_files_null_safe() -> None:
+    joined = lambda job: True  # noqa: E731
+    dm = load("21_message_im_file_share_real.json")["event"]  # captured: a snippet in a DM
+    job = route_message(dm, "T1", "UBOT", IDS, joined)
+    assert isinstance(job, Job) and job.text == "message message message"
+    (file,) = job.files
+    assert file["id"] == dm["files"][0]["id"] and file["mode"] == "snippet"
+    assert file["url_private_download"] == dm["files"][0]["url_private_download"]
+    assert "preview" not in file and "permalink" not in file  # only what bot.files reads
+    files_only = route_message(dm | {"text": ""}, "T1", "UBOT", IDS, joined)
+    assert files_only.text == "" and files_only.files == job.files  # still a turn
+    stub = load("24_message_im_file_share_check_file_info.json")["event"]  # Slack Connect
+    assert route_message(stub, "T1", "UBOT", IDS, joined).files == (
+        {"id": "F12345678", "mode": "file_access", "file_access": "check_file_info"},)
+    shared = load("28_message_file_share_channel.json")["event"]
+    in_thread = shared | {"thread_ts": "1.0", "files": None}
+    assert route_message(in_thread, "T1", "UBOT", IDS, joined).files == ()
+    with_mention = mention("<@UBOT> what is this?") | {"files": shared["files"]}
+    assert route_mention(with_mention, "T1", "UBOT", IDS).files[0]["name"] == "file.png"
+    assert route_mention(mention("<@UBOT> hi"), "T1", "UBOT", IDS).files == ()

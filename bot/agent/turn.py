@@ -16,6 +16,7 @@ from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.types.content import Message
 
 from bot.agent.personas import Persona, Personas
+from bot.files import FileLimits, answer_note, prompt_blocks, read_for_jobs, shrink_for_storage
 from bot.jobs import Job
 from bot.store.buffered import is_complete_exchange_end
 from bot.store.sessions import SessionStore
@@ -57,12 +58,19 @@ def last_answered(messages: list[Message]) -> tuple[list[str], str]:
     return [], ""
 
 
-def prompt_for(jobs: list[Job], preamble: list[str] = ()) -> list[dict[str, Any]]:
+def prompt_for(jobs: list[Job], preamble: list[str] = (),
+               file_input: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One user message for the queued Slack messages; their ts ride along as metadata.
-    `preamble`: context texts that come first (the thread so far, other apps' posts)."""
+
+    `preamble`: context texts that come first (the thread so far, other apps' posts). Per
+    message: its text, then the blocks of its files from `file_input` (job ts ->
+    bot.files.FileInput, from bot.files.read_for_jobs), then a note on unreadable files."""
+    file_input = file_input or {}
     return [{
         "role": "user",
-        "content": [{"text": text} for text in preamble] + [{"text": job.text} for job in jobs],
+        "content": [{"text": text} for text in preamble] + [
+            block for job in jobs
+            for block in prompt_blocks(job.text, job.files, file_input.get(job.ts))],
         "metadata": {"custom": {"slack_ts": [job.ts for job in jobs]}},
     }]
 
@@ -88,7 +96,8 @@ Context = Callable[[bool], list[str]]  # has the persona history here? -> preamb
 
 def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: list[Job],
              lease: Lease, stream: AnswerStream | None = None,
-             context: Context | None = None) -> TurnResult:
+             context: Context | None = None, token: str = "",
+             file_limits: FileLimits | None = None) -> TurnResult:
     handler = stream.on_event if stream is not None else None
     agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
     manager.rollback_partial_tail(agent)
@@ -101,12 +110,16 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
         stream.on_stop = lambda: agent.cancel(message=f"{stream.so_far()}\n\n{STOPPED}".strip())
         stream.start()
     preamble = context(bool(agent.messages)) if context is not None else []
+    provider = persona.provider or personas.default_provider
+    file_input = read_for_jobs(jobs, token, provider, file_limits or FileLimits())
     try:
-        agent(prompt_for(jobs, preamble))
+        agent(prompt_for(jobs, preamble, file_input))
     except BaseException:
         manager.discard()
         raise
     lease.check()  # never write after losing the thread lock
+    shrink_for_storage(agent.messages)  # the stored records are these same objects
     manager.commit(agent)
-    text = last_answered(agent.messages)[1] or "(no answer)"
+    problems = [problem for read in file_input.values() for problem in read.problems]
+    text = (last_answered(agent.messages)[1] or "(no answer)") + answer_note(problems)
     return TurnResult(text, answered=len(jobs), replayed=False)

@@ -25,6 +25,8 @@ SHORTCUT = "80_message_action_reset_real_enterprise_null.form.json"  # enterpris
 COMMAND = "72_slash_command_reset_threadA.txt"  # non-Grid workspace, captured
 BLOCK_ACTION = "85_block_actions_static_select_ephemeral.form.json"  # enterprise: null, captured
 BUTTON = "87_block_actions_button_grid_bolt.form.json"  # its actions[0]: a button click
+FILE_SHARE = "28_message_file_share_channel.json"  # a PNG shared in a channel (bolt-python)
+FILE_SNIPPET = "21_message_im_file_share_real.json"  # captured: a text snippet in a DM
 _event_seq = itertools.count(1)
 
 
@@ -91,6 +93,30 @@ def message_event(text: str, channel: str, ts: str, thread_ts: str | None = None
     _set_text(event, text)
     event.update(user=user, ts=ts, event_ts=ts, channel=channel, team=team,
                  channel_type=channel_type)
+    if thread_ts:
+        event.update(thread_ts=thread_ts, parent_user_id=user)
+    return event
+
+
+def slack_file(name: str, url: str, mimetype: str, filetype: str, size: int,
+               file_id: str | None = None, source: str = FILE_SHARE) -> dict[str, Any]:
+    """The file object of a stored file_share body (a hosted PNG, or with FILE_SNIPPET a
+    text snippet) standing for another file: id, name, type, size and URLs changed."""
+    file = load(source)["event"]["files"][0]
+    file.update(id=file_id or f"F{uuid.uuid4().hex[:10].upper()}", name=name, title=name,
+                mimetype=mimetype, filetype=filetype, size=size, url_private=url,
+                url_private_download=url)
+    return file
+
+
+def file_share_event(text: str, channel: str, ts: str, files: list[dict[str, Any]],
+                     thread_ts: str | None = None, user: str = "U1",
+                     channel_type: str = "channel") -> dict[str, Any]:
+    """A person's `file_share` message carrying `files`; with `thread_ts`, in that thread."""
+    event = load(FILE_SHARE)["event"]
+    _set_text(event, text)
+    event.update(user=user, ts=ts, event_ts=ts, channel=channel, channel_type=channel_type,
+                 files=files)
     if thread_ts:
         event.update(thread_ts=thread_ts, parent_user_id=user)
     return event
