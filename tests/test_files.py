@@ -8,7 +8,6 @@ import base64
 import json
 import re
 import struct
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -42,6 +41,7 @@ from tests.fakes.slack_payloads import (
     slack_file,
 )
 from tests.harness import Bot, next_ts
+from tests.listeners.test_events import settle
 
 TOKEN = "xoxb-test-token"  # the harness's bot token; the file server wants exactly this
 BEDROCK_DOC_NAME = re.compile(r"^(?!.*\s\s)[A-Za-z0-9\s\-()\[\]]{1,200}$")
@@ -349,17 +349,6 @@ def test_a_job_with_files_is_queued_and_finished_on_redis(redis_url: str,
 
 # --- end to end: the real bot over signed HTTP ------------------------------------------
 
-def settle(bot: Bot, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not bot.runtime.worker.busy and not bot.runtime.state.orphans():
-            time.sleep(0.2)
-            if not bot.runtime.worker.busy:
-                return
-        time.sleep(0.05)
-    raise AssertionError("worker did not settle")
-
-
 def joined_thread(bot: Bot, fake_slack: FakeSlack) -> str:
     root = bot.mention("I'll send you some files")
     fake_slack.wait_for("chat.postMessage")
@@ -374,7 +363,7 @@ def test_a_files_only_message_is_answered_not_greeted(make_bot, fake_slack: Fake
     status, _ = bot.event(file_share_event("", "C1", next_ts(), [text_file(files)], thread))
     assert status == 200
     fake_slack.wait_for("chat.postMessage", count=2)
-    settle(bot)
+    settle(bot, timeout=10)
     answers = [c.params["text"] for c in fake_slack.calls("chat.postMessage")]
     assert answers[1] == "That snippet says: hug a kitten." and GREETING not in answers
     assert model.calls[1]["messages"][-1]["content"][0] == {"text": NO_TEXT}
@@ -391,7 +380,7 @@ def test_file_share_reaches_the_model_and_the_session_stores_a_placeholder(
                              [png_file(files), text_file(files), zip_file], thread)
     assert bot.event(event)[0] == 200
     fake_slack.wait_for("chat.postMessage", count=2)
-    settle(bot)
+    settle(bot, timeout=10)
     sent = model.calls[1]["messages"][-1]["content"]
     assert sent[0] == {"text": "what are these?"}
     assert sent[1:3] == [{"text": "File photo.png (image):"},
