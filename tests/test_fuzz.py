@@ -70,6 +70,8 @@ def test_signed_garbage_never_gets_a_5xx(make_bot_once, body: tuple[str, str]) -
 # seen. Only what names the payload's kind is always there.
 REQUIRED = {("type",), ("event",), ("event", "type"), ("command",), ("challenge",),
             ("callback_id",), ("actions",), ("view",), ("ssl_check",)}
+# Inside objects: every block has a `type`, every block action an `action_id`.
+NESTED_REQUIRED = {"type", "action_id"}
 STORED = sorted(p.name for p in PAYLOADS.iterdir() if p.name not in ("README.md", "meta.json"))
 
 
@@ -82,7 +84,7 @@ def _paths(value: object, prefix: tuple = ()) -> list[tuple]:
     elif isinstance(value, dict):
         for key, child in value.items():
             path = (*prefix, key)
-            if path not in REQUIRED and not (len(path) > 1 and key == "type"):
+            if path not in REQUIRED and not (len(path) > 1 and key in NESTED_REQUIRED):
                 found.append(path)
             found += _paths(child, path)
     return found
@@ -109,8 +111,9 @@ def slack_valid_variants(draw: st.DrawFn) -> tuple[str, str, str]:
         parent = _parent(body, path)
         mutation = draw(st.sampled_from(["remove", "extra"] if is_form else
                                         ["null", "remove", "extra"]))
-        if mutation == "null":
-            parent[path[-1]] = None
+        if mutation == "null":  # Slack sends [] for an empty list, never null
+            if not isinstance(parent[path[-1]], list):
+                parent[path[-1]] = None
         elif mutation == "remove":
             del parent[path[-1]]
         elif isinstance(parent, dict):
