@@ -133,7 +133,8 @@ class Conversation:
                      answered.session_id, answered.ts, sorted(posted))
         if result.replayed and stream is not None and answered is not last:
             stream = None  # that stream was for another message
-        self._post(lambda: self.replier.deliver(answered, result.text, persona, stream, posted))
+        self._post(lambda: self.replier.deliver(answered, result.text, persona, stream, posted,
+                                                tools=result.tools))
         return result.answered
 
     def _context(self, batch: list[Job], has_history: bool, noted: list[int]) -> list[str]:

@@ -37,6 +37,13 @@ def split_first(text: str) -> tuple[str, str]:
     return text[:cut], text[cut:].lstrip("\n")
 
 
+def tools_line(tools: tuple[str, ...]) -> dict:
+    """A compact context line naming the tools an answer used."""
+    names = ", ".join(f"`{name}`" for name in tools)
+    return {"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f":hammer_and_wrench: Used {names}"}]}
+
+
 def _metadata(job: Job, part: int, parts: int) -> dict:
     payload = {"for_ts": job.ts, "part": part, "parts": parts}
     return {"event_type": ANSWER_EVENT, "event_payload": payload}
@@ -66,7 +73,8 @@ class Replier:
         return identity
 
     def answer(self, job: Job, text: str, persona: Persona | None = None,
-               skip_parts: frozenset[int] = frozenset(), first: str | None = None) -> None:
+               skip_parts: frozenset[int] = frozenset(), first: str | None = None,
+               tools: tuple[str, ...] = ()) -> None:
         """Post `text` in parts; each part's metadata names the job and the part, so a replay
         can post only the parts a crash kept from Slack. With `first`, part 0 is already in
         Slack (a streamed message) and `text` is the rest."""
@@ -77,31 +85,35 @@ class Replier:
             blocks = None
             if index == len(parts) - 1 and persona is not None:
                 blocks = feedback_blocks(job.session_id, job.ts, persona.id, part)
+                if tools:  # a posted answer has no task steps: say which tools it used
+                    blocks.insert(-1, tools_line(tools))
             self.client.chat_postMessage(
                 channel=job.channel, thread_ts=job.reply_thread_ts, text=part, blocks=blocks,
                 metadata=_metadata(job, index, len(parts)), **self.identity(persona),
             )
 
     def deliver(self, job: Job, text: str, persona: Persona | None,
-                stream: AnswerStream | None, skip_parts: frozenset[int] = frozenset()) -> None:
+                stream: AnswerStream | None, skip_parts: frozenset[int] = frozenset(),
+                tools: tuple[str, ...] = ()) -> None:
         """Make Slack show exactly the stored answer `text`, once."""
         sdk_stream = stream.close() if stream is not None else None
         if stream is None or stream.ts is None:
-            self.answer(job, text, persona, skip_parts)
+            self.answer(job, text, persona, skip_parts, tools=tools)
             return
         first, rest = split_first(text)
         parts = 1 + len(chunks(rest)) if rest else 1
         metadata = _metadata(job, 0, parts)
         votes = persona is not None and not rest  # 👍/👎 go on the answer's last message
-        if stream.live and sdk_stream is not None and stream.streamed.strip() == first.strip():
+        exact = stream.streamed.strip() == first.strip()
+        if stream.live and sdk_stream is not None and exact and not stream.stop_button:
             actions = [feedback_actions(job.session_id, job.ts, persona.id)] if votes else None
             sdk_stream.stop(metadata=metadata, blocks=actions)
-        else:  # expired, broke, resumed after a crash, or carried more than one message
+        else:  # a Stop button to remove; expired, broke, resumed, or more than one message
             if stream.live and sdk_stream is not None:
-                _quietly(lambda: sdk_stream.stop())
-            blocks = feedback_blocks(job.session_id, job.ts, persona.id, first) if votes else None
+                _quietly(lambda: sdk_stream.stop(metadata=metadata))
+            blocks = feedback_blocks(job.session_id, job.ts, persona.id if persona else "", first)
             self.client.chat_update(channel=job.channel, ts=stream.ts, text=first,
-                                    blocks=blocks, metadata=metadata)
+                                    blocks=blocks if votes else blocks[:-1], metadata=metadata)
         self.answer(job, rest, persona, skip_parts, first=first)
         stream.state.set_fact(stream_key(job), None)
 

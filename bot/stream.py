@@ -21,9 +21,10 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.models.messages.chunk import MarkdownTextChunk, TaskUpdateChunk
+from slack_sdk.models.messages.chunk import BlocksChunk, MarkdownTextChunk, TaskUpdateChunk
 
 from bot.jobs import Job
+from bot.stop import clear_stop, stop_block, stop_requested
 from bot.store.state import State
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,6 @@ def stream_key(job: Job) -> str:
     return f"stream:{job.session_id}:{job.ts}"
 
 
-def stop_key(session_id: str) -> str:
-    return f"stop:{session_id}"
-
-
 class AnswerStream:
     def __init__(self, client: WebClient, state: State, job: Job, identity: dict[str, str],
                  refused: set[str], interval: float = 0.25, recipient_team: str = "") -> None:
@@ -54,6 +51,7 @@ class AnswerStream:
         self.recipient_team = recipient_team or job.team
         self.on_stop: Callable[[], None] | None = None
         self.stopped = False
+        self.stop_button = False  # the message carries a Stop button until delivery
         self.streamed = ""  # text Slack has been sent
         self.ts: str | None = state.fact(stream_key(job))  # a crashed attempt's message
         self._resumed = self.ts is not None
@@ -118,7 +116,7 @@ class AnswerStream:
 
     # --- the flusher -------------------------------------------------------------------
     def start(self) -> AnswerStream:
-        self.state.set_fact(stop_key(self.job.session_id), None)
+        clear_stop(self.state, self.job.session_id)
         self._thread.start()
         return self
 
@@ -137,10 +135,10 @@ class AnswerStream:
         if self.stopped or self.on_stop is None:
             return
         try:
-            wanted = self.state.fact(stop_key(self.job.session_id))
+            wanted = stop_requested(self.state, self.job.session_id, [self.job.ts])
         except Exception:  # a stop request is best effort; the turn goes on
             return
-        if wanted in (self.job.ts, "*"):
+        if wanted:
             self.stopped = True
             log.info("session %s: stop requested", self.job.session_id)
             self.on_stop()
@@ -176,6 +174,9 @@ class AnswerStream:
             try:
                 if stream is None:
                     stream = self._open()
+                    button = stop_block(self.job.session_id, self.job.ts)
+                    chunks = [BlocksChunk(blocks=[button]), *chunks]
+                    self.stop_button = True
                 stream.append(chunks=chunks)
                 self.streamed += text
             except (SlackApiError, SlackRequestError) as exc:
@@ -230,4 +231,4 @@ class _Remembered:
         return self.stream.stop(**kwargs)
 
 
-__all__ = ["AnswerStream", "MarkdownTextChunk", "stream_key", "stop_key"]
+__all__ = ["AnswerStream", "stream_key"]

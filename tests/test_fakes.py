@@ -185,6 +185,9 @@ def test_fake_openai_concurrency_tracking(openai_fake: FakeOpenAI) -> None:
     for t in threads:
         t.join()
     assert openai_fake.max_concurrent == 3
+    deadline = time.monotonic() + 5  # the server marks a request finished after replying
+    while sum(1 for r in openai_fake.requests if r.finished) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     pairs = openai_fake.overlaps(lambda b: b["messages"][-1]["content"])
     assert len(pairs) == 1
     assert {p.body["messages"][-1]["content"] for p in pairs[0]} == {"a"}

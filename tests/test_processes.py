@@ -30,7 +30,7 @@ from tests.processes import BotProcess, bot_env, start_all, stop_all
 CHANNEL = "C1"
 ANSWER_TIMEOUT = 20.0
 
-Factory = Callable[[str], BotProcess]
+Factory = Callable[..., BotProcess]
 
 
 @pytest.fixture
@@ -40,8 +40,8 @@ def bots(redis_url: str, s3_env: dict[str, str], fake_slack: FakeSlack,
     env = bot_env(fake_slack.base_url, redis_url, s3_env, fake_openai.base_url)
     made: list[BotProcess] = []
 
-    def make(name: str) -> BotProcess:
-        bot = BotProcess(name, env, tmp_path)
+    def make(name: str, **extra: str) -> BotProcess:
+        bot = BotProcess(name, {**env, **extra}, tmp_path)
         made.append(bot)
         return bot
 
@@ -270,6 +270,26 @@ def test_turn_killed_mid_way_is_answered_once_by_another_process(
     [request] = requests_asking(fake_openai, second)
     assert_well_formed(request)
     assert chat(request) == [("user", first), ("assistant", echo(first, 1)), ("user", second)]
+
+
+def test_worker_killed_mid_stream_its_message_is_completed_not_copied(
+        bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    """SIGKILL while the answer streams: another process re-runs the turn and finishes the
+    half-streamed message in place (its ts is in Redis); Slack never shows a second copy."""
+    [a] = start_all([bots("A", STREAMING="on")])
+    fake_openai.chunk_delay = 0.3
+    root, first = next_ts(), tag("first " * 12)
+    a.send(mention_event(first, CHANNEL, root))
+    fake_slack.wait_for("chat.appendStream", timeout=ANSWER_TIMEOUT)  # visibly streaming
+    a.kill()
+    fake_openai.chunk_delay = 0.0
+    start_all([bots("B", STREAMING="on")])
+    fake_slack.wait_for("chat.update", timeout=ANSWER_TIMEOUT)
+    [message] = fake_slack.streams.messages.values()
+    wait_until(lambda: message["text"] == echo(first, 1), ANSWER_TIMEOUT, "the final text")
+    assert len(fake_slack.calls("chat.startStream")) == 1 and posts(fake_slack, root) == []
+    assert message["metadata"]["event_payload"]["for_ts"] == root
+    assert len(requests_asking(fake_openai, first)) == 2  # A's lost attempt + B's
 
 
 def test_slack_retry_on_another_process_is_answered_once(

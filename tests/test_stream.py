@@ -6,14 +6,17 @@ scripted model streams its text in small deltas, like a provider.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 
 from bot.jobs import session_id
-from bot.stream import MAX_CALL_CHARS, stop_key
+from bot.stop import stop_key
+from bot.stream import MAX_CALL_CHARS
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import block_action, button_action
 from tests.harness import Bot, message_event, next_ts
 from tests.listeners.test_events import settle
 
@@ -59,6 +62,11 @@ def test_answer_streams_in_batches_and_ends_as_the_stored_answer(make_bot, fake_
     deltas = len(ANSWER) // 8
     assert 1 <= len(appends) < deltas / 3, f"{len(appends)} appends for {deltas} deltas"
     assert fake_slack.calls("chat.postMessage") == []  # one message, no second copy
+    streamed_blocks = [b for c in message["chunks"] if c["type"] == "blocks" for b in c["blocks"]]
+    assert any(e.get("action_id") == "stop_answer" for b in streamed_blocks
+               for e in b.get("elements", []))  # a Stop button while it streams
+    final = json.dumps(message["blocks"])
+    assert "stop_answer" not in final and "feedback_buttons" in final  # then 👍/👎 instead
     status = fake_slack.calls("assistant.threads.setStatus")
     assert status and status[0].params["status"] and status[0].params["thread_ts"] == root["ts"]
     # The next turn remembers the streamed answer as the stored one.
@@ -153,6 +161,15 @@ def test_tool_runs_show_as_tasks_and_persona_identity_is_on_the_stream(
     assert [c["status"] for c in chunks] == ["in_progress", "complete"]
 
 
+def test_a_posted_answer_names_the_tools_it_used(make_bot, fake_slack, tmp_path: Path) -> None:
+    model = ScriptedModel([{"tool": "calculator", "input": {"expression": "2+2"}}, "Four."])
+    bot = make_bot(model, PERSONAS_FILE=personas_file(tmp_path))  # STREAMING=off: posted
+    bot.mention("2+2?")
+    post = fake_slack.wait_for("chat.postMessage")[0]
+    lines = [b for b in post.params["blocks"] if b["type"] == "context"]
+    assert post.params["text"] == "Four." and "Used `calculator`" in json.dumps(lines)
+
+
 def test_long_answers_stay_under_call_limits_and_continue_in_follow_ups(
     make_bot, fake_slack
 ) -> None:
@@ -219,6 +236,23 @@ def test_stopping_keeps_the_partial_answer_marked_and_the_history_valid(
     roles = [m["role"] for m in model.calls[-1]["messages"]]
     assert roles == ["user", "assistant", "user"]
     assert "_(stopped)_" in str(model.calls[-1]["messages"][1])
+
+
+def test_the_stop_button_on_the_streaming_message_stops_it(make_bot, fake_slack) -> None:
+    model = slow("word " * 400, chars=5, delay=0.02)
+    bot = streaming_bot(make_bot, model)
+    root = bot.mention("ramble on")
+    fake_slack.wait_for("chat.appendStream")
+    [message] = fake_slack.streams.messages.values()
+    [button] = [e for c in message["chunks"] if c["type"] == "blocks" for b in c["blocks"]
+                for e in b["elements"] if e["action_id"] == "stop_answer"]
+    click = block_action(button_action("stop_answer", button["value"]), "C1", message["ts"])
+    assert bot.interact(click)[0] == 200
+    wait_for_streams(fake_slack, 1)
+    settle(bot)
+    final = message_of(fake_slack, root["ts"])
+    assert final["text"].rstrip().endswith("_(stopped)_") and len(model.calls) == 1
+    assert "stop_answer" not in json.dumps(final["blocks"])
 
 
 def test_status_falls_back_to_a_reaction_and_waiting_messages_get_one(

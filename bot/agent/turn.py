@@ -33,6 +33,17 @@ class TurnResult:
     text: str
     answered: int  # how many of the queued jobs this answer covers
     replayed: bool  # answered before a crash; the stored answer is posted, no model call
+    tools: tuple[str, ...] = ()  # the tools the answer used, in order (shown when posted)
+
+
+def tools_used(messages: list[Message]) -> tuple[str, ...]:
+    """Names of the tools called after the last prompt from Slack."""
+    for index in range(len(messages) - 1, -1, -1):
+        if _slack_ts(messages[index]):
+            names = [block["toolUse"]["name"] for m in messages[index + 1:]
+                     for block in m["content"] if "toolUse" in block]
+            return tuple(dict.fromkeys(names))
+    return ()
 
 
 def message_text(message: Message) -> str:
@@ -105,7 +116,8 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
     done = [job for job in jobs if job.ts in answered_ts]
     if done:  # committed before a crash, never posted: post the stored answer
         log.info("session %s: replaying the stored answer of an interrupted turn", lease.session_id)
-        return TurnResult(answer, answered=len(done), replayed=True)
+        return TurnResult(answer, answered=len(done), replayed=True,
+                          tools=tools_used(agent.messages))
     if stream is not None:
         stream.on_stop = lambda: agent.cancel(message=f"{stream.so_far()}\n\n{STOPPED}".strip())
         stream.start()
@@ -122,4 +134,4 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
     manager.commit(agent)
     problems = [problem for read in file_input.values() for problem in read.problems]
     text = (last_answered(agent.messages)[1] or "(no answer)") + answer_note(problems)
-    return TurnResult(text, answered=len(jobs), replayed=False)
+    return TurnResult(text, answered=len(jobs), replayed=False, tools=tools_used(agent.messages))

@@ -81,7 +81,9 @@ class _OpenAIHandler(QuietHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
-        for chunk in fake._chunks(body, reply):
+        for index, chunk in enumerate(fake._chunks(body, reply)):
+            if index and fake.chunk_delay:
+                time.sleep(fake.chunk_delay)  # a provider producing tokens over time
             self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")
@@ -96,6 +98,7 @@ class FakeOpenAI:
         self.reply_fn = reply_fn
         self.delay = 0.0
         self.block_until: threading.Event | None = None
+        self.chunk_delay = 0.0  # seconds between streamed chunks
         self.should_retry: bool | None = None  # sets x-should-retry on injected errors
         self.requests: list[Request] = []
         self.max_concurrent = 0

@@ -78,7 +78,7 @@ class StreamingMessages:
                     return {"ok": False, "error": f"missing_{field}"}, None
         message = {
             "type": "message", "ts": ts, "thread_ts": params["thread_ts"], "text": text,
-            "chunks": chunks, "streaming": True, "user": "UBOT", "bot_id": "BBOT",
+            "chunks": list(chunks), "streaming": True, "user": "UBOT", "bot_id": "BBOT",
             **{k: params[k] for k in ("username", "icon_emoji", "icon_url") if k in params},
         }
         with self._lock:
