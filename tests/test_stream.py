@@ -279,3 +279,21 @@ def test_status_is_cleared_when_the_turn_fails(make_bot, fake_slack) -> None:
     fake_slack.wait_for("chat.postMessage")
     cleared = fake_slack.wait_for("assistant.threads.setStatus", count=2)[-1].params
     assert (cleared["thread_ts"], cleared["status"]) == (root["ts"], "")
+
+
+def test_an_answer_stored_but_not_delivered_is_replayed_into_the_same_message(
+    make_bot, fake_slack
+) -> None:
+    """Slack fails the final stopStream (as if the worker died after saving the answer): the
+    retry delivers the stored answer into the streamed message, without a model call."""
+    fake_slack.fail_next("chat.stopStream", times=3, status=500)  # past slack_sdk's retries
+    model = slow(ANSWER)
+    bot = streaming_bot(make_bot, model)
+    root = bot.mention("once only")
+    fake_slack.wait_for("chat.update", timeout=20)
+    settle(bot, timeout=10)
+    message = message_of(fake_slack, root["ts"])
+    assert message["text"].strip() == ANSWER.strip()
+    assert message["metadata"]["event_payload"]["for_ts"] == root["ts"]
+    assert len(model.calls) == 1 and fake_slack.calls("chat.postMessage") == []
+    assert len(fake_slack.calls("chat.startStream")) == 1
