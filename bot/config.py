@@ -46,7 +46,7 @@ class Config:
     personas_file: Path | None = None
     log_level: str = "INFO"
     turn_concurrency: int = 64
-    lock_ttl_seconds: float = 30.0
+    lock_ttl_seconds: float = 7.0
     streaming: bool = True
     thread_context_messages: int = 50  # 0: never read a thread's earlier messages
     thread_context_chars: int = 12_000
@@ -145,7 +145,7 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Con
         personas_file=Path(personas) if personas else None,
         log_level=(_get(env, "LOG_LEVEL") or "INFO").upper(),
         turn_concurrency=_int(env, "TURN_CONCURRENCY", 64),
-        lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 30, minimum=3)),
+        lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 7, minimum=3)),
         streaming=_flag(env, "STREAMING", True),
         thread_context_messages=_int(env, "THREAD_CONTEXT_MESSAGES", 50, minimum=0),
         thread_context_chars=_int(env, "THREAD_CONTEXT_CHARS", 12_000, minimum=500),

@@ -118,10 +118,17 @@ class Conversation:
                 stream.close()  # the next holder replaces the half-streamed message
             raise
         except Exception as exc:
-            if is_transient(exc) and not final_attempt:
+            transient = is_transient(exc)
+            if (transient and not final_attempt) or (len(batch) > 1 and not transient):
                 if stream is not None:
-                    stream.close()
-                raise
+                    stream.close()  # replaced when its message is answered
+                if transient:
+                    raise
+                # One poisoned message must not sink its neighbours: answer them one by one,
+                # so only the message that really fails gets the apology.
+                log.warning("session %s: a turn of %d messages failed (%s); answering them "
+                            "one at a time", last.session_id, len(batch), type(exc).__name__)
+                return self.answer(persona, batch[:1], lease, final_attempt)
             self._report_failure(last, exc, stream)
             return len(batch)
         finally:

@@ -228,3 +228,35 @@ def test_embedded_mode_without_redis(make_bot, fake_slack) -> None:
     bot.reply("again", thread_ts=root["ts"])
     fake_slack.wait_for("chat.postMessage", count=2)
     assert len(model.calls[-1]["messages"]) == 3
+
+
+class PoisonedModel(ScriptedModel):
+    """Fails for good on any prompt that contains "poison"."""
+
+    async def stream(self, messages, *args, **kwargs):  # type: ignore[override]
+        if "poison" in str(messages[-1]):
+            self.calls.append({"messages": messages})
+            raise ValueError("the model refuses this input")
+        async for event in super().stream(messages, *args, **kwargs):
+            yield event
+
+
+def test_a_poisoned_message_does_not_sink_the_messages_queued_with_it(make_bot, fake_slack
+                                                                       ) -> None:
+    gate = threading.Event()
+    model = PoisonedModel(block_until=gate)
+    bot = make_bot(model)
+    root = bot.mention("start")
+    deadline = time.monotonic() + 5
+    while not model.calls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for text in ("good one", "poison pill", "good two"):  # queued: one coalesced turn
+        bot.reply(text, thread_ts=root["ts"])
+    gate.set()
+    fake_slack.wait_for("chat.postMessage", count=4, timeout=15)
+    settle(bot)
+    answers = posts(fake_slack, root["ts"])
+    assert len(answers) == 4 and "Sorry" in answers[2], answers
+    assert "good one" in answers[1] and "good two" in answers[3]
+    history = model.calls[-1]["messages"]
+    assert "poison" not in str(history) and [m["role"] for m in history][-1] == "user"

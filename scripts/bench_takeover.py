@@ -1,0 +1,84 @@
+"""Benchmark: how soon another process takes over a thread whose worker was SIGKILLed.
+
+    uv run python scripts/bench_takeover.py [--runs 5]
+
+Starts a throwaway redis-server, moto's S3 server, the fake Slack Web API and the fake
+OpenAI server, and the real `web` process (gunicorn, Procfile) twice with the default lock
+lease. Each run: process A starts a turn whose model call hangs, A is SIGKILLed, a new
+message in that thread goes to process B; the figure is the time from the kill to B's
+model request for that thread. Goal: under 10 s, with no two holders (B's request only
+starts once A's lease is gone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
+from tests.fakes.redis_server import RedisServer  # noqa: E402
+from tests.fakes.s3_server import S3Server  # noqa: E402
+from tests.fakes.slack_api import FakeSlack  # noqa: E402
+from tests.harness import mention_event, message_event, next_ts  # noqa: E402
+from tests.processes import BotProcess, bot_env  # noqa: E402
+
+
+def asked(fake: FakeOpenAI, text: str) -> int:
+    return sum(1 for body in fake.bodies() if text in str(body.get("messages", [])[-1:]))
+
+
+def one_run(env: dict[str, str], tmp: str, fake: FakeOpenAI) -> float:
+    a = BotProcess(f"a-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start().wait_ready()
+    b = BotProcess(f"b-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start().wait_ready()
+    try:
+        gate = threading.Event()
+        fake.block_until = gate
+        root = next_ts()
+        first, second = f"first-{uuid.uuid4().hex[:6]}", f"next-{uuid.uuid4().hex[:6]}"
+        a.send(mention_event(first, "C1", root))
+        while not asked(fake, first):
+            time.sleep(0.01)
+        a.kill()
+        killed = time.monotonic()
+        fake.block_until = None
+        gate.set()
+        b.send(message_event(second, "C1", next_ts(), thread_ts=root))
+        while not asked(fake, second):
+            time.sleep(0.01)
+        return time.monotonic() - killed
+    finally:
+        a.kill()
+        b.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with (RedisServer() as redis_server, S3Server() as s3, FakeSlack() as slack,
+          FakeOpenAI() as fake, TemporaryDirectory() as tmp):
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(bucket)
+        s3_env = {**s3.env(), "SESSION_BUCKET": bucket, "SESSION_PREFIX": "bot/"}
+        env = bot_env(slack.base_url, redis_server.url, s3_env, fake.base_url)
+        env.pop("LOCK_TTL_SECONDS")  # the default lease, as deployed
+        env["WEB_CONCURRENCY"] = "1"
+        os.environ.setdefault("OPENAI_API_KEY", "bench")
+        times = [one_run(env, tmp, fake) for _ in range(args.runs)]
+        print(f"== SIGKILL mid-turn -> the thread's next model call on another process "
+              f"({args.runs} runs, default lease)")
+        print(f"median {statistics.median(times):5.1f} s   max {max(times):5.1f} s   "
+              f"goal <= 10 s: {'met' if max(times) <= 10 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
