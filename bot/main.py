@@ -8,6 +8,7 @@ from slack_bolt import App
 
 from bot import config as config_module
 from bot import logs
+from bot.agent.warmup import warm_up
 from bot.app import build_app
 from bot.config import ConfigError
 from bot.runtime import Runtime
@@ -26,6 +27,8 @@ def start_runtime(
         app = build_app(runtime)
     except ConfigError as exc:  # e.g. a personas file that does not parse
         config_module.exit_on(exc, exit_code)
+    warmed = warm_up(runtime.personas, runtime.store)
+    log.debug("warmed up in %.0f ms", warmed * 1000)
     runtime.worker.start()
     _started.append(runtime)
     log.info(

@@ -1,4 +1,4 @@
-"""Benchmark: how soon another process takes over a thread whose worker was SIGKILLed.
+"""Benchmark: takeover after a SIGKILL, and the first answer after start-up.
 
     uv run python scripts/bench_takeover.py [--runs 5]
 
@@ -60,6 +60,23 @@ def one_run(env: dict[str, str], tmp: str, fake: FakeOpenAI) -> float:
         b.stop()
 
 
+def answer_time(bot: BotProcess, slack: FakeSlack) -> float:
+    root = next_ts()
+    started = time.monotonic()
+    bot.send(mention_event(f"hello-{uuid.uuid4().hex[:6]}", "C1", root))
+    slack.wait_for("chat.postMessage", lambda c: c.params.get("thread_ts") == root, timeout=60)
+    return time.monotonic() - started
+
+
+def cold_start(env: dict[str, str], tmp: str, slack: FakeSlack) -> tuple[float, float]:
+    """Seconds to the first answer after the process said it was ready, then the next."""
+    bot = BotProcess(f"c-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start().wait_ready()
+    try:
+        return answer_time(bot, slack), answer_time(bot, slack)
+    finally:
+        bot.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -78,6 +95,10 @@ def main() -> None:
               f"({args.runs} runs, default lease)")
         print(f"median {statistics.median(times):5.1f} s   max {max(times):5.1f} s   "
               f"goal <= 10 s: {'met' if max(times) <= 10 else 'NOT met'}")
+        first, second = cold_start(env, tmp, slack)
+        print("== cold start: a fresh web process, ready, then two mentions in new threads")
+        print(f"first answer {first * 1000:6.0f} ms   next {second * 1000:6.0f} ms   "
+              f"ratio {first / second:4.1f}x (goal: the first waits no longer than the next)")
 
 
 if __name__ == "__main__":

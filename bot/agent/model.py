@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -23,6 +24,18 @@ def _timeout() -> float:
         return float(raw) if raw else 120.0
     except ValueError:
         raise ConfigError(f"MODEL_TIMEOUT_SECONDS={raw!r} is not a number; e.g. 120.") from None
+
+
+# SDK modules a provider's client imports lazily on its first request (openai's resources
+# alone take most of a second): imported during warm-up instead of by the first user.
+_HTTPX = ("httpcore._backends.anyio", "anyio._backends._asyncio")  # their first connection
+LAZY_MODULES = {"openai": ("openai.resources", *_HTTPX),
+                "anthropic": ("anthropic.resources", *_HTTPX)}
+
+
+def warm_provider(provider: str) -> None:
+    for module in LAZY_MODULES.get(provider, ()):
+        importlib.import_module(module)
 
 
 def build_model(provider: str, model_id: str | None) -> Model:
