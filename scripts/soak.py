@@ -63,7 +63,7 @@ from tests.fakes.openai_server import FakeOpenAI, default_reply  # noqa: E402
 from tests.fakes.ports import free_port  # noqa: E402
 from tests.fakes.redis_server import RedisServer  # noqa: E402
 from tests.fakes.s3_server import s3_client  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
+from tests.fakes.slack_api import Call, FakeSlack  # noqa: E402
 from tests.harness import mention_event, message_event, next_ts  # noqa: E402
 from tests.processes import bot_env  # noqa: E402
 
@@ -126,6 +126,17 @@ class MotoProcess:
         self.log.close()
 
 
+def answers(slack: FakeSlack) -> list[Call]:
+    """Every finished answer: posts, and streamed messages as they ended (their final
+    text, after stopStream or chat.update), as chat.postMessage-like calls."""
+    posts = slack.calls("chat.postMessage", include_failed=False)
+    streamed = [Call("chat.postMessage", {"channel": m.get("channel", CHANNEL),
+                                          "thread_ts": m["thread_ts"], "text": m["text"]},
+                     None, m["done_at"])
+                for m in list(slack.streams.messages.values()) if not m["streaming"]]
+    return sorted(posts + streamed, key=lambda c: c.at)
+
+
 class Observer:
     """Follows posts and model requests as they arrive: which tokens are answered, when."""
 
@@ -135,7 +146,6 @@ class Observer:
         self.cond = threading.Condition()
         self._by_reply: dict[str, list[str]] = {}
         self._seen_requests = 0
-        self._seen_posts = 0
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="observer", daemon=True)
 
@@ -156,12 +166,12 @@ class Observer:
         for req in requests[self._seen_requests:]:
             self._by_reply.setdefault(default_reply(req.body), asked(req.body))
         self._seen_requests = len(requests)
-        posts = self.slack.calls("chat.postMessage", include_failed=False)
+        posts = answers(self.slack)
         fresh = {}
-        for post in posts[self._seen_posts:]:
+        for post in posts:  # streamed messages finish out of order: look at all of them
             for token in self._by_reply.get(post.params.get("text", ""), []):
-                fresh.setdefault(token, post.at)
-        self._seen_posts = len(posts)
+                if token not in self.answered:
+                    fresh.setdefault(token, post.at)
         if fresh:
             with self.cond:
                 for token, at in fresh.items():
@@ -355,7 +365,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         s3_env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto.url,
                   "SESSION_BUCKET": bucket, "SESSION_PREFIX": "soak/"}
-        env = bot_env(slack.base_url, redis.url, s3_env, openai.base_url, LOG_LEVEL="INFO")
+        env = bot_env(slack.base_url, redis.url, s3_env, openai.base_url, LOG_LEVEL="INFO",
+                      STREAMING="on" if args.streaming else "off")
         cluster = Cluster(env, log_dir, args.workers)
         stack.callback(cluster.cleanup)
         cluster.start()
@@ -414,12 +425,15 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         wall = time.monotonic() - started
 
         threads = ledger.threads()
-        result = account(threads, slack.calls("chat.postMessage", include_failed=False),
+        result = account(threads, answers(slack),
                          list(openai.requests), CHANNEL,
                          count=lambda d: d.text not in set(markers))
         overlaps = len(overlapping(list(openai.requests), thread_key))
         ok = report(result, markers, chaos, wall, overlaps, unanswered_markers)
         print(f"(bot logs: {recovery_counts(cluster)})", flush=True)
+        streamed = sum(1 for m in slack.streams.messages.values() if not m["streaming"])
+        print(f"(answers streamed {streamed}, posted "
+              f"{len(slack.calls('chat.postMessage', include_failed=False))})", flush=True)
         if args.keep_logs or not ok:
             dump(log_dir / "soak.json", ledger, slack, openai, cluster, started)
         if _failures or time.monotonic() > stop_at:
@@ -490,6 +504,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--max-minutes", type=float, default=15.0,
                         help="hard bound on the run (exit 2 when reached)")
+    parser.add_argument("--streaming", action="store_true",
+                        help="stream answers (chat.startStream…) instead of posting them")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the bot logs even when the run passes")
     args = parser.parse_args()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 MAX_MARKDOWN = 12_000
@@ -31,7 +32,7 @@ class StreamingMessages:
     def expire(self, ts: str) -> None:
         """What Slack does to a stream left open too long."""
         with self._lock:
-            self.messages[ts]["streaming"] = False
+            self.messages[ts].update(streaming=False, done_at=time.time())
 
     def text(self, ts: str) -> str:
         with self._lock:
@@ -50,7 +51,7 @@ class StreamingMessages:
             if message is None:
                 return {"ok": False, "error": "message_not_found"}, None
             if method == "chat.update":
-                message.update(text=params.get("text", ""), streaming=False)
+                message.update(text=params.get("text", ""), streaming=False, done_at=time.time())
                 for key in ("blocks", "metadata"):
                     if key in params:
                         message[key] = _decoded(params[key])
@@ -60,7 +61,7 @@ class StreamingMessages:
             message["text"] += text
             message["chunks"] += chunks
             if method == "chat.stopStream":
-                message["streaming"] = False
+                message.update(streaming=False, done_at=time.time())
                 for key in ("blocks", "metadata"):
                     if params.get(key):
                         message[key] = _decoded(params[key])
@@ -78,7 +79,8 @@ class StreamingMessages:
                     return {"ok": False, "error": f"missing_{field}"}, None
         message = {
             "type": "message", "ts": ts, "thread_ts": params["thread_ts"], "text": text,
-            "chunks": list(chunks), "streaming": True, "user": "UBOT", "bot_id": "BBOT",
+            "chunks": list(chunks), "streaming": True, "channel": params.get("channel"),
+            "user": "UBOT", "bot_id": "BBOT",
             **{k: params[k] for k in ("username", "icon_emoji", "icon_url") if k in params},
         }
         with self._lock:
