@@ -1,4 +1,5 @@
-"""`python -m bot [http|socket]` — socket mode when SLACK_APP_TOKEN is set, else HTTP."""
+"""`python -m bot [http|socket|turns]` — socket mode when SLACK_APP_TOKEN is set, else HTTP;
+`turns` runs only the turn workers (see bot/turns.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def main() -> None:
         from bot.socket_mode import main as socket_main
 
         socket_main()
+    elif mode == "turns":
+        from bot.turns import main as turns_main
+
+        turns_main()
     elif mode == "http":
         from gunicorn.app.wsgiapp import run
 
@@ -25,7 +30,8 @@ def main() -> None:
         sys.argv = ["gunicorn", "-c", "python:bot.gunicorn_conf", "bot.web:create_app()"]
         run()
     else:
-        sys.exit(f"unknown mode {mode!r}: use `python -m bot http` or `python -m bot socket`")
+        sys.exit(f"unknown mode {mode!r}: use `python -m bot http`, `python -m bot socket` "
+                 "or `python -m bot turns`")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ class Config:
     turn_concurrency: int = 64
     lock_ttl_seconds: float = 7.0
     streaming: bool = True
+    role: str = "all"  # "all": accept and run turns; "accept": only acks; "turns": only turns
     thread_context_messages: int = 50  # 0: never read a thread's earlier messages
     thread_context_chars: int = 12_000
     file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
@@ -96,14 +97,21 @@ def _session_dir(env: dict[str, str]) -> Path:
     return path
 
 
-def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Config:
-    """Build a Config from `env` (default: os.environ); raise ConfigError naming the fix."""
+def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
+         turns_only: bool = False) -> Config:
+    """Build a Config from `env` (default: os.environ); raise ConfigError naming the fix.
+    `turns_only`: a process that only answers (`python -m bot turns`): no Slack requests
+    reach it, so it needs neither the signing secret nor the app token."""
     env = dict(os.environ if env is None else env)
+    if turns_only:
+        env["PROCESS_ROLE"] = "turns"
     bot_token = _require(
         env, "SLACK_BOT_TOKEN", "xoxb-",
         "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page.",
     )
-    if socket_mode:
+    if turns_only:
+        app_token, signing_secret = "", ""
+    elif socket_mode:
         app_token = _require(
             env, "SLACK_APP_TOKEN", "xapp-",
             "Create an app-level token with connections:write under Basic Information.",
@@ -147,10 +155,25 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False) -> Con
         turn_concurrency=_int(env, "TURN_CONCURRENCY", 64),
         lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 7, minimum=3)),
         streaming=_flag(env, "STREAMING", True),
+        role=_role(env, redis_url),
         thread_context_messages=_int(env, "THREAD_CONTEXT_MESSAGES", 50, minimum=0),
         thread_context_chars=_int(env, "THREAD_CONTEXT_CHARS", 12_000, minimum=500),
         file_max_bytes=_int(env, "FILE_MAX_BYTES", 5_000_000),
     )
+
+
+ROLES = ("all", "accept", "turns")
+
+
+def _role(env: dict[str, str], redis_url: str | None) -> str:
+    role = (_get(env, "PROCESS_ROLE") or "all").lower()
+    if role not in ROLES:
+        raise ConfigError(f"PROCESS_ROLE={role!r} is not one of {', '.join(ROLES)}; unset it "
+                          "to accept and answer in every process.")
+    if role != "all" and not redis_url:
+        raise ConfigError(f"PROCESS_ROLE={role} splits accepting from answering across "
+                          "processes, which needs shared state: set REDIS_URL.")
+    return role
 
 
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
@@ -162,13 +185,14 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     return raw in ("on", "true", "1", "yes")
 
 
-def load_or_exit(*, socket_mode: bool, exit_code: int = CONFIG_EXIT) -> Config:
+def load_or_exit(*, socket_mode: bool, turns_only: bool = False,
+                 exit_code: int = CONFIG_EXIT) -> Config:
     """Load .env and the configuration; on a mistake, say which variable and exit.
 
     Called before any server starts (see bot/__main__.py and bot/gunicorn_conf.py)."""
     load_dotenv()
     try:
-        return load(socket_mode=socket_mode)
+        return load(socket_mode=socket_mode, turns_only=turns_only)
     except ConfigError as exc:
         exit_on(exc, exit_code)
 

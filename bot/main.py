@@ -18,22 +18,24 @@ _started: list[Runtime] = []
 
 
 def start_runtime(
-    *, socket_mode: bool, exit_code: int = config_module.CONFIG_EXIT
+    *, socket_mode: bool, turns_only: bool = False, exit_code: int = config_module.CONFIG_EXIT
 ) -> tuple[Runtime, App]:
-    config = config_module.load_or_exit(socket_mode=socket_mode, exit_code=exit_code)
+    config = config_module.load_or_exit(socket_mode=socket_mode, turns_only=turns_only,
+                                        exit_code=exit_code)
     logs.setup(config.log_level)
     try:
         runtime = Runtime.build(config)
         app = build_app(runtime)
     except ConfigError as exc:  # e.g. a personas file that does not parse
         config_module.exit_on(exc, exit_code)
-    warmed = warm_up(runtime.personas, runtime.store)
-    log.debug("warmed up in %.0f ms", warmed * 1000)
-    runtime.worker.start()
+    if runtime.config.role != "accept":  # an accept-only process never runs turns
+        warmed = warm_up(runtime.personas, runtime.store)
+        log.debug("warmed up in %.0f ms", warmed * 1000)
+        runtime.worker.start()
     _started.append(runtime)
     log.info(
-        "bot ready: %s mode, state=%s, sessions=%s, personas=%s",
-        "socket" if socket_mode else "http",
+        "bot ready: %s mode, role=%s, state=%s, sessions=%s, personas=%s",
+        "turns" if turns_only else "socket" if socket_mode else "http", runtime.config.role,
         "redis" if runtime.state.distributed else "in-process",
         runtime.store.kind, ",".join(runtime.personas.ids),
     )

@@ -50,7 +50,8 @@ class Worker:
     def stop(self, timeout: float = 25.0) -> None:
         """Stop taking threads, let running turns finish, and hand the rest back."""
         self.begin_stop()
-        self._dispatcher.join(timeout=5)
+        if self._dispatcher.is_alive():  # an accept-only process never started it
+            self._dispatcher.join(timeout=5)
         deadline = time.monotonic() + timeout
         while self.busy and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -36,6 +36,8 @@ def test_thread_context_can_be_turned_off() -> None:
     ({**GOOD, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
     ({**GOOD, "PERSONAS_FILE": "/no/such/file.toml"}, "PERSONAS_FILE"),
     ({**GOOD, "SESSION_DIR": "/tmp"}, "SESSION_DIR"),
+    ({**GOOD, "PROCESS_ROLE": "web"}, "PROCESS_ROLE"),
+    ({**GOOD, "PROCESS_ROLE": "accept"}, "REDIS_URL"),
     ({**GOOD, "THREAD_CONTEXT_MESSAGES": "-1"}, "THREAD_CONTEXT_MESSAGES"),
     ({**GOOD, "THREAD_CONTEXT_MESSAGES": "all"}, "THREAD_CONTEXT_MESSAGES"),
     ({**GOOD, "THREAD_CONTEXT_CHARS": "100"}, "THREAD_CONTEXT_CHARS"),
@@ -45,6 +47,16 @@ def test_thread_context_can_be_turned_off() -> None:
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load(env)
+
+
+def test_a_turns_process_needs_redis_but_no_request_secrets() -> None:
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load({"SLACK_BOT_TOKEN": "xoxb-1"}, turns_only=True)
+    config = load({"SLACK_BOT_TOKEN": "xoxb-1", "REDIS_URL": "redis://r:6379/0"},
+                  turns_only=True)
+    assert config.role == "turns" and config.signing_secret == "" and config.app_token == ""
+    assert load({**GOOD, "REDIS_URL": "redis://r:6379/0", "PROCESS_ROLE": "Accept"}).role == (
+        "accept")
 
 
 def test_socket_mode_needs_an_app_token_not_a_secret() -> None:

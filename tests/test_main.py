@@ -1,5 +1,5 @@
 """First run: a configuration mistake is one clear message and an exit, before any server
-starts, in every way the bot is started (README, Procfile `web`, Procfile `worker`)."""
+starts, in every way the bot is started (README, Procfile `web`, `worker` and `turns`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ STARTS = {
     "Procfile web": [sys.executable, "-m", "gunicorn", "-c", "python:bot.gunicorn_conf",
                      "bot.web:create_app()"],
     "Procfile worker": [sys.executable, "-m", "bot", "socket"],
+    "Procfile turns": [sys.executable, "-m", "bot", "turns"],
 }
 
 

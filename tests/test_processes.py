@@ -13,6 +13,9 @@ coalesced into a neighbour's (an extra text in that model request).
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -25,7 +28,7 @@ import pytest
 from tests.fakes.openai_server import FakeOpenAI, message_text
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.harness import mention_event, message_event, next_ts
-from tests.processes import BotProcess, bot_env, start_all, stop_all
+from tests.processes import ROOT, BotProcess, bot_env, start_all, stop_all
 
 CHANNEL = "C1"
 ANSWER_TIMEOUT = 20.0
@@ -323,3 +326,28 @@ def test_thread_mention_delivered_as_app_mention_and_message_is_answered_once(
     replies = wait_posts(fake_slack, root, 3)
     assert replies == [echo(first, 1), echo(mention, 3), echo(marker, 5)]
     assert [last_user_text(body) for body in fake_openai.bodies()] == [first, mention, marker]
+
+
+def test_accept_only_web_and_a_turns_process_split_the_work(
+        bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """PROCESS_ROLE=accept: the web process acks and queues but never answers; the Procfile's
+    `turns` process answers from Redis, and what waits while none runs is answered later."""
+    [web] = start_all([bots("web", PROCESS_ROLE="accept")])
+    root, first, second = next_ts(), tag("first"), tag("second")
+    web.send(mention_event(first, CHANNEL, root))
+    time.sleep(1.5)
+    assert fake_openai.requests == [] and posts(fake_slack, root) == []  # queued, not answered
+    turns = start_turns(web.env, tmp_path)
+    try:
+        assert wait_posts(fake_slack, root, 1) == [echo(first, 1)]
+        web.send(message_event(second, CHANNEL, next_ts(), thread_ts=root))
+        assert wait_posts(fake_slack, root, 2)[-1] == echo(second, 3)
+    finally:
+        turns.send_signal(signal.SIGTERM)
+        assert turns.wait(30) == 0
+
+
+def start_turns(env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
+    log = open(log_dir / "turns.log", "ab")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen([sys.executable, "-m", "bot", "turns"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
