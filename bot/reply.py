@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.agent.personas import Persona
-from bot.feedback import feedback_actions, feedback_blocks
+from bot.feedback import feedback_blocks
 from bot.jobs import Job
 from bot.stream import MESSAGE_CHARS, AnswerStream, stream_key
 
@@ -103,17 +103,14 @@ class Replier:
         first, rest = split_first(text)
         parts = 1 + len(chunks(rest)) if rest else 1
         metadata = _metadata(job, 0, parts)
-        votes = persona is not None and not rest  # 👍/👎 go on the answer's last message
-        exact = stream.streamed.strip() == first.strip()
-        if stream.live and sdk_stream is not None and exact and not stream.stop_button:
-            actions = [feedback_actions(job.session_id, job.ts, persona.id)] if votes else None
-            sdk_stream.stop(metadata=metadata, blocks=actions)
-        else:  # a Stop button to remove; expired, broke, resumed, or more than one message
-            if stream.live and sdk_stream is not None:
-                _quietly(lambda: sdk_stream.stop(metadata=metadata))
-            blocks = feedback_blocks(job.session_id, job.ts, persona.id if persona else "", first)
-            self.client.chat_update(channel=job.channel, ts=stream.ts, text=first,
-                                    blocks=blocks if votes else blocks[:-1], metadata=metadata)
+        if stream.live and sdk_stream is not None:  # it may have expired: best effort
+            _quietly(lambda: sdk_stream.stop(metadata=metadata))
+        # Then the stored answer replaces what streamed (and the Stop button every streamed
+        # message carries); 👍/👎 go on the answer's last message.
+        votes = persona is not None and not rest
+        blocks = feedback_blocks(job.session_id, job.ts, persona.id if persona else "", first)
+        self.client.chat_update(channel=job.channel, ts=stream.ts, text=first,
+                                blocks=blocks if votes else blocks[:-1], metadata=metadata)
         self.answer(job, rest, persona, skip_parts, first=first)
         stream.state.set_fact(stream_key(job), None)
 

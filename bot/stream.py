@@ -5,11 +5,12 @@ the buffer to Slack every `interval` seconds through slack_sdk's `chat_stream` h
 (chat.startStream / appendStream / stopStream), so Slack latency never slows the model and
 a long answer costs a few calls per second at most. Tool calls show as `task_update` chunks.
 
-The stream is a preview. The answer that counts is the one the turn stores, and `finish`
-makes the message show exactly that: stopStream when the stream carried it whole, else
-chat.update on the same message (the stream expired, broke, or ran past one message), then
-follow-up parts. The stream's ts is kept in shared state until delivery, so a turn replayed
-after a crash replaces its half-streamed message instead of posting a second copy.
+The stream is a preview, with a Stop button. The answer that counts is the one the turn
+stores, and delivery (bot/reply.py) makes the message show exactly that: stopStream ends
+the stream, then chat.update on the same message sets the stored answer, 👍/👎 in place of
+the Stop button, then follow-up parts for what one message cannot hold. The stream's ts
+is kept in shared state until delivery, so a turn replayed after a crash replaces its
+half-streamed message instead of posting a second copy.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class AnswerStream:
         self.recipient_team = recipient_team or job.team
         self.on_stop: Callable[[], None] | None = None
         self.stopped = False
-        self.stop_button = False  # the message carries a Stop button until delivery
         self.streamed = ""  # text Slack has been sent
         self.ts: str | None = state.fact(stream_key(job))  # a crashed attempt's message
         self._resumed = self.ts is not None
@@ -176,7 +176,6 @@ class AnswerStream:
                     stream = self._open()
                     button = stop_block(self.job.session_id, self.job.ts)
                     chunks = [BlocksChunk(blocks=[button]), *chunks]
-                    self.stop_button = True
                 stream.append(chunks=chunks)
                 self.streamed += text
             except (SlackApiError, SlackRequestError) as exc:
