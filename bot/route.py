@@ -47,9 +47,7 @@ def _str(event: dict, key: str) -> str:
 
 
 def _from_bot(event: dict) -> bool:
-    return bool(event.get("bot_id") or event.get("bot_profile")) or (
-        event.get("subtype") == "bot_message" or event.get("user") == SLACKBOT
-    )
+    return is_app_post(event) or event.get("user") == SLACKBOT
 
 
 def _kind(text: str) -> str:

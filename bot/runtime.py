@@ -115,6 +115,13 @@ class Runtime:
             self.background.submit(self.worker.conversation.progress.waiting, job)
         return accepted
 
+    def take(self, job: Job, event_id: str | None = None, retry: int = 0) -> bool:
+        """A routed message: a stop word acts at once (never queued behind the answer it
+        stops); anything else is deduped and queued (`accept`)."""
+        if job.kind == "stop":
+            return self.request_stop(job, event_id)
+        return self.accept(job, event_id, retry)
+
     def request_stop(self, job: Job, event_id: str | None = None) -> bool:
         """A stop word: ask the thread's running answer to stop now (never queued behind it).
 

@@ -23,9 +23,6 @@ def handler(runtime: Runtime) -> Callable[..., None]:
         if isinstance(routed, Ignored):
             log.debug("ignored app_mention: %s", routed.reason)
             return
-        if routed.kind == "stop":  # not queued: the answer it stops holds the thread
-            runtime.request_stop(routed, body.get("event_id"))
-            return
-        runtime.accept(routed, body.get("event_id"), retry_num(request.headers))
+        runtime.take(routed, body.get("event_id"), retry_num(request.headers))
 
     return app_mention

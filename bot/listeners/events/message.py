@@ -32,9 +32,6 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             else:
                 remember(runtime.state, post)
             return
-        if routed.kind == "stop":  # not queued: the answer it stops holds the thread
-            runtime.request_stop(routed, body.get("event_id"))
-            return
-        runtime.accept(routed, body.get("event_id"), retry_num(request.headers))
+        runtime.take(routed, body.get("event_id"), retry_num(request.headers))
 
     return message
