@@ -38,12 +38,10 @@ class TurnResult:
 
 def tools_used(messages: list[Message]) -> tuple[str, ...]:
     """Names of the tools called after the last prompt from Slack."""
-    for index in range(len(messages) - 1, -1, -1):
-        if _slack_ts(messages[index]):
-            names = [block["toolUse"]["name"] for m in messages[index + 1:]
-                     for block in m["content"] if "toolUse" in block]
-            return tuple(dict.fromkeys(names))
-    return ()
+    _, tail = _last_prompt(messages)
+    names = [block["toolUse"]["name"] for m in tail for block in m["content"]
+             if "toolUse" in block]
+    return tuple(dict.fromkeys(names))
 
 
 def message_text(message: Message) -> str:
@@ -58,15 +56,19 @@ def last_answered(messages: list[Message]) -> tuple[list[str], str]:
     """The Slack ts of the last answered prompt, and its answer (([], "") if none): the text
     of every assistant message after it (text before a tool call, then the final answer),
     as the stream showed it."""
+    asked, tail = _last_prompt(messages)
+    if not tail or not is_complete_exchange_end(tail[-1]):
+        return [], ""
+    said = [message_text(m) for m in tail if m["role"] == "assistant"]
+    return asked, "\n\n".join(text for text in said if text)
+
+
+def _last_prompt(messages: list[Message]) -> tuple[list[str], list[Message]]:
+    """The Slack ts of the last prompt from Slack, and the messages after it (([], []))."""
     for index in range(len(messages) - 1, -1, -1):
-        asked = _slack_ts(messages[index])
-        if asked:
-            tail = messages[index + 1:]
-            if tail and is_complete_exchange_end(tail[-1]):
-                said = [message_text(m) for m in tail if m["role"] == "assistant"]
-                return asked, "\n\n".join(text for text in said if text)
-            return [], ""
-    return [], ""
+        if asked := _slack_ts(messages[index]):
+            return asked, messages[index + 1:]
+    return [], []
 
 
 def prompt_for(jobs: list[Job], preamble: list[str] = (),
