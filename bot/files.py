@@ -1,6 +1,6 @@
 """Files: what the files attached to a Slack message become in the model's prompt.
 
-`read_files` downloads each file with the bot token (scope `files:read`) and returns
+`read_files` downloads each file (bot/file_download.py: bot token, byte cap, deadline) and returns
 Strands content blocks: text files (snippets, text/*, JSON, CSV, Markdown, code) as a
 fenced text block cut at `max_text_chars`; images (png, jpeg, gif, webp) and PDFs as image
 and document blocks after a "File <name> (image):" label, for providers that accept them
@@ -19,18 +19,15 @@ showed (attach it again to ask again). Text files stay, bounded by `max_text_cha
 
 from __future__ import annotations
 
-import http.client
 import re
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
 
 from strands.types.content import ContentBlock, Message
+
+from bot.file_download import FileProblem, download, mb
 
 # The fields of a Slack file object read here; a Job keeps only these.
 FIELDS = ("id", "name", "title", "mimetype", "filetype", "size", "mode", "file_access",
@@ -75,10 +72,6 @@ class FileLimits:
 class FileInput:
     blocks: list[ContentBlock] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-class FileProblem(Exception):
-    """Why one file cannot reach the model."""
 
 
 def slack_files(raw: Any) -> tuple[dict[str, Any], ...]:
@@ -160,7 +153,7 @@ def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
     kind = _kind(file, name)
     if kind == "text":
         cap = min(limits.max_bytes, limits.max_text_chars * 4)  # UTF-8: at most 4 bytes a char
-        data, cut = _download(file, token, cap, limits, truncate=True)
+        data, cut = download(file, token, cap, limits.timeout, truncate=True)
         if _is_html(data) and "html" not in f"{file.get('filetype')} {file.get('mimetype')}":
             raise FileProblem(f"not the file (got {_SIGN_IN})")
         return [_text_block(name, data, cut, limits)]
@@ -173,8 +166,8 @@ def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
     cap = min(limits.max_bytes, SUPPORT[provider][kind])
     size = file.get("size")
     if isinstance(size, int) and size > cap:
-        raise FileProblem(f"too large ({_mb(size)}; the limit is {_mb(cap)})")
-    data, _ = _download(file, token, cap, limits)
+        raise FileProblem(f"too large ({mb(size)}; the limit is {mb(cap)})")
+    data, _ = download(file, token, cap, limits.timeout)
     found = _sniff(data)  # trust the bytes, not the upload's label
     if found is None or (found == "pdf") != (kind == "pdf"):
         got = _SIGN_IN if _is_html(data) else f"{found} data" if found else "something else"
@@ -198,52 +191,6 @@ def _kind(file: Mapping[str, Any], name: str) -> str | None:
             or mimetype in _TEXT_MIMETYPES or extension in _TEXT_EXTENSIONS):
         return "text"
     return None
-
-
-class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects, sending the bot token only to the same origin or to Slack."""
-
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
-                         newurl: str) -> urllib.request.Request | None:
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        old, to = urlsplit(req.full_url), urlsplit(newurl)
-        host = to.hostname or ""
-        slack = to.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
-        if new is not None and not (slack or (old.scheme, old.netloc) == (to.scheme, to.netloc)):
-            new.remove_header("Authorization")
-        return new
-
-
-_OPENER = urllib.request.build_opener(_Redirects())
-
-
-def _download(file: Mapping[str, Any], token: str, cap: int, limits: FileLimits,
-              truncate: bool = False) -> tuple[bytes, bool]:
-    """(bytes, cut): at most `cap` bytes; more is a problem unless `truncate`."""
-    url = str(file.get("url_private_download") or file.get("url_private") or "")
-    if urlsplit(url).scheme not in ("https", "http"):
-        raise FileProblem("no download link")
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    deadline, chunks, total = time.monotonic() + limits.timeout, [], 0
-    try:
-        with _OPENER.open(request, timeout=limits.timeout) as response:
-            while chunk := response.read1(65_536):
-                chunks.append(chunk)
-                total += len(chunk)
-                if total > cap:
-                    if truncate:
-                        return b"".join(chunks)[:cap], True
-                    raise FileProblem(f"too large (over {_mb(cap)})")
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-    except urllib.error.HTTPError as exc:
-        raise FileProblem(f"download failed (HTTP {exc.code})") from None
-    except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError):
-            raise FileProblem(f"download timed out after {limits.timeout:g} s") from None
-        raise FileProblem(f"download failed ({reason})") from None
-    return b"".join(chunks), False
 
 
 def _text_block(name: str, data: bytes, cut: bool, limits: FileLimits) -> ContentBlock:
@@ -283,10 +230,6 @@ def _doc_name(name: str, used: set[str]) -> str:
         candidate = f"{base} ({n})"
     used.add(candidate)
     return candidate
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 
 
 def shrink_for_storage(messages: list[Message]) -> None:

@@ -1,0 +1,66 @@
+"""Downloading a Slack file with the bot token (`url_private_download`, scope files:read):
+at most a byte cap, within a deadline, following redirects without leaking the token."""
+
+from __future__ import annotations
+
+import http.client
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class FileProblem(Exception):
+    """Why one file cannot reach the model."""
+
+
+def mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, sending the bot token only to the same origin or to Slack."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        old, to = urlsplit(req.full_url), urlsplit(newurl)
+        host = to.hostname or ""
+        slack = to.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
+        if new is not None and not (slack or (old.scheme, old.netloc) == (to.scheme, to.netloc)):
+            new.remove_header("Authorization")
+        return new
+
+
+_OPENER = urllib.request.build_opener(_Redirects())
+
+
+def download(file: Mapping[str, Any], token: str, cap: int, timeout: float,
+             truncate: bool = False) -> tuple[bytes, bool]:
+    """(bytes, cut): at most `cap` bytes; more is a problem unless `truncate`."""
+    url = str(file.get("url_private_download") or file.get("url_private") or "")
+    if urlsplit(url).scheme not in ("https", "http"):
+        raise FileProblem("no download link")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    deadline, chunks, total = time.monotonic() + timeout, [], 0
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            while chunk := response.read1(65_536):
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > cap:
+                    if truncate:
+                        return b"".join(chunks)[:cap], True
+                    raise FileProblem(f"too large (over {mb(cap)})")
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+    except urllib.error.HTTPError as exc:
+        raise FileProblem(f"download failed (HTTP {exc.code})") from None
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError):
+            raise FileProblem(f"download timed out after {timeout:g} s") from None
+        raise FileProblem(f"download failed ({reason})") from None
+    return b"".join(chunks), False
