@@ -77,22 +77,23 @@ def _set_text(event: dict[str, Any], text: str) -> None:
 def mention_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
                   user: str = "U1", team: str = "T1") -> dict[str, Any]:
     """An `app_mention` of the bot; with `thread_ts`, one written inside that thread."""
-    event = load(MENTION)["event"]
-    _set_text(event, f"<@{BOT_USER}> {text}")
-    event.update(user=user, ts=ts, event_ts=ts, channel=channel, team=team)
-    if thread_ts:
-        event.update(thread_ts=thread_ts, parent_user_id=user)
-    return event
+    return _person(MENTION, f"<@{BOT_USER}> {text}", channel, ts, thread_ts, user, team=team)
 
 
 def message_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
                   user: str = "U1", channel_type: str = "channel",
                   team: str = "T1") -> dict[str, Any]:
     """A person's `message`; with `thread_ts`, a reply in that thread."""
-    event = load(MESSAGE)["event"]
+    return _person(MESSAGE, text, channel, ts, thread_ts, user, channel_type=channel_type,
+                   team=team)
+
+
+def _person(source: str, text: str, channel: str, ts: str, thread_ts: str | None, user: str,
+            **fields: Any) -> dict[str, Any]:
+    """The event of stored body `source` as `user`'s message `text` (ids and `fields` set)."""
+    event = load(source)["event"]
     _set_text(event, text)
-    event.update(user=user, ts=ts, event_ts=ts, channel=channel, team=team,
-                 channel_type=channel_type)
+    event.update(user=user, ts=ts, event_ts=ts, channel=channel, **fields)
     if thread_ts:
         event.update(thread_ts=thread_ts, parent_user_id=user)
     return event
@@ -113,13 +114,8 @@ def file_share_event(text: str, channel: str, ts: str, files: list[dict[str, Any
                      thread_ts: str | None = None, user: str = "U1",
                      channel_type: str = "channel") -> dict[str, Any]:
     """A person's `file_share` message carrying `files`; with `thread_ts`, in that thread."""
-    event = load(FILE_SHARE)["event"]
-    _set_text(event, text)
-    event.update(user=user, ts=ts, event_ts=ts, channel=channel, channel_type=channel_type,
-                 files=files)
-    if thread_ts:
-        event.update(thread_ts=thread_ts, parent_user_id=user)
-    return event
+    return _person(FILE_SHARE, text, channel, ts, thread_ts, user, channel_type=channel_type,
+                   files=files)
 
 
 def command_form(text: str, channel: str = "C1", user: str = "U1", team: str = "T1",

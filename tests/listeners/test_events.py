@@ -32,6 +32,13 @@ def settle(bot: Bot, timeout: float = 5) -> None:
     raise AssertionError("worker did not settle")
 
 
+def model_called(model: ScriptedModel, timeout: float = 5) -> None:
+    """Wait until the model has been called (its turn is then running)."""
+    deadline = time.monotonic() + timeout
+    while not model.calls and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_mention_is_answered_in_a_thread_and_replies_remember(make_bot, fake_slack) -> None:
     model = ScriptedModel()
     bot = make_bot(model)
@@ -150,9 +157,7 @@ def test_message_for_a_busy_thread_waits_and_is_answered_after(make_bot, fake_sl
     model = ScriptedModel(block_until=gate)
     bot = make_bot(model)
     root = bot.mention("first")
-    deadline = time.monotonic() + 5
-    while not model.calls and time.monotonic() < deadline:
-        time.sleep(0.02)
+    model_called(model)
     bot.reply("second", thread_ts=root["ts"])
     bot.reply("third", thread_ts=root["ts"])
     time.sleep(0.3)
@@ -247,9 +252,7 @@ def test_a_poisoned_message_does_not_sink_the_messages_queued_with_it(make_bot, 
     model = PoisonedModel(block_until=gate)
     bot = make_bot(model)
     root = bot.mention("start")
-    deadline = time.monotonic() + 5
-    while not model.calls and time.monotonic() < deadline:
-        time.sleep(0.02)
+    model_called(model)
     for text in ("good one", "poison pill", "good two"):  # queued: one coalesced turn
         bot.reply(text, thread_ts=root["ts"])
     gate.set()
