@@ -54,13 +54,13 @@ class AnswerStream:
         self.stopped = False
         self.streamed = ""  # text Slack has been sent
         self.ts: str | None = state.fact(stream_key(job))  # a crashed attempt's message
-        self._resumed = self.ts is not None
         self._items: list[str | TaskUpdateChunk] = []  # text and tool updates, in order
         self._tools: dict[str, str] = {}
         self._finished: set[str] = set()
         self._paragraph = False
         self.live = False  # Slack accepts appends to self.ts
-        self._dead = self._resumed or job.team in refused
+        # An earlier attempt's message cannot be streamed into again: it is updated at the end.
+        self._dead = self.ts is not None or job.team in refused
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._done = threading.Event()
