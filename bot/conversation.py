@@ -19,6 +19,7 @@ from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
 from bot.files import FileLimits
 from bot.help import help_text
+from bot.inbox import Inbox
 from bot.jobs import DM_THREAD, Job
 from bot.progress import Progress
 from bot.reply import Replier
@@ -54,8 +55,9 @@ class Conversation:
     def __init__(self, state: State, store: SessionStore, personas: Personas,
                  replier: Replier, streaming: bool = True, reader: ThreadReader | None = None,
                  bot_user_id: Callable[[], str] = lambda: "",
-                 file_limits: FileLimits | None = None) -> None:
+                 file_limits: FileLimits | None = None, inbox: Inbox | None = None) -> None:
         self.state = state
+        self.inbox = inbox
         self.store = store
         self.personas = personas
         self.replier = replier
@@ -72,12 +74,17 @@ class Conversation:
         Storage and connection errors propagate so the worker retries the turn later, except
         on the final attempt, where the user gets a short explanation instead.
         """
+        if jobs[0].replayed and jobs[0].kind == "turn" and self.store.handled(
+                jobs[0].session_id, jobs[0].ts, self.personas.ids):
+            log.info("session %s: %s was handled before the state store lost it; skipped",
+                     jobs[0].session_id, jobs[0].ts)
+            return 1
         if jobs[0].kind == "reset":
             self.reset(jobs[0])
-            return 1
+            return self._done(jobs[:1])
         if jobs[0].kind == "help":
             self._post(lambda: self.replier.note(jobs[0], help_text(self.personas)))
-            return 1
+            return self._done(jobs[:1])
         persona = self.persona_for(jobs[0])
         batch = [jobs[0]]
         for job in jobs[1:]:
@@ -100,7 +107,7 @@ class Conversation:
         last = batch[-1]
         if not any(job.text.strip() or job.files for job in batch):
             self._post(lambda: self.replier.answer(last, GREETING, persona))
-            return len(batch)
+            return self._done(batch)
         identity = self.replier.identity(persona)
         stream = self._stream(last, identity)
         shown = self.progress.started(batch, identity)
@@ -130,7 +137,7 @@ class Conversation:
                             "one at a time", last.session_id, len(batch), type(exc).__name__)
                 return self.answer(persona, batch[:1], lease, final_attempt)
             self._report_failure(last, exc, stream)
-            return len(batch)
+            return self._done(batch)
         finally:
             self.progress.finished(batch, shown, failed)
         answered = batch[result.answered - 1]
@@ -143,6 +150,15 @@ class Conversation:
         self._post(lambda: self.replier.deliver(answered, result.text, persona, stream, posted,
                                                 tools=result.tools))
         return result.answered
+
+    def _done(self, jobs: list[Job]) -> int:
+        """Mark handled jobs that no snapshot remembers (see bot.inbox); how many."""
+        for job in jobs if self.inbox is not None else ():
+            try:
+                self.inbox.done(job)
+            except Exception as exc:  # only a replay after losing Redis would re-post it
+                log.warning("could not mark %s handled in the durable inbox: %s", job.ts, exc)
+        return len(jobs)
 
     def _context(self, batch: list[Job], has_history: bool, noted: list[int]) -> list[str]:
         """The thread so far (first turn of a persona mid-thread) and other apps' posts."""

@@ -41,6 +41,8 @@ class Job:
     user_team: str = ""  # the author's workspace (streams in channels need it; Slack Connect)
     # Slack files attached to the message: a few fields each (bot.files.slack_files).
     files: tuple[dict[str, Any], ...] = field(default=(), hash=False)
+    # Queued again from the durable inbox (bot.inbox): it may have been handled already.
+    replayed: bool = False
 
     @property
     def session_id(self) -> str:
@@ -55,7 +57,7 @@ class Job:
         exactly as before the field existed: the inbox is popped by comparing this string
         with what was queued, and older workers can still load it."""
         data = asdict(self)
-        for optional in ("files", "user_team"):  # added later: omitted when empty
+        for optional in ("files", "user_team", "replayed"):  # added later: omitted when empty
             if not data[optional]:
                 del data[optional]
         return json.dumps(data, separators=(",", ":"))

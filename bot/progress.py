@@ -56,8 +56,12 @@ class Progress:
         return "reaction" if self._react(job, WORKING_REACTION) else ""
 
     def finished(self, jobs: list[Job], shown: str, failed: bool = False) -> None:
+        """Never raises: it runs after the answer is stored, which must still be posted."""
         last = jobs[-1]
-        self.state.set_fact(busy_key(last.session_id), None)
+        try:
+            self.state.set_fact(busy_key(last.session_id), None)
+        except Exception as exc:  # Redis down: the fact expires on its own
+            log.warning("could not clear the busy mark of %s: %s", last.session_id, exc)
         if shown == "status" and failed:  # a reply clears the status; an error may not
             self._quietly(lambda: self.client.assistant_threads_setStatus(
                 channel_id=last.channel, thread_ts=last.reply_thread_ts, status=""))

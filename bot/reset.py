@@ -7,6 +7,7 @@ thread link or ts, or falls back to the user's most recent bot thread in the cha
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
@@ -47,7 +48,7 @@ def parse_target(argument: str) -> tuple[str | None, str] | Refusal:
 def reset_job(team: str, channel: str, thread_ts: str, user: str, requested_in: str) -> Job:
     return Job(
         kind="reset", team=team, channel=channel, thread_ts=thread_ts,
-        ts=f"reset-{uuid.uuid4().hex}", user=user, requested_in=requested_in,
+        ts=f"reset-{time.time():.6f}-{uuid.uuid4().hex}", user=user, requested_in=requested_in,
         reply_in_thread=thread_ts != DM_THREAD,
     )
 

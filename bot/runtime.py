@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import itertools
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from botocore.exceptions import BotoCoreError, ClientError
 from redis.exceptions import RedisError
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -15,12 +19,14 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from strands.types.exceptions import SessionException
 
 from bot.agent.personas import Personas, load_personas
 from bot.config import Config
 from bot.conversation import Conversation
 from bot.dedup import DEDUP_TTL_SECONDS, LAST_SLACK_RETRY, dedup_keys
 from bot.files import FileLimits
+from bot.inbox import Inbox, replay
 from bot.jobs import Job
 from bot.reply import Replier
 from bot.stop import STOP_ANY, request_stop
@@ -32,8 +38,9 @@ from bot.thread_context import ThreadReader
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
+STORAGE_ERRORS = (SessionException, BotoCoreError, ClientError, OSError)
 UNAVAILABLE = (
-    ":warning: Sorry, I can't take messages right now (my state store is unreachable). "
+    ":warning: Sorry, I can't take messages right now (my state store or storage is unreachable). "
     "Please send that again in a minute."
 )
 
@@ -67,6 +74,7 @@ class Runtime:
     store: SessionStore
     personas: Personas
     worker: Worker
+    inbox: Inbox
     background: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="background"))
 
@@ -76,19 +84,22 @@ class Runtime:
         state = build_state(config)
         store = SessionStore(
             bucket=config.session_bucket, prefix=config.session_prefix,
-            directory=config.session_dir,
+            directory=config.session_dir, facts=state,
         )
         if not config.session_bucket:
             log.warning("SESSION_BUCKET is not set: sessions live under %s", config.session_dir)
         personas = load_personas(config)
+        inbox = Inbox(store.blobs.quick())  # on the ack path: short timeouts, few retries
         conversation = Conversation(
             state, store, personas, Replier(client, personas.several), streaming=config.streaming,
             reader=ThreadReader.from_config(config, client),
             bot_user_id=functools.cache(lambda: client.auth_test()["user_id"]),
-            file_limits=FileLimits(max_bytes=config.file_max_bytes),
+            file_limits=FileLimits(max_bytes=config.file_max_bytes), inbox=inbox,
         )
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
-        return cls(config, client, state, store, personas, worker)
+        runtime = cls(config, client, state, store, personas, worker, inbox)
+        worker.on_new_epoch = lambda: runtime.background.submit(runtime.replay_inbox)
+        return runtime
 
     def accept(self, job: Job, event_id: str | None = None, retry: int = 0) -> bool:
         """Dedup and queue durably; True if this is the first time we see the message.
@@ -96,9 +107,10 @@ class Runtime:
         If the state store is down the error propagates (Slack gets a 500 and retries
         later), except on Slack's last retry, where the user is told instead of left waiting.
         """
+        keys = dedup_keys(job, event_id)
         try:
-            accepted = self.state.accept(job, dedup_keys(job, event_id))
-        except RedisError as exc:
+            accepted = not self.state.is_duplicate(keys) and self._accept(job, keys)
+        except (RedisError, *STORAGE_ERRORS) as exc:
             if retry < LAST_SLACK_RETRY:
                 log.warning("could not queue %s (retry %d): %s", job.ts, retry, exc)
                 raise
@@ -114,6 +126,25 @@ class Runtime:
             # off the request thread: the ack must not wait for a reaction
             self.background.submit(self.worker.conversation.progress.waiting, job)
         return accepted
+
+    def _accept(self, job: Job, keys: list[str]) -> bool:
+        """The durable record first, then the Redis queue (which dedups for real). A record
+        that exists already means Redis forgot the message (or another delivery of it is
+        being accepted right now): queue it as replayed, so the turn checks it first."""
+        if not self.inbox.record(job):
+            job = dataclasses.replace(job, replayed=True)
+        return self.state.accept(job, keys)
+
+    def replay_inbox(self) -> None:
+        """The state store is new or lost its data: queue the recent durable records again.
+        Retried until it works: until then, those messages exist only in storage."""
+        for attempt in itertools.count():
+            try:
+                replay(self.inbox, lambda job: self.state.accept(job, dedup_keys(job, None)))
+                return
+            except Exception as exc:
+                log.error("replaying the durable inbox failed (%s); retrying", exc)
+                time.sleep(min(2.0 ** attempt, 30.0))
 
     def take(self, job: Job, event_id: str | None = None, retry: int = 0) -> bool:
         """A routed message: a stop word acts at once (never queued behind the answer it
@@ -140,7 +171,15 @@ class Runtime:
         return True
 
     def is_joined(self, job: Job) -> bool:
-        return self.state.is_joined(job.session_id) or self.store.exists(job.session_id)
+        """Is the bot in this thread? Asked of every thread reply; when Redis cannot say,
+        the session store can (so the reply reaches `accept`, which explains an outage on
+        Slack's last retry instead of failing silently)."""
+        try:
+            if self.state.is_joined(job.session_id):
+                return True
+        except RedisError as exc:
+            log.warning("could not ask Redis whether %s is joined: %s", job.session_id, exc)
+        return self.store.exists(job.session_id)
 
     def health(self) -> dict[str, str]:
         checks = {}

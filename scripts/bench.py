@@ -1,40 +1,80 @@
-"""Benchmark: ack latency, per-turn storage overhead, and memory under a queue of turns.
+"""Benchmark: what a turn costs in storage, this bot against Strands' stock session managers.
 
-    uv run python scripts/bench.py [--turns 60] [--requests 300] [--queued 200]
+    uv run python scripts/bench.py [--turns 8] [--lengths 2,50,200,500] [--deployment]
 
-Runs the real bot in-process against a throwaway redis-server, moto's S3 server over HTTP,
-and a fake Slack Web API; the model is a zero-latency scripted model, so every figure is
-the bot's own overhead. Prints figures and ratios measured in one run.
+Starts its own redis-server, moto's S3 server (HTTP), the fake Slack Web API and a
+zero-latency scripted model, and prints in one run:
+
+1. Storage per turn (restore + model + save, a new agent each turn as a worker builds it)
+   for this bot's store (hot: this process wrote the thread last; cold: another one did),
+   Strands' `S3SessionManager`, `SnapshotSessionManager` + `S3Storage` and
+   `FileSessionManager`, at each thread length, with 0 and 20 ms injected per S3 request:
+   S3 requests and bytes written per turn, p50/p95 turn time, and the ratio to the floor
+   (one S3 GET + one S3 PUT of the same size, measured in the same run).
+2. End to end (signed mention -> chat.postMessage on the fake Slack) through the real bot:
+   p50/p95 against the floor of 1 Redis round trip + 1 S3 GET + 1 S3 PUT + 1 Slack post,
+   and S3 requests per answered message, acceptance (the durable inbox) included.
+3. With --deployment: scripts/bench_acks.py's ack p99 under a 200-turn drain and the
+   50-mention burst, on real gunicorn processes.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import os
 import statistics
 import sys
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import boto3  # noqa: E402
+import redis  # noqa: E402
+from slack_sdk import WebClient  # noqa: E402
+from strands import Agent  # noqa: E402
+from strands.agent.conversation_manager import SlidingWindowConversationManager  # noqa: E402
+from strands.session.file_session_manager import FileSessionManager  # noqa: E402
+from strands.session.s3_session_manager import S3SessionManager  # noqa: E402
+from strands.session.snapshot_session_manager import SnapshotSessionManager  # noqa: E402
+from strands.storage import S3Storage  # noqa: E402
+
 from bot.agent.personas import Persona, Personas  # noqa: E402
-from bot.agent.turn import run_turn  # noqa: E402
+from bot.agent.turn import WINDOW_SIZE, prompt_for, run_turn  # noqa: E402
 from bot.jobs import Job  # noqa: E402
 from bot.store.memory_state import MemoryState  # noqa: E402
-from bot.store.message_cache import MessageCache  # noqa: E402
+from bot.store.redis_state import RedisState, connect  # noqa: E402
 from bot.store.sessions import SessionStore  # noqa: E402
 from tests.fakes.model import ScriptedModel  # noqa: E402
 from tests.fakes.redis_server import RedisServer  # noqa: E402
 from tests.fakes.s3_server import S3Server  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.harness import Bot, base_env, mention_event, next_ts  # noqa: E402
+from tests.harness import Bot, base_env, mention_event, message_event  # noqa: E402
 
 PERSONA = Persona(id="default", name="Assistant", system_prompt="You are terse.")
+QUESTION = "a question of about the usual length, asked in a thread " * 3
+
+
+class Meter:
+    """Counts S3 requests and bytes sent on a boto3 client, and adds latency to each."""
+
+    def __init__(self) -> None:
+        self.requests = self.bytes = 0
+        self.latency = 0.0
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-send.s3", self._before_send)
+
+    def _before_send(self, request: Any, **_: Any) -> None:
+        self.requests += 1
+        if request.method == "PUT":
+            self.bytes += int(request.headers.get("Content-Length") or 0)
+        if self.latency:
+            time.sleep(self.latency)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -42,97 +82,181 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def turn_overhead(store: SessionStore, turns: int) -> dict[int, float]:
-    """Milliseconds of one turn (restore + model + commit) at several history lengths."""
+Turn = Callable[[str], None]  # text -> one turn on the contender's thread
+
+
+def contenders(bucket: str, tmp: Path, redis_url: str, meter: Meter) -> dict[str, Turn]:
     personas = Personas([PERSONA], "openai", None)
     personas.use_model("default", ScriptedModel())
-    thread = uuid.uuid4().hex[:8]
-    timings: dict[int, float] = {}
-    for i in range(1, turns + 1):
-        job = Job("turn", "T1", "C1", thread, f"{i}.0", "U1", text=f"question {i}")
-        lease = MemoryState().try_lease(job.session_id)
+    ours = SessionStore(bucket=bucket, prefix="ours/", directory=tmp,
+                        facts=RedisState(connect(redis_url)))
+    cold = SessionStore(bucket=bucket, prefix="ours/", directory=tmp, cache_bytes=0)
+    for store in (ours, cold):
+        meter.attach(store.blobs.client)
+        store.snapshots_since()
+    storage = S3Storage(bucket, prefix="snap")
+    meter.attach(storage._get_client())
+    thread = f"{time.time() + 7200:.6f}"  # a thread newer than the layout mark: no probe
+
+    def this_bot(store: SessionStore) -> Turn:
+        def turn(text: str) -> None:
+            job = Job("turn", "T1", "C1", thread, f"{time.time():.6f}", "U1", text=text)
+            run_turn(store, personas, PERSONA, [job], MemoryState().try_lease(job.session_id))
+        return turn
+
+    def stock(make_manager: Callable[[], Any]) -> Turn:
+        def turn(text: str) -> None:
+            manager = make_manager()
+            agent = Agent(model=personas.model(PERSONA), system_prompt=PERSONA.system_prompt,
+                          session_manager=manager, callback_handler=None,
+                          conversation_manager=SlidingWindowConversationManager(WINDOW_SIZE))
+            agent(prompt_for([Job("turn", "T1", "C1", thread, "1.0", "U1", text=text)]))
+        return turn
+
+    sid = f"bench-{uuid.uuid4().hex[:8]}"
+    metered = boto3.session.Session()  # S3SessionManager reads in its constructor
+    metered.events.register("before-send.s3", meter._before_send)
+    return {
+        "this bot (hot)": this_bot(ours),
+        "this bot (cold)": this_bot(cold),
+        "S3SessionManager": stock(lambda: S3SessionManager(
+            sid, bucket=bucket, prefix="s3sm", boto_session=metered)),
+        "Snapshot+S3Storage": stock(lambda: SnapshotSessionManager(sid, storage=storage)),
+        "FileSessionManager": stock(lambda: FileSessionManager(sid, storage_dir=str(tmp / "f"))),
+    }
+
+
+def storage_floor(client: Any, bucket: str, size: int, latency: float) -> float:
+    body = os.urandom(size)
+    times = []
+    for _ in range(20):
         started = time.perf_counter()
-        run_turn(store, personas, PERSONA, [job], lease)
-        timings[i] = (time.perf_counter() - started) * 1000
-    return timings
+        client.put_object(Bucket=bucket, Key="floor", Body=body)
+        client.get_object(Bucket=bucket, Key="floor")["Body"].read()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times) + 2 * latency * 1000
 
 
-def ack_latency(bot: Bot, requests: int) -> tuple[list[float], float]:
-    def send(_: int) -> float:
+def storage_table(args: argparse.Namespace, bucket: str, tmp: Path, redis_url: str) -> None:
+    meter = Meter()
+    turns = contenders(bucket, tmp, redis_url, meter)
+    client = boto3.client("s3")
+    print(f"== storage per turn: {args.turns} turns per point, zero-latency model, window "
+          f"{WINDOW_SIZE}; floor = 1 GET + 1 PUT of the same size")
+    print(f"{'store':<20} {'msgs':>5} {'S3 ms':>5} {'req/turn':>8} {'KB/turn':>8} "
+          f"{'p50 ms':>7} {'p95 ms':>7} {'floor':>6} {'ratio':>6}")
+    for name, turn in turns.items():
+        stored = 0
+        for length in args.lengths:
+            while stored < length:  # fill the thread to `length` messages, no latency
+                turn(QUESTION)
+                stored += 2
+            for latency in (0.0, 0.02):
+                meter.latency = latency
+                requests, sent, times = meter.requests, meter.bytes, []
+                for _ in range(args.turns):
+                    started = time.perf_counter()
+                    turn(QUESTION)
+                    times.append((time.perf_counter() - started) * 1000)
+                stored += 2 * args.turns
+                count = (meter.requests - requests) / args.turns
+                written = (meter.bytes - sent) / args.turns
+                floor = storage_floor(client, bucket, max(int(written), 1024), latency)
+                p50 = pct(times, 0.5)
+                shown = f"{count:8.1f} {written / 1024:8.1f}" if "File" not in name else \
+                    f"{'-':>8} {'-':>8}"
+                print(f"{name:<20} {length:>5} {latency * 1000:>5.0f} {shown} {p50:7.1f} "
+                      f"{pct(times, 0.95):7.1f} {floor:6.1f} {p50 / floor:5.1f}x")
+            meter.latency = 0.0
+
+
+def end_to_end(args: argparse.Namespace, env: dict[str, str], slack: FakeSlack,
+               redis_url: str) -> None:
+    meter = Meter()
+    for cold in (False, True):
+        with Bot(env, ScriptedModel()) as bot:
+            if cold:  # as if another process had answered the previous turn
+                bot.runtime.store.cache.max_bytes = 0
+            e2e_rows(args, bot, slack, redis_url, meter, "cold" if cold else "hot")
+
+
+def e2e_rows(args: argparse.Namespace, bot: Bot, slack: FakeSlack, redis_url: str,
+             meter: Meter, label: str) -> None:
+    meter.attach(bot.runtime.store.blobs.client)
+    web = WebClient(token="xoxb-test-token", base_url=slack.base_url)
+    client = boto3.client("s3")
+    bucket = bot.runtime.store.bucket
+    print(f"\n== end to end ({label}): signed mention -> chat.postMessage, one thread, "
+          "this bot (floor = 1 Redis round trip + 1 S3 GET + 1 S3 PUT + 1 Slack post)")
+    print(f"{'msgs':>5} {'S3 ms':>5} {'S3 req/answer':>13} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'floor':>6} {'ratio':>6}")
+    root = f"{time.time():.6f}"
+    send = lambda text: ask(bot, slack, root, text)  # noqa: E731
+    ask(bot, slack, root, QUESTION, mention=True)
+    stored = 2
+    for length in args.lengths:
+        while stored < length:
+            send(QUESTION)
+            stored += 2
+        for latency in (0.0, 0.02):
+            meter.latency = latency
+            requests, times = meter.requests, [send(QUESTION) for _ in range(args.turns)]
+            stored += 2 * args.turns
+            count = (meter.requests - requests) / args.turns
+            floor = e2e_floor(client, bucket, redis_url, web, latency)
+            p50 = pct(times, 0.5)
+            print(f"{length:>5} {latency * 1000:>5.0f} {count:13.1f} {p50:7.1f} "
+                  f"{pct(times, 0.95):7.1f} {floor:6.1f} {p50 / floor:5.1f}x")
+        meter.latency = 0.0
+
+
+def ask(bot: Bot, slack: FakeSlack, root: str, text: str, mention: bool = False) -> float:
+    ts = root if mention else f"{time.time():.6f}"
+    before = len(slack.calls("chat.postMessage"))
+    event = mention_event(text, "C1", ts) if mention else message_event(text, "C1", ts, root)
+    started = time.time()
+    status, _ = bot.event(event)
+    assert status == 200
+    posted = slack.wait_for("chat.postMessage", count=before + 1, timeout=30)[before]
+    return (posted.at - started) * 1000
+
+
+def e2e_floor(client: Any, bucket: str, redis_url: str, web: WebClient, latency: float
+              ) -> float:
+    ping = redis.Redis.from_url(redis_url)
+    times = []
+    for _ in range(20):
         started = time.perf_counter()
-        status, _ = bot.event(mention_event("hi", "C1", next_ts()))
-        assert status == 200
-        return (time.perf_counter() - started) * 1000
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(16) as pool:
-        latencies = list(pool.map(send, range(requests)))
-    return latencies, requests / (time.perf_counter() - started)
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        ping.ping()
+        client.put_object(Bucket=bucket, Key="floor", Body=os.urandom(8192))
+        client.get_object(Bucket=bucket, Key="floor")["Body"].read()
+        web.chat_postMessage(channel="C0", text="floor")
+        times.append((time.perf_counter() - started) * 1000 + 2 * latency * 1000)
+    return statistics.median(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--turns", type=int, default=60)
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--queued", type=int, default=200)
+    parser.add_argument("--turns", type=int, default=8)
+    parser.add_argument("--lengths", default="2,50,200,500")
+    parser.add_argument("--deployment", action="store_true")
     args = parser.parse_args()
-    import os
-
+    args.lengths = [int(n) for n in args.lengths.split(",")]
     os.environ["OPENAI_API_KEY"] = "bench"
     with TemporaryDirectory() as tmp, S3Server() as s3, RedisServer() as redis_server, \
             FakeSlack() as slack:
-        for key, value in s3.env().items():
-            os.environ[key] = value
-        s3.create_bucket("bench")
-        uncached = SessionStore(bucket="bench", prefix="cold/", directory=Path(tmp) / "y")
-        uncached.cache = MessageCache(max_entries=0)  # Strands' own behaviour: GET every message
-        stores = {
-            "file": SessionStore(bucket=None, prefix="", directory=Path(tmp) / "sessions"),
-            "s3": SessionStore(bucket="bench", prefix="bench/", directory=Path(tmp) / "x"),
-            "s3-nocache": uncached,
-        }
-        print(f"== per-turn time (ms) with a 0-latency model, {args.turns} turns in one thread")
-        results = {name: turn_overhead(store, args.turns) for name, store in stores.items()}
-        marks = sorted({1, 10, 20, 40, args.turns} & set(range(1, args.turns + 1)))
-        print("turn   " + "  ".join(f"{name:>10}" for name in results) + "   nocache/s3")
-        for mark in marks:
-            row = [results[name][mark] for name in results]
-            print(f"{mark:<6} " + "  ".join(f"{v:10.1f}" for v in row)
-                  + f"   {row[2] / row[1]:9.1f}x")
-        late = {name: statistics.median(list(r.values())[-10:]) for name, r in results.items()}
-        print("median of the last 10 turns: " + ", ".join(
-            f"{name} {ms:.1f} ms" for name, ms in late.items()))
+        os.environ.update(s3.env())
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(bucket)
+        storage_table(args, bucket, Path(tmp), redis_server.url)
+        env = base_env(slack.base_url, SESSION_DIR=str(Path(tmp) / "bot"), LOG_LEVEL="WARNING",
+                       REDIS_URL=redis_server.url, SESSION_BUCKET=bucket, SESSION_PREFIX="e2e/")
+        end_to_end(args, env, slack, redis_server.url)
+    if args.deployment:
+        import bench_acks
 
-        env = base_env(slack.base_url, SESSION_DIR=str(Path(tmp) / "bot"), LOG_LEVEL="WARNING")
-        print(f"\n== ack latency of {args.requests} signed mentions, 16 concurrent senders")
-        for label, extra in (("in-process", {}), ("redis", {"REDIS_URL": redis_server.url})):
-            with Bot({**env, **extra}, ScriptedModel()) as bot:
-                latencies, rate = ack_latency(bot, args.requests)
-                slack.wait_for("chat.postMessage", count=args.requests, timeout=120)
-                slack.reset()
-            p50, p99 = pct(latencies, 0.5), pct(latencies, 0.99)
-            print(f"{label:>10}: p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  {rate:6.0f} acks/s")
-
-        print(f"\n== memory with {args.queued} turns queued behind a blocked model")
-        gate = threading.Event()
-        with Bot({**env, "REDIS_URL": redis_server.url}, ScriptedModel(block_until=gate)) as bot:
-            before = rss_mb()
-            for _ in range(args.queued):
-                bot.event(mention_event("hold on", "C1", next_ts()))
-            time.sleep(2)
-            during = rss_mb()
-            gate.set()
-            slack.wait_for("chat.postMessage", count=args.queued, timeout=120)
-        print(f"RSS before {before:.0f} MB, with {args.queued} queued {during:.0f} MB "
-              f"(+{during - before:.0f} MB, {(during - before) * 1024 / args.queued:.0f} KB/turn)")
+        sys.argv = [sys.argv[0]]
+        bench_acks.main()
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from tests.fakes.model import ScriptedModel
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy
-from tests.harness import Bot, base_env, mention_event, next_ts
+from tests.harness import Bot, base_env, mention_event, message_event, next_ts
+from tests.listeners.test_events import model_called
 
 
 def test_redis_down_at_ack_time_means_500_then_a_visible_apology(fake_slack, session_dir
@@ -54,10 +56,22 @@ def test_s3_errors_are_retried_and_then_the_turn_succeeds(fake_slack, s3_server,
             root = bot.mention("first")
             fake_slack.wait_for("chat.postMessage")
             proxy.fail_next(6, status=503)  # more than botocore's own retries absorb
-            bot.reply("second", thread_ts=root["ts"])
+            event = message_event("second", "C1", next_ts(), root["ts"])
+            statuses = [bot.event(event, event_id="Ev0FAULTS1")[0]]
+            while statuses[-1] != 200 and len(statuses) < 4:  # Slack's retries
+                statuses.append(bot.event(event, event_id="Ev0FAULTS1",
+                                          retry_num=len(statuses), retry_reason="http_error")[0])
+            assert statuses[-1] == 200 and set(statuses[:-1]) <= {500}, statuses
             answer = fake_slack.wait_for("chat.postMessage", count=2, timeout=30)[-1]
             assert answer.params["text"].startswith("reply to: second")
             assert len(model.calls[-1]["messages"]) == 3
+            model.block_until = threading.Event()  # now S3 fails while a turn runs
+            bot.reply("third", thread_ts=root["ts"])
+            model_called(model, count=3)
+            proxy.fail_next(6, status=503)  # the commit's PUT, then its retry's restore
+            model.block_until.set()
+            answer = fake_slack.wait_for("chat.postMessage", count=3, timeout=30)[-1]
+            assert answer.params["text"].startswith("reply to: third")
         assert sum(1 for method, _ in proxy.requests if method == "PUT") >= 3  # went via the proxy
 
 

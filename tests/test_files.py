@@ -329,7 +329,7 @@ def test_job_files_are_copied_null_safe_and_round_trip_through_json() -> None:
     assert isinstance(Job.loads(job.dumps()).files, tuple)
     old = Job(kind="turn", team="T1", channel="C1", thread_ts="1.1", ts="1.3", user="U1")
     queued_before = json.dumps(  # what the previous release queued
-        {k: v for k, v in asdict(old).items() if k not in ("files", "user_team")},
+        {k: v for k, v in asdict(old).items() if k not in ("files", "user_team", "replayed")},
         separators=(",", ":"))
     assert old.dumps() == queued_before and Job.loads(queued_before) == old
 
@@ -391,12 +391,11 @@ def test_file_share_reaches_the_model_and_the_session_stores_a_placeholder(
     assert answer.startswith("A magenta square") and "report.zip: unsupported type" in answer
 
     sid = Job(kind="turn", team="T1", channel="C1", thread_ts=thread, ts="", user="").session_id
-    manager = SessionStore(bucket=None, prefix="", directory=session_dir).manager(sid)
-    stored = [m.to_message() for m in manager.list_messages(sid, "default")]
+    stored = SessionStore(bucket=None, prefix="", directory=session_dir).messages(sid, "default")
     user = stored[2]["content"]
     assert {"text": "[image photo.png was shown to you in this turn]"} in user
     assert not any("image" in block for block in user)
-    raw = "".join(p.read_text() for p in session_dir.rglob("message_*.json"))
+    raw = "".join(p.read_text() for p in session_dir.rglob("*.json"))
     assert base64.b64encode(PNG).decode() not in raw
 
     bot.reply("and now?", thread_ts=thread)

@@ -18,13 +18,14 @@ from strands.types.content import Message
 from bot.agent.personas import Persona, Personas
 from bot.files import FileLimits, answer_note, prompt_blocks, read_for_jobs, shrink_for_storage
 from bot.jobs import Job
-from bot.store.buffered import is_complete_exchange_end
 from bot.store.sessions import SessionStore
+from bot.store.snapshots import is_complete_exchange_end, last_prompt
 from bot.stream import AnswerStream
 from bot.thread_lock import Lease
 
 log = logging.getLogger(__name__)
 WINDOW_SIZE = 40
+HANDLED_KEPT = 500  # Slack ts of handled messages kept per persona (bot.inbox replays)
 STOPPED = "_(stopped)_"
 
 
@@ -38,7 +39,7 @@ class TurnResult:
 
 def tools_used(messages: list[Message]) -> tuple[str, ...]:
     """Names of the tools called after the last prompt from Slack."""
-    _, tail = _last_prompt(messages)
+    _, tail = last_prompt(messages)
     names = [block["toolUse"]["name"] for m in tail for block in m["content"]
              if "toolUse" in block]
     return tuple(dict.fromkeys(names))
@@ -48,27 +49,21 @@ def message_text(message: Message) -> str:
     return "\n".join(block["text"] for block in message["content"] if "text" in block).strip()
 
 
-def _slack_ts(message: Message) -> list[str]:
-    return message.get("metadata", {}).get("custom", {}).get("slack_ts", [])
-
-
 def last_answered(messages: list[Message]) -> tuple[list[str], str]:
     """The Slack ts of the last answered prompt, and its answer (([], "") if none): the text
     of every assistant message after it (text before a tool call, then the final answer),
     as the stream showed it."""
-    asked, tail = _last_prompt(messages)
+    asked, tail = last_prompt(messages)
     if not tail or not is_complete_exchange_end(tail[-1]):
         return [], ""
     said = [message_text(m) for m in tail if m["role"] == "assistant"]
     return asked, "\n\n".join(text for text in said if text)
 
 
-def _last_prompt(messages: list[Message]) -> tuple[list[str], list[Message]]:
-    """The Slack ts of the last prompt from Slack, and the messages after it (([], []))."""
-    for index in range(len(messages) - 1, -1, -1):
-        if asked := _slack_ts(messages[index]):
-            return asked, messages[index + 1:]
-    return [], []
+def with_handled(app_data: dict[str, Any], jobs: list[Job]) -> dict[str, Any]:
+    """The snapshot's app data, remembering that `jobs` were handled by this turn."""
+    handled = [*app_data.get("handled", ()), *(job.ts for job in jobs)]
+    return {**app_data, "handled": handled[-HANDLED_KEPT:]}
 
 
 def prompt_for(jobs: list[Job], preamble: list[str] = (),
@@ -113,7 +108,6 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
              file_limits: FileLimits | None = None) -> TurnResult:
     handler = stream.on_event if stream is not None else None
     agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
-    manager.rollback_partial_tail(agent)
     answered_ts, answer = last_answered(agent.messages)
     done = [job for job in jobs if job.ts in answered_ts]
     if done:  # committed before a crash, never posted: post the stored answer
@@ -133,7 +127,7 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
         raise
     lease.check()  # never write after losing the thread lock
     shrink_for_storage(agent.messages)  # the stored records are these same objects
-    manager.commit(agent)
+    manager.commit(agent, app_data=with_handled(manager.app_data(persona.id), jobs))
     problems = [problem for read in file_input.values() for problem in read.problems]
     text = (last_answered(agent.messages)[1] or "(no answer)") + answer_note(problems)
     return TurnResult(text, answered=len(jobs), replayed=False, tools=tools_used(agent.messages))

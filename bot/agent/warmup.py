@@ -56,6 +56,7 @@ def warm_up(personas: Personas, store: SessionStore) -> float:
     started = time.perf_counter()
     session_id = f"warmup-{uuid.uuid4().hex}"
     try:
+        store.snapshots_since()  # read once per process; new threads then skip a probe
         for persona in personas.all:
             personas.model(persona)  # built once per process, as turns use it
             warm_provider(persona.provider or personas.default_provider)

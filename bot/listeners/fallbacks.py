@@ -1,5 +1,7 @@
 """What no listener handles: acknowledged (2xx), so Slack neither retries nor resends it.
 
+Listener errors too, except Redis or storage trouble: those get a 500, so Slack retries.
+
 Bolt answers an unmatched request with 404, which in Socket Mode means no ack at all.
 With `raise_error_for_unhandled_request=True` (see bot/app.py) it hands those requests
 to this error handler instead, Bolt's documented way to acknowledge them.
@@ -9,11 +11,14 @@ from __future__ import annotations
 
 import logging
 
+from botocore.exceptions import BotoCoreError, ClientError
 from redis.exceptions import RedisError
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.error import BoltUnhandledRequestError
+from strands.types.exceptions import SessionException
 
 log = logging.getLogger(__name__)
+TRANSIENT = (RedisError, SessionException, BotoCoreError, ClientError, OSError)
 
 
 def _kind(body: dict) -> str:
@@ -31,10 +36,13 @@ def on_error(error: Exception, request: BoltRequest) -> BoltResponse | None:
         else:
             log.debug("acknowledged unhandled %s", _kind(body))
         return BoltResponse(status=200, body="")
-    if isinstance(error, RedisError):  # already logged; the 500 makes Slack retry later
+    if isinstance(error, TRANSIENT):  # the 500 makes Slack retry later
+        log.warning("could not take %s now (%s: %s); Slack will retry", _kind(body),
+                    type(error).__name__, error)
         return None
+    # A bug or a payload no listener can use: a retry would fail the same way, so ack it.
     log.error("listener failed on %s", _kind(body), exc_info=error)
-    return None
+    return BoltResponse(status=200, body="")
 
 
 def register(app: App) -> None:

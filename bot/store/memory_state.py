@@ -50,6 +50,7 @@ class MemoryState:
         self.lock_ttl = lock_ttl
         self._cond = threading.Condition()
         self._dedup: OrderedDict[str, float] = OrderedDict()
+        self._epoch_claimed = False
         self._inbox: dict[str, deque[Job]] = {}
         self._pending: dict[str, float] = {}
         self._wake: deque[str] = deque()
@@ -85,6 +86,16 @@ class MemoryState:
             self._wake.append(sid)
             self._cond.notify()
             return True
+
+    def is_duplicate(self, dedup_keys: list[str]) -> bool:
+        with self._cond:
+            self._expire_dedup(time.time())
+            return any(key in self._dedup for key in dedup_keys)
+
+    def claim_epoch(self) -> bool:
+        with self._cond:
+            claimed, self._epoch_claimed = not self._epoch_claimed, True
+            return claimed
 
     def wait_for_work(self, timeout: float) -> str | None:
         with self._cond:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 
 import redis
 from redis.exceptions import LockError
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 PREFIX = "tsb:"
 PENDING = PREFIX + "pending"
 WAKE = PREFIX + "wake"
+EPOCH = PREFIX + "epoch"  # set once; its absence means Redis lost its data (or is new)
 
 # KEYS: inbox, pending, wake, joined, dedup...
 # ARGV: job, session_id, now, dedup ttl, joined ttl, job kind (only turns join a thread)
@@ -122,6 +124,12 @@ class RedisState:
             recent = f"{PREFIX}recent:{job.team}:{job.channel}:{job.user}"
             self.client.set(recent, job.thread_ts, ex=JOINED_TTL_SECONDS)
         return accepted
+
+    def is_duplicate(self, dedup_keys: list[str]) -> bool:
+        return bool(self.client.exists(*(f"{PREFIX}dedup:{k}" for k in dedup_keys)))
+
+    def claim_epoch(self) -> bool:
+        return bool(self.client.set(EPOCH, uuid.uuid4().hex, nx=True))
 
     def wait_for_work(self, timeout: float) -> str | None:
         item = self.client.brpop([WAKE], timeout=max(1, int(timeout)))

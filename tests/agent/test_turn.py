@@ -18,6 +18,7 @@ from bot.store.memory_state import MemoryState
 from bot.store.sessions import SessionStore
 from bot.thread_lock import LeaseLost
 from tests.fakes.model import ScriptedModel
+from tests.store.old_layout import old_manager, old_worker_turns
 
 ALICE = Persona(id="alice", name="Alice", system_prompt="You are Alice.", tools=("calculator",))
 BOB = Persona(id="bob", name="Bob", system_prompt="You are Bob.")
@@ -27,12 +28,16 @@ def job(text: str, ts: str, thread: str = "100.1") -> Job:
     return Job(kind="turn", team="T1", channel="C1", thread_ts=thread, ts=ts, user="U1", text=text)
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", "s3", "s3-no-cache"])
 def store(request: pytest.FixtureRequest, session_dir: Path) -> SessionStore:
+    """The embedded file store, S3, and S3 restoring every turn from storage (a cold
+    process each time, as after a restart or on another worker)."""
     if request.param == "file":
         return SessionStore(bucket=None, prefix="", directory=session_dir)
     env = request.getfixturevalue("s3_env")
-    return SessionStore(bucket=env["SESSION_BUCKET"], prefix="bot/", directory=session_dir)
+    cache = 0 if request.param == "s3-no-cache" else 32 * 1024 * 1024
+    return SessionStore(bucket=env["SESSION_BUCKET"], prefix="bot/", directory=session_dir,
+                        cache_bytes=cache)
 
 
 def personas(model: ScriptedModel) -> Personas:
@@ -110,12 +115,13 @@ def test_model_error_leaves_history_valid(store: SessionStore) -> None:
     assert sent[-1]["content"] == [{"text": "three"}]
 
 
-def test_crash_mid_commit_is_rolled_back(store: SessionStore) -> None:
-    """A worker died after writing the user message (and a tool call) but not the answer."""
-    model = ScriptedModel()
-    loaded = personas(model)
-    turn(store, loaded, ALICE, job("one", "5.1"))
-    manager = store.manager(job("x", "0").session_id)
+def test_old_layout_with_an_interrupted_turn_is_migrated(store: SessionStore) -> None:
+    """An old worker stored a turn, then died after writing the next user message and a
+    tool call (Strands' message log writes each message at once): the first turn on the
+    new release restores the complete turn, drops the interrupted one, and migrates."""
+    sid = job("x", "0").session_id
+    old_worker_turns(store, sid, "alice", "one")
+    manager = old_manager(store, sid)
     for index, message in enumerate([
         {"role": "user", "content": [{"text": "two"}],
          "metadata": {"custom": {"slack_ts": ["5.2"]}}},
@@ -123,13 +129,15 @@ def test_crash_mid_commit_is_rolled_back(store: SessionStore) -> None:
             "toolUseId": "t1", "name": "calculator", "input": {"expression": "1+1"}}}]},
     ], start=2):
         manager.session_repository.create_message(
-            manager.session_id, "alice", SessionMessage.from_message(message, index)
-        )
+            sid, "alice", SessionMessage.from_message(message, index))
+    model = ScriptedModel()
+    loaded = personas(model)
     turn(store, loaded, ALICE, job("two", "5.2"))  # the unanswered message, re-run
     sent = model.calls[-1]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
     assert [m["content"] for m in sent if m["role"] == "user"] == [[{"text": "one"}],
                                                                    [{"text": "two"}]]
+    assert not list(store.blobs.keys(f"session_{sid}/agents/"))  # the old layout is gone
     turn(store, loaded, ALICE, job("three", "5.3"))
     assert [m["role"] for m in model.calls[-1]["messages"]] == ["user", "assistant"] * 2 + ["user"]
 

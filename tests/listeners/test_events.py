@@ -32,10 +32,10 @@ def settle(bot: Bot, timeout: float = 5) -> None:
     raise AssertionError("worker did not settle")
 
 
-def model_called(model: ScriptedModel, timeout: float = 5) -> None:
-    """Wait until the model has been called (its turn is then running)."""
+def model_called(model: ScriptedModel, timeout: float = 5, count: int = 1) -> None:
+    """Wait until the model has been called `count` times (that turn is then running)."""
     deadline = time.monotonic() + timeout
-    while not model.calls and time.monotonic() < deadline:
+    while len(model.calls) < count and time.monotonic() < deadline:
         time.sleep(0.02)
 
 

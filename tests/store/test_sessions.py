@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import time
 from pathlib import Path
 
 import pytest
 from strands import Agent
+from strands.session.snapshot_session_manager import SnapshotSessionManager
+from strands.storage import S3Storage
 
-from bot.store.sessions import FencingError, SessionStore
+from bot.store.memory_state import MemoryState
+from bot.store.redis_state import RedisState, connect
+from bot.store.sessions import LEGACY_GRACE_SECONDS, FencingError, SessionStore
 from tests.fakes.model import ScriptedModel
+from tests.store.old_layout import old_worker_turns
 
 
-def s3_store(s3_env: dict[str, str], session_dir: Path) -> SessionStore:
-    return SessionStore(bucket=s3_env["SESSION_BUCKET"], prefix="bot/", directory=session_dir)
+def s3_store(s3_env: dict[str, str], session_dir: Path, **kwargs) -> SessionStore:
+    return SessionStore(bucket=s3_env["SESSION_BUCKET"], prefix="bot/", directory=session_dir,
+                        **kwargs)
 
 
 def agent_on(store: SessionStore, session_id: str, agent_id: str = "default"):
@@ -23,24 +30,32 @@ def agent_on(store: SessionStore, session_id: str, agent_id: str = "default"):
     return agent, manager
 
 
+def turn(store: SessionStore, session_id: str, text: str, agent_id: str = "default") -> None:
+    agent, manager = agent_on(store, session_id, agent_id)
+    agent(text)
+    manager.commit(agent)
+
+
+def user_texts(agent: Agent) -> list[str]:
+    return [m["content"][0]["text"] for m in agent.messages if m["role"] == "user"]
+
+
 def test_s3_turn_is_written_only_on_commit(s3_env: dict[str, str], session_dir: Path) -> None:
     store = s3_store(s3_env, session_dir)
     agent, manager = agent_on(store, "T1_C1_1-1")
     agent("hello")
-    keys = [o["Key"] for o in store.client.list_objects_v2(
-        Bucket=store.bucket, Prefix="bot/")["Contents"]]
-    assert not any("message_" in k for k in keys)  # buffered until commit
+    assert not list(store.blobs.keys("session"))  # nothing before commit
     manager.commit(agent)
-    restored, _ = agent_on(store, "T1_C1_1-1")
+    assert list(store.blobs.keys("session")) == [
+        "session/T1_C1_1-1/scopes/agent/default/snapshots/snapshot_latest.json"]
+    restored, _ = agent_on(s3_store(s3_env, session_dir), "T1_C1_1-1")  # another process
     assert [m["role"] for m in restored.messages] == ["user", "assistant"]
 
 
 def test_stale_writer_is_fenced(s3_env: dict[str, str], session_dir: Path) -> None:
     """Two workers restored the same session; the one whose lock expired must not overwrite."""
     store = s3_store(s3_env, session_dir)
-    first, first_manager = agent_on(store, "T1_C1_2-1")
-    first("one")
-    first_manager.commit(first)
+    turn(store, "T1_C1_2-1", "one")
     stale, stale_manager = agent_on(store, "T1_C1_2-1")
     fresh, fresh_manager = agent_on(store, "T1_C1_2-1")
     fresh("fresh turn")
@@ -54,9 +69,7 @@ def test_stale_writer_is_fenced(s3_env: dict[str, str], session_dir: Path) -> No
 
 def test_agent_state_is_fenced_by_etag(s3_env: dict[str, str], session_dir: Path) -> None:
     store = s3_store(s3_env, session_dir)
-    agent, manager = agent_on(store, "T1_C1_3-1")
-    agent("one")
-    manager.commit(agent)
+    turn(store, "T1_C1_3-1", "one")
     a, a_manager = agent_on(store, "T1_C1_3-1")
     b, b_manager = agent_on(store, "T1_C1_3-1")
     b.state.set("k", "b")
@@ -66,9 +79,112 @@ def test_agent_state_is_fenced_by_etag(s3_env: dict[str, str], session_dir: Path
         a_manager.commit(a)
 
 
-def test_one_shared_s3_client_per_store(s3_env: dict[str, str], session_dir: Path) -> None:
+def test_a_new_session_is_created_once(s3_env: dict[str, str], session_dir: Path) -> None:
     store = s3_store(s3_env, session_dir)
-    assert store.manager("T1_C1_4-1").client is store.manager("T1_C1_4-2").client is store.client
+    a, a_manager = agent_on(store, "T1_C1_3-2")
+    b, b_manager = agent_on(store, "T1_C1_3-2")
+    a("first")
+    a_manager.commit(a)
+    b("also first")
+    with pytest.raises(FencingError):  # If-None-Match: *
+        b_manager.commit(b)
+
+
+def test_a_hot_thread_costs_one_request_per_turn_at_any_length(
+    s3_env: dict[str, str], session_dir: Path
+) -> None:
+    """Restore + save: one PUT when this process wrote the thread last, one GET more when
+    another process did, whatever the thread's length."""
+    facts = MemoryState()  # the shared state store (Redis) both processes use
+    ours = s3_store(s3_env, session_dir, facts=facts)
+    theirs = s3_store(s3_env, session_dir, facts=facts)
+    sid = f"T1_C1_{time.time() + 2 * LEGACY_GRACE_SECONDS:.6f}".replace(".", "-")
+    ours.snapshots_since()  # read once per process (warm-up does it)
+    costs = []
+    for i in range(30):
+        before = ours.blobs.requests
+        turn(ours, sid, f"q{i}")
+        costs.append(ours.blobs.requests - before)
+    assert costs == [2] + [1] * 29  # the first: GET (none yet) + PUT
+    turn(theirs, sid, "from another process")
+    before = ours.blobs.requests
+    agent, _ = agent_on(ours, sid)
+    assert ours.blobs.requests - before == 1  # the generation changed: GET
+    assert user_texts(agent)[-1] == "from another process"
+
+
+def test_a_cache_gone_stale_without_the_state_store_is_fenced_then_refreshed(
+    s3_env: dict[str, str], session_dir: Path
+) -> None:
+    """Without shared generations (e.g. Redis lost them), the conditional PUT still
+    refuses the stale copy, and the next restore reads the stored one."""
+    ours, theirs = s3_store(s3_env, session_dir), s3_store(s3_env, session_dir)
+    turn(ours, "T1_C1_4-2", "one")
+    turn(theirs, "T1_C1_4-2", "two")
+    with pytest.raises(FencingError):
+        turn(ours, "T1_C1_4-2", "three (stale)")
+    agent, _ = agent_on(ours, "T1_C1_4-2")
+    assert user_texts(agent) == ["one", "two"]
+
+
+def test_generations_in_redis(s3_env: dict[str, str], session_dir: Path, redis_url: str) -> None:
+    ours = s3_store(s3_env, session_dir, facts=RedisState(connect(redis_url)))
+    theirs = s3_store(s3_env, session_dir, facts=RedisState(connect(redis_url)))
+    turn(ours, "T1_C1_4-3", "one")
+    turn(theirs, "T1_C1_4-3", "two")
+    turn(ours, "T1_C1_4-3", "three")  # not fenced: the generation told it to re-read
+    agent, manager = agent_on(theirs, "T1_C1_4-3")
+    assert manager.restored_from == "storage" and user_texts(agent) == ["one", "two", "three"]
+
+
+def test_stock_strands_reads_our_snapshots(s3_env: dict[str, str], session_dir: Path) -> None:
+    """The format and key layout are Strands' own (SnapshotSessionManager + S3Storage)."""
+    store = s3_store(s3_env, session_dir)
+    turn(store, "T1_C1_4-4", "remember me")
+    stock = SnapshotSessionManager("T1_C1_4-4", storage=S3Storage(
+        s3_env["SESSION_BUCKET"], prefix="bot"))  # S3Storage adds the "/"
+    agent = Agent(model=ScriptedModel(), session_manager=stock, callback_handler=None)
+    assert user_texts(agent) == ["remember me"]
+    assert asyncio.run(S3Storage(s3_env["SESSION_BUCKET"], prefix="bot").list("session/"))
+
+
+@pytest.mark.parametrize("backend", ["file", "s3"])
+def test_old_layout_is_read_migrated_and_reset(backend: str, request: pytest.FixtureRequest,
+                                                session_dir: Path) -> None:
+    if backend == "s3":
+        store = s3_store(request.getfixturevalue("s3_env"), session_dir)
+    else:
+        store = SessionStore(bucket=None, prefix="", directory=session_dir)
+    sid = "T1_C1_5-2"
+    old_worker_turns(store, sid, "alice", "one", "two")
+    old_worker_turns(store, sid, "bob", "for bob")
+    assert store.exists(sid)
+    agent, manager = agent_on(store, sid, "alice")
+    assert manager.restored_from == "legacy" and user_texts(agent) == ["one", "two"]
+    agent("three")
+    manager.commit(agent)
+    left = list(store.blobs.keys(f"session_{sid}"))
+    assert not [k for k in left if "agent_alice" in k]  # migrated: the old objects are gone
+    assert [k for k in left if "agent_bob" in k]  # bob's turn comes later
+    agent, manager = agent_on(store, sid, "alice")
+    assert manager.restored_from == "cache" and user_texts(agent) == ["one", "two", "three"]
+    assert store.delete(sid) is True  # both layouts
+    assert not list(store.blobs.keys(f"session_{sid}")) + list(store.blobs.keys("session/"))
+
+
+def test_rolling_deploy_old_and_new_workers_on_one_bucket(
+    s3_env: dict[str, str], session_dir: Path
+) -> None:
+    """What the README promises: an old worker neither sees nor breaks the snapshot; the new
+    release keeps the snapshot and does not read what an old worker wrote after it."""
+    store = s3_store(s3_env, session_dir)
+    sid = "T1_C1_5-3"
+    turn(store, sid, "new release")
+    old = old_worker_turns(store, sid, "default", "old release")
+    assert user_texts(old) == ["old release"]  # it does not read snapshots
+    agent, _ = agent_on(s3_store(s3_env, session_dir), sid)
+    assert user_texts(agent) == ["new release"]
+    assert store.delete(sid) and not list(store.blobs.keys(f"session_{sid}"))
 
 
 @pytest.mark.parametrize("backend", ["file", "s3"])
@@ -79,15 +195,13 @@ def test_delete_removes_every_persona(backend: str, request: pytest.FixtureReque
     else:
         store = SessionStore(bucket=None, prefix="", directory=session_dir)
     for persona in ("alice", "bob"):
-        agent, manager = agent_on(store, "T1_C1_5-1", persona)
-        agent("hi")
-        manager.commit(agent)
+        turn(store, "T1_C1_5-1", "hi", persona)
     assert store.exists("T1_C1_5-1")
     assert store.delete("T1_C1_5-1") is True
     assert not store.exists("T1_C1_5-1")
     assert store.delete("T1_C1_5-1") is False
-    fresh, _ = agent_on(store, "T1_C1_5-1", "alice")
-    assert fresh.messages == []
+    fresh, manager = agent_on(store, "T1_C1_5-1", "alice")  # not restored from the cache
+    assert fresh.messages == [] and manager.restored_from == ""
 
 
 @pytest.mark.parametrize("evil", ["../../etc", "a/b", "..", "x\\..\\y"])
@@ -106,26 +220,6 @@ def test_ping_reports_missing_bucket(s3_env: dict[str, str], session_dir: Path) 
         store.ping()
 
 
-def test_restore_fetches_only_messages_this_process_has_not_seen(
-    s3_env: dict[str, str], session_dir: Path
-) -> None:
-    ours, theirs = s3_store(s3_env, session_dir), s3_store(s3_env, session_dir)
-    for text in ("one", "two"):
-        agent, manager = agent_on(ours, "T1_C1_6-1")
-        agent(text)
-        manager.commit(agent)
-    agent, manager = agent_on(theirs, "T1_C1_6-1")  # another process: cold cache
-    assert theirs.cache.misses == 4
-    agent("three")
-    manager.commit(agent)
-    misses = ours.cache.misses
-    restored, _ = agent_on(ours, "T1_C1_6-1")
-    assert ours.cache.misses - misses == 2  # only the other process's new turn was fetched
-    assert [m["content"][0]["text"] for m in restored.messages if m["role"] == "user"] == [
-        "one", "two", "three"]
-    key = theirs.manager("T1_C1_6-1")._get_message_path("T1_C1_6-1", "default", 0)
-    theirs.client.put_object(Bucket=theirs.bucket, Key=key, Body=json.dumps(
-        {**json.loads(theirs.client.get_object(Bucket=theirs.bucket, Key=key)["Body"].read()),
-         "message": {"role": "user", "content": [{"text": "rewritten"}]}}).encode())
-    restored, _ = agent_on(ours, "T1_C1_6-1")
-    assert restored.messages[0]["content"] == [{"text": "rewritten"}]  # new ETag, refetched
+def test_one_shared_s3_client_per_store(s3_env: dict[str, str], session_dir: Path) -> None:
+    store = s3_store(s3_env, session_dir)
+    assert store.manager("T1_C1_6-1").blobs is store.manager("T1_C1_6-2").blobs is store.blobs

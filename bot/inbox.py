@@ -1,0 +1,97 @@
+"""Durable inbox: every accepted message is also an object in the session store.
+
+It is written (`If-None-Match: *`) before Slack gets its ack, beside the Redis queue, so a
+Redis that loses everything (a restart without persistence, a failover, a flush) loses no
+acked message: the first worker to see the state store empty (`State.claim_epoch`) queues
+the recent records again, marked `replayed`, and a replayed message that the session
+already handled is skipped, never answered twice: a committed turn remembers the messages
+it answered in its snapshot (`SessionStore.handled`); anything else handled (a reset, help,
+a greeting, an apology) leaves a `.done` object beside its record.
+
+Records are never deleted one by one (that would cost a request per message); an S3
+lifecycle rule on the `inbox/` prefix expires them (README), and replay reads only the
+last REPLAY_SECONDS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from bot.jobs import Job
+from bot.store.blobs import Blobs, FencingError
+
+log = logging.getLogger(__name__)
+REPLAY_SECONDS = 3600  # how far back a replay looks: far beyond a turn's retries
+_HOUR = 3600
+_TIME = re.compile(r"\d{9,}(\.\d+)?")
+
+
+def _hour(seconds: float) -> str:
+    return time.strftime("%Y%m%d%H", time.gmtime(seconds))
+
+
+def _seconds(ts: str) -> float | None:
+    """A Slack ts, or the time inside another id (bot.reset's `reset-<time>-<uuid>`)."""
+    found = _TIME.search(ts)
+    return float(found.group()) if found else None
+
+
+def record_key(job: Job) -> str:
+    """The same key for every delivery of one Slack message: its ts gives the hour."""
+    return f"inbox/{_hour(_seconds(job.ts) or time.time())}/{job.session_id}/{job.ts}.json"
+
+
+def _done_key(job: Job) -> str:
+    return record_key(job)[:-5] + ".done"
+
+
+class Inbox:
+    def __init__(self, blobs: Blobs) -> None:
+        self.blobs = blobs
+
+    def record(self, job: Job) -> bool:
+        """Write the durable record; False if this message was recorded before."""
+        try:
+            self.blobs.put(record_key(job), job.dumps().encode(), None)
+            return True
+        except FencingError:
+            return False
+
+    def done(self, job: Job) -> None:
+        """Mark a message handled without a turn commit (a reset, help, a greeting, an
+        apology): a replay skips it. (A committed turn is remembered in its snapshot.)"""
+        with contextlib.suppress(FencingError):  # marked before
+            self.blobs.put(_done_key(job), b"", None)
+
+    def recent(self, seconds: float = REPLAY_SECONDS, now: float | None = None) -> list[Job]:
+        """The records of the last `seconds`, oldest first, each marked `replayed`."""
+        now = time.time() if now is None else now
+        hours = sorted({_hour(t) for t in range(int(now - seconds), int(now) + _HOUR, _HOUR)})
+        listed = {key for hour in hours for key in self.blobs.keys(f"inbox/{hour}/")}
+        keys = sorted(key for key in listed
+                      if key.endswith(".json") and key[:-5] + ".done" not in listed)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            found = list(pool.map(self.blobs.get, keys))
+        jobs = [Job.loads(got[0]) for got in found if got is not None]
+        recent = [job for job in jobs if (_seconds(job.ts) or now) >= now - seconds]
+        recent.sort(key=lambda job: _seconds(job.ts) or now)
+        return [dataclasses.replace(job, replayed=True) for job in recent]
+
+
+def replay(inbox: Inbox, accept: Callable[[Job], bool]) -> int:
+    """Queue the recent records again; how many were queued (the rest were still known)."""
+    queued = 0
+    for job in inbox.recent():
+        queued += bool(accept(job))
+    if queued:
+        log.warning("the state store is new or lost its data: %d recent messages queued "
+                    "again from the durable inbox (those already handled are skipped)", queued)
+    else:
+        log.info("the state store is new: nothing in the durable inbox to queue again")
+    return queued

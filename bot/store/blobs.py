@@ -1,0 +1,154 @@
+"""Blobs: the one module that talks to S3 (or, in the embedded default, the local disk).
+
+Keys and bytes only, with the one thing Strands' own `Storage` backends lack: conditional
+writes. `put(key, data, etag)` writes only if the object still has `etag` (`If-Match`), or
+`etag=None` only if it does not exist yet (`If-None-Match: *`); otherwise FencingError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+from strands.types.exceptions import SessionException
+
+_CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict")
+_MISSING = ("404", "NoSuchKey", "NotFound")
+
+
+class FencingError(SessionException):
+    """A conditional write failed: another worker wrote this object since we read it."""
+
+
+class Blobs(Protocol):
+    requests: int  # S3 requests made (0 for files): benchmarks read it
+
+    def get(self, key: str) -> tuple[bytes, str] | None: ...
+    def put(self, key: str, data: bytes, etag: str | None) -> str: ...
+    def keys(self, prefix: str) -> Iterator[str]: ...
+    def delete(self, keys: list[str]) -> None: ...
+    def ping(self) -> None: ...
+    def quick(self) -> Blobs: ...
+
+
+class S3Blobs:
+    def __init__(self, bucket: str, prefix: str, quick: bool = False) -> None:
+        self.bucket, self.prefix, self.requests = bucket, prefix, 0
+        # Thread-safe and costly to build: one per process (two: see quick()).
+        timeouts = {"connect_timeout": 1, "read_timeout": 2} if quick else {}
+        self.client: Any = boto3.session.Session().client("s3", config=BotoConfig(
+            user_agent_extra="strands-agents thread-session-bot",
+            retries={"mode": "standard", "max_attempts": 2 if quick else 4},
+            max_pool_connections=128, **timeouts,
+        ))
+
+    def quick(self) -> S3Blobs:
+        """The same bucket for requests Slack's 3 s ack waits on: a slow or failing S3 is
+        given up on within seconds (Slack gets a 500 and retries), not after a minute."""
+        return S3Blobs(self.bucket, self.prefix, quick=True)
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        self.requests += 1  # not atomic across threads; a benchmark figure, not accounting
+        return getattr(self.client, method)(Bucket=self.bucket, **kwargs)
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            response = self._call("get_object", Key=self.prefix + key)
+        except ClientError as e:
+            if e.response["Error"]["Code"] in _MISSING:
+                return None
+            raise SessionException(f"S3 error reading {key}: {e}") from e
+        return response["Body"].read(), response["ETag"]
+
+    def put(self, key: str, data: bytes, etag: str | None) -> str:
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            response = self._call("put_object", Key=self.prefix + key, Body=data,
+                                  ContentType="application/json", **condition)
+        except ClientError as e:
+            if e.response["Error"]["Code"] in _CONDITION_FAILED:
+                raise FencingError(f"conditional write of {key} refused: {condition}") from e
+            raise SessionException(f"S3 error writing {key}: {e}") from e
+        return response["ETag"]
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        token: dict[str, str] = {}
+        while True:
+            page = self._call("list_objects_v2", Prefix=self.prefix + prefix, **token)
+            for obj in page.get("Contents", []):
+                yield obj["Key"][len(self.prefix):]
+            if not page.get("IsTruncated"):
+                return
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": self.prefix + key} for key in keys[start:start + 1000]]
+            self._call("delete_objects", Delete={"Objects": batch, "Quiet": True})
+
+    def ping(self) -> None:
+        self._call("head_bucket")
+
+
+class FileBlobs:
+    """The same contract on a local directory (one host); the ETag is a content hash."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.requests = directory.resolve(), 0
+        self._lock = threading.Lock()  # makes check-and-replace atomic within the process
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def _path(self, key: str) -> Path:
+        path = (self.directory / key).resolve()
+        if self.directory not in path.parents:
+            raise ValueError(f"key {key!r} escapes the session directory")
+        return path
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            data = self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return data, hashlib.md5(data).hexdigest()
+
+    def put(self, key: str, data: bytes, etag: str | None) -> str:
+        path = self._path(key)
+        with self._lock:
+            current = self.get(key)
+            if (current[1] if current else None) != etag:
+                raise FencingError(f"conditional write of {key} refused")
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temporary.write_bytes(data)
+            temporary.replace(path)  # atomic: a crash leaves the old file or the new one
+        return hashlib.md5(data).hexdigest()
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.directory
+        if base.is_dir():
+            for path in sorted(base.rglob("*")):
+                if path.is_file() and not path.name.endswith(".tmp"):
+                    yield path.relative_to(self.directory).as_posix()
+
+    def delete(self, keys: list[str]) -> None:
+        for key in keys:
+            path = self._path(key)
+            path.unlink(missing_ok=True)
+            for parent in path.parents:  # drop emptied directories, as S3 has none
+                if parent == self.directory or any(parent.iterdir()):
+                    break
+                parent.rmdir()
+
+    def quick(self) -> FileBlobs:
+        return self
+
+    def ping(self) -> None:
+        if not os.access(self.directory, os.W_OK):
+            raise OSError(f"session directory {self.directory} is not writable")
