@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 import redis
 
 from .ports import free_port
+
+STOP_MODES = ("kill", "shutdown")
 
 
 def find_redis_server() -> str:
@@ -93,20 +96,41 @@ class RedisServer:
         finally:
             client.close()
 
-    def stop(self) -> None:
+    def stop(self, how: str = "kill") -> None:
+        """Stop the server; nothing is kept. how: "kill" (SIGKILL, like a crashed host) or
+        "shutdown" (`SHUTDOWN NOSAVE`: clients see their connections closed)."""
+        if how not in STOP_MODES:
+            raise ValueError(f"how must be one of {STOP_MODES}, not {how!r}")
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        if how == "shutdown" and proc.poll() is None:
+            client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+            with contextlib.suppress(redis.RedisError):  # the server hangs up on SHUTDOWN
+                client.shutdown(nosave=True)
+            client.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
 
-    def restart(self, down_seconds: float = 0) -> None:
-        """Kill the server (all data is lost) and start a fresh one on the same port."""
-        self.stop()
+    def restart(self, down_seconds: float = 0, how: str = "kill", attempts: int = 3) -> None:
+        """Stop the server (all data is lost) and start a fresh, empty one on the same port
+        after `down_seconds`. While it was down another socket may have taken the port
+        (an outgoing connection's ephemeral port): starting is retried `attempts` times."""
+        self.stop(how)
         if down_seconds > 0:
             time.sleep(down_seconds)
-        self.start()
+        for attempt in range(attempts):
+            try:
+                self.start()
+                return
+            except (RuntimeError, TimeoutError):
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
 
     def close(self) -> None:
         self.stop()
