@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,12 @@ from scripts.soak_parts import (  # noqa: E402
     recovery_counts,
     settle,
 )
+from scripts.soak_redis import RedisChaos, lost_causes  # noqa: E402
 from tests.chaos_helpers import (  # noqa: E402
     Accounting,
     Cluster,
     Courier,
+    Delivery,
     Ledger,
     account,
     make_token,
@@ -73,6 +76,7 @@ from tests.harness import mention_event, message_event, next_ts  # noqa: E402
 from tests.processes import bot_env  # noqa: E402
 
 MARKER = 999  # message number of the per-thread markers (not counted as messages)
+REMENTION_AFTER = 30.0  # s with nothing answered in a thread: its user mentions the bot again
 
 
 class Deadline(Exception):
@@ -89,9 +93,13 @@ def user(index: int, count: int, root: str, courier: Courier, ledger: Ledger,
          observer: Observer, rng: random.Random, start_at: float, stop_at: float,
          double_text: float) -> None:
     """One thread's user: a mention, then replies with think times, sometimes double-texting
-    before the previous answer arrived."""
+    before the previous answer arrived. While nothing in the thread has been answered (the
+    bot ignores replies in threads it has not joined) for REMENTION_AFTER s, the next
+    message mentions the bot again, as a person would after a mention lost with Redis."""
     time.sleep(max(0.0, start_at - time.monotonic()))
     previous: str | None = None
+    sent: list[str] = []
+    mentioned_at = time.monotonic()
     for m in range(count):
         if time.monotonic() > stop_at:
             raise Deadline(f"thread {index} stopped sending at message {m}")
@@ -102,23 +110,42 @@ def user(index: int, count: int, root: str, courier: Courier, ledger: Ledger,
                 observer.wait([previous], timeout=30)
                 time.sleep(rng.expovariate(1 / 2.0))  # think time, mean 2 s
         text = make_token("s", index, m)
-        event = (mention_event(text, CHANNEL, root) if m == 0
-                 else message_event(text, CHANNEL, next_ts(), thread_ts=root))
-        delivery = ledger.add(courier.deliver(event, root, text))
-        if m == 0 and not delivery.acked:
-            raise RuntimeError(f"thread {index}: the mention that starts it was never acked")
+        joined = any(t in observer.answered for t in sent)
+        if m == 0:
+            event = mention_event(text, CHANNEL, root)
+            _mentions[text] = False
+        elif not joined and time.monotonic() - mentioned_at >= REMENTION_AFTER:
+            event = mention_event(text, CHANNEL, next_ts(), thread_ts=root)
+            mentioned_at = time.monotonic()
+            _mentions[text] = True
+        else:
+            event = message_event(text, CHANNEL, next_ts(), thread_ts=root)
+        ledger.add(courier.deliver(event, root, text))
+        sent.append(text)
         previous = text
 
 
-def report(result: Accounting, markers: list[str], chaos: Chaos, wall: float,
-           overlaps: int, unanswered_markers: list[str]) -> bool:
+def _attempts(deliveries: list[Delivery]) -> str:
+    """Why Slack gave up on these: their kind and the outcomes of their attempts."""
+    how = Counter(f"{'mention' if d.text in _mentions else 'reply'}: "
+                  + " ".join(a.outcome for a in d.attempts) for d in deliveries)
+    return ", ".join(f"{n}x {what}" for what, n in how.most_common())
+
+
+def report(result: Accounting, chaos: Chaos, redis_chaos: RedisChaos, wall: float,
+           overlaps: int, unanswered_markers: list[str], deliveries: list[Delivery],
+           causes: Counter[str]) -> bool:
     lat = result.latencies
     lines = [
-        f"messages sent        {result.sent}",
+        f"messages sent        {result.sent}"
+        + (f" ({again} of them mentions again)" if (again := sum(_mentions.values())) else ""),
         f"acked                {result.acked}",
         f"answered             {result.answered}",
         f"answered twice       {len(result.doubled)}",
-        f"lost                 {len(result.lost)}",
+        f"lost                 {len(result.lost)}"
+        + (f" ({', '.join(f'{why} {n}' for why, n in causes.most_common())})" if causes else ""),
+        f"unanswered           {len(result.unanswered)}" + (f" ({how})" if (how := _attempts(
+            [d for d in deliveries if d.text in set(result.unanswered)])) else ""),
         f"threads w/ invalid history {len(result.invalid_history)}",
         f"answer latency p50   {Accounting.pct(lat, 0.5):.2f} s",
         f"answer latency p99   {Accounting.pct(lat, 0.99):.2f} s",
@@ -127,22 +154,24 @@ def report(result: Accounting, markers: list[str], chaos: Chaos, wall: float,
         f"SIGTERMs             {len(chaos.sigterms)}"
         + (f" (exit codes {[c for _, c, _ in chaos.sigterms]}, slowest "
            f"{max(t for _, _, t in chaos.sigterms):.1f} s)" if chaos.sigterms else ""),
+        redis_chaos.report(),
         f"wall time            {wall:.1f} s",
         f"(also: unacked {result.sent - result.acked}, answered though unacked "
         f"{result.unacked_answered}, threads out of order {len(result.out_of_order)}, "
         f"overlapping turns {overlaps}, markers unanswered {len(unanswered_markers)}, "
-        f"chaos errors {len(chaos.errors)})",
+        f"chaos errors {len(chaos.errors) + len(redis_chaos.errors)})",
     ]
     print("\n".join(lines), flush=True)
     for title, value in (("answered twice", result.doubled), ("lost", result.lost),
+                         ("unanswered", result.unanswered),
                          ("out of order", result.out_of_order),
                          ("invalid history", result.invalid_history),
                          ("markers unanswered", unanswered_markers),
-                         ("chaos errors", chaos.errors)):
+                         ("chaos errors", chaos.errors + redis_chaos.errors)):
         if value:
             print(f"  {title}: {value}", flush=True)
-    return not (result.doubled or result.lost or result.invalid_history or result.out_of_order
-                or overlaps or unanswered_markers)
+    return not (result.doubled or result.lost or result.unanswered or result.invalid_history
+                or result.out_of_order or overlaps or unanswered_markers or redis_chaos.errors)
 
 
 def run(args: argparse.Namespace, log_dir: Path) -> int:
@@ -152,7 +181,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
     per_thread = plan(args.messages, args.threads)
     log(f"seed {args.seed}; {args.messages} messages over {args.threads} threads on "
         f"{args.workers} processes; kill every {args.kill_every}s, SIGTERM every "
-        f"{args.sigterm_every}s; logs in {log_dir}")
+        f"{args.sigterm_every}s, Redis restart every {args.redis_restart_every}s; "
+        f"logs in {log_dir}")
 
     def model(body: dict[str, Any]) -> str:  # a model that takes its time
         time.sleep(random.uniform(args.model_min, args.model_max))
@@ -184,6 +214,9 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         ledger = Ledger()
         chaos = Chaos(cluster, random.Random(rng.random()), args.kill_every,
                       args.sigterm_every)
+        redis_chaos = RedisChaos(redis, cluster, random.Random(rng.random()),
+                                 args.redis_restart_every, tuple(args.redis_down),
+                                 args.redis_restarts)
         roots = [next_ts() for _ in range(args.threads)]
         ramp = max(1.0, args.threads * 0.2)
         t0 = time.monotonic()
@@ -197,6 +230,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             for i in range(args.threads)
         ]
         chaos.start()
+        redis_chaos.start()
         for u in users:
             u.start()
         last_log = time.monotonic()
@@ -206,21 +240,28 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
                 last_log = time.monotonic()
                 log(f"sent {len(ledger.deliveries)}/{args.messages}, answered "
                     f"{len(observer.answered)}, kills {sum(chaos.kills.values())}, "
-                    f"SIGTERMs {len(chaos.sigterms)}")
+                    f"SIGTERMs {len(chaos.sigterms)}, Redis restarts {len(redis_chaos.outages)}")
         if _failures:
             log(f"user threads failed: {_failures[:3]}")
         log(f"all {len(ledger.deliveries)} messages sent after {time.monotonic() - t0:.1f}s; "
             "stopping the chaos")
+        redis_chaos.stop()
         chaos.stop()
+        if redis_chaos.enabled:
+            log(f"every process healthy again: {redis_chaos.wait_healthy()}")
 
         # quiescence: a marker per thread is answered only after everything before it
         marker_courier = Courier(cluster, random.Random(rng.random()), timeout=5.0,
                                  give_up_after=60, backoff=0.5)
         markers = []
+        answered = set(observer.answered)
         for i, root in enumerate(roots):
             text = make_token("s", i, MARKER)
-            ledger.add(marker_courier.deliver(
-                message_event(text, CHANNEL, next_ts(), thread_ts=root), root, text))
+            # a thread with nothing answered was never joined (its mentions lost with Redis)
+            joined = any(d.text in answered for d in ledger.threads().get(root, []))
+            event = (message_event if joined else mention_event)(
+                text, CHANNEL, next_ts(), thread_ts=root)
+            ledger.add(marker_courier.deliver(event, root, text))
             markers.append(text)
         wait = max(10.0, min(300.0, stop_at - time.monotonic()))
         observer.wait(markers, timeout=wait)
@@ -234,11 +275,15 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
                          list(openai.requests), CHANNEL,
                          count=lambda d: d.text not in set(markers))
         overlaps = len(overlapping(list(openai.requests), thread_key))
-        ok = report(result, markers, chaos, wall, overlaps, unanswered_markers)
+        lost = [d for ds in threads.values() for d in ds if d.text in set(result.lost)]
+        causes = lost_causes(lost, [b.log_text() for b in cluster.every], redis_chaos)
+        ok = report(result, chaos, redis_chaos, wall, overlaps, unanswered_markers,
+                    ledger.deliveries, causes)
         print(f"(bot logs: {recovery_counts(cluster)})", flush=True)
         streamed = sum(1 for m in slack.streams.messages.values() if not m["streaming"])
         print(f"(answers streamed {streamed}, posted "
               f"{len(slack.calls('chat.postMessage', include_failed=False))})", flush=True)
+        print(result.figures(), flush=True)
         if args.keep_logs or not ok:
             dump(log_dir / "soak.json", ledger, slack, openai, cluster, started)
         if _failures or time.monotonic() > stop_at:
@@ -248,6 +293,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
 
 _failures: list[str] = []
+_mentions: dict[str, bool] = {}  # token -> sent as a mention again (user())
 
 
 def _guard(fn: Any, *args: Any) -> None:
@@ -266,6 +312,12 @@ def main() -> int:
                         help="seconds between SIGKILLs (0 = none)")
     parser.add_argument("--sigterm-every", type=float, default=0.0,
                         help="seconds between SIGTERM + restart of a process (0 = none)")
+    parser.add_argument("--redis-restart-every", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds between restarts of redis-server, empty (0 = none)")
+    parser.add_argument("--redis-restarts", type=int, default=0, metavar="N",
+                        help="at most N Redis restarts (0 = no limit)")
+    parser.add_argument("--redis-down", type=float, nargs=2, default=[0.5, 2.0],
+                        metavar=("MIN", "MAX"), help="seconds each Redis outage lasts")
     parser.add_argument("--double-text", type=float, default=0.25,
                         help="chance a user sends before the previous answer arrived")
     parser.add_argument("--model-min", type=float, default=0.1, help="model latency, s")
@@ -280,6 +332,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads < 1 or args.messages < args.threads or args.workers < 1:
         parser.error("need --threads >= 1, --messages >= --threads, --workers >= 1")
+    if args.redis_restart_every < 0 or not 0 <= args.redis_down[0] <= args.redis_down[1]:
+        parser.error("need --redis-restart-every >= 0 and 0 <= --redis-down MIN <= MAX")
     if args.model_max >= 3.0:
         parser.error("--model-max must stay below LOCK_TTL_SECONDS (3)")
     if args.seed is None:
