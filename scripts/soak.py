@@ -2,6 +2,8 @@
 
     uv run python scripts/soak.py [--messages 1000] [--threads 50] [--workers 3]
                                   [--kill-every 5] [--sigterm-every 0] [--seed N]
+                                  [--redis-restart-every 0] [--redis-restarts 0]
+                                  [--redis-down 0.5 2.0]
 
 Starts its own redis-server, moto S3 server (a subprocess), fake Slack Web API and fake
 OpenAI server (tests/fakes), then N gunicorn processes of the bot (tests/processes.py, one
@@ -15,13 +17,32 @@ and the accounting (tests/chaos_helpers.account) prints the figures.
 
 A message is answered when a chat.postMessage in its thread was produced by a model request
 (the fake model echoes the newest user message) whose newest user message contains the
-message's text; answered twice when two posts cover it; lost when acknowledged and never
-answered. A thread's history is invalid when its final model request breaks alternation,
-asks something twice, misses an answered message, or holds one never answered.
+message's text; answered twice when two posts cover it; lost when acknowledged (2xx) and
+never answered; unanswered when never acknowledged (every one of the retries failed, so
+Slack gave up and nobody was told) and never answered. A thread's history is invalid when
+its final model request breaks alternation, asks something twice, misses an answered
+message, or holds one never answered. The last line is the verdict:
+`lost 0  unanswered 0  doubled 0  invalid 0`.
 
-Exit status 1 if anything was lost, answered twice, out of order, overlapped or left a
-thread with invalid history; 2 if the run hit --max-minutes (3 min after it, a watchdog
-interrupts the run and everything is cleaned up); 130 if interrupted.
+Redis restarts. `--redis-restart-every SECONDS` (default 0: none) stops the soak's
+redis-server about every SECONDS (x0.7-1.3), by SIGKILL or `SHUTDOWN NOSAVE` at random, and
+after an outage of `--redis-down MIN MAX` seconds (default 0.5-2) starts an empty one on
+the same port; `--redis-restarts N` stops after N restarts. The server keeps nothing on
+disk (`--save "" --appendonly no`), so every key is gone: dedup, inboxes, thread locks and
+which threads the bot has joined. The bot processes keep running and have to reconnect by
+themselves: after each restart the soak waits for every process's /healthz to answer 200
+(an error if one does not within 30 s). A thread whose mention was lost with Redis is not
+joined, and the bot ignores replies there: a user whose thread has had nothing answered for
+30 s mentions the bot again, and such a thread's end marker is a mention. Lost messages are
+broken down by what the bot logs say became of them (queued then wiped by a restart, told
+to resend on Slack's last retry, never queued), unanswered ones by the outcome of each
+attempt. The soak's Slack retries come 0.5 s apart, Slack's own over minutes: an outage of
+a second or two outlasts the soak's and would not outlast Slack's.
+
+Exit status 1 if anything was lost, unanswered, answered twice, out of order, overlapped,
+left a thread with invalid history, or a process did not recover from a Redis restart; 2 if
+the run hit --max-minutes (3 min after it, a watchdog interrupts the run and everything is
+cleaned up); 130 if interrupted.
 """
 
 from __future__ import annotations
@@ -64,6 +85,7 @@ from tests.chaos_helpers import (  # noqa: E402
     Delivery,
     Ledger,
     account,
+    asked_ever,
     make_token,
     overlapping,
     thread_key,
@@ -276,7 +298,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
                          count=lambda d: d.text not in set(markers))
         overlaps = len(overlapping(list(openai.requests), thread_key))
         lost = [d for ds in threads.values() for d in ds if d.text in set(result.lost)]
-        causes = lost_causes(lost, [b.log_text() for b in cluster.every], redis_chaos)
+        stored = {t for body in result.final_requests.values() for t in asked_ever(body)}
+        causes = lost_causes(lost, [b.log_text() for b in cluster.every], redis_chaos, stored)
         ok = report(result, chaos, redis_chaos, wall, overlaps, unanswered_markers,
                     ledger.deliveries, causes)
         print(f"(bot logs: {recovery_counts(cluster)})", flush=True)
@@ -285,7 +308,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
               f"{len(slack.calls('chat.postMessage', include_failed=False))})", flush=True)
         print(result.figures(), flush=True)
         if args.keep_logs or not ok:
-            dump(log_dir / "soak.json", ledger, slack, openai, cluster, started)
+            dump(log_dir / "soak.json", ledger, slack, openai, cluster, started,
+                 redis_outages=[vars(o) for o in redis_chaos.outages])
         if _failures or time.monotonic() > stop_at:
             log(f"hit --max-minutes or a user failed: {_failures[:3]}")
             return 2

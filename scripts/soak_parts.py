@@ -226,8 +226,8 @@ def recovery_counts(cluster: Cluster) -> str:
 
 
 def dump(path: Path, ledger: Ledger, slack: FakeSlack, openai: FakeOpenAI, cluster: Cluster,
-         started: float) -> None:
-    """Everything the accounting used, for a post-mortem (times: time.time())."""
+         started: float, **extra: Any) -> None:
+    """Everything the accounting used, and `extra`, for a post-mortem (times: time.time())."""
     offset = time.time() - time.monotonic()  # FakeOpenAI times are monotonic
     data = {
         "deliveries": [{"thread": d.thread, "text": d.text, "sent_at": d.sent_at,
@@ -240,6 +240,7 @@ def dump(path: Path, ledger: Ledger, slack: FakeSlack, openai: FakeOpenAI, clust
                             "finished": r.finished + offset if r.finished else None,
                             "status": r.status} for r in list(openai.requests)],
         "cluster_events": cluster.events,
+        **extra,
     }
     path.write_text(json.dumps(data, indent=1))
     log(f"wrote {path}")

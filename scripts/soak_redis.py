@@ -109,10 +109,11 @@ class RedisChaos:
                 return f"NO, after {timeout:.0f} s still {sick}"
             time.sleep(0.2)
 
-    def after_ack(self, delivery: Delivery) -> bool:
-        """Whether Redis went down after this delivery was acked (its queued job was lost)."""
-        return delivery.acked_at is not None and any(
-            o.down_at >= delivery.acked_at for o in self.outages)
+    def soon_after_ack(self, delivery: Delivery, within: float = 30.0) -> bool:
+        """Whether Redis went down within `within` s after this delivery was acked."""
+        acked = delivery.acked_at
+        return acked is not None and any(acked <= o.down_at <= acked + within
+                                         for o in self.outages)
 
     def report(self) -> str:
         if not self.outages:
@@ -136,10 +137,13 @@ _QUEUED = re.compile(r" (queued|duplicate) (\w+) \S* ?in \S+ \(ts (\d+\.\d+)\)")
 _REFUSED = re.compile(r"could not queue (\d+\.\d+) on Slack's last retry")
 
 
-def lost_causes(lost: list[Delivery], logs: list[str], chaos: RedisChaos) -> Counter[str]:
-    """What became of each lost message, from the bot logs (INFO):
-    - "queued, wiped by a Redis restart": queued, and Redis restarted after its ack;
-    - "queued, NO Redis restart after its ack": queued and never answered anyway;
+def lost_causes(lost: list[Delivery], logs: list[str], chaos: RedisChaos,
+                stored: set[str]) -> Counter[str]:
+    """What became of each lost message, from the bot logs (INFO) and `stored`, the tokens
+    in the thread's memory (its final model request):
+    - "queued, wiped by a Redis restart": queued, and Redis restarted within 30 s of its
+      ack; "... (its answer stored, never posted)" if the turn had been committed;
+    - "queued, NO Redis restart soon after its ack": queued and never answered anyway;
     - "told to resend": Redis down on Slack's last retry, the bot posted "can't take
       messages right now" (bot/runtime.py UNAVAILABLE) and acked;
     - "acked as a duplicate only": every delivery was a duplicate of a queued job;
@@ -155,9 +159,11 @@ def lost_causes(lost: list[Delivery], logs: list[str], chaos: RedisChaos) -> Cou
     causes: Counter[str] = Counter()
     for d in lost:
         kinds = seen.get(d.ts, set())
-        if "queued" in kinds:
-            causes["queued, wiped by a Redis restart" if chaos.after_ack(d)
-                   else "queued, NO Redis restart after its ack"] += 1
+        if "queued" in kinds and not chaos.soon_after_ack(d):
+            causes["queued, NO Redis restart soon after its ack"] += 1
+        elif "queued" in kinds:
+            causes["queued, wiped by a Redis restart"
+                   + (" (its answer stored, never posted)" if d.text in stored else "")] += 1
         elif "refused" in kinds:
             causes["told to resend"] += 1
         elif "duplicate" in kinds:

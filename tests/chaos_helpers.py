@@ -74,6 +74,11 @@ def asked(body: dict[str, Any]) -> list[str]:
     return tokens(last_user_text(body))
 
 
+def asked_ever(body: dict[str, Any]) -> set[str]:
+    """Tokens of every user message of a request: the thread's memory and its question."""
+    return {t for role, text in chat(body) if role == "user" for t in tokens(text)}
+
+
 def history_problems(body: dict[str, Any], order: list[str], must: set[str],
                      may: Iterable[str] = ()) -> list[str]:
     """What is wrong with the history of a thread's final model request.
