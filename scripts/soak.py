@@ -165,7 +165,7 @@ def report(result: Accounting, chaos: Chaos, redis_chaos: RedisChaos, wall: floa
         f"answered             {result.answered}",
         f"answered twice       {len(result.doubled)}",
         f"lost                 {len(result.lost)}"
-        + (f" ({', '.join(f'{why} {n}' for why, n in causes.most_common())})" if causes else ""),
+        + (f" ({'; '.join(f'{why} {n}' for why, n in causes.most_common())})" if causes else ""),
         f"unanswered           {len(result.unanswered)}" + (f" ({how})" if (how := _attempts(
             [d for d in deliveries if d.text in set(result.unanswered)])) else ""),
         f"threads w/ invalid history {len(result.invalid_history)}",
@@ -358,6 +358,8 @@ def main() -> int:
         parser.error("need --threads >= 1, --messages >= --threads, --workers >= 1")
     if args.redis_restart_every < 0 or not 0 <= args.redis_down[0] <= args.redis_down[1]:
         parser.error("need --redis-restart-every >= 0 and 0 <= --redis-down MIN <= MAX")
+    if args.redis_restarts and not args.redis_restart_every:
+        parser.error("--redis-restarts N needs --redis-restart-every SECONDS")
     if args.model_max >= 3.0:
         parser.error("--model-max must stay below LOCK_TTL_SECONDS (3)")
     if args.seed is None:

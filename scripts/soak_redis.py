@@ -141,14 +141,15 @@ def lost_causes(lost: list[Delivery], logs: list[str], chaos: RedisChaos,
                 stored: set[str]) -> Counter[str]:
     """What became of each lost message, from the bot logs (INFO) and `stored`, the tokens
     in the thread's memory (its final model request):
-    - "queued, wiped by a Redis restart": queued, and Redis restarted within 30 s of its
-      ack; "... (its answer stored, never posted)" if the turn had been committed;
-    - "queued, NO Redis restart soon after its ack": queued and never answered anyway;
+    - "wiped from the inbox": queued, and Redis restarted within 30 s of its ack;
+    - "answer stored, never posted, wiped": the same, but its turn had been committed (the
+      thread's memory holds it and an answer nobody saw);
+    - "queued, NO Redis restart soon after": queued and never answered anyway;
     - "told to resend": Redis down on Slack's last retry, the bot posted "can't take
       messages right now" (bot/runtime.py UNAVAILABLE) and acked;
     - "acked as a duplicate only": every delivery was a duplicate of a queued job;
-    - "not queued (ignored: thread not joined?)": acked with no log line at all; the bot
-      ignores replies in threads it has not joined, at debug level only.
+    - "never queued (thread not joined?)": acked with no log line at all; the bot ignores
+      replies in threads it has not joined, at debug level only.
     """
     seen: dict[str, set[str]] = {}
     for text in logs:
@@ -160,14 +161,14 @@ def lost_causes(lost: list[Delivery], logs: list[str], chaos: RedisChaos,
     for d in lost:
         kinds = seen.get(d.ts, set())
         if "queued" in kinds and not chaos.soon_after_ack(d):
-            causes["queued, NO Redis restart soon after its ack"] += 1
+            causes["queued, NO Redis restart soon after"] += 1
         elif "queued" in kinds:
-            causes["queued, wiped by a Redis restart"
-                   + (" (its answer stored, never posted)" if d.text in stored else "")] += 1
+            causes["answer stored, never posted, wiped" if d.text in stored
+                   else "wiped from the inbox"] += 1
         elif "refused" in kinds:
             causes["told to resend"] += 1
         elif "duplicate" in kinds:
             causes["acked as a duplicate only"] += 1
         else:
-            causes["not queued (ignored: thread not joined?)"] += 1
+            causes["never queued (thread not joined?)"] += 1
     return causes
