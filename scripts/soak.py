@@ -2,6 +2,8 @@
 
     uv run python scripts/soak.py [--messages 1000] [--threads 50] [--workers 3]
                                   [--kill-every 5] [--sigterm-every 0] [--seed N]
+                                  [--redis-restart-every 0] [--redis-restarts 0]
+                                  [--redis-down 0.5 2.0]
 
 Starts its own redis-server, moto S3 server (a subprocess), fake Slack Web API and fake
 OpenAI server (tests/fakes), then N gunicorn processes of the bot (tests/processes.py, one
@@ -15,30 +17,46 @@ and the accounting (tests/chaos_helpers.account) prints the figures.
 
 A message is answered when a chat.postMessage in its thread was produced by a model request
 (the fake model echoes the newest user message) whose newest user message contains the
-message's text; answered twice when two posts cover it; lost when acknowledged and never
-answered. A thread's history is invalid when its final model request breaks alternation,
-asks something twice, misses an answered message, or holds one never answered.
+message's text; answered twice when two posts cover it; lost when acknowledged (2xx) and
+never answered; unanswered when never acknowledged (every one of the retries failed, so
+Slack gave up and nobody was told) and never answered. A thread's history is invalid when
+its final model request breaks alternation, asks something twice, misses an answered
+message, or holds one never answered. The last line is the verdict:
+`lost 0  unanswered 0  doubled 0  invalid 0`.
 
-Exit status 1 if anything was lost, answered twice, out of order, overlapped or left a
-thread with invalid history; 2 if the run hit --max-minutes (3 min after it, a watchdog
-interrupts the run and everything is cleaned up); 130 if interrupted.
+Redis restarts. `--redis-restart-every SECONDS` (default 0: none) stops the soak's
+redis-server about every SECONDS (x0.7-1.3), by SIGKILL or `SHUTDOWN NOSAVE` at random, and
+after an outage of `--redis-down MIN MAX` seconds (default 0.5-2) starts an empty one on
+the same port; `--redis-restarts N` stops after N restarts. The server keeps nothing on
+disk (`--save "" --appendonly no`), so every key is gone: dedup, inboxes, thread locks and
+which threads the bot has joined. The bot processes keep running and have to reconnect by
+themselves: after each restart the soak waits for every process's /healthz to answer 200
+(an error if one does not within 30 s). A thread whose mention was lost with Redis is not
+joined, and the bot ignores replies there: a user whose thread has had nothing answered for
+30 s mentions the bot again, and such a thread's end marker is a mention. Lost messages are
+broken down by what the bot logs say became of them (queued then wiped by a restart, told
+to resend on Slack's last retry, never queued), unanswered ones by the outcome of each
+attempt. The soak's Slack retries come 0.5 s apart, Slack's own over minutes: an outage of
+a second or two outlasts the soak's and would not outlast Slack's.
+
+Exit status 1 if anything was lost, unanswered, answered twice, out of order, overlapped,
+left a thread with invalid history, or a process did not recover from a Redis restart; 2 if
+the run hit --max-minutes (3 min after it, a watchdog interrupts the run and everything is
+cleaned up); 130 if interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -47,217 +65,44 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.soak_parts import (  # noqa: E402
+    CHANNEL,
+    Chaos,
+    MotoProcess,
+    Observer,
+    answers,
+    dump,
+    log,
+    quiet_fake_servers,
+    recovery_counts,
+    settle,
+)
+from scripts.soak_redis import RedisChaos, lost_causes  # noqa: E402
 from tests.chaos_helpers import (  # noqa: E402
     Accounting,
     Cluster,
     Courier,
+    Delivery,
     Ledger,
     account,
-    asked,
+    asked_ever,
     make_token,
     overlapping,
     thread_key,
 )
-from tests.fakes._http import FakeHTTPServer  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI, default_reply  # noqa: E402
-from tests.fakes.ports import free_port  # noqa: E402
 from tests.fakes.redis_server import RedisServer  # noqa: E402
 from tests.fakes.s3_server import s3_client  # noqa: E402
-from tests.fakes.slack_api import Call, FakeSlack  # noqa: E402
+from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.harness import mention_event, message_event, next_ts  # noqa: E402
 from tests.processes import bot_env  # noqa: E402
 
-CHANNEL = "C1"
 MARKER = 999  # message number of the per-thread markers (not counted as messages)
-
-
-def _quiet_handle_error(self: Any, request: Any, client_address: Any) -> None:
-    """The fakes answer killed workers into dead sockets: expected here, not worth a trace."""
-    if not isinstance(sys.exc_info()[1], ConnectionError):
-        FakeHTTPServer.__base__.handle_error(self, request, client_address)  # type: ignore[union-attr]
-
-
-FakeHTTPServer.handle_error = _quiet_handle_error  # type: ignore[method-assign]
+REMENTION_AFTER = 30.0  # s with nothing answered in a thread: its user mentions the bot again
 
 
 class Deadline(Exception):
     pass
-
-
-def log(msg: str) -> None:
-    print(f"[soak {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-class MotoProcess:
-    """moto's S3 server in its own process (in-process it would share our GIL)."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.port = free_port()
-        self.log = open(log_dir / "moto.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("moto server exited while starting")
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
-                return
-            time.sleep(0.1)
-        raise RuntimeError("moto server did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-
-
-def answers(slack: FakeSlack) -> list[Call]:
-    """Every finished answer: posts, and streamed messages as they ended (their final
-    text, after stopStream or chat.update), as chat.postMessage-like calls."""
-    posts = slack.calls("chat.postMessage", include_failed=False)
-    streamed = [Call("chat.postMessage", {"channel": m.get("channel", CHANNEL),
-                                          "thread_ts": m["thread_ts"], "text": m["text"]},
-                     None, m["done_at"])
-                for m in list(slack.streams.messages.values()) if not m["streaming"]]
-    return sorted(posts + streamed, key=lambda c: c.at)
-
-
-class Observer:
-    """Follows posts and model requests as they arrive: which tokens are answered, when."""
-
-    def __init__(self, slack: FakeSlack, openai: FakeOpenAI) -> None:
-        self.slack, self.openai = slack, openai
-        self.answered: dict[str, float] = {}
-        self.cond = threading.Condition()
-        self._by_reply: dict[str, list[str]] = {}
-        self._seen_requests = 0
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="observer", daemon=True)
-
-    def start(self) -> Observer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.poll()
-
-    def poll(self) -> None:
-        requests = list(self.openai.requests)
-        for req in requests[self._seen_requests:]:
-            self._by_reply.setdefault(default_reply(req.body), asked(req.body))
-        self._seen_requests = len(requests)
-        posts = answers(self.slack)
-        fresh = {}
-        for post in posts:  # streamed messages finish out of order: look at all of them
-            for token in self._by_reply.get(post.params.get("text", ""), []):
-                if token not in self.answered:
-                    fresh.setdefault(token, post.at)
-        if fresh:
-            with self.cond:
-                for token, at in fresh.items():
-                    self.answered.setdefault(token, at)
-                self.cond.notify_all()
-
-    def wait(self, tokens: list[str], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while not all(t in self.answered for t in tokens):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.cond.wait(min(left, 0.5))
-        return True
-
-
-class Chaos:
-    """Every `kill_every` s SIGKILL a random process and refill its slot (in the background,
-    so the cadence holds); every `sigterm_every` s SIGTERM one. At least one stays up."""
-
-    def __init__(self, cluster: Cluster, rng: random.Random, kill_every: float,
-                 sigterm_every: float) -> None:
-        self.cluster, self.rng = cluster, rng
-        self.kill_every, self.sigterm_every = kill_every, sigterm_every
-        self.kills: Counter[str] = Counter()
-        self.sigterms: list[tuple[str, int | None, float]] = []
-        self.errors: list[str] = []
-        self._busy: set[int] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._workers: list[threading.Thread] = []
-        self.thread = threading.Thread(target=self._run, name="chaos", daemon=True)
-
-    def start(self) -> Chaos:
-        if self.kill_every > 0 or self.sigterm_every > 0:
-            self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop, and wait until every slot serves again."""
-        self._stop.set()
-        if self.thread.is_alive():
-            self.thread.join(60)
-        for worker in self._workers:
-            worker.join(90)
-
-    def _run(self) -> None:
-        now = time.monotonic()
-        next_kill = now + self.kill_every if self.kill_every > 0 else float("inf")
-        next_term = now + self.sigterm_every if self.sigterm_every > 0 else float("inf")
-        while not self._stop.wait(max(0.0, min(next_kill, next_term) - time.monotonic())):
-            action = "kill" if next_kill <= next_term else "term"
-            if action == "kill":
-                next_kill += self.kill_every * self.rng.uniform(0.5, 1.5)
-            else:
-                next_term += self.sigterm_every * self.rng.uniform(0.8, 1.2)
-            with self._lock:
-                idle = [i for i in range(self.cluster.size) if i not in self._busy]
-                if len(idle) < 2 and self.cluster.size > 1:
-                    continue  # keep at least one process serving
-                slot = self.rng.choice(idle)
-                self._busy.add(slot)
-            mode = self.rng.choice(["group", "worker"]) if action == "kill" else "term"
-            worker = threading.Thread(target=self._hit, args=(slot, mode), daemon=True)
-            self._workers.append(worker)
-            worker.start()
-
-    def _hit(self, slot: int, mode: str) -> None:
-        try:
-            name = self.cluster.slots[slot].name
-            if mode == "term":
-                code, took = self.cluster.terminate(slot)
-                self.sigterms.append((name, code, took))
-                if code != 0:
-                    self.errors.append(f"{name} exited {code} {took:.1f}s after SIGTERM")
-                    self.cluster.slots[slot].kill()
-                self.cluster.refill(slot)
-            else:
-                self.cluster.kill(slot, mode)
-                self.kills[mode] += 1
-        except Exception as exc:  # reported at the end
-            self.errors.append(f"slot {slot} {mode}: {exc!r}")
-        finally:
-            with self._lock:
-                self._busy.discard(slot)
 
 
 def plan(messages: int, threads: int) -> list[int]:
@@ -270,9 +115,13 @@ def user(index: int, count: int, root: str, courier: Courier, ledger: Ledger,
          observer: Observer, rng: random.Random, start_at: float, stop_at: float,
          double_text: float) -> None:
     """One thread's user: a mention, then replies with think times, sometimes double-texting
-    before the previous answer arrived."""
+    before the previous answer arrived. While nothing in the thread has been answered (the
+    bot ignores replies in threads it has not joined) for REMENTION_AFTER s, the next
+    message mentions the bot again, as a person would after a mention lost with Redis."""
     time.sleep(max(0.0, start_at - time.monotonic()))
     previous: str | None = None
+    sent: list[str] = []
+    mentioned_at = time.monotonic()
     for m in range(count):
         if time.monotonic() > stop_at:
             raise Deadline(f"thread {index} stopped sending at message {m}")
@@ -283,37 +132,42 @@ def user(index: int, count: int, root: str, courier: Courier, ledger: Ledger,
                 observer.wait([previous], timeout=30)
                 time.sleep(rng.expovariate(1 / 2.0))  # think time, mean 2 s
         text = make_token("s", index, m)
-        event = (mention_event(text, CHANNEL, root) if m == 0
-                 else message_event(text, CHANNEL, next_ts(), thread_ts=root))
-        delivery = ledger.add(courier.deliver(event, root, text))
-        if m == 0 and not delivery.acked:
-            raise RuntimeError(f"thread {index}: the mention that starts it was never acked")
+        joined = any(t in observer.answered for t in sent)
+        if m == 0:
+            event = mention_event(text, CHANNEL, root)
+            _mentions[text] = False
+        elif not joined and time.monotonic() - mentioned_at >= REMENTION_AFTER:
+            event = mention_event(text, CHANNEL, next_ts(), thread_ts=root)
+            mentioned_at = time.monotonic()
+            _mentions[text] = True
+        else:
+            event = message_event(text, CHANNEL, next_ts(), thread_ts=root)
+        ledger.add(courier.deliver(event, root, text))
+        sent.append(text)
         previous = text
 
 
-RECOVERY_LOGS = {  # bot log lines of the recovery paths (informational)
-    "replayed a stored answer": "replaying the stored answer",
-    "found already posted": "was already posted",
-    "rolled back a partial turn": "of an interrupted turn",
-    "turn retried after an error": ": turn failed",
-}
+def _attempts(deliveries: list[Delivery]) -> str:
+    """Why Slack gave up on these: their kind and the outcomes of their attempts."""
+    how = Counter(f"{'mention' if d.text in _mentions else 'reply'}: "
+                  + " ".join(a.outcome for a in d.attempts) for d in deliveries)
+    return ", ".join(f"{n}x {what}" for what, n in how.most_common())
 
 
-def recovery_counts(cluster: Cluster) -> str:
-    texts = [bot.log_text() for bot in cluster.every]
-    return ", ".join(f"{name} {sum(t.count(needle) for t in texts)}"
-                     for name, needle in RECOVERY_LOGS.items())
-
-
-def report(result: Accounting, markers: list[str], chaos: Chaos, wall: float,
-           overlaps: int, unanswered_markers: list[str]) -> bool:
+def report(result: Accounting, chaos: Chaos, redis_chaos: RedisChaos, wall: float,
+           overlaps: int, unanswered_markers: list[str], deliveries: list[Delivery],
+           causes: Counter[str]) -> bool:
     lat = result.latencies
     lines = [
-        f"messages sent        {result.sent}",
+        f"messages sent        {result.sent}"
+        + (f" ({again} of them mentions again)" if (again := sum(_mentions.values())) else ""),
         f"acked                {result.acked}",
         f"answered             {result.answered}",
         f"answered twice       {len(result.doubled)}",
-        f"lost                 {len(result.lost)}",
+        f"lost                 {len(result.lost)}"
+        + (f" ({'; '.join(f'{why} {n}' for why, n in causes.most_common())})" if causes else ""),
+        f"unanswered           {len(result.unanswered)}" + (f" ({how})" if (how := _attempts(
+            [d for d in deliveries if d.text in set(result.unanswered)])) else ""),
         f"threads w/ invalid history {len(result.invalid_history)}",
         f"answer latency p50   {Accounting.pct(lat, 0.5):.2f} s",
         f"answer latency p99   {Accounting.pct(lat, 0.99):.2f} s",
@@ -322,22 +176,24 @@ def report(result: Accounting, markers: list[str], chaos: Chaos, wall: float,
         f"SIGTERMs             {len(chaos.sigterms)}"
         + (f" (exit codes {[c for _, c, _ in chaos.sigterms]}, slowest "
            f"{max(t for _, _, t in chaos.sigterms):.1f} s)" if chaos.sigterms else ""),
+        redis_chaos.report(),
         f"wall time            {wall:.1f} s",
         f"(also: unacked {result.sent - result.acked}, answered though unacked "
         f"{result.unacked_answered}, threads out of order {len(result.out_of_order)}, "
         f"overlapping turns {overlaps}, markers unanswered {len(unanswered_markers)}, "
-        f"chaos errors {len(chaos.errors)})",
+        f"chaos errors {len(chaos.errors) + len(redis_chaos.errors)})",
     ]
     print("\n".join(lines), flush=True)
     for title, value in (("answered twice", result.doubled), ("lost", result.lost),
+                         ("unanswered", result.unanswered),
                          ("out of order", result.out_of_order),
                          ("invalid history", result.invalid_history),
                          ("markers unanswered", unanswered_markers),
-                         ("chaos errors", chaos.errors)):
+                         ("chaos errors", chaos.errors + redis_chaos.errors)):
         if value:
             print(f"  {title}: {value}", flush=True)
-    return not (result.doubled or result.lost or result.invalid_history or result.out_of_order
-                or overlaps or unanswered_markers)
+    return not (result.doubled or result.lost or result.unanswered or result.invalid_history
+                or result.out_of_order or overlaps or unanswered_markers or redis_chaos.errors)
 
 
 def run(args: argparse.Namespace, log_dir: Path) -> int:
@@ -347,7 +203,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
     per_thread = plan(args.messages, args.threads)
     log(f"seed {args.seed}; {args.messages} messages over {args.threads} threads on "
         f"{args.workers} processes; kill every {args.kill_every}s, SIGTERM every "
-        f"{args.sigterm_every}s; logs in {log_dir}")
+        f"{args.sigterm_every}s, Redis restart every {args.redis_restart_every}s; "
+        f"logs in {log_dir}")
 
     def model(body: dict[str, Any]) -> str:  # a model that takes its time
         time.sleep(random.uniform(args.model_min, args.model_max))
@@ -379,6 +236,9 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         ledger = Ledger()
         chaos = Chaos(cluster, random.Random(rng.random()), args.kill_every,
                       args.sigterm_every)
+        redis_chaos = RedisChaos(redis, cluster, random.Random(rng.random()),
+                                 args.redis_restart_every, tuple(args.redis_down),
+                                 args.redis_restarts)
         roots = [next_ts() for _ in range(args.threads)]
         ramp = max(1.0, args.threads * 0.2)
         t0 = time.monotonic()
@@ -392,6 +252,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             for i in range(args.threads)
         ]
         chaos.start()
+        redis_chaos.start()
         for u in users:
             u.start()
         last_log = time.monotonic()
@@ -401,27 +262,34 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
                 last_log = time.monotonic()
                 log(f"sent {len(ledger.deliveries)}/{args.messages}, answered "
                     f"{len(observer.answered)}, kills {sum(chaos.kills.values())}, "
-                    f"SIGTERMs {len(chaos.sigterms)}")
+                    f"SIGTERMs {len(chaos.sigterms)}, Redis restarts {len(redis_chaos.outages)}")
         if _failures:
             log(f"user threads failed: {_failures[:3]}")
         log(f"all {len(ledger.deliveries)} messages sent after {time.monotonic() - t0:.1f}s; "
             "stopping the chaos")
+        redis_chaos.stop()
         chaos.stop()
+        if redis_chaos.enabled:
+            log(f"every process healthy again: {redis_chaos.wait_healthy()}")
 
         # quiescence: a marker per thread is answered only after everything before it
         marker_courier = Courier(cluster, random.Random(rng.random()), timeout=5.0,
                                  give_up_after=60, backoff=0.5)
         markers = []
+        answered = set(observer.answered)
         for i, root in enumerate(roots):
             text = make_token("s", i, MARKER)
-            ledger.add(marker_courier.deliver(
-                message_event(text, CHANNEL, next_ts(), thread_ts=root), root, text))
+            # a thread with nothing answered was never joined (its mentions lost with Redis)
+            joined = any(d.text in answered for d in ledger.threads().get(root, []))
+            event = (message_event if joined else mention_event)(
+                text, CHANNEL, next_ts(), thread_ts=root)
+            ledger.add(marker_courier.deliver(event, root, text))
             markers.append(text)
         wait = max(10.0, min(300.0, stop_at - time.monotonic()))
         observer.wait(markers, timeout=wait)
         observer.poll()
         unanswered_markers = [m for m in markers if m not in observer.answered]
-        _settle(slack, openai)
+        settle(slack, openai)
         wall = time.monotonic() - started
 
         threads = ledger.threads()
@@ -429,40 +297,27 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
                          list(openai.requests), CHANNEL,
                          count=lambda d: d.text not in set(markers))
         overlaps = len(overlapping(list(openai.requests), thread_key))
-        ok = report(result, markers, chaos, wall, overlaps, unanswered_markers)
+        lost = [d for ds in threads.values() for d in ds if d.text in set(result.lost)]
+        stored = {t for body in result.final_requests.values() for t in asked_ever(body)}
+        causes = lost_causes(lost, [b.log_text() for b in cluster.every], redis_chaos, stored)
+        ok = report(result, chaos, redis_chaos, wall, overlaps, unanswered_markers,
+                    ledger.deliveries, causes)
         print(f"(bot logs: {recovery_counts(cluster)})", flush=True)
         streamed = sum(1 for m in slack.streams.messages.values() if not m["streaming"])
         print(f"(answers streamed {streamed}, posted "
               f"{len(slack.calls('chat.postMessage', include_failed=False))})", flush=True)
+        print(result.figures(), flush=True)
         if args.keep_logs or not ok:
-            dump(log_dir / "soak.json", ledger, slack, openai, cluster, started)
+            dump(log_dir / "soak.json", ledger, slack, openai, cluster, started,
+                 redis_outages=[vars(o) for o in redis_chaos.outages])
         if _failures or time.monotonic() > stop_at:
             log(f"hit --max-minutes or a user failed: {_failures[:3]}")
             return 2
         return 0 if ok else 1
 
 
-def dump(path: Path, ledger: Ledger, slack: FakeSlack, openai: FakeOpenAI, cluster: Cluster,
-         started: float) -> None:
-    """Everything the accounting used, for a post-mortem (times: time.time())."""
-    offset = time.time() - time.monotonic()  # FakeOpenAI times are monotonic
-    data = {
-        "deliveries": [{"thread": d.thread, "text": d.text, "sent_at": d.sent_at,
-                        "acked_at": d.acked_at, "attempts": [vars(a) for a in d.attempts]}
-                       for d in ledger.deliveries],
-        "posts": [{"thread": c.params.get("thread_ts"), "text": c.params.get("text"),
-                   "at": c.at} for c in slack.calls("chat.postMessage", include_failed=False)],
-        "model_requests": [{"model": r.body.get("model"), "asked": asked(r.body),
-                            "started": r.started + offset,
-                            "finished": r.finished + offset if r.finished else None,
-                            "status": r.status} for r in list(openai.requests)],
-        "cluster_events": cluster.events,
-    }
-    path.write_text(json.dumps(data, indent=1))
-    log(f"wrote {path}")
-
-
 _failures: list[str] = []
+_mentions: dict[str, bool] = {}  # token -> sent as a mention again (user())
 
 
 def _guard(fn: Any, *args: Any) -> None:
@@ -470,22 +325,6 @@ def _guard(fn: Any, *args: Any) -> None:
         fn(*args)
     except Exception as exc:  # reported by run()
         _failures.append(repr(exc))
-
-
-def _settle(slack: FakeSlack, openai: FakeOpenAI, quiet: float = 3.0, limit: float = 30.0
-            ) -> None:
-    """Wait until no model call runs and nothing new was posted for `quiet` seconds."""
-    deadline = time.monotonic() + limit
-    last = (-1, -1)
-    calm_since = time.monotonic()
-    while time.monotonic() < deadline:
-        now = (len(openai.requests), len(slack.calls("chat.postMessage")))
-        busy = any(not r.finished for r in list(openai.requests))
-        if now != last or busy:
-            last, calm_since = now, time.monotonic()
-        elif time.monotonic() - calm_since >= quiet:
-            return
-        time.sleep(0.2)
 
 
 def main() -> int:
@@ -497,6 +336,12 @@ def main() -> int:
                         help="seconds between SIGKILLs (0 = none)")
     parser.add_argument("--sigterm-every", type=float, default=0.0,
                         help="seconds between SIGTERM + restart of a process (0 = none)")
+    parser.add_argument("--redis-restart-every", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds between restarts of redis-server, empty (0 = none)")
+    parser.add_argument("--redis-restarts", type=int, default=0, metavar="N",
+                        help="at most N Redis restarts (0 = no limit)")
+    parser.add_argument("--redis-down", type=float, nargs=2, default=[0.5, 2.0],
+                        metavar=("MIN", "MAX"), help="seconds each Redis outage lasts")
     parser.add_argument("--double-text", type=float, default=0.25,
                         help="chance a user sends before the previous answer arrived")
     parser.add_argument("--model-min", type=float, default=0.1, help="model latency, s")
@@ -511,6 +356,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads < 1 or args.messages < args.threads or args.workers < 1:
         parser.error("need --threads >= 1, --messages >= --threads, --workers >= 1")
+    if args.redis_restart_every < 0 or not 0 <= args.redis_down[0] <= args.redis_down[1]:
+        parser.error("need --redis-restart-every >= 0 and 0 <= --redis-down MIN <= MAX")
+    if args.redis_restarts and not args.redis_restart_every:
+        parser.error("--redis-restarts N needs --redis-restart-every SECONDS")
     if args.model_max >= 3.0:
         parser.error("--model-max must stay below LOCK_TTL_SECONDS (3)")
     if args.seed is None:
@@ -542,4 +391,5 @@ def main() -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    quiet_fake_servers()
     sys.exit(main())

@@ -12,7 +12,8 @@
   The fake model echoes the newest user message, so a post is matched to the model request
   that produced it (`default_reply(body) == post text`); the request's newest user message
   names the messages that post answers. A message is answered once when exactly one post
-  covers it.
+  covers it; lost when the bot acked it (2xx) and no post covers it; unanswered when it was
+  never acked (Slack gave up retrying, and nobody was told) and no post covers it.
 - `history_problems()`: what is wrong with the history a model request carries.
 """
 
@@ -71,6 +72,11 @@ def last_user_text(body: dict[str, Any]) -> str:
 def asked(body: dict[str, Any]) -> list[str]:
     """Tokens of the newest user message: the messages this request answers."""
     return tokens(last_user_text(body))
+
+
+def asked_ever(body: dict[str, Any]) -> set[str]:
+    """Tokens of every user message of a request: the thread's memory and its question."""
+    return {t for role, text in chat(body) if role == "user" for t in tokens(text)}
 
 
 def history_problems(body: dict[str, Any], order: list[str], must: set[str],
@@ -348,6 +354,7 @@ class Accounting:
     answered: int = 0
     doubled: dict[str, int] = field(default_factory=dict)  # token -> posts covering it
     lost: list[str] = field(default_factory=list)  # acked, never answered
+    unanswered: list[str] = field(default_factory=list)  # never acked (Slack gave up) nor answered
     unacked_answered: int = 0
     out_of_order: dict[str, list[str]] = field(default_factory=dict)  # thread -> tokens
     other_posts: dict[str, list[str]] = field(default_factory=dict)  # thread -> post texts
@@ -365,17 +372,25 @@ class Accounting:
 
     @property
     def ok(self) -> bool:
-        return not (self.doubled or self.lost or self.out_of_order or self.invalid_history)
+        return not (self.doubled or self.lost or self.unanswered or self.out_of_order
+                    or self.invalid_history)
+
+    def figures(self) -> str:
+        """The one-line verdict: `lost 0  unanswered 0  doubled 0  invalid 0`."""
+        return (f"lost {len(self.lost)}  unanswered {len(self.unanswered)}  "
+                f"doubled {len(self.doubled)}  invalid {len(self.invalid_history)}")
 
     def summary(self) -> str:
         lat = self.latencies
         return (
             f"sent={self.sent} acked={self.acked} answered={self.answered} "
             f"doubled={len(self.doubled)} lost={len(self.lost)} "
+            f"unanswered={len(self.unanswered)} "
             f"out_of_order={len(self.out_of_order)} invalid_history={len(self.invalid_history)}"
             f" p50={self.pct(lat, 0.5):.2f}s p99={self.pct(lat, 0.99):.2f}s"
             + (f"\n doubled: {self.doubled}" if self.doubled else "")
             + (f"\n lost: {self.lost}" if self.lost else "")
+            + (f"\n unanswered: {self.unanswered}" if self.unanswered else "")
             + (f"\n out of order: {self.out_of_order}" if self.out_of_order else "")
             + (f"\n invalid history: {self.invalid_history}" if self.invalid_history else "")
         )
@@ -388,9 +403,10 @@ def account(threads: dict[str, list[Delivery]], posts: list[Call], requests: lis
             count: Callable[[Delivery], bool] = lambda d: True) -> Accounting:
     """Who answered what, per thread, from the recorded posts and model requests.
 
-    excused(d): an acked message allowed to go unanswered (not counted as lost), e.g. lost
-    with a Redis that keeps nothing on restart. may_be_in_history(d): allowed in the history
-    without an answer. no_history(d): must not be in the history (e.g. a model failure).
+    excused(d): a message allowed to go unanswered (not counted as lost, or as unanswered
+    if never acked), e.g. lost with a Redis that keeps nothing on restart.
+    may_be_in_history(d): allowed in the history without an answer. no_history(d): must
+    not be in the history (e.g. a model failure).
     count(d): whether d counts in the figures (markers need not); every delivery still
     counts for order and history.
     """
@@ -434,8 +450,8 @@ def account(threads: dict[str, list[Delivery]], posts: list[Call], requests: lis
                 result.unacked_answered += not d.acked
             if n > 1:
                 result.doubled[d.text] = n
-            if n == 0 and d.acked and not excused(d):
-                result.lost.append(d.text)
+            if n == 0 and not excused(d):
+                (result.lost if d.acked else result.unanswered).append(d.text)
         expected = [d.text for d in deliveries if d.text in covering]
         if sequence != expected:
             result.out_of_order[thread] = sequence

@@ -241,6 +241,12 @@ def test_redis_server_start_and_restart(monkeypatch: pytest.MonkeyPatch) -> None
         server.restart(down_seconds=0.05)
         assert client.get("k") is None  # fresh, non-persistent server on the same port
         assert server.url.endswith(f":{server.port}/0")
+        client.set("k", "v")
+        server.restart(how="shutdown")  # SHUTDOWN NOSAVE: nothing written, nothing kept
+        assert client.get("k") is None
+        assert not list(server.dir.glob("*.rdb"))
+        with pytest.raises(ValueError):
+            server.stop(how="gently")
         client.close()
 
     monkeypatch.delenv("REDIS_URL", raising=False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -14,6 +16,8 @@ from pathlib import Path
 import redis
 
 from .ports import free_port
+
+STOP_MODES = ("kill", "shutdown")
 
 
 def find_redis_server() -> str:
@@ -93,20 +97,43 @@ class RedisServer:
         finally:
             client.close()
 
-    def stop(self) -> None:
+    def stop(self, how: str = "kill") -> None:
+        """Stop the server; nothing is kept. how: "kill" (SIGKILL, like a crashed host) or
+        "shutdown" (`SHUTDOWN NOSAVE`: clients see their connections closed)."""
+        if how not in STOP_MODES:
+            raise ValueError(f"how must be one of {STOP_MODES}, not {how!r}")
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        if how == "shutdown" and proc.poll() is None:
+            # a bare socket: redis-py would retry the command once the server hangs up
+            with contextlib.suppress(OSError), socket.create_connection(
+                    ("127.0.0.1", self.port), timeout=2) as sock:
+                sock.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
+                while sock.recv(4096):  # until the server closes the connection
+                    pass
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
 
-    def restart(self, down_seconds: float = 0) -> None:
-        """Kill the server (all data is lost) and start a fresh one on the same port."""
-        self.stop()
+    def restart(self, down_seconds: float = 0, how: str = "kill", attempts: int = 3) -> None:
+        """Stop the server (all data is lost) and start a fresh, empty one on the same port
+        after `down_seconds`. While it was down another socket may have taken the port
+        (an outgoing connection's ephemeral port): starting is retried `attempts` times."""
+        self.stop(how)
         if down_seconds > 0:
             time.sleep(down_seconds)
-        self.start()
+        for attempt in range(attempts):
+            try:
+                self.start()
+                return
+            except (RuntimeError, TimeoutError):
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
 
     def close(self) -> None:
         self.stop()

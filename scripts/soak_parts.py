@@ -1,0 +1,262 @@
+"""Parts of scripts/soak.py: the processes it runs besides the bot (moto), what it watches
+(answers as they arrive, the bot logs' recovery paths) and the chaos it causes (SIGKILL /
+SIGTERM of bot processes)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tests.chaos_helpers import Cluster, Ledger, asked
+from tests.fakes._http import FakeHTTPServer
+from tests.fakes.openai_server import FakeOpenAI, default_reply
+from tests.fakes.ports import free_port
+from tests.fakes.slack_api import Call, FakeSlack
+
+CHANNEL = "C1"
+
+
+def _quiet_handle_error(self: Any, request: Any, client_address: Any) -> None:
+    if not isinstance(sys.exc_info()[1], ConnectionError):
+        FakeHTTPServer.__base__.handle_error(self, request, client_address)  # type: ignore[union-attr]
+
+
+def quiet_fake_servers() -> None:
+    """The fakes answer killed workers into dead sockets: expected here, not worth a trace."""
+    FakeHTTPServer.handle_error = _quiet_handle_error  # type: ignore[method-assign]
+
+
+def log(msg: str) -> None:
+    print(f"[soak {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class MotoProcess:
+    """moto's S3 server in its own process (in-process it would share our GIL)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log = open(log_dir / "moto.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("moto server exited while starting")
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
+                return
+            time.sleep(0.1)
+        raise RuntimeError("moto server did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+
+
+def answers(slack: FakeSlack) -> list[Call]:
+    """Every finished answer: posts, and streamed messages as they ended (their final
+    text, after stopStream or chat.update), as chat.postMessage-like calls."""
+    posts = slack.calls("chat.postMessage", include_failed=False)
+    streamed = [Call("chat.postMessage", {"channel": m.get("channel", CHANNEL),
+                                          "thread_ts": m["thread_ts"], "text": m["text"]},
+                     None, m["done_at"])
+                for m in list(slack.streams.messages.values()) if not m["streaming"]]
+    return sorted(posts + streamed, key=lambda c: c.at)
+
+
+class Observer:
+    """Follows posts and model requests as they arrive: which tokens are answered, when."""
+
+    def __init__(self, slack: FakeSlack, openai: FakeOpenAI) -> None:
+        self.slack, self.openai = slack, openai
+        self.answered: dict[str, float] = {}
+        self.cond = threading.Condition()
+        self._by_reply: dict[str, list[str]] = {}
+        self._seen_requests = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="observer", daemon=True)
+
+    def start(self) -> Observer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.poll()
+
+    def poll(self) -> None:
+        requests = list(self.openai.requests)
+        for req in requests[self._seen_requests:]:
+            self._by_reply.setdefault(default_reply(req.body), asked(req.body))
+        self._seen_requests = len(requests)
+        posts = answers(self.slack)
+        fresh = {}
+        for post in posts:  # streamed messages finish out of order: look at all of them
+            for token in self._by_reply.get(post.params.get("text", ""), []):
+                if token not in self.answered:
+                    fresh.setdefault(token, post.at)
+        if fresh:
+            with self.cond:
+                for token, at in fresh.items():
+                    self.answered.setdefault(token, at)
+                self.cond.notify_all()
+
+    def wait(self, tokens: list[str], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not all(t in self.answered for t in tokens):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(min(left, 0.5))
+        return True
+
+
+class Chaos:
+    """Every `kill_every` s SIGKILL a random process and refill its slot (in the background,
+    so the cadence holds); every `sigterm_every` s SIGTERM one. At least one stays up."""
+
+    def __init__(self, cluster: Cluster, rng: random.Random, kill_every: float,
+                 sigterm_every: float) -> None:
+        self.cluster, self.rng = cluster, rng
+        self.kill_every, self.sigterm_every = kill_every, sigterm_every
+        self.kills: Counter[str] = Counter()
+        self.sigterms: list[tuple[str, int | None, float]] = []
+        self.errors: list[str] = []
+        self._busy: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._workers: list[threading.Thread] = []
+        self.thread = threading.Thread(target=self._run, name="chaos", daemon=True)
+
+    def start(self) -> Chaos:
+        if self.kill_every > 0 or self.sigterm_every > 0:
+            self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop, and wait until every slot serves again."""
+        self._stop.set()
+        if self.thread.is_alive():
+            self.thread.join(60)
+        for worker in self._workers:
+            worker.join(90)
+
+    def _run(self) -> None:
+        now = time.monotonic()
+        next_kill = now + self.kill_every if self.kill_every > 0 else float("inf")
+        next_term = now + self.sigterm_every if self.sigterm_every > 0 else float("inf")
+        while not self._stop.wait(max(0.0, min(next_kill, next_term) - time.monotonic())):
+            action = "kill" if next_kill <= next_term else "term"
+            if action == "kill":
+                next_kill += self.kill_every * self.rng.uniform(0.5, 1.5)
+            else:
+                next_term += self.sigterm_every * self.rng.uniform(0.8, 1.2)
+            with self._lock:
+                idle = [i for i in range(self.cluster.size) if i not in self._busy]
+                if len(idle) < 2 and self.cluster.size > 1:
+                    continue  # keep at least one process serving
+                slot = self.rng.choice(idle)
+                self._busy.add(slot)
+            mode = self.rng.choice(["group", "worker"]) if action == "kill" else "term"
+            worker = threading.Thread(target=self._hit, args=(slot, mode), daemon=True)
+            self._workers.append(worker)
+            worker.start()
+
+    def _hit(self, slot: int, mode: str) -> None:
+        try:
+            name = self.cluster.slots[slot].name
+            if mode == "term":
+                code, took = self.cluster.terminate(slot)
+                self.sigterms.append((name, code, took))
+                if code != 0:
+                    self.errors.append(f"{name} exited {code} {took:.1f}s after SIGTERM")
+                    self.cluster.slots[slot].kill()
+                self.cluster.refill(slot)
+            else:
+                self.cluster.kill(slot, mode)
+                self.kills[mode] += 1
+        except Exception as exc:  # reported at the end
+            self.errors.append(f"slot {slot} {mode}: {exc!r}")
+        finally:
+            with self._lock:
+                self._busy.discard(slot)
+
+
+RECOVERY_LOGS = {  # bot log lines of the recovery paths (informational)
+    "replayed a stored answer": "replaying the stored answer",
+    "found already posted": "was already posted",
+    "rolled back a partial turn": "of an interrupted turn",
+    "turn retried after an error": ": turn failed",
+}
+
+
+def recovery_counts(cluster: Cluster) -> str:
+    texts = [bot.log_text() for bot in cluster.every]
+    return ", ".join(f"{name} {sum(t.count(needle) for t in texts)}"
+                     for name, needle in RECOVERY_LOGS.items())
+
+
+def dump(path: Path, ledger: Ledger, slack: FakeSlack, openai: FakeOpenAI, cluster: Cluster,
+         started: float, **extra: Any) -> None:
+    """Everything the accounting used, and `extra`, for a post-mortem (times: time.time())."""
+    offset = time.time() - time.monotonic()  # FakeOpenAI times are monotonic
+    data = {
+        "deliveries": [{"thread": d.thread, "text": d.text, "sent_at": d.sent_at,
+                        "acked_at": d.acked_at, "attempts": [vars(a) for a in d.attempts]}
+                       for d in ledger.deliveries],
+        "posts": [{"thread": c.params.get("thread_ts"), "text": c.params.get("text"),
+                   "at": c.at} for c in slack.calls("chat.postMessage", include_failed=False)],
+        "model_requests": [{"model": r.body.get("model"), "asked": asked(r.body),
+                            "started": r.started + offset,
+                            "finished": r.finished + offset if r.finished else None,
+                            "status": r.status} for r in list(openai.requests)],
+        "cluster_events": cluster.events,
+        **extra,
+    }
+    path.write_text(json.dumps(data, indent=1))
+    log(f"wrote {path}")
+
+
+def settle(slack: FakeSlack, openai: FakeOpenAI, quiet: float = 3.0, limit: float = 30.0
+            ) -> None:
+    """Wait until no model call runs and nothing new was posted for `quiet` seconds."""
+    deadline = time.monotonic() + limit
+    last = (-1, -1)
+    calm_since = time.monotonic()
+    while time.monotonic() < deadline:
+        now = (len(openai.requests), len(slack.calls("chat.postMessage")))
+        busy = any(not r.finished for r in list(openai.requests))
+        if now != last or busy:
+            last, calm_since = now, time.monotonic()
+        elif time.monotonic() - calm_since >= quiet:
+            return
+        time.sleep(0.2)

@@ -1,0 +1,174 @@
+"""Redis restarts for scripts/soak.py, and why the messages they cost were lost.
+
+`RedisChaos` stops the soak's redis-server (no persistence: every key is gone) while the bot
+processes keep running, starts an empty one on the same port after a short outage, and
+times how long the live processes take to answer /healthz 200 again. `lost_causes()` reads
+the bot logs to say, for each lost message, what became of it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import statistics
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from tests.chaos_helpers import Cluster, Delivery
+from tests.fakes.redis_server import STOP_MODES, RedisServer
+
+HOW = {"kill": "SIGKILL", "shutdown": "SHUTDOWN NOSAVE"}
+
+
+@dataclass
+class Outage:
+    how: str  # "kill" or "shutdown" (tests.fakes.redis_server.STOP_MODES)
+    down_at: float  # time.time() the server was stopped
+    up_at: float | None = None  # time.time() the empty one answered PING
+    recovered_at: float | None = None  # every live bot process answered /healthz 200
+
+
+class RedisChaos:
+    """Every `every` s (x0.7-1.3) stop redis-server by SIGKILL or SHUTDOWN NOSAVE (at random)
+    and start an empty one on the same port `down` s later (uniform in the range); at most
+    `limit` times (0: until stopped). After each restart, wait up to `recover_timeout` s for
+    every live bot process to answer /healthz 200; one that does not is an error."""
+
+    def __init__(self, server: RedisServer, cluster: Cluster, rng: random.Random,
+                 every: float, down: tuple[float, float] = (0.5, 2.0), limit: int = 0,
+                 recover_timeout: float = 30.0) -> None:
+        self.server, self.cluster, self.rng = server, cluster, rng
+        self.every, self.down, self.limit = every, down, limit
+        self.recover_timeout = recover_timeout
+        self.outages: list[Outage] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="redis-chaos", daemon=True)
+
+    @property
+    def enabled(self) -> bool:
+        return self.every > 0
+
+    def start(self) -> RedisChaos:
+        if self.enabled:
+            self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """No more restarts; an outage under way ends first (Redis is never left down)."""
+        self._stop.set()
+        if self.thread.is_alive():
+            self.thread.join(self.down[1] + self.recover_timeout + 30)
+
+    def _run(self) -> None:
+        next_at = time.monotonic() + self.every * self.rng.uniform(0.7, 1.3)
+        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+            next_at += self.every * self.rng.uniform(0.7, 1.3)
+            self.restart()
+            if self.limit and len(self.outages) >= self.limit:
+                return
+
+    def restart(self) -> Outage:
+        outage = Outage(self.rng.choice(STOP_MODES), time.time())
+        self.outages.append(outage)
+        try:
+            self.server.restart(down_seconds=self.rng.uniform(*self.down), how=outage.how)
+        except Exception as exc:  # reported at the end; the run cannot go on without Redis
+            self.errors.append(f"redis-server did not come back: {exc!r}")
+            self._stop.set()
+            return outage
+        outage.up_at = time.time()
+        self._wait_recovered(outage)
+        return outage
+
+    def _wait_recovered(self, outage: Outage) -> None:
+        deadline = time.monotonic() + self.recover_timeout
+        while True:
+            sick = [b.name for b in self.cluster.live() if b.health(timeout=2) != 200]
+            if not sick:
+                outage.recovered_at = time.time()
+                return
+            if time.monotonic() > deadline:
+                self.errors.append(f"{sick} not healthy {self.recover_timeout:.0f} s after the "
+                                   f"Redis restart at {time.strftime('%H:%M:%S')}")
+                return
+            time.sleep(0.1)
+
+    def wait_healthy(self, timeout: float = 60.0) -> str:
+        """After the chaos: wait until every slot's process answers /healthz 200."""
+        started = time.monotonic()
+        while True:
+            sick = {b.name: b.health(timeout=2) for b in self.cluster.slots}
+            sick = {name: status for name, status in sick.items() if status != 200}
+            if not sick:
+                return f"after {time.monotonic() - started:.1f} s"
+            if time.monotonic() - started > timeout:
+                self.errors.append(f"not healthy {timeout:.0f} s after the chaos: {sick}")
+                return f"NO, after {timeout:.0f} s still {sick}"
+            time.sleep(0.2)
+
+    def soon_after_ack(self, delivery: Delivery, within: float = 30.0) -> bool:
+        """Whether Redis went down within `within` s after this delivery was acked."""
+        acked = delivery.acked_at
+        return acked is not None and any(acked <= o.down_at <= acked + within
+                                         for o in self.outages)
+
+    def report(self) -> str:
+        if not self.outages:
+            return "Redis restarts       0"
+        kinds = Counter(o.how for o in self.outages)
+        downs = [o.up_at - o.down_at for o in self.outages if o.up_at]
+        recoveries = [o.recovered_at - o.up_at for o in self.outages
+                      if o.up_at and o.recovered_at]
+        line = (f"Redis restarts       {len(self.outages)} ("
+                + ", ".join(f"{HOW[k]} {n}" for k, n in sorted(kinds.items())))
+        if downs:
+            line += f"; down {min(downs):.1f}-{max(downs):.1f} s"
+        if recoveries:
+            line += (f"; all processes healthy {statistics.median(recoveries):.2f} s after "
+                     f"(max {max(recoveries):.2f} s)")
+        return line + ")"
+
+
+# bot log lines (bot/runtime.py) saying what became of a message, by its ts
+_QUEUED = re.compile(r" (queued|duplicate) (\w+) \S* ?in \S+ \(ts (\d+\.\d+)\)")
+_REFUSED = re.compile(r"could not queue (\d+\.\d+) on Slack's last retry")
+
+
+def lost_causes(lost: list[Delivery], logs: list[str], chaos: RedisChaos,
+                stored: set[str]) -> Counter[str]:
+    """What became of each lost message, from the bot logs (INFO) and `stored`, the tokens
+    in the thread's memory (its final model request):
+    - "wiped from the inbox": queued, and Redis restarted within 30 s of its ack;
+    - "answer stored, never posted, wiped": the same, but its turn had been committed (the
+      thread's memory holds it and an answer nobody saw);
+    - "queued, NO Redis restart soon after": queued and never answered anyway;
+    - "told to resend": Redis down on Slack's last retry, the bot posted "can't take
+      messages right now" (bot/runtime.py UNAVAILABLE) and acked;
+    - "acked as a duplicate only": every delivery was a duplicate of a queued job;
+    - "never queued (thread not joined?)": acked with no log line at all; the bot ignores
+      replies in threads it has not joined, at debug level only.
+    """
+    seen: dict[str, set[str]] = {}
+    for text in logs:
+        for kind, _, ts in _QUEUED.findall(text):
+            seen.setdefault(ts, set()).add(kind)
+        for ts in _REFUSED.findall(text):
+            seen.setdefault(ts, set()).add("refused")
+    causes: Counter[str] = Counter()
+    for d in lost:
+        kinds = seen.get(d.ts, set())
+        if "queued" in kinds and not chaos.soon_after_ack(d):
+            causes["queued, NO Redis restart soon after"] += 1
+        elif "queued" in kinds:
+            causes["answer stored, never posted, wiped" if d.text in stored
+                   else "wiped from the inbox"] += 1
+        elif "refused" in kinds:
+            causes["told to resend"] += 1
+        elif "duplicate" in kinds:
+            causes["acked as a duplicate only"] += 1
+        else:
+            causes["never queued (thread not joined?)"] += 1
+    return causes
