@@ -62,14 +62,14 @@ def build_model(provider: str, model_id: str | None) -> Model:
             model_id=model_id or "", max_tokens=4096,
         )
     if provider == "openai":
-        from strands.models.openai import OpenAIModel
+        from bot.agent.openai_model import SharedTLSOpenAIModel
 
         if not os.environ.get("OPENAI_API_KEY"):
             raise ConfigError(
                 "MODEL_PROVIDER=openai needs OPENAI_API_KEY (any value for a local "
                 "OpenAI-compatible server); set it in .env, with OPENAI_BASE_URL if not OpenAI."
             )
-        return OpenAIModel(
+        return SharedTLSOpenAIModel(
             client_args={"timeout": _timeout(), "max_retries": MODEL_MAX_RETRIES},
             model_id=model_id or "",
         )

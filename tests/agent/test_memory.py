@@ -1,0 +1,75 @@
+"""Memory: a process imports only the provider SDK its personas use, and model calls share
+one TLS context instead of building one (~0.8 MB, ~30 ms) per request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from strands import Agent
+
+from bot import config as config_module
+from bot import tls
+from bot.agent.model import build_model
+from bot.runtime import slack_client
+from tests.fakes.openai_server import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SDKS = ("openai", "anthropic", "strands.models.openai", "strands.models.anthropic")
+# What a web worker does before it says it is ready, short of Redis and Slack.
+START = """
+import json, sys
+import bot.web
+from bot import config
+from bot.agent.model import warm_provider
+from bot.agent.personas import load_personas
+personas = load_personas(config.load())
+for persona in personas.all:
+    warm_provider(persona.provider or personas.default_provider)
+print(json.dumps(sorted(name for name in {sdks!r} if name in sys.modules)))
+"""
+
+
+EXPECTED = {"openai": ["openai", "strands.models.openai"],
+            "anthropic": ["anthropic", "strands.models.anthropic"], "bedrock": []}
+
+
+def test_a_process_imports_only_its_providers_sdk(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-1",
+           "SLACK_SIGNING_SECRET": "s", "OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k",
+           "AWS_DEFAULT_REGION": "us-east-1", "SESSION_DIR": str(tmp_path / "sessions")}
+    started = {provider: subprocess.Popen(  # at once: each is a fresh interpreter
+        [sys.executable, "-c", START.format(sdks=SDKS)], cwd=tmp_path, text=True,
+        env={**env, "MODEL_PROVIDER": provider}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) for provider in EXPECTED}
+    for provider, proc in started.items():
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert json.loads(out.splitlines()[-1]) == EXPECTED[provider], provider
+
+
+def test_openai_requests_share_one_tls_context(fake_openai: FakeOpenAI,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    model = build_model("openai", None)
+
+    async def contexts() -> list[object]:
+        seen = []
+        for _ in range(2):  # Strands opens a client per request
+            async with model._get_client() as client:
+                seen.append(client._client._transport._pool._ssl_context)
+        return seen
+
+    first, second = asyncio.run(contexts())
+    assert first is second is tls.httpx_context()
+    answer = Agent(model=model, callback_handler=None)("hello")
+    assert str(answer).startswith("echo: hello")
+
+
+def test_slack_calls_share_one_tls_context() -> None:
+    config = config_module.load({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    assert slack_client(config).ssl is slack_client(config).ssl is tls.default_context()
