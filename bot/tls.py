@@ -13,10 +13,23 @@ import functools
 import ssl
 
 
+class _Shared(ssl.SSLContext):
+    """A context that copies share: Bolt deep-copies each lazily handled request, the
+    WebClient and its context with it, and a plain SSLContext cannot be copied."""
+
+    def __copy__(self) -> _Shared:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _Shared:
+        return self
+
+
 @functools.cache
 def default_context() -> ssl.SSLContext:
     """What urllib's HTTPS connections build when given no context: the system's CAs."""
-    return ssl.create_default_context()
+    context = ssl.create_default_context()  # exactly its settings, on this Python
+    context.__class__ = _Shared
+    return context
 
 
 @functools.cache

@@ -4,6 +4,7 @@ one TLS context instead of building one (~0.8 MB, ~30 ms) per request."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import subprocess
 import sys
@@ -72,4 +73,7 @@ def test_openai_requests_share_one_tls_context(fake_openai: FakeOpenAI,
 
 def test_slack_calls_share_one_tls_context() -> None:
     config = config_module.load({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
-    assert slack_client(config).ssl is slack_client(config).ssl is tls.default_context()
+    client = slack_client(config)
+    assert client.ssl is slack_client(config).ssl is tls.default_context()
+    assert copy.deepcopy(client).ssl is client.ssl  # Bolt copies it for lazy listeners
+
