@@ -1,10 +1,12 @@
-"""Memory: a process imports only the provider SDK its personas use, and model calls share
-one TLS context instead of building one (~0.8 MB, ~30 ms) per request."""
+"""Memory: a process imports only the provider SDK its personas use, model calls share one
+TLS context instead of building one (~0.8 MB, ~30 ms) per request, and a turn's agent is
+freed when its answer is delivered, not at some later cyclic collection."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import json
 import subprocess
 import sys
@@ -17,7 +19,11 @@ from bot import config as config_module
 from bot import tls
 from bot.agent.model import build_model
 from bot.runtime import slack_client
+from bot.stream import AnswerStream
+from tests.fakes.model import ScriptedModel
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack_api import FakeSlack
+from tests.listeners.test_events import settle
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SDKS = ("openai", "anthropic", "strands.models.openai", "strands.models.anthropic")
@@ -77,3 +83,18 @@ def test_slack_calls_share_one_tls_context() -> None:
     assert client.ssl is slack_client(config).ssl is tls.default_context()
     assert copy.deepcopy(client).ssl is client.ssl  # Bolt copies it for lazy listeners
 
+
+@pytest.mark.parametrize("streaming", ["on", "off"])
+def test_a_turn_leaves_no_agent_behind(make_bot, fake_slack: FakeSlack, streaming: str) -> None:
+    bot = make_bot(ScriptedModel(["hello there"]), redis=False, STREAMING=streaming)
+    gc.collect()
+    gc.disable()  # what outlives the turn now lives until a cyclic collection
+    try:
+        root = bot.mention("hi")
+        fake_slack.wait_for("chat.update" if streaming == "on" else "chat.postMessage",
+                            lambda call: call.params.get("thread_ts", root["ts"]) == root["ts"])
+        settle(bot)
+        left = [type(o).__name__ for o in gc.get_objects() if isinstance(o, Agent | AnswerStream)]
+    finally:
+        gc.enable()
+    assert left == []
