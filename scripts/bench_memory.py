@@ -149,6 +149,8 @@ def main() -> None:
     parser.add_argument("--mentions", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--streaming", action="store_true", help="STREAMING=on (default off)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the web processes (repeatable)")
     parser.add_argument("--settle", type=float, default=2.0, help="idle seconds before sampling")
     args = parser.parse_args()
     with (RedisServer() as redis_server, S3Server() as s3, FakeSlack() as slack,
@@ -159,7 +161,8 @@ def main() -> None:
         s3_env = {**s3.env(), "SESSION_BUCKET": bucket, "SESSION_PREFIX": "bot/"}
         env = bot_env(slack.base_url, redis_server.url, s3_env, fake.base_url,
                       WEB_CONCURRENCY=str(args.workers), LOG_LEVEL="INFO",
-                      STREAMING="on" if args.streaming else "off")
+                      STREAMING="on" if args.streaming else "off",
+                      **dict(item.split("=", 1) for item in args.env))
         web = BotProcess(f"memory-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start()
         try:
             web.wait_ready()
@@ -171,7 +174,7 @@ def main() -> None:
             pids = list(names)
             print(f"web process group: gunicorn master + {args.workers} workers, "
                   f"MODEL_PROVIDER=openai (fake, 1 s per call), "
-                  f"STREAMING={'on' if args.streaming else 'off'}")
+                  f"STREAMING={'on' if args.streaming else 'off'} {' '.join(args.env)}")
             idle = sample(pids)
             idle_total = table("idle after warm-up", names, idle)
             with PeakSampler(pids) as sampler:
