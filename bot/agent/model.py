@@ -31,11 +31,20 @@ def _timeout() -> float:
 _HTTPX = ("httpcore._backends.anyio", "anyio._backends._asyncio")  # their first connection
 LAZY_MODULES = {"openai": ("openai.resources", *_HTTPX),
                 "anthropic": ("anthropic.resources", *_HTTPX)}
+# What build_model imports for a provider, imported only when a persona uses it.
+MODEL_MODULES = {"bedrock": ("botocore.config", "strands.models.bedrock"),
+                 "anthropic": ("strands.models.anthropic",),
+                 "openai": ("bot.agent.openai_model",)}
 
 
 def warm_provider(provider: str) -> None:
     for module in LAZY_MODULES.get(provider, ()):
         importlib.import_module(module)
+
+
+def provider_modules(provider: str) -> tuple[str, ...]:
+    """Every module a provider's model and its first request import."""
+    return MODEL_MODULES.get(provider, ()) + LAZY_MODULES.get(provider, ())
 
 
 def build_model(provider: str, model_id: str | None) -> Model:

@@ -17,7 +17,8 @@ from strands import Agent
 
 from bot import config as config_module
 from bot import tls
-from bot.agent.model import build_model
+from bot.agent.model import build_model, provider_modules
+from bot.preload import preload_modules
 from bot.runtime import slack_client
 from bot.stream import AnswerStream
 from tests.fakes.model import ScriptedModel
@@ -27,17 +28,23 @@ from tests.listeners.test_events import settle
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SDKS = ("openai", "anthropic", "strands.models.openai", "strands.models.anthropic")
-# What a web worker does before it says it is ready, short of Redis and Slack.
+# What a web master preloads (bot/preload.py), then what its workers build before they say
+# they are ready, short of Redis and Slack.
 START = """
 import json, sys
-import bot.web
 from bot import config
 from bot.agent.model import warm_provider
 from bot.agent.personas import load_personas
-personas = load_personas(config.load())
+from bot.preload import preload
+settings = config.load()
+preload(settings)
+preloaded = set(sys.modules)
+personas = load_personas(settings)
 for persona in personas.all:
     warm_provider(persona.provider or personas.default_provider)
-print(json.dumps(sorted(name for name in {sdks!r} if name in sys.modules)))
+print(json.dumps({{"sdks": sorted(name for name in {sdks!r} if name in sys.modules),
+                  "after_preload": sorted(name for name in set(sys.modules) - preloaded
+                                          if name.split(".")[0] not in sys.stdlib_module_names)}}))
 """
 
 
@@ -45,7 +52,8 @@ EXPECTED = {"openai": ["openai", "strands.models.openai"],
             "anthropic": ["anthropic", "strands.models.anthropic"], "bedrock": []}
 
 
-def test_a_process_imports_only_its_providers_sdk(tmp_path: Path) -> None:
+def test_a_process_imports_only_its_providers_sdk_and_the_master_preloads_it(
+        tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-1",
            "SLACK_SIGNING_SECRET": "s", "OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k",
            "AWS_DEFAULT_REGION": "us-east-1", "SESSION_DIR": str(tmp_path / "sessions")}
@@ -56,7 +64,10 @@ def test_a_process_imports_only_its_providers_sdk(tmp_path: Path) -> None:
     for provider, proc in started.items():
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
-        assert json.loads(out.splitlines()[-1]) == EXPECTED[provider], provider
+        found = json.loads(out.splitlines()[-1])
+        assert found["sdks"] == EXPECTED[provider], provider
+        # the workers share what the master imported: no package of their own
+        assert found["after_preload"] == [], provider
 
 
 def test_openai_requests_share_one_tls_context(fake_openai: FakeOpenAI,
@@ -98,3 +109,18 @@ def test_a_turn_leaves_no_agent_behind(make_bot, fake_slack: FakeSlack, streamin
     finally:
         gc.enable()
     assert left == []
+
+
+def test_the_master_preloads_what_the_personas_use(tmp_path: Path) -> None:
+    personas = tmp_path / "personas.toml"
+    personas.write_text('[[persona]]\nid = "a"\nsystem_prompt = "x"\ntools = ["calculator"]\n'
+                        '[[persona]]\nid = "b"\nsystem_prompt = "y"\nprovider = "anthropic"\n'
+                        'tools = ["http_request"]\n')
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "MODEL_PROVIDER": "openai"}
+    modules = preload_modules(config_module.load({**env, "PERSONAS_FILE": str(personas)}))
+    assert modules[0] == "bot.web" and "strands_tools.http_request" in modules
+    assert {*provider_modules("openai"), *provider_modules("anthropic")} <= set(modules)
+    assert not set(provider_modules("bedrock")) & set(modules)
+    personas.write_text('[[persona]]\nid = "Not Valid!"\nsystem_prompt = "x"\n')  # the worker
+    broken = preload_modules(config_module.load({**env, "PERSONAS_FILE": str(personas)}))
+    assert broken == ["bot.web", *provider_modules("openai")]  # says what is wrong
