@@ -18,6 +18,7 @@ from strands import Agent
 from bot import config as config_module
 from bot import tls
 from bot.agent.model import build_model, provider_modules
+from bot.agent.personas import load_personas
 from bot.preload import preload_modules
 from bot.runtime import slack_client
 from bot.stream import AnswerStream
@@ -124,3 +125,19 @@ def test_the_master_preloads_what_the_personas_use(tmp_path: Path) -> None:
     personas.write_text('[[persona]]\nid = "Not Valid!"\nsystem_prompt = "x"\n')  # the worker
     broken = preload_modules(config_module.load({**env, "PERSONAS_FILE": str(personas)}))
     assert broken == ["bot.web", *provider_modules("openai")]  # says what is wrong
+
+
+def test_bedrock_personas_share_one_boto3_session(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session per model loads botocore's data again: 4 personas took 34 MB, now 10."""
+    for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "x"),
+                        ("AWS_SECRET_ACCESS_KEY", "x")):
+        monkeypatch.setenv(name, value)
+    personas = tmp_path / "personas.toml"
+    personas.write_text('[[persona]]\nid = "a"\nsystem_prompt = "x"\n'
+                        '[[persona]]\nid = "b"\nsystem_prompt = "y"\n')
+    loaded = load_personas(config_module.load({
+        "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "MODEL_PROVIDER": "bedrock",
+        "PERSONAS_FILE": str(personas)}))
+    first, second = (loaded.model(persona).client for persona in loaded.all)
+    assert first is not second and first._loader is second._loader
