@@ -3,6 +3,7 @@ at most a byte cap, within a deadline, following redirects without leaking the t
 
 from __future__ import annotations
 
+import functools
 import http.client
 import time
 import urllib.error
@@ -10,6 +11,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from bot import tls
 
 
 class FileProblem(Exception):
@@ -34,7 +37,10 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         return new
 
 
-_OPENER = urllib.request.build_opener(_Redirects())
+@functools.cache
+def _opener() -> urllib.request.OpenerDirector:
+    https = urllib.request.HTTPSHandler(context=tls.default_context())  # one for all downloads
+    return urllib.request.build_opener(_Redirects(), https)
 
 
 def download(file: Mapping[str, Any], token: str, cap: int, timeout: float,
@@ -46,7 +52,7 @@ def download(file: Mapping[str, Any], token: str, cap: int, timeout: float,
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     deadline, chunks, total = time.monotonic() + timeout, [], 0
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with _opener().open(request, timeout=timeout) as response:
             while chunk := response.read1(65_536):
                 chunks.append(chunk)
                 total += len(chunk)

@@ -1,22 +1,34 @@
 """gunicorn settings for the `web` process (see Procfile)."""
 
+import gc
 import os
 
-from bot.config import load_or_exit  # light: the master never imports the app
+from bot.config import load_or_exit
+from bot.preload import preload
 
 # The master reads this file before it starts any worker: a configuration mistake ends
 # here with one clear message (`gunicorn … bot.web:create_app()` from the Procfile too).
-load_or_exit(socket_mode=False)  # also loads .env, which the settings below read
+_config = load_or_exit(socket_mode=False)  # also loads .env, which the settings below read
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
 # Without REDIS_URL, state is per process: more than one worker would break dedup and locks.
 workers = int(os.environ.get("WEB_CONCURRENCY") or (2 if os.environ.get("REDIS_URL") else 1))
+if workers > 1:
+    # Import the app's modules once, here, so the workers share them (bot/preload.py); each
+    # worker still builds the app (create_app) after the fork. With one worker the master's
+    # copy would be shared with nobody (scripts/bench_memory.py --workers 1: more memory).
+    preload(_config)
+
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "16"))
 backlog = 2048
 timeout = 60
 graceful_timeout = 30
 accesslog = None
+
+
+def pre_fork(server, worker):  # noqa: ANN001 - gunicorn hook signature
+    gc.freeze()  # whatever the master allocated since the preload: shared, not collected
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature

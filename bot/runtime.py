@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from strands.types.exceptions import SessionException
 
+from bot import tls
 from bot.agent.personas import Personas, load_personas
 from bot.config import Config
 from bot.conversation import Conversation
@@ -47,7 +48,9 @@ UNAVAILABLE = (
 
 def slack_client(config: Config, token: str | None = None) -> WebClient:
     kwargs = {"base_url": config.api_url} if config.api_url else {}
-    client = WebClient(token=token or config.bot_token, timeout=15, **kwargs)
+    # one TLS context for every call (urllib would build one per HTTPS connection)
+    client = WebClient(token=token or config.bot_token, timeout=15, ssl=tls.default_context(),
+                       **kwargs)
     client.retry_handlers = [
         ConnectionErrorRetryHandler(max_retry_count=2),
         RateLimitErrorRetryHandler(max_retry_count=3),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -210,6 +211,10 @@ class AnswerStream:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            # Nothing to stop any more. on_stop holds the turn's agent, whose callback
+            # handler is on_event: without this the agent lives until a cyclic collection.
+            self.on_stop = None
         stream = getattr(self, "_stream", None)
         return self._flush(stream)
 
@@ -218,12 +223,14 @@ class _Remembered:
     """slack_sdk's ChatStream, recording its ts in shared state as soon as Slack gives one."""
 
     def __init__(self, stream: Any, owner: AnswerStream) -> None:
-        self.stream, self.owner = stream, owner
+        self.stream = stream
+        self._owner = weakref.ref(owner)  # the owner keeps this: no cycle, freed with the turn
 
     def append(self, **kwargs: Any) -> Any:
         response = self.stream.append(**kwargs)
-        if self.owner.ts is None and self.stream.ts:
-            self.owner._remember(self.stream.ts)
+        owner = self._owner()
+        if owner is not None and owner.ts is None and self.stream.ts:
+            owner._remember(self.stream.ts)
         return response
 
     def stop(self, **kwargs: Any) -> Any:

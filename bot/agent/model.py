@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from typing import Any
@@ -31,11 +32,30 @@ def _timeout() -> float:
 _HTTPX = ("httpcore._backends.anyio", "anyio._backends._asyncio")  # their first connection
 LAZY_MODULES = {"openai": ("openai.resources", *_HTTPX),
                 "anthropic": ("anthropic.resources", *_HTTPX)}
+# What build_model imports for a provider, imported only when a persona uses it.
+MODEL_MODULES = {"bedrock": ("botocore.config", "strands.models.bedrock"),
+                 "anthropic": ("strands.models.anthropic",),
+                 "openai": ("bot.agent.openai_model",)}
 
 
 def warm_provider(provider: str) -> None:
     for module in LAZY_MODULES.get(provider, ()):
         importlib.import_module(module)
+
+
+def provider_modules(provider: str) -> tuple[str, ...]:
+    """Every module a provider's model and its first request import."""
+    return MODEL_MODULES.get(provider, ()) + LAZY_MODULES.get(provider, ())
+
+
+@functools.cache
+def _boto_session() -> Any:
+    """One boto3 session for every Bedrock persona: a session per model (Strands' default)
+    loads botocore's service and endpoint data again, 3-5 MB per persona. Only used while
+    building models, which Personas does under its lock (a session is not thread-safe)."""
+    import boto3
+
+    return boto3.Session()
 
 
 def build_model(provider: str, model_id: str | None) -> Model:
@@ -46,6 +66,7 @@ def build_model(provider: str, model_id: str | None) -> Model:
 
         kwargs: dict[str, Any] = {"model_id": model_id} if model_id else {}
         return BedrockModel(
+            boto_session=_boto_session(),
             boto_client_config=BotoConfig(
                 read_timeout=_timeout(),
                 retries={"mode": "adaptive", "max_attempts": MODEL_MAX_RETRIES},
@@ -62,14 +83,14 @@ def build_model(provider: str, model_id: str | None) -> Model:
             model_id=model_id or "", max_tokens=4096,
         )
     if provider == "openai":
-        from strands.models.openai import OpenAIModel
+        from bot.agent.openai_model import SharedTLSOpenAIModel
 
         if not os.environ.get("OPENAI_API_KEY"):
             raise ConfigError(
                 "MODEL_PROVIDER=openai needs OPENAI_API_KEY (any value for a local "
                 "OpenAI-compatible server); set it in .env, with OPENAI_BASE_URL if not OpenAI."
             )
-        return OpenAIModel(
+        return SharedTLSOpenAIModel(
             client_args={"timeout": _timeout(), "max_retries": MODEL_MAX_RETRIES},
             model_id=model_id or "",
         )

@@ -108,26 +108,30 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
     )
 
 
-def load_personas(config: Config) -> Personas:
+def read_personas(config: Config) -> list[Persona]:
+    """The personas of PERSONAS_FILE (or the one default persona), checked; nothing built."""
     if config.personas_file is None:
-        personas = [Persona(id="default", name="Assistant", system_prompt=config.system_prompt)]
-    else:
-        try:
-            data = tomllib.loads(config.personas_file.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(
-                f"PERSONAS_FILE {config.personas_file} is not valid TOML: {exc}"
-            ) from exc
-        raw = data.get("persona", [])
-        if not raw:
-            raise ConfigError(
-                f"PERSONAS_FILE {config.personas_file} defines no [[persona]] tables; add one."
-            )
-        personas = [_persona(item, i, config.personas_file) for i, item in enumerate(raw)]
-        ids = [p.id for p in personas]
-        if len(set(ids)) != len(ids):
-            raise ConfigError(f"PERSONAS_FILE {config.personas_file}: persona ids must be unique.")
-    loaded = Personas(personas, config.model_provider, config.model_id)
+        return [Persona(id="default", name="Assistant", system_prompt=config.system_prompt)]
+    try:
+        data = tomllib.loads(config.personas_file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"PERSONAS_FILE {config.personas_file} is not valid TOML: {exc}"
+        ) from exc
+    raw = data.get("persona", [])
+    if not raw:
+        raise ConfigError(
+            f"PERSONAS_FILE {config.personas_file} defines no [[persona]] tables; add one."
+        )
+    personas = [_persona(item, i, config.personas_file) for i, item in enumerate(raw)]
+    ids = [p.id for p in personas]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"PERSONAS_FILE {config.personas_file}: persona ids must be unique.")
+    return personas
+
+
+def load_personas(config: Config) -> Personas:
+    loaded = Personas(read_personas(config), config.model_provider, config.model_id)
     for persona in loaded.all:  # fail at start-up, not on the first message
         loaded.tools(persona)
         loaded.model(persona)

@@ -55,15 +55,21 @@ def calculator(expression: str) -> str:
 OWN_TOOLS = {"current_time": current_time, "calculator": calculator}
 
 
+def tool_module(name: str) -> str | None:
+    """The module a tool name is imported from (None: one of the bot's own)."""
+    return None if name in OWN_TOOLS else f"strands_tools.{name}"
+
+
 def resolve_tools(names: list[str]) -> list[Any]:
     """Map tool names to tools: the bot's own first, then `strands_tools.<name>`."""
     tools = []
     for name in names:
-        if name in OWN_TOOLS:
+        module = tool_module(name)
+        if module is None:
             tools.append(OWN_TOOLS[name])
             continue
         try:
-            tools.append(importlib.import_module(f"strands_tools.{name}"))
+            tools.append(importlib.import_module(module))
         except ImportError:
             raise ConfigError(
                 f"PERSONAS_FILE names tool {name!r}, which is neither one of the bot's own "

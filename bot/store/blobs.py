@@ -27,6 +27,21 @@ class FencingError(SessionException):
     """A conditional write failed: another worker wrote this object since we read it."""
 
 
+_session: Any = None
+_session_lock = threading.Lock()
+
+
+def _boto_session() -> Any:
+    """One boto3 session for the process's S3 clients (each session loads botocore's data
+    again: ~14 MB); clients are built at start-up, under this lock (sessions are not
+    thread-safe)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = boto3.session.Session()
+        return _session
+
+
 class Blobs(Protocol):
     requests: int  # S3 requests made (0 for files): benchmarks read it
 
@@ -43,7 +58,7 @@ class S3Blobs:
         self.bucket, self.prefix, self.requests = bucket, prefix, 0
         # Thread-safe and costly to build: one per process (two: see quick()).
         timeouts = {"connect_timeout": 1, "read_timeout": 2} if quick else {}
-        self.client: Any = boto3.session.Session().client("s3", config=BotoConfig(
+        self.client: Any = _boto_session().client("s3", config=BotoConfig(
             user_agent_extra="strands-agents thread-session-bot",
             retries={"mode": "standard", "max_attempts": 2 if quick else 4},
             max_pool_connections=128, **timeouts,
