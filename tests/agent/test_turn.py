@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 from strands import Agent
@@ -25,14 +24,6 @@ BOB = Persona(id="bob", name="Bob", system_prompt="You are Bob.")
 
 def job(text: str, ts: str, thread: str = "100.1") -> Job:
     return Job(kind="turn", team="T1", channel="C1", thread_ts=thread, ts=ts, user="U1", text=text)
-
-
-@pytest.fixture(params=["file", "s3"])
-def store(request: pytest.FixtureRequest, session_dir: Path) -> SessionStore:
-    if request.param == "file":
-        return SessionStore(bucket=None, prefix="", directory=session_dir)
-    env = request.getfixturevalue("s3_env")
-    return SessionStore(bucket=env["SESSION_BUCKET"], prefix="bot/", directory=session_dir)
 
 
 def personas(model: ScriptedModel) -> Personas:
