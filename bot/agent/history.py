@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from strands import Agent
 from strands.agent.conversation_manager import (
     ConversationManager,
     SlidingWindowConversationManager,
@@ -11,13 +14,33 @@ from strands.agent.conversation_manager import (
 from bot.agent.personas import Persona
 
 
+class _Summarizing(SummarizingConversationManager):
+    """Strands' summarizing manager, its count put back when a summary could not be made.
+
+    Strands (1.62) adds the messages it is about to summarize to `removed_message_count`
+    before it asks the model for the summary. When that call fails (a provider error, a
+    reply without text), a proactive summary is only logged and the turn goes on with the
+    history unchanged, but the count stays raised. The count is stored with the session and
+    is where a restored agent starts reading the stored messages: it would silently skip
+    messages that the live agent still has (and sends)."""
+
+    def reduce_context(self, agent: Agent, e: Exception | None = None, **kwargs: Any) -> None:
+        removed, before = self.removed_message_count, list(agent.messages)
+        try:
+            super().reduce_context(agent, e, **kwargs)
+        finally:
+            if len(agent.messages) == len(before) and all(
+                    now is then for now, then in zip(agent.messages, before, strict=True)):
+                self.removed_message_count = removed  # nothing was summarized
+
+
 def conversation_manager(persona: Persona, window_size: int) -> ConversationManager:
     """history = "window": keep the last `window_size` messages. "summarize": the persona's
     own model (Strands' default summarizer) summarizes the oldest messages, keeping the
     latest `keep_recent`, as soon as a prompt would fill `summarize_at` of the model's context
     window, and on a context overflow error."""
     if persona.history == "summarize":
-        return SummarizingConversationManager(
+        return _Summarizing(
             preserve_recent_messages=persona.keep_recent,
             proactive_compression={"compression_threshold": persona.summarize_at},
         )

@@ -126,6 +126,13 @@ def test_restored_agent_sends_exactly_what_the_summarizing_live_agent_would(
     assert len(last["messages"]) < TURNS  # of 2 to 4 messages a turn: most are summarized
 
 
+def test_restore_is_exact_after_a_failed_summary(store: SessionStore) -> None:
+    """A summary call that fails leaves the history as it was, and the turn is answered."""
+    calls = live_and_restored(store, failing_turns=range(8, 14)).calls
+    assert [call for call in calls if "failed" in call], "no summary call failed"
+    assert summarizing(calls), "no summary was made after the failures"
+
+
 def test_summarized_history_through_run_turn(store: SessionStore) -> None:
     """The bot's own path: every turn restores, the summary is made proactively (no overflow
     error) by the persona's model, answers and crash replays still find their prompt."""
