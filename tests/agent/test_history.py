@@ -5,6 +5,7 @@ another worker) sends the model exactly what the live agent that summarized woul
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import AsyncGenerator, Collection
 from typing import Any
 
@@ -78,10 +79,10 @@ def answering(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [call for call in calls if call.get("system_prompt") == SAM.system_prompt]
 
 
-def turn(store: SessionStore, model: Model, message: Job) -> TurnResult:
+def turn(store: SessionStore, model: Model, message: Job, persona: Persona = SAM) -> TurnResult:
     lease = MemoryState().try_lease(message.session_id)
     assert lease is not None
-    return run_turn(store, personas(model), SAM, [message], lease)
+    return run_turn(store, personas(model), persona, [message], lease)
 
 
 def live_and_restored(store: SessionStore, failing_turns: Collection[int] = ()) -> Model:
@@ -165,3 +166,25 @@ def test_an_overflow_error_is_answered_after_summarizing(store: SessionStore) ->
     assert retried[-1]["content"] == [{"text": "question 4"}]
     turn(store, model, job("question 5", "4.5"))  # restored: the summary, then the rest
     assert model.calls[-1]["messages"][:len(retried)] == retried
+
+
+def test_changing_a_personas_history_keeps_its_threads(store: SessionStore) -> None:
+    """Strands refuses to restore the state another conversation manager stored: a thread
+    answered before `history` changed goes on with what it had (a summary is dropped going
+    back to "window", as the window drops old messages) instead of failing every turn."""
+    window = dataclasses.replace(SAM, history="window")
+    model = Model()
+    for i in range(3):
+        turn(store, model, job(f"question {i}", f"5.{i}"), window)
+    as_window = answering(model.calls)[-1]["messages"]
+    turn(store, model, job("question 3", "5.3"))
+    assert answering(model.calls)[-1]["messages"][:-2] == as_window
+    i = 4
+    while not summarizing(model.calls):
+        turn(store, model, job(f"question {i}", f"5.{i}"))
+        i += 1
+    summarized = answering(model.calls)[-1]["messages"]
+    assert summarized[0]["content"][0]["text"].startswith(SUMMARY)
+    result = turn(store, model, job(f"question {i}", f"5.{i}"), window)
+    assert answering(model.calls)[-1]["messages"][:len(summarized) - 1] == summarized[1:]
+    assert result.text.startswith(f"reply to: question {i}")
