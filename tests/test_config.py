@@ -115,3 +115,47 @@ system_prompt = "y"
 def test_bad_description_or_prompts_stop_start_up(tmp_path, field: str) -> None:
     with pytest.raises(ConfigError, match="PERSONAS_FILE .*critic"):
         personas_from(tmp_path, f'[[persona]]\nid = "critic"\nsystem_prompt = "x"\n{field}\n')
+
+
+def test_a_persona_can_summarize_its_history(tmp_path) -> None:
+    personas = personas_from(tmp_path, """
+[[persona]]
+id = "critic"
+system_prompt = "x"
+history = "summarize"
+keep_recent = 6
+summarize_at = 0.8
+
+[[persona]]
+id = "brief"
+system_prompt = "y"
+history = "summarize"
+
+[[persona]]
+id = "plain"
+system_prompt = "z"
+history = "window"
+""")
+    critic, brief, plain = personas.all
+    assert (critic.history, critic.keep_recent, critic.summarize_at) == ("summarize", 6, 0.8)
+    assert (brief.history, brief.keep_recent, brief.summarize_at) == ("summarize", 10, 0.7)
+    assert plain.history == "window"
+
+
+@pytest.mark.parametrize("fields,named", [
+    ('history = "forget"', "history"),
+    ("history = true", "history"),
+    ("keep_recent = 6", "keep_recent"),  # the window keeps WINDOW_SIZE messages
+    ("summarize_at = 0.5", "summarize_at"),
+    ('history = "window"\nkeep_recent = 6', "keep_recent"),
+    ('history = "summarize"\nkeep_recent = 1', "keep_recent"),
+    ('history = "summarize"\nkeep_recent = 5.5', "keep_recent"),
+    ('history = "summarize"\nkeep_recent = true', "keep_recent"),
+    ('history = "summarize"\nkeep_recent = "10"', "keep_recent"),
+    ('history = "summarize"\nsummarize_at = 0', "summarize_at"),
+    ('history = "summarize"\nsummarize_at = 1.5', "summarize_at"),
+    ('history = "summarize"\nsummarize_at = "70%"', "summarize_at"),
+])
+def test_bad_history_fields_stop_start_up(tmp_path, fields: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=rf"PERSONAS_FILE .*\(critic\): {named} "):
+        personas_from(tmp_path, f'[[persona]]\nid = "critic"\nsystem_prompt = "x"\n{fields}\n')

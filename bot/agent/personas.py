@@ -31,6 +31,9 @@ class Persona:
     icon_url: str | None = None
     description: str = ""  # one line, shown by `help`
     prompts: tuple[str, ...] = ()  # suggested prompts in the bot's DM / agent view
+    history: str = "window"  # "window": drop the oldest messages; "summarize": summarize them
+    keep_recent: int = 10  # summarize: the latest messages are never summarized
+    summarize_at: float = 0.7  # summarize: when the prompt fills this much of the context window
 
 
 @dataclass
@@ -77,6 +80,38 @@ class Personas:
             return self._tools[persona.id]
 
 
+HISTORY_MODES = ("window", "summarize")
+_SUMMARY_KNOBS = ("keep_recent", "summarize_at")
+
+
+def _history(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """The persona's history fields, checked: how old messages leave the model's context."""
+    history = raw.get("history", "window")
+    if history not in HISTORY_MODES:
+        raise ConfigError(
+            f"{where}: history must be \"window\" (drop the oldest messages) or "
+            f"\"summarize\" (the model summarizes them), not {history!r}."
+        )
+    if history == "window":
+        for knob in _SUMMARY_KNOBS:
+            if knob in raw:
+                raise ConfigError(f"{where}: {knob} only applies with history = \"summarize\".")
+        return {}
+    keep = raw.get("keep_recent", Persona.keep_recent)
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 2 <= keep <= 1000:
+        raise ConfigError(
+            f"{where}: keep_recent must be a whole number of messages from 2 to 1000 "
+            f"(the latest ones, never summarized), e.g. keep_recent = 10; got {keep!r}."
+        )
+    at = raw.get("summarize_at", Persona.summarize_at)
+    if isinstance(at, bool) or not isinstance(at, int | float) or not 0 < at <= 1:
+        raise ConfigError(
+            f"{where}: summarize_at must be a fraction of the model's context window above 0 "
+            f"and at most 1, e.g. summarize_at = 0.7; got {at!r}."
+        )
+    return {"history": history, "keep_recent": keep, "summarize_at": float(at)}
+
+
 def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
     where = f"PERSONAS_FILE {source}, persona #{index + 1}"
     pid = str(raw.get("id", "")).strip()
@@ -99,12 +134,13 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
             f"{where} ({pid}): prompts must be a list of one-line texts, "
             "e.g. prompts = [\"Review my plan\"]."
         )
+    history = _history(raw, f"{where} ({pid})")
     return Persona(
         id=pid, name=str(raw.get("name") or pid), system_prompt=prompt, provider=provider,
         model_id=raw.get("model_id"), tools=tuple(raw.get("tools", ())),
         channels=tuple(raw.get("channels", ())), icon_emoji=raw.get("icon_emoji"),
         icon_url=raw.get("icon_url"), description=description.strip(),
-        prompts=tuple(p.strip() for p in prompts),
+        prompts=tuple(p.strip() for p in prompts), **history,
     )
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from strands import Agent
-from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.types.content import Message
 
+from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
 from bot.files import FileLimits, answer_note, prompt_blocks, read_for_jobs, shrink_for_storage
 from bot.jobs import Job
@@ -93,7 +93,7 @@ def build_agent(store: SessionStore, personas: Personas, persona: Persona, sessi
         agent_id=persona.id,
         name=persona.name,
         session_manager=manager,
-        conversation_manager=SlidingWindowConversationManager(window_size=WINDOW_SIZE),
+        conversation_manager=conversation_manager(persona, WINDOW_SIZE),
         callback_handler=callback_handler,
     )
     return agent, manager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 from strands import Agent
@@ -26,18 +25,6 @@ BOB = Persona(id="bob", name="Bob", system_prompt="You are Bob.")
 
 def job(text: str, ts: str, thread: str = "100.1") -> Job:
     return Job(kind="turn", team="T1", channel="C1", thread_ts=thread, ts=ts, user="U1", text=text)
-
-
-@pytest.fixture(params=["file", "s3", "s3-no-cache"])
-def store(request: pytest.FixtureRequest, session_dir: Path) -> SessionStore:
-    """The embedded file store, S3, and S3 restoring every turn from storage (a cold
-    process each time, as after a restart or on another worker)."""
-    if request.param == "file":
-        return SessionStore(bucket=None, prefix="", directory=session_dir)
-    env = request.getfixturevalue("s3_env")
-    cache = 0 if request.param == "s3-no-cache" else 32 * 1024 * 1024
-    return SessionStore(bucket=env["SESSION_BUCKET"], prefix="bot/", directory=session_dir,
-                        cache_bytes=cache)
 
 
 def personas(model: ScriptedModel) -> Personas:

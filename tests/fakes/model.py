@@ -11,6 +11,9 @@ from collections.abc import AsyncGenerator, Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from strands.agent.conversation_manager.compression.context_compression import (
+    DEFAULT_SUMMARIZATION_PROMPT,
+)
 from strands.models import Model
 from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
@@ -40,6 +43,12 @@ class ScriptedModel(Model):
 
     Replies come from `replies` (consumed front to back); once exhausted the default
     reply is `"reply to: <last user text> [<len(messages)> msgs]"`.
+
+    Usage reports 1 input token unless `count_input_tokens`: then Strands' own estimate of
+    the prompt (`count_tokens`), as a provider reports what it read; with a small
+    `context_window_limit=` config that drives Strands' proactive context compression.
+    With `script_summaries=False`, Strands' summarization calls (its default summarization
+    system prompt) get the default reply and leave the script to the agent's own calls.
     """
 
     def __init__(
@@ -50,9 +59,13 @@ class ScriptedModel(Model):
         block_until: threading.Event | None = None,
         token_chars: int = 0,
         token_delay: float = 0.0,
+        count_input_tokens: bool = False,
+        script_summaries: bool = True,
         **config: Any,
     ) -> None:
         self.replies: list[Scripted] = list(replies or [])
+        self.count_input_tokens = count_input_tokens
+        self.script_summaries = script_summaries
         self.delay = delay
         # Stream text the way providers do: many small deltas, `token_delay` apart.
         self.token_chars = token_chars
@@ -109,7 +122,8 @@ class ScriptedModel(Model):
             )
         if not await self._wait(kwargs.get("cancel_signal")):
             return
-        reply = self._next()
+        summary = system_prompt == DEFAULT_SUMMARIZATION_PROMPT
+        reply = self._next() if self.script_summaries or not summary else None
         if reply is None:
             reply = self.default_reply(messages)
         if isinstance(reply, BaseException):
@@ -150,12 +164,15 @@ class ScriptedModel(Model):
             stop_reason = "tool_use"
         yield {"messageStop": {"stopReason": stop_reason}}  # type: ignore[typeddict-item]
         out_tokens = len((text or "").split())
+        in_tokens = 1
+        if self.count_input_tokens:
+            in_tokens = await self.count_tokens(messages, tool_specs, system_prompt)
         yield {
             "metadata": {
                 "usage": {
-                    "inputTokens": 1,
+                    "inputTokens": in_tokens,
                     "outputTokens": out_tokens,
-                    "totalTokens": out_tokens + 1,
+                    "totalTokens": out_tokens + in_tokens,
                 },
                 "metrics": {"latencyMs": 0},
             }
