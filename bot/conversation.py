@@ -8,6 +8,7 @@ interleaves with a turn of the same thread.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -203,6 +204,8 @@ class Conversation:
         self._post(lambda: self.replier.note(
             job, f":broom: <@{job.user}> reset {where}; I've forgotten everything before this."
         ))
+        # The thread is read again for context only after this (Slack ts are the time).
+        self.state.set_fact(f"reset:{job.session_id}", f"{time.time():.6f}")
         outcome = "Reset done" if existed else "Nothing to reset (no memory yet), but it's clear"
         link = "" if in_dm else f" (thread {job.thread_ts})"
         self.replier.ephemeral(

@@ -18,28 +18,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.jobs import Job
+from bot.jobs import Job, message_time
 from bot.store.blobs import Blobs, FencingError
 
 log = logging.getLogger(__name__)
 REPLAY_SECONDS = 3600  # how far back a replay looks: far beyond a turn's retries
 _HOUR = 3600
-_TIME = re.compile(r"\d{9,}(\.\d+)?")
 
 
 def _hour(seconds: float) -> str:
     return time.strftime("%Y%m%d%H", time.gmtime(seconds))
 
 
-def _seconds(ts: str) -> float | None:
-    """A Slack ts, or the time inside another id (bot.reset's `reset-<time>-<uuid>`)."""
-    found = _TIME.search(ts)
-    return float(found.group()) if found else None
+_seconds = message_time
 
 
 def record_key(job: Job) -> str:

@@ -9,6 +9,13 @@ from typing import Any
 
 DM_THREAD = "dm"
 _UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+_TIME = re.compile(r"\d{9,}(\.\d+)?")
+
+
+def message_time(ts: str) -> float | None:
+    """The time in a Slack ts, or in another id (bot.reset's `reset-<time>-<uuid>`)."""
+    found = _TIME.search(ts)
+    return float(found.group()) if found else None
 
 
 def session_id(team: str, channel: str, thread_ts: str) -> str:

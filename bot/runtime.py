@@ -134,6 +134,8 @@ class Runtime:
         """The durable record first, then the Redis queue (which dedups for real). A record
         that exists already means Redis forgot the message (or another delivery of it is
         being accepted right now): queue it as replayed, so the turn checks it first."""
+        if self.state.claim_epoch():  # Redis is new or lost its data: recover it first
+            self.background.submit(self.replay_inbox)
         if not self.inbox.record(job):
             job = dataclasses.replace(job, replayed=True)
         return self.state.accept(job, keys)
@@ -144,6 +146,7 @@ class Runtime:
         for attempt in itertools.count():
             try:
                 replay(self.inbox, lambda job: self.state.accept(job, dedup_keys(job, None)))
+                self.state.replay_done()
                 return
             except Exception as exc:
                 log.error("replaying the durable inbox failed (%s); retrying", exc)

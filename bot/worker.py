@@ -118,6 +118,9 @@ class Worker:
             while not self._stopping.is_set():
                 lease.check()
                 jobs = self.state.queued(lease.session_id)
+                if jobs and self.state.replaying():  # recovered messages come first
+                    self._stopping.wait(0.2)
+                    continue
                 if not jobs:
                     if lease.release_if_idle():
                         released = True

@@ -94,7 +94,7 @@ from tests.fakes.openai_server import FakeOpenAI, default_reply  # noqa: E402
 from tests.fakes.redis_server import RedisServer  # noqa: E402
 from tests.fakes.s3_server import s3_client  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.harness import mention_event, message_event, next_ts  # noqa: E402
+from tests.harness import mention_event, message_event, now_ts  # noqa: E402
 from tests.processes import bot_env  # noqa: E402
 
 MARKER = 999  # message number of the per-thread markers (not counted as messages)
@@ -137,11 +137,11 @@ def user(index: int, count: int, root: str, courier: Courier, ledger: Ledger,
             event = mention_event(text, CHANNEL, root)
             _mentions[text] = False
         elif not joined and time.monotonic() - mentioned_at >= REMENTION_AFTER:
-            event = mention_event(text, CHANNEL, next_ts(), thread_ts=root)
+            event = mention_event(text, CHANNEL, now_ts(), thread_ts=root)
             mentioned_at = time.monotonic()
             _mentions[text] = True
         else:
-            event = message_event(text, CHANNEL, next_ts(), thread_ts=root)
+            event = message_event(text, CHANNEL, now_ts(), thread_ts=root)
         ledger.add(courier.deliver(event, root, text))
         sent.append(text)
         previous = text
@@ -239,7 +239,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         redis_chaos = RedisChaos(redis, cluster, random.Random(rng.random()),
                                  args.redis_restart_every, tuple(args.redis_down),
                                  args.redis_restarts)
-        roots = [next_ts() for _ in range(args.threads)]
+        roots = [now_ts() for _ in range(args.threads)]
         ramp = max(1.0, args.threads * 0.2)
         t0 = time.monotonic()
         users = [
@@ -282,7 +282,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             # a thread with nothing answered was never joined (its mentions lost with Redis)
             joined = any(d.text in answered for d in ledger.threads().get(root, []))
             event = (message_event if joined else mention_event)(
-                text, CHANNEL, next_ts(), thread_ts=root)
+                text, CHANNEL, now_ts(), thread_ts=root)
             ledger.add(marker_courier.deliver(event, root, text))
             markers.append(text)
         wait = max(10.0, min(300.0, stop_at - time.monotonic()))

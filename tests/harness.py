@@ -32,6 +32,18 @@ def next_ts() -> str:
     return f"1700000{next(_ts):03d}.{int(time.time() * 1e6) % 1_000_000:06d}"
 
 
+_last_now = [0]
+_now_lock = threading.Lock()
+
+
+def now_ts() -> str:
+    """A ts of now, as Slack gives messages (`next_ts` is from 2023): for tests where the
+    time matters (the durable inbox replays by message time; a reset marks its time)."""
+    with _now_lock:
+        micros = _last_now[0] = max(int(time.time() * 1_000_000), _last_now[0] + 1)
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     request_queue_size = 256
@@ -119,4 +131,4 @@ class Bot:
 
 
 __all__ = ["Bot", "SECRET", "base_env", "event_callback", "mention_event", "message_event",
-           "next_ts"]
+           "next_ts", "now_ts"]

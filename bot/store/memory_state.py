@@ -12,8 +12,8 @@ import time
 from collections import OrderedDict, deque
 
 from bot.dedup import DEDUP_TTL_SECONDS
-from bot.jobs import DM_THREAD, Job
-from bot.store.state import JOINED_TTL_SECONDS
+from bot.jobs import DM_THREAD, Job, message_time
+from bot.store.state import JOINED_TTL_SECONDS, REPLAY_PAUSE_SECONDS
 from bot.thread_lock import Lease, LeaseLost
 
 
@@ -51,6 +51,7 @@ class MemoryState:
         self._cond = threading.Condition()
         self._dedup: OrderedDict[str, float] = OrderedDict()
         self._epoch_claimed = False
+        self._replaying_until = 0.0
         self._inbox: dict[str, deque[Job]] = {}
         self._pending: dict[str, float] = {}
         self._wake: deque[str] = deque()
@@ -77,7 +78,7 @@ class MemoryState:
             for key in dedup_keys:
                 self._dedup[key] = now + DEDUP_TTL_SECONDS
             sid = job.session_id
-            self._inbox.setdefault(sid, deque()).append(job)
+            self._queue(self._inbox.setdefault(sid, deque()), job)
             self._pending.setdefault(sid, now)
             if job.kind == "turn":
                 self._joined.add(sid)
@@ -92,10 +93,29 @@ class MemoryState:
             self._expire_dedup(time.time())
             return any(key in self._dedup for key in dedup_keys)
 
+    @staticmethod
+    def _queue(inbox: deque[Job], job: Job) -> None:
+        """As RedisState's accept: a replayed job goes before jobs of later messages."""
+        at = message_time(job.ts) if job.replayed else None
+        for index, queued in enumerate(inbox if at is not None else ()):
+            if (message_time(queued.ts) or 0) > at:
+                inbox.insert(index, job)
+                return
+        inbox.append(job)
+
     def claim_epoch(self) -> bool:
         with self._cond:
-            claimed, self._epoch_claimed = not self._epoch_claimed, True
-            return claimed
+            if self._epoch_claimed:
+                return False
+            self._epoch_claimed = True
+            self._replaying_until = time.time() + REPLAY_PAUSE_SECONDS
+            return True
+
+    def replaying(self) -> bool:
+        return time.time() < self._replaying_until
+
+    def replay_done(self) -> None:
+        self._replaying_until = 0.0
 
     def wait_for_work(self, timeout: float) -> str | None:
         with self._cond:

@@ -15,8 +15,8 @@ import redis
 from redis.exceptions import LockError
 
 from bot.dedup import DEDUP_TTL_SECONDS
-from bot.jobs import DM_THREAD, Job
-from bot.store.state import JOINED_TTL_SECONDS
+from bot.jobs import DM_THREAD, Job, message_time
+from bot.store.state import JOINED_TTL_SECONDS, REPLAY_PAUSE_SECONDS
 from bot.thread_lock import Lease, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -24,19 +24,45 @@ PREFIX = "tsb:"
 PENDING = PREFIX + "pending"
 WAKE = PREFIX + "wake"
 EPOCH = PREFIX + "epoch"  # set once; its absence means Redis lost its data (or is new)
+REPLAYING = PREFIX + "replaying"  # turns wait while the durable inbox is queued again
+REPLAYED = PREFIX + "replayed"  # ... until this says it was
 
 # KEYS: inbox, pending, wake, joined, dedup...
-# ARGV: job, session_id, now, dedup ttl, joined ttl, job kind (only turns join a thread)
+# ARGV: job, session_id, now, dedup ttl, joined ttl, job kind (only turns join a thread),
+#       the message's time if it is replayed from the durable inbox, else ''
+# A replayed job goes before the queued jobs of later messages: answered in Slack's order.
 _ACCEPT = """
 for i = 5, #KEYS do
   if redis.call('exists', KEYS[i]) == 1 then return 0 end
 end
 for i = 5, #KEYS do redis.call('set', KEYS[i], '1', 'EX', ARGV[4]) end
-redis.call('rpush', KEYS[1], ARGV[1])
+local placed = false
+if ARGV[7] ~= '' then
+  for _, queued in ipairs(redis.call('lrange', KEYS[1], 0, -1)) do
+    local at = tonumber(string.match(cjson.decode(queued).ts, '%d%d%d%d%d%d%d%d%d+%.?%d*') or '')
+    if at and at > tonumber(ARGV[7]) then
+      redis.call('linsert', KEYS[1], 'BEFORE', queued, ARGV[1])
+      placed = true
+      break
+    end
+  end
+end
+if not placed then redis.call('rpush', KEYS[1], ARGV[1]) end
 redis.call('zadd', KEYS[2], 'NX', ARGV[3], ARGV[2])
 redis.call('lpush', KEYS[3], ARGV[2])
 if ARGV[6] == 'turn' then redis.call('set', KEYS[4], '1', 'EX', ARGV[5]) end
 return 1
+"""
+# KEYS: epoch, replaying, replayed  ARGV: epoch id, pause seconds. The one caller that
+# finds Redis without its epoch replays the durable inbox; turns wait until it is done. If
+# that caller dies mid-replay, its pause expires and the next caller replays instead.
+_CLAIM_EPOCH = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX') or (redis.call('exists', KEYS[3]) == 0
+    and redis.call('exists', KEYS[2]) == 0) then
+  redis.call('set', KEYS[2], '1', 'EX', ARGV[2])
+  return 1
+end
+return 0
 """
 # KEYS: lock, inbox, pending  ARGV: token, session_id
 _RELEASE_IF_IDLE = """
@@ -110,6 +136,7 @@ class RedisState:
         self.lock_ttl = lock_ttl
         self._sweep_at = 0
         self._accept = client.register_script(_ACCEPT)
+        self._claim = client.register_script(_CLAIM_EPOCH)
         self.release_script = client.register_script(_RELEASE_IF_IDLE)
         self.renew_script = client.register_script(_RENEW)
         self._finish = client.register_script(_FINISH)
@@ -118,7 +145,9 @@ class RedisState:
         sid = job.session_id
         keys = [_key("inbox", sid), PENDING, WAKE, _key("joined", sid)]
         keys += [f"{PREFIX}dedup:{k}" for k in dedup_keys]
-        args = [job.dumps(), sid, time.time(), DEDUP_TTL_SECONDS, JOINED_TTL_SECONDS, job.kind]
+        at = message_time(job.ts) if job.replayed else None
+        args = [job.dumps(), sid, time.time(), DEDUP_TTL_SECONDS, JOINED_TTL_SECONDS, job.kind,
+                "" if at is None else repr(at)]
         accepted = self._accept(keys=keys, args=args) == 1
         if accepted and job.kind == "turn" and job.thread_ts != DM_THREAD:
             recent = f"{PREFIX}recent:{job.team}:{job.channel}:{job.user}"
@@ -129,7 +158,17 @@ class RedisState:
         return bool(self.client.exists(*(f"{PREFIX}dedup:{k}" for k in dedup_keys)))
 
     def claim_epoch(self) -> bool:
-        return bool(self.client.set(EPOCH, uuid.uuid4().hex, nx=True))
+        return self._claim(keys=[EPOCH, REPLAYING, REPLAYED],
+                           args=[uuid.uuid4().hex, REPLAY_PAUSE_SECONDS]) == 1
+
+    def replaying(self) -> bool:
+        return bool(self.client.exists(REPLAYING))
+
+    def replay_done(self) -> None:
+        pipe = self.client.pipeline()
+        pipe.set(REPLAYED, "1")
+        pipe.delete(REPLAYING)
+        pipe.execute()
 
     def wait_for_work(self, timeout: float) -> str | None:
         item = self.client.brpop([WAKE], timeout=max(1, int(timeout)))

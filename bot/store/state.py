@@ -19,6 +19,7 @@ from bot.jobs import Job
 from bot.thread_lock import Lease
 
 JOINED_TTL_SECONDS = 90 * 24 * 3600
+REPLAY_PAUSE_SECONDS = 30
 
 
 class State(Protocol):
@@ -32,8 +33,15 @@ class State(Protocol):
 
     def claim_epoch(self) -> bool:
         """True for the one caller that finds the state empty (new, or it lost its data):
-        that caller replays the durable inbox (bot.inbox)."""
+        that caller replays the durable inbox (bot.inbox), then calls `replay_done`.
+        Meanwhile `replaying` is true and no turn starts, so the recovered messages are
+        answered before the ones that came after them. A caller that dies mid-replay is
+        replaced by the next one after REPLAY_PAUSE_SECONDS."""
         ...
+
+    def replaying(self) -> bool: ...
+
+    def replay_done(self) -> None: ...
 
     def wait_for_work(self, timeout: float) -> str | None: ...
 

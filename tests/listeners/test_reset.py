@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.fakes.model import ScriptedModel
-from tests.harness import message_event, next_ts
+from tests.harness import message_event, next_ts, now_ts
 
 
 def permalink(channel: str, ts: str) -> str:
@@ -129,6 +129,21 @@ def test_mention_reset_inside_a_thread(make_bot, fake_slack) -> None:
     wait_for_note(fake_slack, ts)
     assert len(model.calls) == 1
     assert_forgotten(bot, fake_slack, model, ts)
+
+
+def test_a_reset_thread_is_not_read_back_from_slack(make_bot, fake_slack) -> None:
+    """With Slack's ts (the time), the thread's messages before the reset (the answer that
+    remembered) are older than the reset: the next turn must not get them as context."""
+    model = ScriptedModel()
+    bot = make_bot(model)
+    root = bot.mention("remember 7", ts=now_ts())["ts"]
+    fake_slack.wait_for("chat.postMessage")
+    bot.mention("reset", thread_ts=root, ts=now_ts())
+    wait_for_note(fake_slack, root)
+    bot.reply("what did I say?", thread_ts=root, ts=now_ts())
+    fake_slack.wait_for("chat.postMessage", count=3)
+    assert model.calls[-1]["messages"] == [
+        {"role": "user", "content": [{"text": "what did I say?"}]}]
 
 
 def test_reset_waits_for_the_running_turn_and_is_acked_fast(make_bot, fake_slack) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -33,6 +34,27 @@ def test_accept_dedups_on_any_shared_key(state: State) -> None:
     assert not state.accept(job("1.1"), ["msg:C1:1.9", "event:Ev1"])  # retry
     assert [j.ts for j in state.queued(job("1.1").session_id)] == ["1.1"]
     assert state.is_joined(job("1.1").session_id)
+
+
+def test_one_caller_claims_a_new_epoch_and_turns_wait_for_its_replay(state: State) -> None:
+    assert state.claim_epoch() and state.replaying()  # the state is new: replay it
+    assert not state.claim_epoch()  # one claimer
+    state.replay_done()
+    assert not state.replaying() and not state.claim_epoch()
+
+
+def test_a_replayed_message_is_queued_before_later_ones(state: State) -> None:
+    sid = job("1").session_id
+    for ts in ("1700000005.000100", "1700000009.000100"):  # arrived after Redis lost 3 and 7
+        state.accept(job(ts), [f"msg:{ts}"])
+    for ts in ("1700000003.000100", "1700000007.000100"):
+        replayed = dataclasses.replace(job(ts), replayed=True)
+        assert state.accept(replayed, [f"msg:{ts}"])
+    late = dataclasses.replace(job("reset-1700000008.000100-ab", kind="reset"), replayed=True)
+    assert state.accept(late, ["reset:ab"])
+    assert [j.ts for j in state.queued(sid)] == [
+        "1700000003.000100", "1700000005.000100", "1700000007.000100",
+        "reset-1700000008.000100-ab", "1700000009.000100"]
 
 
 def test_inbox_is_drained_in_order_and_only_by_the_lock_holder(state: State) -> None:
