@@ -36,8 +36,9 @@ joined, and the bot ignores replies there: a user whose thread has had nothing a
 30 s mentions the bot again, and such a thread's end marker is a mention. Lost messages are
 broken down by what the bot logs say became of them (queued then wiped by a restart, told
 to resend on Slack's last retry, never queued), unanswered ones by the outcome of each
-attempt. The soak's Slack retries come 0.5 s apart, Slack's own over minutes: an outage of
-a second or two outlasts the soak's and would not outlast Slack's.
+attempt. The soak's Slack retries come 0.5, 1.5 and 4.5 s after the first delivery fails,
+Slack's own after about 1 and 5 minutes: an outage of a few seconds can outlast the soak's
+and would not outlast Slack's.
 
 Exit status 1 if anything was lost, unanswered, answered twice, out of order, overlapped,
 left a thread with invalid history, or a process did not recover from a Redis restart; 2 if
@@ -231,8 +232,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
         observer = Observer(slack, openai).start()
         stack.callback(observer.stop)
+        # Slack retries after about 1 and 5 minutes; here 0.5, 1.5 and 4.5 s (a compressed
+        # schedule: an outage of a few seconds can still outlast every delivery)
         courier = Courier(cluster, random.Random(rng.random()), timeout=3.0, max_attempts=4,
-                          backoff=0.5)
+                          backoff=0.5, growth=3.0)
         ledger = Ledger()
         chaos = Chaos(cluster, random.Random(rng.random()), args.kill_every,
                       args.sigterm_every)

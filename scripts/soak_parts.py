@@ -214,8 +214,10 @@ class Chaos:
 RECOVERY_LOGS = {  # bot log lines of the recovery paths (informational)
     "replayed a stored answer": "replaying the stored answer",
     "found already posted": "was already posted",
-    "rolled back a partial turn": "of an interrupted turn",
+    "dropped an old-layout partial turn": "messages of an interrupted turn",
     "turn retried after an error": ": turn failed",
+    "inbox replays": "queued again from the durable inbox",
+    "replayed but already handled": "was handled before the state store lost it",
 }
 
 

@@ -272,7 +272,7 @@ class Courier:
 
     def __init__(self, cluster: Cluster, rng: random.Random | None = None, *,
                  timeout: float = 5.0, max_attempts: int | None = None,
-                 give_up_after: float = 60.0, backoff: float = 0.2,
+                 give_up_after: float = 60.0, backoff: float = 0.2, growth: float = 1.0,
                  max_retry_num: int = SLACK_MAX_RETRY) -> None:
         self.cluster = cluster
         self.rng = rng or random.Random()
@@ -281,6 +281,7 @@ class Courier:
         self.max_attempts = max_attempts
         self.give_up_after = give_up_after
         self.backoff = backoff
+        self.growth = growth  # each wait `growth` times the last (Slack: 1 min, then 5 min)
         self.max_retry_num = max_retry_num
 
     def pick(self, avoid: str | None = None) -> BotProcess | None:
@@ -320,7 +321,7 @@ class Courier:
                 return delivery
             if time.monotonic() > give_up:
                 return delivery
-            time.sleep(self.backoff)
+            time.sleep(self.backoff * self.growth ** (len(delivery.attempts) - 1))
 
 
 class Ledger:
