@@ -14,8 +14,9 @@ zero-latency scripted model, and prints in one run:
 2. End to end (signed mention -> chat.postMessage on the fake Slack) through the real bot:
    p50/p95 against the floor of 1 Redis round trip + 1 S3 GET + 1 S3 PUT + 1 Slack post,
    and S3 requests per answered message, acceptance (the durable inbox) included.
-3. With --deployment: scripts/bench_acks.py's ack p99 under a 200-turn drain and the
-   50-mention burst, on real gunicorn processes.
+3. With --deployment, on real gunicorn processes: scripts/bench_acks.py (ack p99 while 200
+   one-second turns drain, 50 one-second mentions at once) and scripts/bench_memory.py
+   (RSS and PSS of the web process group idle and at the peak of that burst).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import boto3  # noqa: E402
 import redis  # noqa: E402
@@ -96,9 +98,9 @@ def contenders(bucket: str, tmp: Path, redis_url: str, meter: Meter) -> dict[str
         store.snapshots_since()
     storage = S3Storage(bucket, prefix="snap")
     meter.attach(storage._get_client())
-    thread = f"{time.time() + 7200:.6f}"  # a thread newer than the layout mark: no probe
-
     def this_bot(store: SessionStore) -> Turn:
+        thread = f"{time.time() + 7200:.6f}"  # newer than the layout mark: no legacy probe
+
         def turn(text: str) -> None:
             job = Job("turn", "T1", "C1", thread, f"{time.time():.6f}", "U1", text=text)
             run_turn(store, personas, PERSONA, [job], MemoryState().try_lease(job.session_id))
@@ -113,7 +115,7 @@ def contenders(bucket: str, tmp: Path, redis_url: str, meter: Meter) -> dict[str
             agent(prompt_for([Job("turn", "T1", "C1", thread, "1.0", "U1", text=text)]))
         return turn
 
-    sid = f"bench-{uuid.uuid4().hex[:8]}"
+    sid, thread = f"bench-{uuid.uuid4().hex[:8]}", "1700000000.000100"
     metered = boto3.session.Session()  # S3SessionManager reads in its constructor
     metered.events.register("before-send.s3", meter._before_send)
     return {
@@ -183,6 +185,7 @@ def end_to_end(args: argparse.Namespace, env: dict[str, str], slack: FakeSlack,
 def e2e_rows(args: argparse.Namespace, bot: Bot, slack: FakeSlack, redis_url: str,
              meter: Meter, label: str) -> None:
     meter.attach(bot.runtime.store.blobs.client)
+    meter.attach(bot.runtime.inbox.blobs.client)  # acceptance: the durable inbox record
     web = WebClient(token="xoxb-test-token", base_url=slack.base_url)
     client = boto3.client("s3")
     bucket = bot.runtime.store.bucket
@@ -252,11 +255,15 @@ def main() -> None:
         env = base_env(slack.base_url, SESSION_DIR=str(Path(tmp) / "bot"), LOG_LEVEL="WARNING",
                        REDIS_URL=redis_server.url, SESSION_BUCKET=bucket, SESSION_PREFIX="e2e/")
         end_to_end(args, env, slack, redis_server.url)
-    if args.deployment:
+    if args.deployment:  # real gunicorn processes: acks, the burst, then memory
         import bench_acks
+        import bench_memory
 
         sys.argv = [sys.argv[0]]
+        print()
         bench_acks.main()
+        print()
+        bench_memory.main()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from bot.thread_lock import Lease
 
 log = logging.getLogger(__name__)
 WINDOW_SIZE = 40
-HANDLED_KEPT = 500  # Slack ts of handled messages kept per persona (bot.inbox replays)
+HANDLED_KEPT = 200  # Slack ts of handled messages kept per persona (bot.inbox replays)
 STOPPED = "_(stopped)_"
 
 
