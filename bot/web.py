@@ -1,4 +1,5 @@
-"""HTTP mode: a WSGI app serving Slack at POST /slack/events and GET /healthz.
+"""HTTP mode: a WSGI app serving Slack at POST /slack/events, GET /healthz (liveness) and
+GET /readyz (readiness: Redis and the session storage answer).
 
 Run it under gunicorn (see Procfile); `create_app()` is the factory each worker calls.
 """
@@ -40,7 +41,9 @@ class WebApp:
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        if path == "/healthz" and method in ("GET", "HEAD"):
+        if path == "/healthz" and method in ("GET", "HEAD"):  # liveness: the process serves
+            return _respond(start_response, "200 OK", {"ok": True})
+        if path == "/readyz" and method in ("GET", "HEAD"):  # readiness: Redis and storage
             checks = self.health()
             ok = all(value == "ok" for value in checks.values())
             status = "200 OK" if ok else "503 Service Unavailable"

@@ -30,7 +30,7 @@ after an outage of `--redis-down MIN MAX` seconds (default 0.5-2) starts an empt
 the same port; `--redis-restarts N` stops after N restarts. The server keeps nothing on
 disk (`--save "" --appendonly no`), so every key is gone: dedup, inboxes, thread locks and
 which threads the bot has joined. The bot processes keep running and have to reconnect by
-themselves: after each restart the soak waits for every process's /healthz to answer 200
+themselves: after each restart the soak waits for every process's /readyz to answer 200
 (an error if one does not within 30 s). A thread whose mention was lost with Redis is not
 joined, and the bot ignores replies there: a user whose thread has had nothing answered for
 30 s mentions the bot again, and such a thread's end marker is a mention. Lost messages are

@@ -2,7 +2,7 @@
 
 `RedisChaos` stops the soak's redis-server (no persistence: every key is gone) while the bot
 processes keep running, starts an empty one on the same port after a short outage, and
-times how long the live processes take to answer /healthz 200 again. `lost_causes()` reads
+times how long the live processes take to answer /readyz 200 again. `lost_causes()` reads
 the bot logs to say, for each lost message, what became of it.
 """
 
@@ -27,14 +27,14 @@ class Outage:
     how: str  # "kill" or "shutdown" (tests.fakes.redis_server.STOP_MODES)
     down_at: float  # time.time() the server was stopped
     up_at: float | None = None  # time.time() the empty one answered PING
-    recovered_at: float | None = None  # every live bot process answered /healthz 200
+    recovered_at: float | None = None  # every live bot process answered /readyz 200
 
 
 class RedisChaos:
     """Every `every` s (x0.7-1.3) stop redis-server by SIGKILL or SHUTDOWN NOSAVE (at random)
     and start an empty one on the same port `down` s later (uniform in the range); at most
     `limit` times (0: until stopped). After each restart, wait up to `recover_timeout` s for
-    every live bot process to answer /healthz 200; one that does not is an error."""
+    every live bot process to answer /readyz 200; one that does not is an error."""
 
     def __init__(self, server: RedisServer, cluster: Cluster, rng: random.Random,
                  every: float, down: tuple[float, float] = (0.5, 2.0), limit: int = 0,
@@ -97,7 +97,7 @@ class RedisChaos:
             time.sleep(0.1)
 
     def wait_healthy(self, timeout: float = 60.0) -> str:
-        """After the chaos: wait until every slot's process answers /healthz 200."""
+        """After the chaos: wait until every slot's process answers /readyz 200."""
         started = time.monotonic()
         while True:
             sick = {b.name: b.health(timeout=2) for b in self.cluster.slots}

@@ -74,7 +74,7 @@ class BotProcess:
         return self
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> BotProcess:
-        """Wait for GET /healthz = 200 (Redis and S3 reachable, worker booted)."""
+        """Wait for GET /readyz = 200 (Redis and S3 reachable, worker booted)."""
         assert self.proc is not None, "start() first"
         deadline = time.monotonic() + timeout
         last = ""
@@ -85,7 +85,7 @@ class BotProcess:
                     f"{self.log_tail()}"
                 )
             try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as resp:
+                with urllib.request.urlopen(f"{self.base}/readyz", timeout=2) as resp:
                     if resp.status == 200:
                         return self
                     last = f"status {resp.status}"
@@ -161,9 +161,9 @@ class BotProcess:
         return code
 
     def health(self, timeout: float = 2.0) -> int | None:
-        """GET /healthz status code, or None if the process did not answer."""
+        """GET /readyz status code, or None if the process did not answer."""
         try:
-            with urllib.request.urlopen(f"{self.base}/healthz", timeout=timeout) as resp:
+            with urllib.request.urlopen(f"{self.base}/readyz", timeout=timeout) as resp:
                 return int(resp.status)
         except urllib.error.HTTPError as err:
             err.close()

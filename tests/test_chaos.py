@@ -289,7 +289,7 @@ def test_redis_restart_while_messages_flow(
     """Redis here keeps nothing on disk, so a restart loses what was queued; the durable
     inbox must bring it back. What must hold: every acked message answered once and in
     order, those queued before the restart included; during the outage requests get 5xx
-    (Slack retries) and the retries are answered once; /healthz says 503 then 200; the
+    (Slack retries) and the retries are answered once; /readyz says 503 then 200; the
     workers ride it out without restarting."""
     cluster = make_cluster(2, redis=private_redis.url)
     fake_openai.delay = 0.2
@@ -334,12 +334,12 @@ def test_redis_restart_while_messages_flow(
     for t in mentions:
         t.start()
     unhealthy = wait_until(
-        lambda: all(bot.health() == 503 for bot in cluster.slots), 10, "/healthz 503")
+        lambda: all(bot.health() == 503 for bot in cluster.slots), 10, "/readyz 503")
     time.sleep(max(0.0, down_at + 1.0 - time.time()))
     restart_at = time.time()
     private_redis.start()
     up_at = time.time()  # a 200 after this came from the new Redis
-    wait_until(lambda: all(bot.health() == 200 for bot in cluster.slots), 15, "/healthz 200")
+    wait_until(lambda: all(bot.health() == 200 for bot in cluster.slots), 15, "/readyz 200")
     for t in mentions:
         t.join(timeout=45)
     time.sleep(2.0)
