@@ -11,13 +11,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
-from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
-from strands.types.exceptions import SessionException
 
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
+from bot.errors import is_transient
 from bot.files import FileLimits
 from bot.help import help_text
 from bot.inbox import Inbox
@@ -45,11 +43,6 @@ PERMANENT_SLACK_ERRORS = {
     "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text",
     "restricted_action", "thread_not_found", "invalid_auth", "account_inactive",
 }
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Storage, Redis or network trouble (worth retrying), as opposed to a model error."""
-    return isinstance(exc, SessionException | BotoCoreError | ClientError | RedisError | OSError)
 
 
 class Conversation:

@@ -34,12 +34,9 @@ def _hour(seconds: float) -> str:
     return time.strftime("%Y%m%d%H", time.gmtime(seconds))
 
 
-_seconds = message_time
-
-
 def record_key(job: Job) -> str:
     """The same key for every delivery of one Slack message: its ts gives the hour."""
-    return f"inbox/{_hour(_seconds(job.ts) or time.time())}/{job.session_id}/{job.ts}.json"
+    return f"inbox/{_hour(message_time(job.ts) or time.time())}/{job.session_id}/{job.ts}.json"
 
 
 def _done_key(job: Job) -> str:
@@ -74,8 +71,8 @@ class Inbox:
         with ThreadPoolExecutor(max_workers=16) as pool:
             found = list(pool.map(self.blobs.get, keys))
         jobs = [Job.loads(got[0]) for got in found if got is not None]
-        recent = [job for job in jobs if (_seconds(job.ts) or now) >= now - seconds]
-        recent.sort(key=lambda job: _seconds(job.ts) or now)
+        recent = [job for job in jobs if (message_time(job.ts) or now) >= now - seconds]
+        recent.sort(key=lambda job: message_time(job.ts) or now)
         return [dataclasses.replace(job, replayed=True) for job in recent]
 
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import logging
 
-from botocore.exceptions import BotoCoreError, ClientError
-from redis.exceptions import RedisError
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.error import BoltUnhandledRequestError
-from strands.types.exceptions import SessionException
+
+from bot.errors import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
-TRANSIENT = (RedisError, SessionException, BotoCoreError, ClientError, OSError)
 
 
 def _kind(body: dict) -> str:
@@ -36,7 +34,7 @@ def on_error(error: Exception, request: BoltRequest) -> BoltResponse | None:
         else:
             log.debug("acknowledged unhandled %s", _kind(body))
         return BoltResponse(status=200, body="")
-    if isinstance(error, TRANSIENT):  # the 500 makes Slack retry later
+    if isinstance(error, TRANSIENT_ERRORS):  # the 500 makes Slack retry later
         log.warning("could not take %s now (%s: %s); Slack will retry", _kind(body),
                     type(error).__name__, error)
         return None
