@@ -1,5 +1,6 @@
 """`python -m bot [http|socket|turns]` — socket mode when SLACK_APP_TOKEN is set, else HTTP;
-`turns` runs only the turn workers (see bot/turns.py)."""
+`turns` runs only the turn workers (see bot/turns.py); `lifecycle` prints the S3 lifecycle
+rule for this configuration (bot/store/lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def main() -> None:
         from bot.turns import main as turns_main
 
         turns_main()
+    elif mode == "lifecycle":
+        from bot.store.lifecycle import main as lifecycle_main
+
+        lifecycle_main()
     elif mode == "http":
         from gunicorn.app.wsgiapp import run
 
@@ -30,8 +35,8 @@ def main() -> None:
         sys.argv = ["gunicorn", "-c", "python:bot.gunicorn_conf", "bot.web:create_app()"]
         run()
     else:
-        sys.exit(f"unknown mode {mode!r}: use `python -m bot http`, `python -m bot socket` "
-                 "or `python -m bot turns`")
+        sys.exit(f"unknown mode {mode!r}: use `python -m bot http`, `python -m bot socket`, "
+                 "`python -m bot turns` or `python -m bot lifecycle`")
 
 
 if __name__ == "__main__":

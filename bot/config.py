@@ -52,6 +52,7 @@ class Config:
     thread_context_messages: int = 50  # 0: never read a thread's earlier messages
     thread_context_chars: int = 12_000
     file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
+    session_ttl_days: int | None = None  # sessions idle longer are deleted; None: kept
 
     @property
     def distributed(self) -> bool:
@@ -159,7 +160,17 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
         thread_context_messages=_int(env, "THREAD_CONTEXT_MESSAGES", 50, minimum=0),
         thread_context_chars=_int(env, "THREAD_CONTEXT_CHARS", 12_000, minimum=500),
         file_max_bytes=_int(env, "FILE_MAX_BYTES", 5_000_000),
+        session_ttl_days=session_ttl_days(env),
     )
+
+
+def session_ttl_days(env: dict[str, str]) -> int | None:
+    """SESSION_TTL_DAYS: delete sessions idle this many days (unset or 0: keep them)."""
+    raw = _get(env, "SESSION_TTL_DAYS")
+    if raw is not None and not raw.isdigit():
+        raise ConfigError(f"SESSION_TTL_DAYS={raw!r} is not a whole number of days; set e.g. "
+                          "SESSION_TTL_DAYS=30, or unset it to keep sessions until reset.")
+    return int(raw) or None if raw else None
 
 
 ROLES = ("all", "accept", "turns")

@@ -28,6 +28,7 @@ def start_runtime(
         app = build_app(runtime)
     except ConfigError as exc:  # e.g. a personas file that does not parse
         config_module.exit_on(exc, exit_code)
+    runtime.keep_lifecycle()
     if runtime.config.role != "accept":  # an accept-only process never runs turns
         warmed = warm_up(runtime.personas, runtime.store)
         log.debug("warmed up in %.0f ms", warmed * 1000)

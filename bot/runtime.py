@@ -11,7 +11,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
 from redis.exceptions import RedisError
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -19,18 +18,20 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
-from strands.types.exceptions import SessionException
 
 from bot import tls
 from bot.agent.personas import Personas, load_personas
 from bot.config import Config
 from bot.conversation import Conversation
 from bot.dedup import DEDUP_TTL_SECONDS, LAST_SLACK_RETRY, dedup_keys
+from bot.errors import TRANSIENT_ERRORS
 from bot.files import FileLimits
 from bot.inbox import Inbox, replay
 from bot.jobs import Job
 from bot.reply import Replier
 from bot.stop import STOP_ANY, request_stop
+from bot.store import lifecycle
+from bot.store.blobs import S3Blobs
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import SessionStore
@@ -39,7 +40,6 @@ from bot.thread_context import ThreadReader
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
-STORAGE_ERRORS = (SessionException, BotoCoreError, ClientError, OSError)
 UNAVAILABLE = (
     ":warning: Sorry, I can't take messages right now (my state store or storage is unreachable). "
     "Please send that again in a minute."
@@ -113,7 +113,7 @@ class Runtime:
         keys = dedup_keys(job, event_id)
         try:
             accepted = not self.state.is_duplicate(keys) and self._accept(job, keys)
-        except (RedisError, *STORAGE_ERRORS) as exc:
+        except TRANSIENT_ERRORS as exc:
             if retry < LAST_SLACK_RETRY:
                 log.warning("could not queue %s (retry %d): %s", job.ts, retry, exc)
                 raise
@@ -186,6 +186,16 @@ class Runtime:
         except RedisError as exc:
             log.warning("could not ask Redis whether %s is joined: %s", job.session_id, exc)
         return self.store.exists(job.session_id)
+
+    def keep_lifecycle(self) -> None:
+        """File store: expire idle sessions and old inbox records hourly. S3 expires them
+        itself by a lifecycle rule: check the bucket has the right one."""
+        ttl, blobs = self.config.session_ttl_days, self.store.blobs
+        if isinstance(blobs, S3Blobs):
+            self.background.submit(lambda: (problem := lifecycle.check_bucket(blobs, ttl))
+                                   and log.warning("%s", problem))
+        else:
+            lifecycle.start_sweeper(blobs, ttl, on_expired=self.store.forget_cached)
 
     def health(self) -> dict[str, str]:
         checks = {}

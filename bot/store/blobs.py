@@ -7,6 +7,7 @@ writes. `put(key, data, etag)` writes only if the object still has `etag` (`If-M
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -48,6 +49,7 @@ class Blobs(Protocol):
     def get(self, key: str) -> tuple[bytes, str] | None: ...
     def put(self, key: str, data: bytes, etag: str | None) -> str: ...
     def keys(self, prefix: str) -> Iterator[str]: ...
+    def listed(self, prefix: str) -> Iterator[tuple[str, float]]: ...
     def delete(self, keys: list[str]) -> None: ...
     def ping(self) -> None: ...
     def quick(self) -> Blobs: ...
@@ -94,14 +96,27 @@ class S3Blobs:
         return response["ETag"]
 
     def keys(self, prefix: str) -> Iterator[str]:
+        return (key for key, _ in self.listed(prefix))
+
+    def listed(self, prefix: str) -> Iterator[tuple[str, float]]:
+        """Keys under `prefix` with the time each was last written."""
         token: dict[str, str] = {}
         while True:
             page = self._call("list_objects_v2", Prefix=self.prefix + prefix, **token)
             for obj in page.get("Contents", []):
-                yield obj["Key"][len(self.prefix):]
+                yield obj["Key"][len(self.prefix):], obj["LastModified"].timestamp()
             if not page.get("IsTruncated"):
                 return
             token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    def lifecycle_rules(self) -> list[dict[str, Any]]:
+        """The bucket's lifecycle rules ([] if it has none)."""
+        try:
+            return self._call("get_bucket_lifecycle_configuration").get("Rules", [])
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "NoSuchLifecycleConfiguration":
+                return []
+            raise
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
@@ -146,20 +161,28 @@ class FileBlobs:
         return hashlib.md5(data).hexdigest()
 
     def keys(self, prefix: str) -> Iterator[str]:
+        return (key for key, _ in self.listed(prefix))
+
+    def listed(self, prefix: str) -> Iterator[tuple[str, float]]:
         base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.directory
         if base.is_dir():
             for path in sorted(base.rglob("*")):
-                if path.is_file() and not path.name.endswith(".tmp"):
-                    yield path.relative_to(self.directory).as_posix()
+                with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                    if path.is_file() and not path.name.endswith(".tmp"):
+                        modified = path.stat().st_mtime
+                        yield path.relative_to(self.directory).as_posix(), modified
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
             path = self._path(key)
             path.unlink(missing_ok=True)
             for parent in path.parents:  # drop emptied directories, as S3 has none
-                if parent == self.directory or any(parent.iterdir()):
+                try:
+                    if parent == self.directory or any(parent.iterdir()):
+                        break
+                    parent.rmdir()
+                except OSError:  # another process wrote or removed it meanwhile
                     break
-                parent.rmdir()
 
     def quick(self) -> FileBlobs:
         return self

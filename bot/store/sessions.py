@@ -142,6 +142,11 @@ class SessionStore:
             self.blobs.delete(keys)
         return bool(keys)
 
+    def forget_cached(self, keys: set[str]) -> None:
+        """Objects deleted behind the cache's back (bot.store.lifecycle): never served."""
+        for key in keys:
+            self.cache.drop_prefix(key)
+
     def messages(self, session_id: str, agent_id: str) -> list[Message]:
         """The stored window of one persona (for tests and tools; a turn uses manager())."""
         found = self.blobs.get(snapshot_key(self._checked(session_id), agent_id))
