@@ -127,6 +127,8 @@ def test_one_trace_per_turn_from_the_slack_event_to_the_post(
                 turns.wait(30)
             web.cleanup()
     check_trace(spans, root, reply, later)
+    exported = b"".join(collector.bodies)
+    assert b"twice that" not in exported and b"It is 4" not in exported  # no conversation
     check_logs(tmp_path / "bot-web.log", _accepts(spans)[root])
 
 

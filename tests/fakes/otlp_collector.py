@@ -54,6 +54,7 @@ class _Handler(QuietHandler):
             return
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
+        collector.bodies.append(body)
         collector.add(request)
         data = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
@@ -68,6 +69,7 @@ class OTLPCollector:
         self._server = ServerThread(_Handler, self)
         self._lock = threading.Lock()
         self._spans: list[Span] = []
+        self.bodies: list[bytes] = []  # the protobuf bodies received (decompressed)
 
     @property
     def endpoint(self) -> str:
