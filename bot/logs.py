@@ -32,6 +32,7 @@ _SECRET_PATTERNS = [
 ]
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "bot_log_context", default=MappingProxyType({}))
+_scoped = contextvars.ContextVar("bot_log_scoped", default=False)
 
 
 def redact(text: str) -> str:
@@ -43,16 +44,19 @@ def redact(text: str) -> str:
 @contextmanager
 def context(**fields: object) -> Iterator[None]:
     """Add `fields` (see FIELDS; None values are left out) to every line logged inside."""
-    token = _context.set({**_context.get(), **_clean(fields)})
+    token, scoped = _context.set({**_context.get(), **_clean(fields)}), _scoped.set(True)
     try:
         yield
     finally:
+        _scoped.reset(scoped)
         _context.reset(token)
 
 
 def bind(**fields: object) -> None:
-    """Add `fields` to the enclosing `context()` scope, which drops them when it ends."""
-    _context.set({**_context.get(), **_clean(fields)})
+    """Add `fields` to the enclosing `context()` scope, which drops them when it ends
+    (outside any scope, e.g. a test calling a turn directly: nothing, so nothing leaks)."""
+    if _scoped.get():
+        _context.set({**_context.get(), **_clean(fields)})
 
 
 def current() -> dict[str, str]:

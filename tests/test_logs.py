@@ -44,10 +44,12 @@ def test_a_json_line_has_the_fields_and_the_context() -> None:
     logger, stream = capture("json")
     with logs.context(event_id="Ev1", session_id="T1_C1_1-2", ts="1.2"):
         logger.info("queued %s", "turn")
-        with logs.context(turn_id="abc", persona="critic"):
+        with logs.context(turn_id="abc"):
+            logs.bind(persona="critic")  # known later in the scope (bot.conversation)
             logger.warning("inner")
         logger.info("outer again")
     logger.info("outside")
+    logs.bind(persona="nowhere")  # outside any scope: dropped, never leaks into the thread
     first, inner, again, outside = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert first["message"] == "queued turn" and first["level"] == "INFO"
     assert first["logger"] == "test.logs.json" and isinstance(first["process"], int)
