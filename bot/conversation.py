@@ -188,7 +188,7 @@ class Conversation:
     def _report_failure(self, job: Job, exc: Exception, stream: AnswerStream | None) -> None:
         reason = type(exc).__name__
         storage = is_transient(exc)
-        telemetry.note(outcome="storage_error" if storage else "model_error")
+        telemetry.failed(exc, "storage_error" if storage else "model_error")
         log.error("session %s: turn failed: %s", job.session_id, exc, exc_info=not storage)
         text = (STORAGE_FAILED if storage else MODEL_FAILED).format(reason=reason)
         self._post(lambda: self.replier.end_stream(job, stream, text)

@@ -15,13 +15,15 @@ import logging
 import os
 import random
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from bot.jobs import Job
+from bot.logs import redact
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "thread-session-bot"
@@ -85,6 +87,21 @@ def note(**values: object) -> None:
     span = trace.get_current_span()
     if span.is_recording():
         span.set_attributes(_attributes({f"bot.{key}": value for key, value in values.items()}))
+
+
+def failed(exc: BaseException, outcome: str) -> None:
+    """The current span failed with `exc`: outcome, error status, and the exception as an
+    event, its text redacted like log lines."""
+    current = trace.get_current_span()
+    if not current.is_recording():
+        return
+    current.set_attribute("bot.outcome", outcome)
+    current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+    current.add_event("exception", {
+        "exception.type": type(exc).__name__,
+        "exception.message": redact(str(exc)),
+        "exception.stacktrace": redact("".join(traceback.format_exception(exc))),
+    })
 
 
 @contextmanager

@@ -149,9 +149,9 @@ class Worker:
                 return self.conversation.handle(jobs, lease, final_attempt=final)
             except LeaseLost:
                 raise
-            except Exception:
+            except Exception as exc:
                 log.exception("session %s: turn failed", lease.session_id)
-                telemetry.note(outcome="failed")
+                telemetry.failed(exc, "failed")  # retried, or dropped after MAX_FAILURES
                 return self._after_failure(lease)
 
     def _after_failure(self, lease: Lease) -> int:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from bot import logs
 from bot.config import ConfigError, load
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
+from tests.test_main import clean_env
 
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "s3cr3t"}
 Lines = Callable[[], list[dict[str, Any]]]
@@ -38,6 +42,23 @@ def test_log_format_is_text_or_json() -> None:
     assert load({**GOOD, "LOG_FORMAT": "JSON"}).log_format == "json"
     with pytest.raises(ConfigError, match="LOG_FORMAT='xml'.*LOG_FORMAT=json"):
         load({**GOOD, "LOG_FORMAT": "xml"})
+
+
+@pytest.mark.parametrize("fmt,variable", [("json", "SLACK_BOT_TOKEN"), ("xml", "LOG_FORMAT")])
+def test_a_configuration_error_is_logged_in_the_chosen_format(fmt: str, variable: str,
+                                                             tmp_path: Path) -> None:
+    """Procfile `turns` in an empty directory (no .env): one line, then exit."""
+    env = {**clean_env(), "LOG_FORMAT": fmt}
+    if fmt == "xml":
+        env["SLACK_BOT_TOKEN"] = "xoxb-1-2-abc"
+    done = subprocess.run([sys.executable, "-m", "bot", "turns"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    [line] = done.stderr.splitlines()
+    assert done.returncode == 2 and variable in line, done.stderr
+    if fmt == "json":
+        assert json.loads(line)["level"] == "ERROR"
+    else:  # LOG_FORMAT itself is wrong: said readably
+        assert line.split()[2] == "ERROR" and "LOG_FORMAT=json" in line
 
 
 def test_a_json_line_has_the_fields_and_the_context() -> None:

@@ -118,15 +118,22 @@ def test_one_trace_per_turn_from_the_slack_event_to_the_post(
             later = next_ts()
             web.send(message_event("again?", "C1", later, thread_ts=root), event_id="EvC")
             wait_posts(fake_slack, root, 2)
+            openai.fail_next(1, status=400)  # a model error: not retried, apologised for
+            failing = next_ts()
+            web.send(message_event("break?", "C1", failing, thread_ts=root), event_id="EvD")
+            wait_posts(fake_slack, root, 3)
             # a turn span ends last, after its children
             spans = collector.wait_for(
-                lambda got: len([s for s in got if s.name == "turn"]) == 2 and got)
+                lambda got: len([s for s in got if s.name == "turn"]) == 3 and got)
         finally:
             if turns is not None:
                 turns.send_signal(signal.SIGTERM)
                 turns.wait(30)
             web.cleanup()
     check_trace(spans, root, reply, later)
+    broken = _one(spans, "turn", trace_id=_accepts(spans)[failing].trace_id)
+    assert broken.attributes["bot.outcome"] == "model_error" and broken.status_code == 2
+    assert "exception" in broken.events
     exported = b"".join(collector.bodies)
     assert b"twice that" not in exported and b"It is 4" not in exported  # no conversation
     check_logs(tmp_path / "bot-web.log", _accepts(spans)[root])
@@ -169,7 +176,7 @@ def check_trace(spans: list[Span], root: str, reply: str, later: str) -> None:
     # the next turn is a trace of its own, from its own Slack event
     again = _one(spans, "turn", trace_id=third.trace_id)
     assert again.parent_id == third.span_id and again.trace_id != turn.trace_id
-    assert len({s.trace_id for s in spans if s.name == "turn"}) == 2
+    assert len({s.trace_id for s in spans if s.name == "turn"}) == 3
 
 
 def check_logs(web_log: Path, accept: Span) -> None:
