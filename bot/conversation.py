@@ -146,7 +146,8 @@ class Conversation:
         finally:
             self.progress.finished(batch, shown, failed)
         stopped = stream is not None and stream.stopped
-        telemetry.note(outcome="stopped" if stopped else "answered", replayed=result.replayed)
+        telemetry.note(outcome="stopped" if stopped else "answered",
+                       stored_answer=result.replayed or None)  # posted without a model call
         answered = batch[result.answered - 1]
         posted = self.replier.posted_parts(answered) if result.replayed else frozenset()
         if posted:
