@@ -45,6 +45,8 @@ class Config:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     personas_file: Path | None = None
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object per line (bot/logs.py)
+    traces: tuple[str, ...] = ()  # span exporters from the OTEL_* variables (bot/telemetry.py)
     turn_concurrency: int = 64
     lock_ttl_seconds: float = 7.0
     streaming: bool = True
@@ -153,6 +155,8 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
         system_prompt=_get(env, "SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
         personas_file=Path(personas) if personas else None,
         log_level=(_get(env, "LOG_LEVEL") or "INFO").upper(),
+        log_format=log_format(env),
+        traces=traces(env),
         turn_concurrency=_int(env, "TURN_CONCURRENCY", 64),
         lock_ttl_seconds=float(_int(env, "LOCK_TTL_SECONDS", 7, minimum=3)),
         streaming=_flag(env, "STREAMING", True),
@@ -187,6 +191,35 @@ def _role(env: dict[str, str], redis_url: str | None) -> str:
     return role
 
 
+def log_format(env: dict[str, str]) -> str:
+    fmt = (_get(env, "LOG_FORMAT") or "text").lower()
+    if fmt not in logs.FORMATS:
+        raise ConfigError(f"LOG_FORMAT={fmt!r} is not supported; set LOG_FORMAT=json for one "
+                          "JSON object per line, or unset it (or LOG_FORMAT=text) for text.")
+    return fmt
+
+
+TRACE_EXPORTERS = ("otlp", "console")
+
+
+def traces(env: dict[str, str]) -> tuple[str, ...]:
+    """Tracing is off unless the standard OTEL_* variables ask for it."""
+    if (_get(env, "OTEL_SDK_DISABLED") or "").lower() == "true":
+        return ()
+    names = [n.strip().lower() for n in (_get(env, "OTEL_TRACES_EXPORTER") or "").split(",")]
+    names = [n for n in names if n]
+    if "none" in names:
+        return ()
+    unknown = [n for n in names if n not in TRACE_EXPORTERS]
+    if unknown:
+        raise ConfigError(f"OTEL_TRACES_EXPORTER={unknown[0]!r} is not supported; use otlp "
+                          "(with OTEL_EXPORTER_OTLP_ENDPOINT), console, or none.")
+    if names:
+        return tuple(names)
+    endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    return ("otlp",) if any(_get(env, name) for name in endpoints) else ()
+
+
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raw = (_get(env, name) or "").lower()
     if not raw:
@@ -209,7 +242,10 @@ def load_or_exit(*, socket_mode: bool, turns_only: bool = False,
 
 
 def exit_on(exc: ConfigError, exit_code: int = CONFIG_EXIT) -> NoReturn:
-    logs.setup()
+    try:
+        logs.setup(fmt=log_format(dict(os.environ)))
+    except ConfigError:  # LOG_FORMAT itself is the mistake: say so readably
+        logs.setup()
     hint = "" if Path(".env").exists() else " (no .env here: start with `cp .env.example .env`)"
     log.error("configuration error: %s%s", exc, hint)
     sys.exit(exit_code)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 
+from bot import logs, telemetry
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
 from bot.errors import is_transient
@@ -99,7 +100,10 @@ class Conversation:
                final_attempt: bool = True) -> int:
         """Answer `batch` (or its already-answered head); return how many jobs were answered."""
         last = batch[-1]
+        logs.bind(persona=persona.id, ts=",".join(job.ts for job in batch))
+        telemetry.batch(persona.id, batch)
         if not any(job.text.strip() or job.files for job in batch):
+            telemetry.note(outcome="greeting")
             self._post(lambda: self.replier.answer(last, GREETING, persona))
             return self._done(batch)
         identity = self.replier.identity(persona)
@@ -134,6 +138,9 @@ class Conversation:
             return self._done(batch)
         finally:
             self.progress.finished(batch, shown, failed)
+        stopped = stream is not None and stream.stopped
+        telemetry.note(outcome="stopped" if stopped else "answered",
+                       stored_answer=result.replayed or None)  # posted without a model call
         answered = batch[result.answered - 1]
         posted = self.replier.posted_parts(answered) if result.replayed else frozenset()
         if posted:
@@ -175,6 +182,7 @@ class Conversation:
     def _report_failure(self, job: Job, exc: Exception, stream: AnswerStream | None) -> None:
         reason = type(exc).__name__
         storage = is_transient(exc)
+        telemetry.failed(exc, "storage_error" if storage else "model_error")
         log.error("session %s: turn failed: %s", job.session_id, exc, exc_info=not storage)
         text = (STORAGE_FAILED if storage else MODEL_FAILED).format(reason=reason)
         self._post(lambda: self.replier.end_stream(job, stream, text)
@@ -182,7 +190,8 @@ class Conversation:
 
     def _post(self, send: Callable[[], None]) -> None:
         try:
-            send()
+            with telemetry.span("slack.post"):
+                send()
         except SlackApiError as exc:
             error = exc.response.get("error", "")
             if error not in PERMANENT_SLACK_ERRORS:

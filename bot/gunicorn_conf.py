@@ -3,6 +3,7 @@
 import gc
 import os
 
+from bot import logs, telemetry
 from bot.config import load_or_exit
 from bot.preload import preload
 
@@ -25,10 +26,16 @@ backlog = 2048
 timeout = 60
 graceful_timeout = 30
 accesslog = None
+if _config.log_format == "json":  # gunicorn's own lines too ("Booting worker", errors)
+    logconfig_dict = logs.gunicorn_logconfig(_config.log_level)
 
 
 def pre_fork(server, worker):  # noqa: ANN001 - gunicorn hook signature
     gc.freeze()  # whatever the master allocated since the preload: shared, not collected
+
+
+def post_fork(server, worker):  # noqa: ANN001 - gunicorn hook signature
+    telemetry.setup(_config.traces)  # each worker its own tracer provider and export thread
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
@@ -53,4 +60,5 @@ def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
     from bot.main import stop_all
 
     stop_all(timeout=graceful_timeout - 5)
+    telemetry.shutdown()
 control_socket_disable = True  # several bots on one host would share one control socket

@@ -50,6 +50,9 @@ class Job:
     files: tuple[dict[str, Any], ...] = field(default=(), hash=False)
     # Queued again from the durable inbox (bot.inbox): it may have been handled already.
     replayed: bool = False
+    # Tracing only (bot.telemetry): the accept span's W3C trace context and when it was
+    # queued, so the turn, maybe in another process, continues the Slack event's trace.
+    trace: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def session_id(self) -> str:
@@ -60,11 +63,11 @@ class Job:
         return self.thread_ts if self.reply_in_thread and self.thread_ts != DM_THREAD else None
 
     def dumps(self) -> str:
-        """Stable JSON. `files` is left out when empty, so a job without files serializes
+        """Stable JSON. Fields added later are left out when empty, so such a job serializes
         exactly as before the field existed: the inbox is popped by comparing this string
         with what was queued, and older workers can still load it."""
         data = asdict(self)
-        for optional in ("files", "user_team", "replayed"):  # added later: omitted when empty
+        for optional in ("files", "user_team", "replayed", "trace"):
             if not data[optional]:
                 del data[optional]
         return json.dumps(data, separators=(",", ":"))
@@ -73,4 +76,5 @@ class Job:
     def loads(cls, raw: str | bytes) -> Job:
         data = json.loads(raw)
         data["files"] = tuple(dict(f) for f in data.get("files") or ())
+        data["trace"] = {str(k): str(v) for k, v in (data.get("trace") or {}).items()}
         return cls(**data)

@@ -7,7 +7,7 @@ import logging
 from slack_bolt import App
 
 from bot import config as config_module
-from bot import logs
+from bot import logs, telemetry
 from bot.agent.warmup import warm_up
 from bot.app import build_app
 from bot.config import ConfigError
@@ -22,7 +22,8 @@ def start_runtime(
 ) -> tuple[Runtime, App]:
     config = config_module.load_or_exit(socket_mode=socket_mode, turns_only=turns_only,
                                         exit_code=exit_code)
-    logs.setup(config.log_level)
+    logs.setup(config.log_level, config.log_format)
+    telemetry.setup(config.traces)  # once per process; gunicorn: in post_fork already
     try:
         runtime = Runtime.build(config)
         app = build_app(runtime)
@@ -30,7 +31,8 @@ def start_runtime(
         config_module.exit_on(exc, exit_code)
     runtime.keep_lifecycle()
     if runtime.config.role != "accept":  # an accept-only process never runs turns
-        warmed = warm_up(runtime.personas, runtime.store)
+        with telemetry.unsampled():
+            warmed = warm_up(runtime.personas, runtime.store)
         log.debug("warmed up in %.0f ms", warmed * 1000)
         runtime.worker.start()
     _started.append(runtime)

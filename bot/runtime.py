@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import functools
 import itertools
@@ -19,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import tls
+from bot import logs, telemetry, tls
 from bot.agent.personas import Personas, load_personas
 from bot.config import Config
 from bot.conversation import Conversation
@@ -110,6 +111,11 @@ class Runtime:
         If the state store is down the error propagates (Slack gets a 500 and retries
         later), except on Slack's last retry, where the user is told instead of left waiting.
         """
+        with logs.context(event_id=event_id, session_id=job.session_id, ts=job.ts), \
+                telemetry.accepting(job, event_id, retry):
+            return self._dedup_and_queue(job, event_id, retry)
+
+    def _dedup_and_queue(self, job: Job, event_id: str | None, retry: int) -> bool:
         keys = dedup_keys(job, event_id)
         try:
             accepted = not self.state.is_duplicate(keys) and self._accept(job, keys)
@@ -125,9 +131,11 @@ class Runtime:
             "%s %s %s in %s (ts %s)", "queued" if accepted else "duplicate",
             job.kind, event_id or "", job.session_id, job.ts,
         )
+        telemetry.note(outcome="queued" if accepted else "duplicate")
         if accepted and job.kind == "turn":
             # off the request thread: the ack must not wait for a reaction
-            self.background.submit(self.worker.conversation.progress.waiting, job)
+            self.background.submit(contextvars.copy_context().run,
+                                   self.worker.conversation.progress.waiting, job)
         return accepted
 
     def _accept(self, job: Job, keys: list[str]) -> bool:
@@ -136,6 +144,7 @@ class Runtime:
         being accepted right now): queue it as replayed, so the turn checks it first."""
         if self.state.claim_epoch():  # Redis is new or lost its data: recover it first
             self.background.submit(self.replay_inbox)
+        job = telemetry.stamped(job)  # the turn continues this trace
         if not self.inbox.record(job):
             job = dataclasses.replace(job, replayed=True)
         return self.state.accept(job, keys)

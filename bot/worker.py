@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from bot import logs, telemetry
 from bot.conversation import Conversation
+from bot.jobs import Job
 from bot.store.state import State
 from bot.thread_lock import Lease, LeaseLost
 
@@ -101,9 +104,10 @@ class Worker:
 
     def _drain(self, session_id: str) -> None:
         try:
-            lease = self.state.try_lease(session_id)
-            if lease is not None:
-                self._drain_locked(lease)
+            with logs.context(session_id=session_id):
+                lease = self.state.try_lease(session_id)
+                if lease is not None:
+                    self._drain_locked(lease)
         except Exception:
             log.exception("session %s: could not drain", session_id)
         finally:
@@ -126,22 +130,29 @@ class Worker:
                         released = True
                         return
                     continue
-                final = self._failures.get(lease.session_id, 0) + 1 >= MAX_FAILURES
-                try:
-                    consumed = self.conversation.handle(jobs, lease, final_attempt=final)
-                except LeaseLost:
-                    raise
-                except Exception:
-                    log.exception("session %s: turn failed", lease.session_id)
-                    consumed = self._after_failure(lease)
-                    if not consumed:
-                        continue  # retry, still holding the thread lock
+                consumed = self._turn(lease, jobs)
+                if not consumed:
+                    continue  # retry, still holding the thread lock
                 self.state.finish(lease, jobs[:consumed])
                 self._failures.pop(lease.session_id, None)
         finally:
             lease.stop_watchdog()
             if not released:
                 lease.release()  # queued work stays; the sweep hands it to any worker
+
+    def _turn(self, lease: Lease, jobs: list[Job]) -> int:
+        """One turn over the head of `jobs`; how many it consumed (0: retry it)."""
+        final = self._failures.get(lease.session_id, 0) + 1 >= MAX_FAILURES
+        turn_id = uuid.uuid4().hex[:12]
+        with logs.context(turn_id=turn_id, ts=jobs[0].ts), telemetry.turn(jobs, turn_id):
+            try:
+                return self.conversation.handle(jobs, lease, final_attempt=final)
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                log.exception("session %s: turn failed", lease.session_id)
+                telemetry.failed(exc, "failed")  # retried, or dropped after MAX_FAILURES
+                return self._after_failure(lease)
 
     def _after_failure(self, lease: Lease) -> int:
         """Count a failure of the head job and back off; after MAX_FAILURES drop the job."""

@@ -14,6 +14,7 @@ from typing import Any
 from strands import Agent
 from strands.types.content import Message
 
+from bot import telemetry
 from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
 from bot.files import FileLimits, answer_note, prompt_blocks, read_for_jobs, shrink_for_storage
@@ -107,7 +108,9 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
              context: Context | None = None, token: str = "",
              file_limits: FileLimits | None = None) -> TurnResult:
     handler = stream.on_event if stream is not None else None
-    agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
+    with telemetry.span("session.restore", persona=persona.id) as restore:  # on construction
+        agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
+        restore.set_attribute("bot.restored_messages", len(agent.messages))
     answered_ts, answer = last_answered(agent.messages)
     done = [job for job in jobs if job.ts in answered_ts]
     if done:  # committed before a crash, never posted: post the stored answer
