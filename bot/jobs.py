@@ -50,6 +50,10 @@ class Job:
     files: tuple[dict[str, Any], ...] = field(default=(), hash=False)
     # Queued again from the durable inbox (bot.inbox): it may have been handled already.
     replayed: bool = False
+    # The installation, with OAuth (bot.slack_clients): its enterprise (Grid) and whether it
+    # is org-wide; `team` is then the org. Empty in single-token mode.
+    enterprise: str = ""
+    org_install: bool = False
 
     @property
     def session_id(self) -> str:
@@ -64,7 +68,8 @@ class Job:
         exactly as before the field existed: the inbox is popped by comparing this string
         with what was queued, and older workers can still load it."""
         data = asdict(self)
-        for optional in ("files", "user_team", "replayed"):  # added later: omitted when empty
+        for optional in ("files", "user_team", "replayed", "enterprise", "org_install"):
+            # added later: omitted when empty
             if not data[optional]:
                 del data[optional]
         return json.dumps(data, separators=(",", ":"))
