@@ -89,6 +89,9 @@ class Runtime:
     def build(cls, config: Config) -> Runtime:
         client = slack_client(config)
         installations, states = build_stores(config) if config.oauth else (None, None)
+        if config.oauth:
+            log.info("OAuth: installs at /slack/install, installations kept in %s",
+                     "S3" if config.session_bucket else config.session_dir / "installations")
         slack = SlackClients(config, client, lambda token: slack_client(config, token),
                              installations)
         state = build_state(config)

@@ -24,10 +24,17 @@ from bot.jobs import Job, session_id
 from bot.runtime import slack_client
 from bot.slack_clients import NotInstalled, SlackClients
 from bot.store.blobs import prefixed_s3_client
+from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
 from tests.fakes.signing import post_event
 from tests.fakes.slack_api import FakeSlack, Workspace
-from tests.fakes.slack_payloads import event_callback, mention_event
+from tests.fakes.slack_payloads import (
+    FILE_SNIPPET,
+    event_callback,
+    file_share_event,
+    mention_event,
+    slack_file,
+)
 from tests.fakes.slack_payloads import load as load_payload
 from tests.harness import SECRET, Bot, base_env, next_ts
 
@@ -238,6 +245,15 @@ def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstall
     reads = fake_slack.wait_for("conversations.replies", count=2)
     assert sorted(c.token or "" for c in reads) == [TEAM_A.token, TEAM_B.token]
     fake_slack.wait_for("chat.postMessage", count=6)
+    # files are downloaded with the bot token of the workspace they were shared in
+    with FileServer(token=TEAM_B.token) as files:
+        url = files.add("/files-pri/TB0002-F1/download/notes.txt", b"hug a kitten", "text/plain")
+        shared = slack_file("notes.txt", url, "text/plain", "text", 12, source=FILE_SNIPPET)
+        event = file_share_event("read this", "C1", next_ts(), [shared], root)
+        assert send(bot, TEAM_B, event)[0] == 200
+        fake_slack.wait_for("chat.postMessage", count=7)
+        assert [r.authorization for r in files.requests] == [f"Bearer {TEAM_B.token}"]
+    assert "hug a kitten" in json.dumps(model.calls[-1]["messages"])
     used = {c.token for c in fake_slack.calls() if c.method not in ("oauth.v2.access",)}
     assert used == {TEAM_A.token, TEAM_B.token}, fake_slack.summary()  # never anyone else's
 
@@ -267,7 +283,7 @@ def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstall
     assert send(bot, TEAM_A, mention(TEAM_A, "alpha three", next_ts(), root))[0] == 200
     assert send(bot, TEAM_B, mention(TEAM_B, "beta three", next_ts(), root))[0] == 200
     fake_slack.wait_for("chat.postMessage", lambda c: "beta three" in c.params.get("text", ""))
-    assert posted(fake_slack, TEAM_B.token)[-1] == "reply to: beta three [5 msgs]"
+    assert posted(fake_slack, TEAM_B.token)[-1] == "reply to: beta three [7 msgs]"
     assert not [c for c in fake_slack.calls()[before:] if c.token == TEAM_A.token]
 
 
