@@ -98,9 +98,15 @@ def install(bot: Bot, slack: FakeSlack, workspace: Workspace) -> str:
 def send(bot: Bot, workspace: Workspace, event: dict[str, Any]) -> tuple[int, str]:
     """A signed event from `workspace`, in the envelope shape Slack sends it."""
     body = event_callback(event, team_id=workspace.team_id)
-    body["authorizations"][0].update(enterprise_id=workspace.enterprise_id,
-                                     user_id=workspace.bot_user_id)
+    body["authorizations"][0].update(_authorization(workspace))
     return post_event(bot.url, SECRET, body)
+
+
+def _authorization(workspace: Workspace) -> dict[str, Any]:
+    """An org-wide install is authorized for the org: `team_id` null (payload 16)."""
+    org = workspace.is_enterprise_install
+    return {"enterprise_id": workspace.enterprise_id, "user_id": workspace.bot_user_id,
+            "team_id": None if org else workspace.team_id, "is_enterprise_install": org}
 
 
 def lifecycle_event(name: str, workspace: Workspace, **event: Any) -> dict[str, Any]:
@@ -110,8 +116,7 @@ def lifecycle_event(name: str, workspace: Workspace, **event: Any) -> dict[str, 
                 event_time=int(time.time()), event_id=f"Ev{time.time_ns()}")
     body["event"].update(event)
     for authorization in body.get("authorizations", []):
-        authorization.update(team_id=workspace.team_id, enterprise_id=workspace.enterprise_id,
-                             user_id=workspace.bot_user_id)
+        authorization.update(_authorization(workspace))
     return body
 
 
@@ -285,6 +290,23 @@ def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstall
     fake_slack.wait_for("chat.postMessage", lambda c: "beta three" in c.params.get("text", ""))
     assert posted(fake_slack, TEAM_B.token)[-1] == "reply to: beta three [7 msgs]"
     assert not [c for c in fake_slack.calls()[before:] if c.token == TEAM_A.token]
+
+
+def test_an_org_wide_install_answers_with_the_orgs_token_and_uninstalls_by_org(
+        oauth_bot: Bot, fake_slack: FakeSlack, session_dir: Path) -> None:
+    org = Workspace("TW0003", "xoxb-org", "UBOTO", "BBOTO", enterprise_id="EORG1",
+                    is_enterprise_install=True, name="Org", scope=SCOPE)
+    install(oauth_bot, fake_slack, org)
+    token_file = session_dir / f"installations/{CLIENT_ID}/EORG1-none/bot-latest"
+    assert token_file.is_file()  # keyed by the org, whichever workspace installed it
+    root = next_ts()
+    assert send(oauth_bot, org, mention(org, "hello org", root))[0] == 200
+    fake_slack.wait_for("chat.postMessage", lambda c: c.token == org.token)
+    sid = session_id("EORG1", "C1", root)
+    assert oauth_bot.runtime.store.exists(sid)
+    body = lifecycle_event("56_app_uninstalled.json", org)
+    assert post_event(oauth_bot.url, SECRET, body)[0] == 200
+    assert not token_file.exists() and not oauth_bot.runtime.store.exists(sid)
 
 
 def _context(workspace: Workspace) -> Any:
