@@ -13,17 +13,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 import pytest
-import yaml
-from botocore.exceptions import ClientError
-from slack_sdk.oauth.installation_store import Bot as InstalledBot
-from slack_sdk.oauth.installation_store import FileInstallationStore
 
-from bot.config import ConfigError, load
-from bot.installations import BOT_SCOPES, S3InstallationStore
+from bot.installations import BOT_SCOPES
 from bot.jobs import Job, session_id
-from bot.runtime import slack_client
-from bot.slack_clients import NotInstalled, SlackClients
-from bot.store.blobs import prefixed_s3_client
 from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
 from tests.fakes.signing import post_event
@@ -38,7 +30,6 @@ from tests.fakes.slack_payloads import (
 from tests.fakes.slack_payloads import load as load_payload
 from tests.harness import SECRET, Bot, base_env, next_ts
 
-ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "1234567890.0987654321"
 COOKIE = "slack-app-oauth-state"
 SCOPE = ",".join(BOT_SCOPES)
@@ -136,47 +127,6 @@ def posted(slack: FakeSlack, token: str) -> list[str]:
 def oauth_bot(fake_slack: FakeSlack, session_dir: Path) -> Iterator[Bot]:
     with Bot(oauth_env(fake_slack, SESSION_DIR=str(session_dir)), ScriptedModel()) as bot:
         yield bot
-
-
-# --- configuration ------------------------------------------------------------------
-def test_the_requested_scopes_are_the_manifests() -> None:
-    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
-    assert sorted(BOT_SCOPES) == sorted(manifest["oauth_config"]["scopes"]["bot"])
-    events = manifest["settings"]["event_subscriptions"]["bot_events"]
-    assert {"app_uninstalled", "tokens_revoked"} <= set(events)
-
-
-@pytest.mark.parametrize("env,socket,variable", [
-    ({"SLACK_CLIENT_ID": CLIENT_ID}, False, "SLACK_CLIENT_SECRET"),
-    ({"SLACK_CLIENT_SECRET": "s"}, False, "SLACK_CLIENT_ID"),
-    ({"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": "s", "SLACK_APP_TOKEN": "xapp-1"},
-     True, "HTTP mode"),
-    ({"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": "s",
-      "SLACK_REDIRECT_URI": "https://bot.example.com/oauth"}, False, "SLACK_REDIRECT_URI"),
-])
-def test_oauth_configuration_errors_name_the_fix(env: dict[str, str], socket: bool,
-                                                 variable: str) -> None:
-    with pytest.raises(ConfigError, match=variable):
-        load({"SLACK_SIGNING_SECRET": "x", **env}, socket_mode=socket)
-
-
-def test_oauth_needs_no_bot_token_and_single_token_mode_stays_the_default() -> None:
-    config = load({"SLACK_SIGNING_SECRET": "x", "SLACK_CLIENT_ID": CLIENT_ID,
-                   "SLACK_CLIENT_SECRET": "s"})
-    assert config.oauth and config.bot_token == ""
-    single = load({"SLACK_SIGNING_SECRET": "x", "SLACK_BOT_TOKEN": "xoxb-1"})
-    assert not single.oauth and single.bot_token == "xoxb-1"
-    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
-        load({"SLACK_SIGNING_SECRET": "x"})
-
-
-def test_jobs_without_an_installation_serialize_as_before() -> None:
-    old = ('{"kind":"turn","team":"T1","channel":"C1","thread_ts":"1.2","ts":"1.3","user":"U1",'
-           '"text":"hi","persona":null,"reply_in_thread":true,"requested_in":null}')
-    job = Job.loads(old)
-    assert job.dumps() == old and (job.enterprise, job.org_install) == ("", False)
-    marked = Job("turn", "E1", "C1", "1.2", "1.3", "U1", enterprise="E1", org_install=True)
-    assert Job.loads(marked.dumps()) == marked
 
 
 # --- the install flow ---------------------------------------------------------------
@@ -354,33 +304,3 @@ def test_single_token_uninstall_deletes_that_teams_sessions(
         assert status == 200
         assert not bot.runtime.store.exists(mine) and bot.runtime.store.exists(theirs)
         assert bot.runtime.config.bot_token == "xoxb-test-token" and not bot.runtime.slack.oauth
-
-
-# --- the per-installation clients ---------------------------------------------------
-def test_clients_are_cached_per_installation_for_a_short_time(tmp_path: Path) -> None:
-    config = load({"SLACK_SIGNING_SECRET": "x", "SLACK_CLIENT_ID": CLIENT_ID,
-                   "SLACK_CLIENT_SECRET": "s"})
-    store = FileInstallationStore(base_dir=str(tmp_path), client_id=CLIENT_ID)
-    store.save_bot(InstalledBot(team_id="T9", enterprise_id="E9", bot_token="xoxb-nine",
-                                bot_id="B9", bot_user_id="U9", installed_at=time.time()))
-    job = Job("turn", "T9", "C1", "1.2", "1.3", "U1", enterprise="E9")
-    cached = SlackClients(config, slack_client(config), lambda t: slack_client(config, t), store)
-    fresh = SlackClients(config, slack_client(config), lambda t: slack_client(config, t), store,
-                         ttl=0)
-    assert cached.for_job(job).token == fresh.for_job(job).token == "xoxb-nine"
-    assert cached.bot_user_id(job) == "U9"
-    with pytest.raises(NotInstalled):  # the installation is keyed by its enterprise too
-        fresh.for_job(Job("turn", "T9", "C1", "1.2", "1.3", "U1"))
-    store.delete_bot(enterprise_id="E9", team_id="T9")
-    assert cached.for_job(job).token == "xoxb-nine"  # until the TTL passes
-    assert not fresh.installed(job)
-    cached.forget("E9", "T9")
-    with pytest.raises(NotInstalled):
-        cached.for_job(job)
-
-
-def test_an_unreachable_bucket_is_not_an_uninstall(s3_env: dict[str, str]) -> None:
-    store = S3InstallationStore(s3_client=prefixed_s3_client("bot/installations/"),
-                                bucket_name="no-such-bucket", client_id=CLIENT_ID)
-    with pytest.raises(ClientError):  # slack_sdk's own store would answer None
-        store.find_bot(enterprise_id=None, team_id="T1")
