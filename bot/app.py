@@ -9,16 +9,22 @@ from contextlib import contextmanager
 
 from slack_bolt import App
 
+from bot.installations import oauth_settings
 from bot.listeners import register
 from bot.runtime import Runtime
 
 
 def build_app(runtime: Runtime) -> App:
     config = runtime.config
+    oauth = None  # single-token mode: Bolt authorizes every request with SLACK_BOT_TOKEN
+    if runtime.slack.store is not None and runtime.oauth_states is not None:
+        # many workspaces: Bolt's OAuth flow, and its `authorize` reading the installations
+        oauth = oauth_settings(config, runtime.slack.store, runtime.oauth_states)
     with _env_defaults_hidden():
         app = App(
             signing_secret=config.signing_secret or None,
             client=runtime.client,
+            oauth_settings=oauth,
             # Listeners only dedup and queue (fast), so run them before acknowledging: an
             # acknowledged message is already durable.
             process_before_response=True,

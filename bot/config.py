@@ -55,6 +55,14 @@ class Config:
     thread_context_chars: int = 12_000
     file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
     session_ttl_days: int | None = None  # sessions idle longer are deleted; None: kept
+    # OAuth distribution (bot/installations.py): set both, and bot_token is not used.
+    client_id: str = ""
+    client_secret: str = ""
+    redirect_uri: str | None = None
+
+    @property
+    def oauth(self) -> bool:
+        return bool(self.client_id)
 
     @property
     def distributed(self) -> bool:
@@ -108,9 +116,11 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
     env = dict(os.environ if env is None else env)
     if turns_only:
         env["PROCESS_ROLE"] = "turns"
-    bot_token = _require(
+    client_id, client_secret, redirect_uri = _oauth(env, socket_mode)
+    bot_token = "" if client_id else _require(
         env, "SLACK_BOT_TOKEN", "xoxb-",
-        "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page.",
+        "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page, "
+        "or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install in many workspaces.",
     )
     if turns_only:
         app_token, signing_secret = "", ""
@@ -165,6 +175,9 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
         thread_context_chars=_int(env, "THREAD_CONTEXT_CHARS", 12_000, minimum=500),
         file_max_bytes=_int(env, "FILE_MAX_BYTES", 5_000_000),
         session_ttl_days=session_ttl_days(env),
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
     )
 
 
@@ -175,6 +188,36 @@ def session_ttl_days(env: dict[str, str]) -> int | None:
         raise ConfigError(f"SESSION_TTL_DAYS={raw!r} is not a whole number of days; set e.g. "
                           "SESSION_TTL_DAYS=30, or unset it to keep sessions until reset.")
     return int(raw) or None if raw else None
+
+
+REDIRECT_PATH = "/slack/oauth_redirect"  # Bolt's default, served by bot/web.py
+
+
+def _oauth(env: dict[str, str], socket_mode: bool) -> tuple[str, str, str | None]:
+    """SLACK_CLIENT_ID + SLACK_CLIENT_SECRET: OAuth distribution to many workspaces."""
+    client_id, secret = _get(env, "SLACK_CLIENT_ID"), _get(env, "SLACK_CLIENT_SECRET")
+    if not client_id and not secret:
+        return "", "", None
+    where = "Basic Information -> App Credentials"
+    if not client_id:
+        raise ConfigError(f"SLACK_CLIENT_SECRET is set but SLACK_CLIENT_ID is not: copy the "
+                          f"Client ID from {where}, or unset SLACK_CLIENT_SECRET.")
+    if not secret:
+        raise ConfigError(f"SLACK_CLIENT_ID is set but SLACK_CLIENT_SECRET is not: copy the "
+                          f"Client Secret from {where}, or unset SLACK_CLIENT_ID.")
+    if socket_mode:
+        raise ConfigError(
+            "SLACK_CLIENT_ID/SLACK_CLIENT_SECRET (install in many workspaces) need HTTP mode: "
+            "Slack sends installers to /slack/oauth_redirect. Unset SLACK_APP_TOKEN (or run "
+            "`python -m bot http`), or unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to use "
+            "one workspace's SLACK_BOT_TOKEN.")
+    redirect = _get(env, "SLACK_REDIRECT_URI")
+    if redirect and (not redirect.startswith(("https://", "http://"))
+                     or not redirect.rstrip("/").endswith(REDIRECT_PATH)):
+        raise ConfigError(f"SLACK_REDIRECT_URI={redirect!r} must be this bot's URL ending in "
+                          f"{REDIRECT_PATH}, e.g. https://bot.example.com{REDIRECT_PATH}, "
+                          "as listed under OAuth & Permissions -> Redirect URLs; or unset it.")
+    return client_id, secret, redirect
 
 
 ROLES = ("all", "accept", "turns")

@@ -43,13 +43,14 @@ STORAGE_FAILED = (
 PERMANENT_SLACK_ERRORS = {
     "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text",
     "restricted_action", "thread_not_found", "invalid_auth", "account_inactive",
+    "token_revoked",
 }
 
 
 class Conversation:
     def __init__(self, state: State, store: SessionStore, personas: Personas,
                  replier: Replier, streaming: bool = True, reader: ThreadReader | None = None,
-                 bot_user_id: Callable[[], str] = lambda: "",
+                 bot_user_id: Callable[[Job], str] = lambda job: "",
                  file_limits: FileLimits | None = None, inbox: Inbox | None = None) -> None:
         self.state = state
         self.inbox = inbox
@@ -57,7 +58,7 @@ class Conversation:
         self.personas = personas
         self.replier = replier
         self.streaming = streaming
-        self.progress = Progress(replier.client, state)
+        self.progress = Progress(replier.clients, state)
         self.stream_refused: set[str] = set()  # workspaces where streaming was refused
         self.reader = reader
         self.bot_user_id = bot_user_id
@@ -69,6 +70,10 @@ class Conversation:
         Storage and connection errors propagate so the worker retries the turn later, except
         on the final attempt, where the user gets a short explanation instead.
         """
+        if not self.replier.clients.installed(jobs[0]):  # uninstalled or revoked meanwhile
+            log.warning("session %s: the app is no longer installed there; dropping %d queued "
+                        "messages", jobs[0].session_id, len(jobs))
+            return len(jobs)
         if jobs[0].replayed and jobs[0].kind == "turn" and self.store.handled(
                 jobs[0].session_id, jobs[0].ts, self.personas.ids):
             log.info("session %s: %s was handled before the state store lost it; skipped",
@@ -114,7 +119,7 @@ class Conversation:
         try:
             result = run_turn(self.store, self.personas, persona, batch, lease, stream,
                               context=lambda has_history: self._context(batch, has_history, noted),
-                              token=self.replier.client.token or "",
+                              token=self.replier.clients.for_job(last).token or "",
                               file_limits=self.file_limits)
             failed = False
             consumed(self.state, last.session_id, noted[0])  # used by a committed turn
@@ -167,7 +172,8 @@ class Conversation:
         if self.reader is not None and wants_earlier(first, has_history):
             since = self.state.fact(f"reset:{first.session_id}")
             earlier = self.reader.earlier(first.channel, first.thread_ts, first.ts,
-                                          self.bot_user_id(), since_ts=since)
+                                          self.bot_user_id(first), since_ts=since,
+                                          client=self.replier.clients.for_job(first))
             texts += [earlier] if earlier else []
         notes, noted[0] = pending_notes(self.state, first.session_id)
         posted = notes_text(notes)
@@ -176,7 +182,7 @@ class Conversation:
     def _stream(self, job: Job, identity: dict[str, str]) -> AnswerStream | None:
         if not self.streaming or not AnswerStream.possible(job):
             return None
-        return AnswerStream(self.replier.client, self.state, job, identity,
+        return AnswerStream(self.replier.clients.for_job(job), self.state, job, identity,
                             self.stream_refused, recipient_team=job.user_team)
 
     def _report_failure(self, job: Job, exc: Exception, stream: AnswerStream | None) -> None:
@@ -212,5 +218,5 @@ class Conversation:
         link = "" if in_dm else f" (thread {job.thread_ts})"
         self.replier.ephemeral(
             job.requested_in or job.channel, job.user, f"{outcome}{link}.",
-            thread_ts=job.reply_thread_ts,
+            thread_ts=job.reply_thread_ts, job=job,
         )

@@ -53,6 +53,10 @@ class Job:
     # Tracing only (bot.telemetry): the accept span's W3C trace context and when it was
     # queued, so the turn, maybe in another process, continues the Slack event's trace.
     trace: dict[str, str] = field(default_factory=dict, hash=False)
+    # The installation, with OAuth (bot.slack_clients): its enterprise (Grid) and whether it
+    # is org-wide; `team` is then the org. Empty in single-token mode.
+    enterprise: str = ""
+    org_install: bool = False
 
     @property
     def session_id(self) -> str:
@@ -67,7 +71,8 @@ class Job:
         exactly as before the field existed: the inbox is popped by comparing this string
         with what was queued, and older workers can still load it."""
         data = asdict(self)
-        for optional in ("files", "user_team", "replayed", "trace"):
+        for optional in ("files", "user_team", "replayed", "enterprise", "org_install",
+                         "trace"):  # added later: omitted when empty
             if not data[optional]:
                 del data[optional]
         return json.dumps(data, separators=(",", ":"))

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.jobs import Job
+from bot.slack_clients import NotInstalled, SlackClients
 from bot.store.state import State
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,8 @@ def waiting_key(job: Job) -> str:
 
 
 class Progress:
-    def __init__(self, client: WebClient, state: State) -> None:
-        self.client, self.state = client, state
+    def __init__(self, clients: SlackClients, state: State) -> None:
+        self.clients, self.state = clients, state  # each job's installation's client
 
     def started(self, jobs: list[Job], identity: dict[str, str]) -> str:
         """Show that `jobs` are being worked on; returns how ("status", "reaction" or "")."""
@@ -47,7 +47,7 @@ class Progress:
                 self.state.set_fact(waiting_key(waited), None)
         if job.reply_thread_ts:
             try:
-                self.client.assistant_threads_setStatus(
+                self.clients.for_job(job).assistant_threads_setStatus(
                     channel_id=job.channel, thread_ts=job.reply_thread_ts, status=THINKING,
                     loading_messages=LOADING, **identity)
                 return "status"
@@ -63,7 +63,7 @@ class Progress:
         except Exception as exc:  # Redis down: the fact expires on its own
             log.warning("could not clear the busy mark of %s: %s", last.session_id, exc)
         if shown == "status" and failed:  # a reply clears the status; an error may not
-            self._quietly(lambda: self.client.assistant_threads_setStatus(
+            self._quietly(lambda: self.clients.for_job(last).assistant_threads_setStatus(
                 channel_id=last.channel, thread_ts=last.reply_thread_ts, status=""))
         if shown == "reaction":
             self._unreact(last, WORKING_REACTION)
@@ -77,14 +77,18 @@ class Progress:
 
     def _react(self, job: Job, name: str) -> bool:
         try:
-            self.client.reactions_add(channel=job.channel, timestamp=job.ts, name=name)
+            client = self.clients.for_job(job)
+            client.reactions_add(channel=job.channel, timestamp=job.ts, name=name)
             return True
         except SlackApiError as exc:
             log.debug("could not react to %s: %s", job.ts, exc.response.get("error"))
             return False
+        except NotInstalled as exc:
+            log.debug("could not react to %s: %s", job.ts, exc)
+            return False
 
     def _unreact(self, job: Job, name: str) -> None:
-        self._quietly(lambda: self.client.reactions_remove(
+        self._quietly(lambda: self.clients.for_job(job).reactions_remove(
             channel=job.channel, timestamp=job.ts, name=name))
 
     @staticmethod
@@ -93,3 +97,5 @@ class Progress:
             call()
         except SlackApiError as exc:
             log.debug("progress call failed: %s", exc.response.get("error"))
+        except NotInstalled as exc:
+            log.debug("progress call skipped: %s", exc)

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from bot.agent.personas import Persona
 from bot.feedback import feedback_blocks
 from bot.jobs import Job
+from bot.slack_clients import SlackClients
 from bot.stream import MESSAGE_CHARS, AnswerStream, stream_key
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,20 @@ def _quietly(call) -> None:  # noqa: ANN001
         log.debug("ignored while ending a stream: %s", exc)
 
 
+def ephemeral(client: WebClient, channel: str, user: str, text: str,
+              thread_ts: str | None = None) -> None:
+    """A private note to `user`; a courtesy: failures are logged, never raised."""
+    if not user:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+    except Exception as exc:  # an ephemeral is a courtesy; the thread note already landed
+        log.warning("could not send ephemeral to %s in %s: %s", user, channel, exc)
+
+
 class Replier:
-    def __init__(self, client: WebClient, show_persona: bool) -> None:
-        self.client = client
+    def __init__(self, clients: SlackClients, show_persona: bool) -> None:
+        self.clients = clients  # each job's installation's client
         self.show_persona = show_persona
 
     def identity(self, persona: Persona | None) -> dict[str, str]:
@@ -87,7 +99,7 @@ class Replier:
                 blocks = feedback_blocks(job.session_id, job.ts, persona.id, part)
                 if tools:  # a posted answer has no task steps: say which tools it used
                     blocks.insert(-1, tools_line(tools))
-            self.client.chat_postMessage(
+            self.clients.for_job(job).chat_postMessage(
                 channel=job.channel, thread_ts=job.reply_thread_ts, text=part, blocks=blocks,
                 metadata=_metadata(job, index, len(parts)), **self.identity(persona),
             )
@@ -109,7 +121,7 @@ class Replier:
         # message carries); 👍/👎 go on the answer's last message.
         votes = persona is not None and not rest
         blocks = feedback_blocks(job.session_id, job.ts, persona.id if persona else "", first)
-        self.client.chat_update(channel=job.channel, ts=stream.ts, text=first,
+        self.clients.for_job(job).chat_update(channel=job.channel, ts=stream.ts, text=first,
                                 blocks=blocks if votes else blocks[:-1], metadata=metadata)
         self.answer(job, rest, persona, skip_parts, first=first)
         stream.state.set_fact(stream_key(job), None)
@@ -122,7 +134,7 @@ class Replier:
         if stream.live and sdk_stream is not None:
             sdk_stream.stop(markdown_text=f"\n\n{text}")
         else:
-            self.client.chat_update(channel=job.channel, ts=stream.ts,
+            self.clients.for_job(job).chat_update(channel=job.channel, ts=stream.ts,
                                     text=f"{stream.streamed}\n\n{text}".strip())
         stream.state.set_fact(stream_key(job), None)
         return True
@@ -135,13 +147,14 @@ class Replier:
         are rate limited. When Slack cannot tell us, post again (at least once).
         """
         try:
+            client = self.clients.for_job(job)
             if job.reply_thread_ts:
-                response = self.client.conversations_replies(
+                response = client.conversations_replies(
                     channel=job.channel, ts=job.reply_thread_ts, oldest=job.ts,
                     include_all_metadata=True, limit=200,
                 )
             else:
-                response = self.client.conversations_history(
+                response = client.conversations_history(
                     channel=job.channel, oldest=job.ts, include_all_metadata=True, limit=200
                 )
         except Exception as exc:
@@ -156,14 +169,10 @@ class Replier:
         return frozenset(found)
 
     def note(self, job: Job, text: str) -> None:
-        self.client.chat_postMessage(channel=job.channel, thread_ts=job.reply_thread_ts, text=text)
+        self.clients.for_job(job).chat_postMessage(channel=job.channel,
+                                                   thread_ts=job.reply_thread_ts, text=text)
 
-    def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
-        if not user:
-            return
-        try:
-            self.client.chat_postEphemeral(
-                channel=channel, user=user, text=text, thread_ts=thread_ts
-            )
-        except Exception as exc:  # an ephemeral is a courtesy; the thread note already landed
-            log.warning("could not send ephemeral to %s in %s: %s", user, channel, exc)
+    def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None, *,
+                  job: Job) -> None:
+        """A private note in `job`'s workspace (e.g. where a reset was asked for)."""
+        ephemeral(self.clients.for_job(job), channel, user, text, thread_ts)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import functools
 import itertools
 import logging
 import time
@@ -19,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.oauth.state_store import OAuthStateStore
 
 from bot import logs, telemetry, tls
 from bot.agent.personas import Personas, load_personas
@@ -28,8 +28,10 @@ from bot.dedup import DEDUP_TTL_SECONDS, LAST_SLACK_RETRY, dedup_keys
 from bot.errors import TRANSIENT_ERRORS
 from bot.files import FileLimits
 from bot.inbox import Inbox, replay
+from bot.installations import build_stores
 from bot.jobs import Job
 from bot.reply import Replier
+from bot.slack_clients import SlackClients
 from bot.stop import STOP_ANY, request_stop
 from bot.store import lifecycle
 from bot.store.blobs import S3Blobs
@@ -50,8 +52,8 @@ UNAVAILABLE = (
 def slack_client(config: Config, token: str | None = None) -> WebClient:
     kwargs = {"base_url": config.api_url} if config.api_url else {}
     # one TLS context for every call (urllib would build one per HTTPS connection)
-    client = WebClient(token=token or config.bot_token, timeout=15, ssl=tls.default_context(),
-                       **kwargs)
+    client = WebClient(token=token or config.bot_token or None, timeout=15,
+                       ssl=tls.default_context(), **kwargs)
     client.retry_handlers = [
         ConnectionErrorRetryHandler(max_retry_count=2),
         RateLimitErrorRetryHandler(max_retry_count=3),
@@ -79,12 +81,20 @@ class Runtime:
     personas: Personas
     worker: Worker
     inbox: Inbox
+    slack: SlackClients  # the client of each job's installation (OAuth: one per workspace)
     background: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="background"))
+    oauth_states: OAuthStateStore | None = None  # OAuth only: Bolt's install flow uses it
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
         client = slack_client(config)
+        installations, states = build_stores(config) if config.oauth else (None, None)
+        if config.oauth:
+            log.info("OAuth: installs at /slack/install, installations kept in %s",
+                     "S3" if config.session_bucket else config.session_dir / "installations")
+        slack = SlackClients(config, client, lambda token: slack_client(config, token),
+                             installations)
         state = build_state(config)
         store = SessionStore(
             bucket=config.session_bucket, prefix=config.session_prefix,
@@ -95,13 +105,13 @@ class Runtime:
         personas = load_personas(config)
         inbox = Inbox(store.blobs.quick())  # on the ack path: short timeouts, few retries
         conversation = Conversation(
-            state, store, personas, Replier(client, personas.several), streaming=config.streaming,
-            reader=ThreadReader.from_config(config, client),
-            bot_user_id=functools.cache(lambda: client.auth_test()["user_id"]),
+            state, store, personas, Replier(slack, personas.several), streaming=config.streaming,
+            reader=ThreadReader.from_config(config, client), bot_user_id=slack.bot_user_id,
             file_limits=FileLimits(max_bytes=config.file_max_bytes), inbox=inbox,
         )
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
-        runtime = cls(config, client, state, store, personas, worker, inbox)
+        runtime = cls(config, client, state, store, personas, worker, inbox, slack,
+                      oauth_states=states)
         worker.on_new_epoch = lambda: runtime.background.submit(runtime.replay_inbox)
         return runtime
 
@@ -125,7 +135,7 @@ class Runtime:
                 raise
             log.error("could not queue %s on Slack's last retry: %s", job.ts, exc)
             with contextlib.suppress(Exception):
-                Replier(self.client, False).note(job, UNAVAILABLE)
+                Replier(self.slack, False).note(job, UNAVAILABLE)
             return False
         log.info(
             "%s %s %s in %s (ts %s)", "queued" if accepted else "duplicate",
@@ -201,8 +211,11 @@ class Runtime:
         itself by a lifecycle rule: check the bucket has the right one."""
         ttl, blobs = self.config.session_ttl_days, self.store.blobs
         if isinstance(blobs, S3Blobs):
-            self.background.submit(lambda: (problem := lifecycle.check_bucket(blobs, ttl))
-                                   and log.warning("%s", problem))
+            def check() -> None:
+                if problem := lifecycle.check_bucket(blobs, ttl, self.config.oauth):
+                    log.warning("%s", problem)
+
+            self.background.submit(check)
         else:
             lifecycle.start_sweeper(blobs, ttl, on_expired=self.store.forget_cached)
 

@@ -77,6 +77,7 @@ def _line(label: str, text: str) -> str:
 @dataclass
 class _Read:
     until: float  # time.monotonic() deadline of this read
+    client: WebClient  # the installation's client (its token, URL, SSL, proxy, headers)
     warned: bool = False  # one warning per read, however many calls fail
 
 
@@ -93,7 +94,8 @@ class ThreadReader:
         self.client, self.limits = client, limits or ContextLimits()
         self.deadline, self.request_timeout = deadline, request_timeout
         self.names = NAMES if names is None else names
-        self._quiet_until = 0.0  # after a 429: no reads until its Retry-After has passed
+        # after a 429: no reads with that token until its Retry-After has passed
+        self._quiet_until: dict[str | None, float] = {}
 
     @classmethod
     def from_config(cls, config: Config, client: WebClient) -> ThreadReader:
@@ -101,17 +103,19 @@ class ThreadReader:
                                          config.thread_context_chars))
 
     def earlier(self, channel: str, thread_ts: str, before_ts: str, bot_user_id: str,
-                since_ts: str | None = None) -> str | None:
+                since_ts: str | None = None, client: WebClient | None = None) -> str | None:
         """The thread's messages strictly before `before_ts` (and after `since_ts`, e.g. a
-        reset) as a transcript, or None."""
+        reset) as a transcript, or None. `client`: the thread's installation's (default:
+        the reader's own)."""
         before, since = _ts_key(before_ts), _ts_key(since_ts) or (0, 0)
         if self.limits.max_messages <= 0 or thread_ts == DM_THREAD or before is None:
             return None
-        if time.monotonic() < self._quiet_until:
+        client = client or self.client
+        if time.monotonic() < self._quiet_until.get(client.token, 0.0):
             log.info("thread context of %s skipped: conversations.replies is rate limited",
                      thread_ts)
             return None
-        read = _Read(time.monotonic() + self.deadline)
+        read = _Read(time.monotonic() + self.deadline, client)
         kept: deque[dict] = deque(maxlen=self.limits.max_messages)
         seen, pages, cursor, complete, newer = 0, 0, "", True, False
         while not newer:
@@ -145,7 +149,7 @@ class ThreadReader:
         remaining = read.until - time.monotonic()
         if remaining <= 0:
             raise TimeoutError(f"{self.deadline:g} s deadline passed")
-        c = self.client
+        c = read.client
         client = WebClient(token=c.token, base_url=c.base_url, ssl=c.ssl, proxy=c.proxy,
                            headers=c.headers, timeout=min(self.request_timeout, remaining),
                            retry_handlers=[])
@@ -159,7 +163,7 @@ class ThreadReader:
             if exc.response.status_code == 429:
                 after = str(exc.response.headers.get("Retry-After", ""))
                 wait = min(int(after) if after.isdigit() else 60, 300)
-                self._quiet_until = time.monotonic() + wait
+                self._quiet_until[read.client.token] = time.monotonic() + wait
         if not read.warned:
             read.warned = True
             log.warning("thread context: %s failed (%s); going on without it", what, reason)

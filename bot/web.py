@@ -1,5 +1,6 @@
 """HTTP mode: a WSGI app serving Slack at POST /slack/events, GET /healthz (liveness) and
-GET /readyz (readiness: Redis and the session storage answer).
+GET /readyz (readiness: Redis and the session storage answer); with OAuth, Bolt's
+GET /slack/install and GET /slack/oauth_redirect too.
 
 Run it under gunicorn (see Procfile); `create_app()` is the factory each worker calls.
 """
@@ -14,6 +15,8 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from slack_bolt.oauth import OAuthFlow
+from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot import payloads
@@ -48,6 +51,10 @@ class WebApp:
             ok = all(value == "ok" for value in checks.values())
             status = "200 OK" if ok else "503 Service Unavailable"
             return _respond(start_response, status, {"ok": ok, "checks": checks})
+        flow = self.app.oauth_flow
+        if flow is not None and method == "GET" and path in (flow.install_path,
+                                                             flow.redirect_uri_path):
+            return self._oauth(flow, path, environ, start_response)
         if path != "/slack/events":
             return _respond(start_response, "404 Not Found", {"error": "not found"})
         if method != "POST":
@@ -71,6 +78,19 @@ class WebApp:
             log.warning("rejected a signed request that is not a Slack payload: %s", exc)
             return _respond(start_response, "400 Bad Request", {"error": str(exc)})
         answer = self.app.dispatch(request)
+        response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
+        start_response(response.status, response.get_headers())
+        return response.get_body()
+
+    @staticmethod
+    def _oauth(flow: OAuthFlow, path: str, environ: dict,
+               start_response: StartResponse) -> Iterable[bytes]:
+        """Bolt's OAuth flow: the install link (state cookie, redirect to Slack) and the
+        page Slack sends the installer back to (the installation is stored)."""
+        request = BoltRequest(body="", query=environ.get("QUERY_STRING", ""),
+                              headers=WsgiHttpRequest(environ).get_headers())
+        handle = flow.handle_installation if path == flow.install_path else flow.handle_callback
+        answer = handle(request)
         response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
         start_response(response.status, response.get_headers())
         return response.get_body()

@@ -43,6 +43,33 @@ def _boto_session() -> Any:
         return _session
 
 
+def s3_client(quick: bool = False) -> Any:
+    """An S3 client of the process's boto3 session (thread-safe; costly: build few)."""
+    timeouts = {"connect_timeout": 1, "read_timeout": 2} if quick else {}
+    return _boto_session().client("s3", config=BotoConfig(
+        user_agent_extra="strands-agents thread-session-bot",
+        retries={"mode": "standard", "max_attempts": 2 if quick else 4},
+        max_pool_connections=128, **timeouts,
+    ))
+
+
+def prefixed_s3_client(prefix: str) -> Any:
+    """An S3 client whose object keys all live under `prefix`, for code that writes keys at
+    the bucket's root (slack_sdk's S3 installation and OAuth state stores). A botocore
+    event prefixes `Key`/`Prefix` on the way out; keys that a listing returned already carry
+    it and are left alone."""
+    client = s3_client()
+
+    def add_prefix(params: dict[str, Any], **_: Any) -> None:
+        for name in ("Key", "Prefix"):
+            if name in params and not params[name].startswith(prefix):
+                params[name] = prefix + params[name]
+
+    for operation in ("PutObject", "GetObject", "DeleteObject", "ListObjects", "ListObjectsV2"):
+        client.meta.events.register(f"before-parameter-build.s3.{operation}", add_prefix)
+    return client
+
+
 class Blobs(Protocol):
     requests: int  # S3 requests made (0 for files): benchmarks read it
 
@@ -59,12 +86,7 @@ class S3Blobs:
     def __init__(self, bucket: str, prefix: str, quick: bool = False) -> None:
         self.bucket, self.prefix, self.requests = bucket, prefix, 0
         # Thread-safe and costly to build: one per process (two: see quick()).
-        timeouts = {"connect_timeout": 1, "read_timeout": 2} if quick else {}
-        self.client: Any = _boto_session().client("s3", config=BotoConfig(
-            user_agent_extra="strands-agents thread-session-bot",
-            retries={"mode": "standard", "max_attempts": 2 if quick else 4},
-            max_pool_connections=128, **timeouts,
-        ))
+        self.client: Any = s3_client(quick)
 
     def quick(self) -> S3Blobs:
         """The same bucket for requests Slack's 3 s ack waits on: a slow or failing S3 is
@@ -164,13 +186,17 @@ class FileBlobs:
         return (key for key, _ in self.listed(prefix))
 
     def listed(self, prefix: str) -> Iterator[tuple[str, float]]:
-        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.directory
+        """Like S3: every key starting with `prefix` (`session/T1_` as well as `session/`),
+        with the time it was last written."""
+        folder = prefix.rpartition("/")[0]
+        base = self._path(folder) if folder.strip("/") else self.directory
         if base.is_dir():
             for path in sorted(base.rglob("*")):
+                key = path.relative_to(self.directory).as_posix()
                 with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
-                    if path.is_file() and not path.name.endswith(".tmp"):
-                        modified = path.stat().st_mtime
-                        yield path.relative_to(self.directory).as_posix(), modified
+                    if (path.is_file() and not path.name.endswith(".tmp")
+                            and key.startswith(prefix)):
+                        yield key, path.stat().st_mtime
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:

@@ -20,6 +20,8 @@ from bot.store.blobs import Blobs, S3Blobs
 
 log = logging.getLogger(__name__)
 INBOX_KEEP_DAYS = 2  # records are read for an hour only (bot/inbox.py); kept for a look
+OAUTH_STATES = "oauth-state/"  # bot.installations: one per install begun, deleted when used
+OAUTH_STATE_KEEP_DAYS = 1  # an abandoned install's state is useless after 10 minutes
 SESSION_KEYS = "session"  # prefix of both layouts: `session/<id>/…` and legacy `session_<id>/`
 SWEEP_SECONDS = 3600
 _DAY = 86400.0
@@ -27,7 +29,8 @@ _DAY = 86400.0
 
 def configuration(prefix: str, ttl_days: int | None) -> dict[str, Any]:
     """The bucket lifecycle configuration for these settings (JSON for the AWS CLI)."""
-    rules = [_rule("expire-inbox", prefix + "inbox/", INBOX_KEEP_DAYS)]
+    rules = [_rule("expire-inbox", prefix + "inbox/", INBOX_KEEP_DAYS),
+             _rule("expire-oauth-state", prefix + OAUTH_STATES, OAUTH_STATE_KEEP_DAYS)]
     if ttl_days:
         rules.append(_rule("expire-idle-sessions", prefix + SESSION_KEYS, ttl_days))
     return {"Rules": rules}
@@ -55,7 +58,7 @@ def _expiry(rules: list[dict[str, Any]], key: str) -> int | None:
     return min(found) if found else None
 
 
-def check_bucket(blobs: S3Blobs, ttl_days: int | None) -> str | None:
+def check_bucket(blobs: S3Blobs, ttl_days: int | None, oauth: bool = False) -> str | None:
     """What is wrong with the bucket's rules for these settings, or None if nothing."""
     try:
         rules = blobs.lifecycle_rules()
@@ -64,6 +67,8 @@ def check_bucket(blobs: S3Blobs, ttl_days: int | None) -> str | None:
     problems = []
     if _expiry(rules, blobs.prefix + "inbox/") is None:
         problems.append("nothing expires the durable inbox records, so they pile up")
+    if oauth and _expiry(rules, blobs.prefix + OAUTH_STATES) is None:
+        problems.append("nothing expires abandoned OAuth states")
     sessions = _expiry(rules, f"{blobs.prefix}{SESSION_KEYS}/x")
     if sessions != ttl_days:
         problems.append(f"sessions expire after {sessions or 'no'} days but "
@@ -82,6 +87,8 @@ def sweep(blobs: Blobs, ttl_days: int | None, now: float | None = None) -> list[
     for key, written in blobs.listed(""):
         if key.startswith("inbox/"):
             days = INBOX_KEEP_DAYS
+        elif key.startswith(OAUTH_STATES):
+            days = OAUTH_STATE_KEEP_DAYS
         elif key.startswith(SESSION_KEYS) and ttl_days:
             days = ttl_days
         else:

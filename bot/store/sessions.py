@@ -18,6 +18,7 @@ from strands.types._snapshot import Snapshot
 from strands.types.content import Message
 from strands.types.session import decode_bytes_values
 
+from bot import jobs
 from bot.jobs import reply_thread_of
 from bot.store import legacy
 from bot.store.blobs import Blobs, FencingError, FileBlobs, S3Blobs
@@ -146,6 +147,23 @@ class SessionStore:
         """Objects deleted behind the cache's back (bot.store.lifecycle): never served."""
         for key in keys:
             self.cache.drop_prefix(key)
+
+    def delete_team(self, team: str) -> int:
+        """Delete every session of one installation (the app was uninstalled there): both
+        layouts and its durable inbox records. Session ids start with the team
+        (bot.jobs.session_id). Returns how many sessions had objects."""
+        head = jobs.session_id(team, "", "").split("_")[0] + "_"  # the id's team part
+        keys = [*self.blobs.keys(f"session/{head}"), *self.blobs.keys(f"session_{head}")]
+        sessions = {key.split("/")[0].removeprefix("session_") if key.startswith("session_")
+                    else key.split("/")[1] for key in keys}
+        for sid in sessions:
+            self._set_generation(sid, None)  # before: no process restores a cached copy
+        self.cache.drop_prefix(f"session/{head}")
+        keys += [key for key in self.blobs.keys("inbox/")  # inbox/<hour>/<session>/<ts>.json
+                 if key.count("/") == 3 and key.split("/")[2].startswith(head)]
+        if keys:
+            self.blobs.delete(keys)
+        return len(sessions)
 
     def messages(self, session_id: str, agent_id: str) -> list[Message]:
         """The stored window of one persona (for tests and tools; a turn uses manager())."""

@@ -28,6 +28,44 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace (or, `is_enterprise_install`, an Enterprise Grid org) that installs the
+    app through OAuth: `oauth.v2.access` with its code answers for it, and `auth.test` with
+    its token names it."""
+
+    team_id: str
+    token: str
+    bot_user_id: str = "UBOT"
+    bot_id: str = "BBOT"
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False
+    name: str = "Test"
+    scope: str = "app_mentions:read,chat:write"
+
+
+def oauth_v2_access(workspace: Workspace, app_id: str = "A0EXAMPLE") -> dict[str, Any]:
+    """oauth.v2.access for a bot-only install, shaped as Slack documents it
+    (docs.slack.dev/reference/methods/oauth.v2.access, example response; the same keys as
+    slackapi/bolt-python tests/mock_web_api_server/mock_handler.py `OAUTH_V2_ACCESS_RESPONSE`):
+    `enterprise` is null outside Enterprise Grid, `team` null for an org-wide install, and
+    `authed_user` carries only the installer's id when no user scopes were asked for."""
+    org = workspace.is_enterprise_install
+    enterprise = workspace.enterprise_id
+    return {
+        "ok": True,
+        "access_token": workspace.token,
+        "token_type": "bot",
+        "scope": workspace.scope,
+        "bot_user_id": workspace.bot_user_id,
+        "app_id": app_id,
+        "team": None if org else {"name": workspace.name, "id": workspace.team_id},
+        "enterprise": {"name": f"{workspace.name} org", "id": enterprise} if enterprise else None,
+        "authed_user": {"id": "U0INSTALLER"},
+        "is_enterprise_install": org,
+    }
+
+
 @dataclass
 class _Fault:
     times: int
@@ -99,6 +137,9 @@ class FakeSlack:
         self._responses: dict[str, Responder] = {}
         self._ts_counter = 0
         self._messages: dict[str, list[dict[str, Any]]] = {}  # posted by the bot, per channel
+        self._codes: dict[str, Workspace] = {}  # OAuth codes oauth.v2.access accepts
+        self._workspaces: dict[str, Workspace] = {}  # by bot token
+        self._revoked: set[str] = set()
         self.streams = StreamingMessages()
         self._thread = ServerThread(_SlackHandler, self)
 
@@ -136,6 +177,17 @@ class FakeSlack:
         """Override the answer for `method`: a dict, or a callable(Call) -> dict."""
         with self._lock:
             self._responses[method] = response
+
+    def add_install(self, code: str, workspace: Workspace) -> None:
+        """oauth.v2.access with `code` installs the app in `workspace` (once)."""
+        with self._lock:
+            self._codes[code] = workspace
+            self._workspaces[workspace.token] = workspace
+
+    def revoke(self, token: str) -> None:
+        """Every later call with `token` fails as Slack fails it: `token_revoked`."""
+        with self._lock:
+            self._revoked.add(token)
 
     def reset(self) -> None:
         """Forget recorded calls, pending faults and response overrides."""
@@ -217,6 +269,9 @@ class FakeSlack:
             return fault.status, {"ok": False, "error": "fatal_error"}, {}
         with self._lock:
             override = self._responses.get(call.method)
+            revoked = call.token in self._revoked
+        if revoked:
+            return 200, {"ok": False, "error": "token_revoked"}, {}
         if override is not None:
             return 200, override(call) if callable(override) else dict(override), {}
         return 200, self._default_response(call), {}
@@ -237,7 +292,24 @@ class FakeSlack:
 
     def _default_response(self, call: Call) -> dict[str, Any]:
         p = call.params
+        with self._lock:
+            workspace = self._workspaces.get(call.token or "")
         match call.method:
+            case "oauth.v2.access":
+                with self._lock:
+                    installed = self._codes.pop(str(p.get("code")), None)
+                if installed is None:
+                    return {"ok": False, "error": "invalid_code"}
+                return oauth_v2_access(installed)
+            case "auth.test" if workspace is not None:
+                return {
+                    "ok": True, "url": f"https://{workspace.team_id.lower()}.slack.com/",
+                    "team": workspace.name, "user": "bot", "team_id": workspace.team_id,
+                    "user_id": workspace.bot_user_id, "bot_id": workspace.bot_id,
+                    "is_enterprise_install": workspace.is_enterprise_install,
+                    **({"enterprise_id": workspace.enterprise_id} if workspace.enterprise_id
+                       else {}),
+                }
             case "auth.test":
                 return {
                     "ok": True,

@@ -73,19 +73,24 @@ def test_idle_sessions_are_swept_and_forgotten(fake_slack, session_dir) -> None:
 def test_sweep_expires_inbox_records_without_a_session_ttl(tmp_path: Path) -> None:
     blobs = FileBlobs(tmp_path / "store")
     for key in ("inbox/2026010100/T1_C1_1-1/1.1.json", "inbox/2026010100/T1_C1_1-1/1.1.done",
-                "inbox/2026120100/T1_C1_2-2/2.2.json",
+                "inbox/2026120100/T1_C1_2-2/2.2.json", "oauth-state/abandoned",
+                "installations/A1/none-T1/bot-latest",
                 "session/T1_C1_1-1/scopes/agent/default/snapshots/snapshot_latest.json",
                 "session_T1_C1_0-1/agents/agent_default/agent.json", "layout.json"):
         blobs.put(key, b"{}", None)
     age(blobs.directory, "inbox/2026010100/", days=3)
     age(blobs.directory, "session", days=400)
     age(blobs.directory, "layout.json", days=400)
+    age(blobs.directory, "installations/", days=400)  # tokens: never expired
+    age(blobs.directory, "oauth-state/", days=1.5)
     assert sorted(lifecycle.sweep(blobs, ttl_days=None)) == [
-        "inbox/2026010100/T1_C1_1-1/1.1.done", "inbox/2026010100/T1_C1_1-1/1.1.json"]
+        "inbox/2026010100/T1_C1_1-1/1.1.done", "inbox/2026010100/T1_C1_1-1/1.1.json",
+        "oauth-state/abandoned"]
     assert sorted(lifecycle.sweep(blobs, ttl_days=365)) == [
         "session/T1_C1_1-1/scopes/agent/default/snapshots/snapshot_latest.json",
         "session_T1_C1_0-1/agents/agent_default/agent.json"]
-    assert sorted(blobs.keys("")) == ["inbox/2026120100/T1_C1_2-2/2.2.json", "layout.json"]
+    assert sorted(blobs.keys("")) == ["inbox/2026120100/T1_C1_2-2/2.2.json",
+                                      "installations/A1/none-T1/bot-latest", "layout.json"]
     assert not (blobs.directory / "inbox" / "2026010100").exists()  # emptied dirs go too
 
 
@@ -99,7 +104,7 @@ def test_s3_bucket_rules_are_checked_against_the_settings(s3_env: dict[str, str]
     # The printed rule is what S3 accepts (moto validates it) and what the check expects.
     s3.put_bucket_lifecycle_configuration(
         Bucket=blobs.bucket, LifecycleConfiguration=lifecycle.configuration("bot/", 30))
-    assert lifecycle.check_bucket(blobs, ttl_days=30) is None
+    assert lifecycle.check_bucket(blobs, ttl_days=30, oauth=True) is None
     assert "SESSION_TTL_DAYS=7" in (lifecycle.check_bucket(blobs, ttl_days=7) or "")
     assert "SESSION_TTL_DAYS=unset" in (lifecycle.check_bucket(blobs, ttl_days=None) or "")
 
@@ -117,6 +122,8 @@ def test_lifecycle_command_prints_the_rule_for_the_configuration() -> None:
     assert rules["expire-idle-sessions"]["Filter"] == {"Prefix": "team-bot/session"}
     assert rules["expire-idle-sessions"]["Expiration"] == {"Days": 14}
     assert rules["expire-inbox"]["Filter"] == {"Prefix": "team-bot/inbox/"}
+    assert rules["expire-oauth-state"]["Filter"] == {"Prefix": "team-bot/oauth-state/"}
+    assert "team-bot/installations/" not in out
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("", None), ("0", None), ("30", 30)])

@@ -11,6 +11,8 @@ from strands import Agent
 from strands.session.snapshot_session_manager import SnapshotSessionManager
 from strands.storage import S3Storage
 
+from bot.inbox import Inbox
+from bot.jobs import Job
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import LEGACY_GRACE_SECONDS, FencingError, SessionStore
@@ -223,3 +225,30 @@ def test_ping_reports_missing_bucket(s3_env: dict[str, str], session_dir: Path) 
 def test_one_shared_s3_client_per_store(s3_env: dict[str, str], session_dir: Path) -> None:
     store = s3_store(s3_env, session_dir)
     assert store.manager("T1_C1_6-1").blobs is store.manager("T1_C1_6-2").blobs is store.blobs
+
+
+@pytest.mark.parametrize("backend", ["file", "s3"])
+def test_delete_team_removes_only_that_teams_sessions_and_inbox(
+        backend: str, request: pytest.FixtureRequest, session_dir: Path) -> None:
+    """An uninstall: every session of T1 in both layouts, and its durable inbox records;
+    T12 (a longer id with the same start) and T2 keep theirs."""
+    if backend == "s3":
+        store = s3_store(request.getfixturevalue("s3_env"), session_dir)
+    else:
+        store = SessionStore(bucket=None, prefix="", directory=session_dir)
+    for sid in ("T1_C1_6-1", "T1_D1_dm", "T12_C1_6-1", "T2_C1_6-1"):
+        turn(store, sid, "hi")
+    old_worker_turns(store, "T1_C2_6-2", "default", "old layout")
+    inbox = Inbox(store.blobs)
+    for team in ("T1", "T2"):
+        inbox.record(Job("turn", team, "C1", "6.1", f"{time.time():.6f}", "U1", "hi"))
+    agent_on(store, "T1_C1_6-1")  # cached in this process
+    assert store.delete_team("T1") == 3
+    for sid in ("T1_C1_6-1", "T1_D1_dm", "T1_C2_6-2"):
+        assert not store.exists(sid)
+        fresh, manager = agent_on(store, sid)  # not restored from the cache either
+        assert fresh.messages == [] and manager.restored_from == ""
+    assert all(store.exists(sid) for sid in ("T12_C1_6-1", "T2_C1_6-1"))
+    teams = [key.split("/")[2].split("_")[0] for key in store.blobs.keys("inbox/")]
+    assert teams == ["T2"]
+    assert store.delete_team("T1") == 0

@@ -9,7 +9,7 @@ from slack_bolt import Ack, BoltContext
 
 from bot.feedback import THANKS, parse_vote, record_vote
 from bot.jobs import reply_thread_of
-from bot.reply import Replier
+from bot.reply import ephemeral
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ def thank(runtime: Runtime) -> Callable[..., None]:
         vote, user, channel = parse_vote(action.get("value")), context.user_id, context.channel_id
         if vote is None or not user or not channel:
             return
-        Replier(runtime.client, False).ephemeral(channel, user, THANKS,
-                                                 reply_thread_of(vote.session_id))
+        ephemeral(context.client, channel, user, THANKS, reply_thread_of(vote.session_id))
 
     return thank_for_feedback

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from slack_bolt import Ack, BoltContext
 
 from bot.jobs import reply_thread_of
-from bot.reply import Replier
+from bot.reply import ephemeral
 from bot.runtime import Runtime
 from bot.stop import parse_stop_value, request_stop
 
@@ -36,7 +36,6 @@ def confirm(runtime: Runtime) -> Callable[..., None]:
         user, channel = context.user_id, context.channel_id
         if target is None or not user or not channel:
             return
-        Replier(runtime.client, False).ephemeral(channel, user, STOPPING,
-                                                 reply_thread_of(target[0]))
+        ephemeral(context.client, channel, user, STOPPING, reply_thread_of(target[0]))
 
     return confirm_stop

@@ -24,7 +24,7 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             if isinstance(job, Refusal):
                 ack(text=job.text)
                 return
-            runtime.accept(job)
+            runtime.accept(runtime.slack.bind(job, context))
         except RedisError:  # commands are never retried: say so instead of failing
             ack(text=UNAVAILABLE)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.help import PROMPTS_TITLE, suggested_prompts
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:
-    def set_suggested_prompts(event: dict) -> None:
+    def set_suggested_prompts(event: dict, client: WebClient) -> None:
         thread = event.get("assistant_thread")
         thread = thread if isinstance(thread, dict) else {}
         channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
@@ -22,7 +23,7 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             log.debug("ignored assistant_thread_started without channel_id or thread_ts")
             return
         try:
-            runtime.client.assistant_threads_setSuggestedPrompts(
+            client.assistant_threads_setSuggestedPrompts(  # this workspace's token
                 channel_id=channel, thread_ts=thread_ts, title=PROMPTS_TITLE,
                 prompts=suggested_prompts(runtime.personas),
             )

@@ -32,6 +32,7 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             else:
                 remember(runtime.state, post)
             return
-        runtime.take(routed, body.get("event_id"), retry_num(request.headers))
+        runtime.take(runtime.slack.bind(routed, context), body.get("event_id"),
+                     retry_num(request.headers))
 
     return message

@@ -9,7 +9,7 @@ from slack_bolt import Ack, BoltContext
 
 from bot.jobs import DM_THREAD
 from bot.payloads import installation_id
-from bot.reply import Replier
+from bot.reply import ephemeral
 from bot.reset import reset_job
 from bot.runtime import UNAVAILABLE, Runtime
 
@@ -25,8 +25,9 @@ def handler(runtime: Runtime) -> Callable[..., None]:
         if channel.startswith("D") and not message.get("thread_ts"):
             thread_ts = DM_THREAD
         try:
-            runtime.accept(reset_job(installation_id(context), channel, thread_ts, user, channel))
+            job = reset_job(installation_id(context), channel, thread_ts, user, channel)
+            runtime.accept(runtime.slack.bind(job, context))
         except RedisError:
-            Replier(runtime.client, False).ephemeral(channel, user, UNAVAILABLE, thread_ts)
+            ephemeral(context.client, channel, user, UNAVAILABLE, thread_ts)
 
     return reset_conversation
