@@ -164,9 +164,10 @@ class RedisState(RedisFacts):
     def claim_epoch(self, session_id: str | None = None) -> bool:
         shards = [shard(session_id)] if session_id else list(SHARD_LIST)
         epoch = uuid.uuid4().hex
-        # EVAL, not EVALSHA: a primary that restarted has an empty script cache
-        results = self._each_shard(lambda pipe, one: pipe.eval(
-            lua.CLAIM_EPOCH, 3, one.epoch, one.replaying, one.replayed, epoch,
+        # EVAL, not EVALSHA (a restarted primary has no script cache, and cluster pipelines
+        # refuse EVALSHA); execute_command: ClusterPipeline.eval() is not EVAL
+        results = self._each_shard(lambda pipe, one: pipe.execute_command(
+            "EVAL", lua.CLAIM_EPOCH, 3, one.epoch, one.replaying, one.replayed, epoch,
             REPLAY_PAUSE_SECONDS), shards)
         claimed = {one.number for one, got in zip(shards, results, strict=True) if got == 1}
         with self._guard:
