@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis
 from redis.cluster import RedisCluster
@@ -153,8 +153,7 @@ class RedisState(RedisFacts):
         at = shard(job.session_id)
         return bool(self.client.exists(*(at.dedup(k) for k in dedup_keys)))
 
-    def _each_shard(self, command: Callable[..., object], shards: tuple[Shard, ...] | list[Shard]
-                    ) -> list:
+    def _each_shard(self, command: Callable[..., object], shards: Sequence[Shard]) -> list:
         """Run `command(pipe, shard)` for every shard in one pipeline (per node in a cluster)."""
         pipe = self.client.pipeline(transaction=False)
         for one in shards:
@@ -162,7 +161,13 @@ class RedisState(RedisFacts):
         return pipe.execute()
 
     def claim_epoch(self, session_id: str | None = None) -> bool:
-        shards = [shard(session_id)] if session_id else list(SHARD_LIST)
+        """With `session_id`, its shard first (cheap, before each accept); once a shard is
+        found lost, every other lost one is claimed too, so one replay covers them all."""
+        if session_id is not None and not self._claim([shard(session_id)]):
+            return False
+        return self._claim(SHARD_LIST) or session_id is not None
+
+    def _claim(self, shards: Sequence[Shard]) -> bool:
         epoch = uuid.uuid4().hex
         # EVAL, not EVALSHA (a restarted primary has no script cache, and cluster pipelines
         # refuse EVALSHA); execute_command: ClusterPipeline.eval() is not EVAL
@@ -175,7 +180,7 @@ class RedisState(RedisFacts):
         return bool(claimed)
 
     def replaying(self, session_id: str | None = None) -> bool:
-        shards = [shard(session_id)] if session_id else list(SHARD_LIST)
+        shards = [shard(session_id)] if session_id else SHARD_LIST
         return any(self._each_shard(lambda pipe, one: pipe.exists(one.replaying), shards))
 
     def replay_done(self) -> None:

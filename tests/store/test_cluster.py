@@ -89,9 +89,9 @@ def test_a_primary_restarted_empty_replays_its_own_shards_only(
     assert not cluster_state.is_duplicate(lost, [f"msg:{lost_channel}:1.1"])  # replayable
 
     assert not cluster_state.claim_epoch(kept.session_id)  # accept's check: shard intact
-    assert cluster_state.claim_epoch(lost.session_id)  # accept's check: shard lost
-    assert not cluster_state.claim_epoch(lost.session_id)  # one claimer
-    assert cluster_state.claim_epoch()  # the sweep: the node's other shards
+    assert cluster_state.claim_epoch(lost.session_id)  # accept's check: shard lost...
+    assert not cluster_state.claim_epoch(lost.session_id)  # (one claimer)
+    assert not cluster_state.claim_epoch()  # ...and with it every lost shard: one replay
     on_victim = {one.number for one in SHARD_LIST
                  if redis_cluster.node_of(one.pending) is redis_cluster.nodes[0]}
     assert cluster_state._claimed == on_victim and 10 < len(on_victim) < 40

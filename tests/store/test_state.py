@@ -64,6 +64,15 @@ def test_one_caller_claims_a_new_epoch_and_turns_wait_for_its_replay(state: Stat
     assert not state.replaying() and not state.claim_epoch()
 
 
+def test_the_check_before_an_accept_claims_every_lost_part_at_once(state: State) -> None:
+    elsewhere = Job(kind="turn", team="T9", channel="D9", thread_ts="1.1", ts="1", user="U1")
+    assert state.claim_epoch(job("1").session_id)  # new: this thread's part, and the rest
+    assert state.replaying(elsewhere.session_id) and not state.claim_epoch()
+    assert not state.claim_epoch(elsewhere.session_id)
+    state.replay_done()
+    assert not state.replaying(job("1").session_id) and not state.replaying()
+
+
 def test_a_replayed_message_is_queued_before_later_ones(state: State) -> None:
     sid = job("1").session_id
     for ts in ("1700000005.000100", "1700000009.000100"):  # arrived after Redis lost 3 and 7
