@@ -37,6 +37,7 @@ class Config:
     api_url: str | None = None
     port: int = 3000
     redis_url: str | None = None
+    redis_cluster: bool | None = None  # None: ask the server (INFO cluster)
     session_bucket: str | None = None
     session_prefix: str = "sessions/"
     session_dir: Path = Path(".data/sessions")
@@ -157,6 +158,7 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
         api_url=api_url,
         port=_int(env, "PORT", 3000),
         redis_url=redis_url,
+        redis_cluster=_redis_cluster(env, redis_url),
         session_bucket=_get(env, "SESSION_BUCKET"),
         session_prefix=_get(env, "SESSION_PREFIX") or "sessions/",
         session_dir=_session_dir(env),
@@ -221,6 +223,17 @@ def _oauth(env: dict[str, str], socket_mode: bool) -> tuple[str, str, str | None
 
 
 ROLES = ("all", "accept", "turns")
+
+
+def _redis_cluster(env: dict[str, str], redis_url: str | None) -> bool | None:
+    """REDIS_CLUSTER: on/off forces the mode, unset detects it."""
+    if not _get(env, "REDIS_CLUSTER"):
+        return None
+    cluster = _flag(env, "REDIS_CLUSTER", False)
+    if cluster and redis_url and redis_url.startswith("unix://"):
+        raise ConfigError("REDIS_CLUSTER=on needs a redis:// or rediss:// REDIS_URL (Redis "
+                          "Cluster has no unix sockets); unset REDIS_CLUSTER or fix REDIS_URL.")
+    return cluster
 
 
 def _role(env: dict[str, str], redis_url: str | None) -> str:

@@ -36,7 +36,7 @@ from bot.stop import STOP_ANY, request_stop
 from bot.store import lifecycle
 from bot.store.blobs import S3Blobs
 from bot.store.memory_state import MemoryState
-from bot.store.redis_state import RedisState, connect
+from bot.store.redis_state import RedisState
 from bot.store.sessions import SessionStore
 from bot.store.state import State
 from bot.thread_context import ThreadReader
@@ -64,7 +64,8 @@ def slack_client(config: Config, token: str | None = None) -> WebClient:
 
 def build_state(config: Config) -> State:
     if config.redis_url:
-        return RedisState(connect(config.redis_url), lock_ttl=config.lock_ttl_seconds)
+        return RedisState.from_url(config.redis_url, cluster=config.redis_cluster,
+                                   lock_ttl=config.lock_ttl_seconds)
     log.warning(
         "REDIS_URL is not set: dedup, queues and thread locks live in this process only. "
         "Run exactly ONE worker process; set REDIS_URL to scale out."
@@ -128,7 +129,7 @@ class Runtime:
     def _dedup_and_queue(self, job: Job, event_id: str | None, retry: int) -> bool:
         keys = dedup_keys(job, event_id)
         try:
-            accepted = not self.state.is_duplicate(keys) and self._accept(job, keys)
+            accepted = not self.state.is_duplicate(job, keys) and self._accept(job, keys)
         except TRANSIENT_ERRORS as exc:
             if retry < LAST_SLACK_RETRY:
                 log.warning("could not queue %s (retry %d): %s", job.ts, retry, exc)
@@ -152,7 +153,7 @@ class Runtime:
         """The durable record first, then the Redis queue (which dedups for real). A record
         that exists already means Redis forgot the message (or another delivery of it is
         being accepted right now): queue it as replayed, so the turn checks it first."""
-        if self.state.claim_epoch():  # Redis is new or lost its data: recover it first
+        if self.state.claim_epoch(job.session_id):  # Redis is new or lost data: recover first
             self.background.submit(self.replay_inbox)
         job = telemetry.stamped(job)  # the turn continues this trace
         if not self.inbox.record(job):

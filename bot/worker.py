@@ -122,7 +122,7 @@ class Worker:
             while not self._stopping.is_set():
                 lease.check()
                 jobs = self.state.queued(lease.session_id)
-                if jobs and self.state.replaying():  # recovered messages come first
+                if jobs and self.state.replaying(lease.session_id):  # recovered messages first
                     self._stopping.wait(0.2)
                     continue
                 if not jobs:

@@ -12,6 +12,7 @@ import redis
 
 from tests.fakes.model import ScriptedModel
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.redis_cluster import RedisCluster
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import S3Server
 from tests.fakes.slack_api import FakeSlack
@@ -41,6 +42,19 @@ def redis_url(redis_server: RedisServer | None) -> Iterator[str]:
         client.delete(key)
     yield url
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """Three cluster-mode primaries joined by `redis-cli --cluster create` (one per session)."""
+    with RedisCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: RedisCluster) -> str:
+    redis_cluster.flush()
+    return redis_cluster.url
 
 
 @pytest.fixture(scope="session")

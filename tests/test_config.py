@@ -159,3 +159,14 @@ history = "window"
 def test_bad_history_fields_stop_start_up(tmp_path, fields: str, named: str) -> None:
     with pytest.raises(ConfigError, match=rf"PERSONAS_FILE .*\(critic\): {named} "):
         personas_from(tmp_path, f'[[persona]]\nid = "critic"\nsystem_prompt = "x"\n{fields}\n')
+
+
+def test_redis_cluster_is_detected_unless_forced() -> None:
+    url = {**GOOD, "REDIS_URL": "rediss://cfg.cache.amazonaws.com:6379"}
+    assert load(url).redis_cluster is None  # ask the server (INFO cluster)
+    assert load({**url, "REDIS_CLUSTER": "1"}).redis_cluster is True
+    assert load({**url, "REDIS_CLUSTER": "off"}).redis_cluster is False
+    with pytest.raises(ConfigError, match="REDIS_CLUSTER"):
+        load({**url, "REDIS_CLUSTER": "maybe"})
+    with pytest.raises(ConfigError, match="REDIS_CLUSTER=on needs"):
+        load({**GOOD, "REDIS_URL": "unix:///tmp/r.sock", "REDIS_CLUSTER": "on"})

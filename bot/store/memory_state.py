@@ -88,7 +88,7 @@ class MemoryState:
             self._cond.notify()
             return True
 
-    def is_duplicate(self, dedup_keys: list[str]) -> bool:
+    def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:
         with self._cond:
             self._expire_dedup(time.time())
             return any(key in self._dedup for key in dedup_keys)
@@ -103,7 +103,7 @@ class MemoryState:
                 return
         inbox.append(job)
 
-    def claim_epoch(self) -> bool:
+    def claim_epoch(self, session_id: str | None = None) -> bool:
         with self._cond:
             if self._epoch_claimed:
                 return False
@@ -111,7 +111,7 @@ class MemoryState:
             self._replaying_until = time.time() + REPLAY_PAUSE_SECONDS
             return True
 
-    def replaying(self) -> bool:
+    def replaying(self, session_id: str | None = None) -> bool:
         return time.time() < self._replaying_until
 
     def replay_done(self) -> None:
@@ -126,6 +126,15 @@ class MemoryState:
     def orphans(self, limit: int = 100) -> list[str]:
         with self._cond:
             return [sid for sid in list(self._pending)[:limit] if sid not in self._locks]
+
+    def queue_stats(self) -> tuple[int, float]:
+        now = time.time()
+        with self._cond:
+            inboxes = [inbox for inbox in self._inbox.values() if inbox]
+            count = sum(len(inbox) for inbox in inboxes)
+            heads = [message_time(inbox[0].ts) or self._pending.get(inbox[0].session_id, now)
+                     for inbox in inboxes]
+        return count, max(0.0, now - min(heads)) if heads else 0.0
 
     def try_lease(self, session_id: str) -> Lease | None:
         with self._cond:

@@ -1,107 +1,68 @@
 """Redis: the one module that talks to Redis (dedup, inbox, thread locks, thread facts).
 
-Per-thread keys carry a hash tag `{session_id}`, but the scripts also touch the global
-pending/wake/dedup keys, so this needs a single Redis (primary + replicas), not Cluster.
+Works on a single Redis (primary + replicas) and on Redis Cluster (ElastiCache Serverless,
+MemoryDB, self-run clusters), with one key layout for both (bot/store/redis_keys.py):
+every script touches the keys of one shard, i.e. one hash slot. `connect` detects a cluster
+(`INFO cluster`: cluster_enabled:1) unless REDIS_CLUSTER says which it is.
+
+Cluster specifics, and why they are safe:
+- wake-ups are one list pushed after accept (not inside the script): a lost push is found
+  by the 2 s sweep of the shards' pending sets, as a dead worker's threads are.
+- the epoch is per shard: a primary that restarts empty (the others keep their data) loses
+  only its shards' epochs; the next claim sees them missing and replays the durable inbox.
+  The replay re-queues every recent message, but the intact shards still hold their dedup
+  keys, so only the lost ones are queued again (and a handled one is skipped at its turn).
+- pipelines over several shards are split per node by redis-py (not atomic): used only for
+  reads and for per-shard scripts that are atomic on their own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 
 import redis
-from redis.exceptions import LockError
+from redis.cluster import RedisCluster
+from redis.exceptions import LockError, RedisError
 
 from bot.dedup import DEDUP_TTL_SECONDS
 from bot.jobs import DM_THREAD, Job, message_time
+from bot.store import redis_scripts as lua
+from bot.store.redis_facts import RedisFacts
+from bot.store.redis_keys import PREFIX, SHARD_LIST, WAKE, Shard, shard
 from bot.store.state import JOINED_TTL_SECONDS, REPLAY_PAUSE_SECONDS
 from bot.thread_lock import Lease, LeaseLost
 
 log = logging.getLogger(__name__)
-PREFIX = "tsb:"
-PENDING = PREFIX + "pending"
-WAKE = PREFIX + "wake"
-EPOCH = PREFIX + "epoch"  # set once; its absence means Redis lost its data (or is new)
-REPLAYING = PREFIX + "replaying"  # turns wait while the durable inbox is queued again
-REPLAYED = PREFIX + "replayed"  # ... until this says it was
-
-# KEYS: inbox, pending, wake, joined, dedup...
-# ARGV: job, session_id, now, dedup ttl, joined ttl, job kind (only turns join a thread),
-#       the message's time if it is replayed from the durable inbox, else ''
-# A replayed job goes before the queued jobs of later messages: answered in Slack's order.
-_ACCEPT = """
-for i = 5, #KEYS do
-  if redis.call('exists', KEYS[i]) == 1 then return 0 end
-end
-for i = 5, #KEYS do redis.call('set', KEYS[i], '1', 'EX', ARGV[4]) end
-local placed = false
-if ARGV[7] ~= '' then
-  for _, queued in ipairs(redis.call('lrange', KEYS[1], 0, -1)) do
-    local at = tonumber(string.match(cjson.decode(queued).ts, '%d%d%d%d%d%d%d%d%d+%.?%d*') or '')
-    if at and at > tonumber(ARGV[7]) then
-      redis.call('linsert', KEYS[1], 'BEFORE', queued, ARGV[1])
-      placed = true
-      break
-    end
-  end
-end
-if not placed then redis.call('rpush', KEYS[1], ARGV[1]) end
-redis.call('zadd', KEYS[2], 'NX', ARGV[3], ARGV[2])
-redis.call('lpush', KEYS[3], ARGV[2])
-if ARGV[6] == 'turn' then redis.call('set', KEYS[4], '1', 'EX', ARGV[5]) end
-return 1
-"""
-# KEYS: epoch, replaying, replayed  ARGV: epoch id, pause seconds. The one caller that
-# finds Redis without its epoch replays the durable inbox; turns wait until it is done. If
-# that caller dies mid-replay, its pause expires and the next caller replays instead.
-_CLAIM_EPOCH = """
-if redis.call('set', KEYS[1], ARGV[1], 'NX') or (redis.call('exists', KEYS[3]) == 0
-    and redis.call('exists', KEYS[2]) == 0) then
-  redis.call('set', KEYS[2], '1', 'EX', ARGV[2])
-  return 1
-end
-return 0
-"""
-# KEYS: lock, inbox, pending  ARGV: token, session_id
-_RELEASE_IF_IDLE = """
-if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
-if redis.call('llen', KEYS[2]) > 0 then return 0 end
-redis.call('del', KEYS[1])
-redis.call('zrem', KEYS[3], ARGV[2])
-return 1
-"""
-# KEYS: lock  ARGV: token, ttl ms. Extends our lock; if Redis lost it (a restart without
-# persistence) and nobody else took it, takes it back rather than abandoning the turn.
-_RENEW = """
-local holder = redis.call('get', KEYS[1])
-if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-if holder then return 0 end
-redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-"""
-# KEYS: lock, inbox  ARGV: token, consumed jobs... Pops only the jobs that were handled:
-# if Redis lost the inbox meanwhile, newer jobs at its head are not the ones we answered.
-_FINISH = """
-if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
-for i = 2, #ARGV do
-  if redis.call('lindex', KEYS[2], 0) ~= ARGV[i] then return 1 end
-  redis.call('lpop', KEYS[2])
-end
-return 1
-"""
+Client = redis.Redis | RedisCluster
+_OPTIONS = {"socket_timeout": 10, "socket_connect_timeout": 5, "retry_on_timeout": True}
 
 
-def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30,
-        retry_on_timeout=True,
-    )
+def is_cluster(url: str) -> bool:
+    """Does `url` point at a Redis Cluster node? Raises if Redis is unreachable."""
+    probe = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        return probe.info("cluster").get("cluster_enabled") == 1
+    except redis.ResponseError as exc:  # INFO refused by a restricted managed Redis
+        log.warning("could not ask Redis whether it is a cluster (%s); assuming it is not: "
+                    "set REDIS_CLUSTER=1 if it is", exc)
+        return False
+    finally:
+        probe.close()
 
 
-def _key(kind: str, session_id: str) -> str:
-    return f"{PREFIX}{kind}:{{{session_id}}}"
+def connect(url: str, cluster: bool | None = None) -> Client:
+    """A client for `url`: RedisCluster when `cluster` (None: ask the server), else Redis.
+    `rediss://` is TLS in both (redis-py's SSLConnection for every node)."""
+    if cluster is None:
+        cluster = is_cluster(url)
+    if cluster:
+        return RedisCluster.from_url(url, **_OPTIONS)
+    return redis.Redis.from_url(url, health_check_interval=30, **_OPTIONS)
 
 
 class RedisLease(Lease):
@@ -116,7 +77,8 @@ class RedisLease(Lease):
         return self._state.renew_script(keys=[self._lock.name], args=[self.token, ttl_ms]) == 1
 
     def release_if_idle(self) -> bool:
-        keys = [self._lock.name, _key("inbox", self.session_id), PENDING]
+        at = shard(self.session_id)
+        keys = [self._lock.name, at.thread("inbox", self.session_id), at.pending]
         result = self._state.release_script(keys=keys, args=[self.token, self.session_id])
         if result == -1:
             self.lost.set()
@@ -128,46 +90,109 @@ class RedisLease(Lease):
             self._lock.release()
 
 
-class RedisState:
+class RedisState(RedisFacts):
     distributed = True
 
-    def __init__(self, client: redis.Redis, lock_ttl: float = 30.0) -> None:
-        self.client = client
+    def __init__(self, client: Client | Callable[[], Client], lock_ttl: float = 30.0) -> None:
+        """`client`, or a function that makes one on first use (so a process starts, not
+        ready, while Redis is unreachable: connecting to a cluster asks it first)."""
         self.lock_ttl = lock_ttl
-        self._sweep_at = 0
-        self._accept = client.register_script(_ACCEPT)
-        self._claim = client.register_script(_CLAIM_EPOCH)
-        self.release_script = client.register_script(_RELEASE_IF_IDLE)
-        self.renew_script = client.register_script(_RENEW)
-        self._finish = client.register_script(_FINISH)
+        self._client: Client | None = None
+        self._connect = None if isinstance(client, redis.Redis | RedisCluster) else client
+        self._connecting = threading.Lock()
+        self._guard = threading.Lock()
+        self._sweep_at = [0] * len(SHARD_LIST)
+        self._claimed: set[int] = set()  # shards whose replay this process owes
+        if self._connect is None:
+            self._bind(client)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_url(cls, url: str, cluster: bool | None = None, lock_ttl: float = 30.0
+                 ) -> RedisState:
+        return cls(lambda: connect(url, cluster), lock_ttl=lock_ttl)
+
+    def _bind(self, client: Client) -> None:
+        self._accept = client.register_script(lua.ACCEPT)
+        self.release_script = client.register_script(lua.RELEASE_IF_IDLE)
+        self.renew_script = client.register_script(lua.RENEW)
+        self._finish = client.register_script(lua.FINISH)
+        self._client = client
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            with self._connecting:
+                if self._client is None and self._connect is not None:
+                    self._bind(self._connect())
+        assert self._client is not None
+        return self._client
+
+    @property
+    def cluster(self) -> bool:
+        return isinstance(self.client, RedisCluster)
 
     def accept(self, job: Job, dedup_keys: list[str]) -> bool:
-        sid = job.session_id
-        keys = [_key("inbox", sid), PENDING, WAKE, _key("joined", sid)]
-        keys += [f"{PREFIX}dedup:{k}" for k in dedup_keys]
-        at = message_time(job.ts) if job.replayed else None
+        sid, at = job.session_id, shard(job.session_id)
+        client = self.client
+        keys = [at.thread("inbox", sid), at.pending, at.thread("joined", sid)]
+        keys += [at.dedup(k) for k in dedup_keys]
+        when = message_time(job.ts) if job.replayed else None
         args = [job.dumps(), sid, time.time(), DEDUP_TTL_SECONDS, JOINED_TTL_SECONDS, job.kind,
-                "" if at is None else repr(at)]
-        accepted = self._accept(keys=keys, args=args) == 1
-        if accepted and job.kind == "turn" and job.thread_ts != DM_THREAD:
-            recent = f"{PREFIX}recent:{job.team}:{job.channel}:{job.user}"
-            self.client.set(recent, job.thread_ts, ex=JOINED_TTL_SECONDS)
-        return accepted
+                "" if when is None else repr(when)]
+        if self._accept(keys=keys, args=args) != 1:
+            return False
+        pipe = client.pipeline(transaction=False)
+        pipe.lpush(WAKE, sid)
+        if job.kind == "turn" and job.thread_ts != DM_THREAD:
+            pipe.set(f"{PREFIX}recent:{job.team}:{job.channel}:{job.user}", job.thread_ts,
+                     ex=JOINED_TTL_SECONDS)
+        try:
+            pipe.execute()
+        except RedisError as exc:  # queued already: the sweep finds it without the wake-up
+            log.warning("could not wake a worker for %s: %s", sid, exc)
+        return True
 
-    def is_duplicate(self, dedup_keys: list[str]) -> bool:
-        return bool(self.client.exists(*(f"{PREFIX}dedup:{k}" for k in dedup_keys)))
+    def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:
+        at = shard(job.session_id)
+        return bool(self.client.exists(*(at.dedup(k) for k in dedup_keys)))
 
-    def claim_epoch(self) -> bool:
-        return self._claim(keys=[EPOCH, REPLAYING, REPLAYED],
-                           args=[uuid.uuid4().hex, REPLAY_PAUSE_SECONDS]) == 1
+    def _each_shard(self, command: Callable[..., object], shards: Sequence[Shard]) -> list:
+        """Run `command(pipe, shard)` for every shard in one pipeline (per node in a cluster)."""
+        pipe = self.client.pipeline(transaction=False)
+        for one in shards:
+            command(pipe, one)
+        return pipe.execute()
 
-    def replaying(self) -> bool:
-        return bool(self.client.exists(REPLAYING))
+    def claim_epoch(self, session_id: str | None = None) -> bool:
+        """With `session_id`, its shard first (cheap, before each accept); once a shard is
+        found lost, every other lost one is claimed too, so one replay covers them all."""
+        if session_id is not None and not self._claim([shard(session_id)]):
+            return False
+        return self._claim(SHARD_LIST) or session_id is not None
+
+    def _claim(self, shards: Sequence[Shard]) -> bool:
+        epoch = uuid.uuid4().hex
+        # EVAL, not EVALSHA (a restarted primary has no script cache, and cluster pipelines
+        # refuse EVALSHA); execute_command: ClusterPipeline.eval() is not EVAL
+        results = self._each_shard(lambda pipe, one: pipe.execute_command(
+            "EVAL", lua.CLAIM_EPOCH, 3, one.epoch, one.replaying, one.replayed, epoch,
+            REPLAY_PAUSE_SECONDS), shards)
+        claimed = {one.number for one, got in zip(shards, results, strict=True) if got == 1}
+        with self._guard:
+            self._claimed |= claimed
+        return bool(claimed)
+
+    def replaying(self, session_id: str | None = None) -> bool:
+        shards = [shard(session_id)] if session_id else SHARD_LIST
+        return any(self._each_shard(lambda pipe, one: pipe.exists(one.replaying), shards))
 
     def replay_done(self) -> None:
-        pipe = self.client.pipeline()
-        pipe.set(REPLAYED, "1")
-        pipe.delete(REPLAYING)
+        with self._guard:
+            done, self._claimed = self._claimed, set()
+        pipe = self.client.pipeline(transaction=False)
+        for number in sorted(done):
+            pipe.set(SHARD_LIST[number].replayed, "1")
+            pipe.delete(SHARD_LIST[number].replaying)
         pipe.execute()
 
     def wait_for_work(self, timeout: float) -> str | None:
@@ -175,93 +200,82 @@ class RedisState:
         return item[1].decode() if item else None
 
     def orphans(self, limit: int = 100) -> list[str]:
-        """Threads with queued work and no lock holder, `limit` at a time, rotating through
-        the whole pending set so long-running threads at its head cannot hide the rest."""
-        sids = [s.decode() for s in self.client.zrange(PENDING, self._sweep_at,
-                                                       self._sweep_at + limit - 1)]
-        self._sweep_at = self._sweep_at + limit if len(sids) == limit else 0
+        """Threads with queued work and no lock holder, at most `limit`, rotating through
+        each shard's pending set so long-running threads at its head cannot hide the rest."""
+        ranges = self._each_shard(lambda pipe, one: pipe.zrange(
+            one.pending, self._sweep_at[one.number], self._sweep_at[one.number] + limit - 1),
+            SHARD_LIST)
+        sids = []
+        for one, got in zip(SHARD_LIST, ranges, strict=True):
+            at = self._sweep_at[one.number]
+            self._sweep_at[one.number] = at + limit if len(got) == limit else 0
+            sids += [s.decode() for s in got]
         if not sids:
             return []
         pipe = self.client.pipeline(transaction=False)
         for sid in sids:
-            pipe.exists(_key("lock", sid))
-        return [sid for sid, held in zip(sids, pipe.execute(), strict=True) if not held]
+            pipe.exists(shard(sid).thread("lock", sid))
+        held = pipe.execute()
+        return [sid for sid, busy in zip(sids, held, strict=True) if not busy][:limit]
+
+    def queue_stats(self) -> tuple[int, float]:
+        """(messages queued in all threads, including those a running turn is answering;
+        age in seconds of the oldest of them), (0, 0.0) when none."""
+        pending = self._each_shard(lambda pipe, one: pipe.zrange(one.pending, 0, -1,
+                                                                 withscores=True), SHARD_LIST)
+        entries = [(s.decode(), score) for got in pending for s, score in got]
+        if not entries:
+            return 0, 0.0
+        pipe = self.client.pipeline(transaction=False)
+        for sid, _ in entries:
+            pipe.llen(shard(sid).thread("inbox", sid))
+            pipe.lindex(shard(sid).thread("inbox", sid), 0)
+        found = pipe.execute()
+        count, oldest, now = 0, None, time.time()
+        for (_, since), length, head in zip(entries, found[::2], found[1::2], strict=True):
+            if not length or head is None:
+                continue
+            count += length
+            at = message_time(Job.loads(head).ts) or since
+            oldest = at if oldest is None else min(oldest, at)
+        return count, max(0.0, now - oldest) if oldest is not None else 0.0
 
     def try_lease(self, session_id: str) -> Lease | None:
-        lock = self.client.lock(
-            _key("lock", session_id), timeout=self.lock_ttl, blocking=False, thread_local=False
-        )
+        lock = self.client.lock(shard(session_id).thread("lock", session_id),
+                                timeout=self.lock_ttl, blocking=False, thread_local=False)
         if not lock.acquire():
             return None
         return RedisLease(self, session_id, lock)
 
     def queued(self, session_id: str, limit: int = 50) -> list[Job]:
-        raw = self.client.lrange(_key("inbox", session_id), 0, limit - 1)
+        raw = self.client.lrange(shard(session_id).thread("inbox", session_id), 0, limit - 1)
         return [Job.loads(item) for item in raw]
 
     def finish(self, lease: Lease, jobs: list[Job]) -> None:
         assert isinstance(lease, RedisLease)
-        keys = [_key("lock", lease.session_id), _key("inbox", lease.session_id)]
+        at, sid = shard(lease.session_id), lease.session_id
+        keys = [at.thread("lock", sid), at.thread("inbox", sid)]
         if self._finish(keys=keys, args=[lease.token, *(job.dumps() for job in jobs)]) == -1:
             lease.lost.set()
             raise LeaseLost(f"lock for {lease.session_id} was lost before finishing")
 
     def is_joined(self, session_id: str) -> bool:
-        return bool(self.client.exists(_key("joined", session_id)))
+        return bool(self.client.exists(shard(session_id).thread("joined", session_id)))
 
     def sticky_persona(self, session_id: str) -> str | None:
-        value = self.client.get(_key("persona", session_id))
+        value = self.client.get(shard(session_id).thread("persona", session_id))
         return value.decode() if value else None
 
     def set_sticky_persona(self, session_id: str, persona: str | None) -> None:
+        key = shard(session_id).thread("persona", session_id)
         if persona is None:
-            self.client.delete(_key("persona", session_id))
+            self.client.delete(key)
         else:
-            self.client.set(_key("persona", session_id), persona, ex=JOINED_TTL_SECONDS)
-
-    def recent_thread(self, team: str, channel: str, user: str) -> str | None:
-        value = self.client.get(f"{PREFIX}recent:{team}:{channel}:{user}")
-        return value.decode() if value else None
-
-    def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None:
-        if value is None:
-            self.client.delete(f"{PREFIX}fact:{key}")
-        else:
-            self.client.set(f"{PREFIX}fact:{key}", value, ex=max(1, int(ttl)))
-
-    def fact(self, key: str) -> str | None:
-        value = self.client.get(f"{PREFIX}fact:{key}")
-        return value.decode() if value is not None else None
-
-    def add_once(self, key: str, member: str, ttl: float = JOINED_TTL_SECONDS) -> bool:
-        name = f"{PREFIX}set:{key}"
-        pipe = self.client.pipeline()
-        pipe.sadd(name, member)
-        pipe.expire(name, max(1, int(ttl)))
-        return pipe.execute()[0] == 1
-
-    def count(self, key: str, field: str, by: int = 1) -> int:
-        return int(self.client.hincrby(f"{PREFIX}count:{key}", field, by))
-
-    def counts(self, key: str) -> dict[str, int]:
-        raw = self.client.hgetall(f"{PREFIX}count:{key}")
-        return {k.decode(): int(v) for k, v in raw.items()}
-
-    def append_note(self, key: str, note: str, max_notes: int = 50,
-                    ttl: float = JOINED_TTL_SECONDS) -> None:
-        name = f"{PREFIX}notes:{key}"
-        pipe = self.client.pipeline()
-        pipe.rpush(name, note)
-        pipe.ltrim(name, -max_notes, -1)
-        pipe.expire(name, max(1, int(ttl)))
-        pipe.execute()
-
-    def notes(self, key: str) -> list[str]:
-        return [n.decode() for n in self.client.lrange(f"{PREFIX}notes:{key}", 0, -1)]
-
-    def drop_notes(self, key: str, count: int) -> None:
-        if count > 0:
-            self.client.ltrim(f"{PREFIX}notes:{key}", count, -1)
+            self.client.set(key, persona, ex=JOINED_TTL_SECONDS)
 
     def ping(self) -> None:
-        self.client.ping()
+        client = self.client
+        if isinstance(client, RedisCluster):
+            client.ping(target_nodes=RedisCluster.PRIMARIES)  # every shard must answer
+        else:
+            client.ping()

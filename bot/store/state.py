@@ -27,25 +27,36 @@ class State(Protocol):
 
     def accept(self, job: Job, dedup_keys: list[str]) -> bool: ...
 
-    def is_duplicate(self, dedup_keys: list[str]) -> bool:
-        """Was any of these keys accepted already? (A read: `accept` decides for real.)"""
+    def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:
+        """Was any of these keys of `job` accepted already? (A read: `accept` decides.)"""
         ...
 
-    def claim_epoch(self) -> bool:
+    def claim_epoch(self, session_id: str | None = None) -> bool:
         """True for the one caller that finds the state empty (new, or it lost its data):
         that caller replays the durable inbox (bot.inbox), then calls `replay_done`.
         Meanwhile `replaying` is true and no turn starts, so the recovered messages are
         answered before the ones that came after them. A caller that dies mid-replay is
-        replaced by the next one after REPLAY_PAUSE_SECONDS."""
+        replaced by the next one after REPLAY_PAUSE_SECONDS.
+
+        With `session_id`, only the part of the state holding that thread is checked (a
+        Redis Cluster shard can lose its data while the others keep theirs): the cheap
+        check before accepting a message; without it, all of it (the worker's sweep)."""
         ...
 
-    def replaying(self) -> bool: ...
+    def replaying(self, session_id: str | None = None) -> bool:
+        """Is a replay running that this thread's turns (None: any turn) must wait for?"""
+        ...
 
     def replay_done(self) -> None: ...
 
     def wait_for_work(self, timeout: float) -> str | None: ...
 
     def orphans(self, limit: int = 100) -> list[str]: ...
+
+    def queue_stats(self) -> tuple[int, float]:
+        """(messages queued in all threads, including those a running turn is answering;
+        age in seconds of the oldest of them); (0, 0.0) when none is queued."""
+        ...
 
     def try_lease(self, session_id: str) -> Lease | None: ...
 

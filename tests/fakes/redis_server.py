@@ -41,9 +41,11 @@ class RedisServer:
     The port is chosen once and kept across `restart()` so clients can reconnect.
     """
 
-    def __init__(self, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(self, port: int | None = None, binary: str | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
         self.binary = binary or find_redis_server()
+        self.extra_args = extra_args  # e.g. cluster mode (tests/fakes/redis_cluster.py)
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-redis-")
         self.dir = Path(self._tmp.name)
         self.log_path = self.dir / "redis.log"
@@ -69,6 +71,7 @@ class RedisServer:
             "--dir", str(self.dir),
             "--daemonize", "no",
             "--logfile", "",
+            *self.extra_args,
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(

@@ -19,11 +19,30 @@ def job(ts: str, thread: str = "100.1", kind: str = "turn", user: str = "U1") ->
     return Job(kind=kind, team="T1", channel="C1", thread_ts=thread, ts=ts, user=user, text=ts)
 
 
-@pytest.fixture(params=["redis", "memory"])
+def redis_state(request: pytest.FixtureRequest, lock_ttl: float) -> RedisState:
+    """`connect` detects the mode: `redis_url` is a single Redis, the other a cluster."""
+    url = request.getfixturevalue("redis_url" if request.param == "redis" else
+                                  "redis_cluster_url")
+    state = RedisState(connect(url), lock_ttl=lock_ttl)
+    assert state.cluster == (request.param == "cluster")
+    return state
+
+
+@pytest.fixture(params=["redis", "cluster", "memory"])
 def state(request: pytest.FixtureRequest) -> State:
     if request.param == "memory":
         return MemoryState(lock_ttl=3)
-    return RedisState(connect(request.getfixturevalue("redis_url")), lock_ttl=3)
+    return redis_state(request, 3)
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def short_lease_state(request: pytest.FixtureRequest) -> RedisState:
+    return redis_state(request, 1)
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def long_lease_state(request: pytest.FixtureRequest) -> RedisState:
+    return redis_state(request, 30)
 
 
 def test_accept_dedups_on_any_shared_key(state: State) -> None:
@@ -32,6 +51,8 @@ def test_accept_dedups_on_any_shared_key(state: State) -> None:
     assert state.accept(job("1.1"), ["msg:C1:1.1", "event:Ev1"])
     assert not state.accept(job("1.1"), ["msg:C1:1.1", "event:Ev2"])  # double delivery
     assert not state.accept(job("1.1"), ["msg:C1:1.9", "event:Ev1"])  # retry
+    assert state.is_duplicate(job("1.1"), ["msg:C1:1.1", "event:Ev3"])
+    assert not state.is_duplicate(job("1.1"), ["msg:C1:1.8", "event:Ev3"])
     assert [j.ts for j in state.queued(job("1.1").session_id)] == ["1.1"]
     assert state.is_joined(job("1.1").session_id)
 
@@ -41,6 +62,15 @@ def test_one_caller_claims_a_new_epoch_and_turns_wait_for_its_replay(state: Stat
     assert not state.claim_epoch()  # one claimer
     state.replay_done()
     assert not state.replaying() and not state.claim_epoch()
+
+
+def test_the_check_before_an_accept_claims_every_lost_part_at_once(state: State) -> None:
+    elsewhere = Job(kind="turn", team="T9", channel="D9", thread_ts="1.1", ts="1", user="U1")
+    assert state.claim_epoch(job("1").session_id)  # new: this thread's part, and the rest
+    assert state.replaying(elsewhere.session_id) and not state.claim_epoch()
+    assert not state.claim_epoch(elsewhere.session_id)
+    state.replay_done()
+    assert not state.replaying(job("1").session_id) and not state.replaying()
 
 
 def test_a_replayed_message_is_queued_before_later_ones(state: State) -> None:
@@ -127,8 +157,8 @@ def test_sticky_persona_and_recent_thread(state: State) -> None:
     assert state.recent_thread("T1", "C1", "U8") is None
 
 
-def test_redis_lease_expires_when_its_holder_dies(redis_url: str) -> None:
-    state = RedisState(connect(redis_url), lock_ttl=1)
+def test_redis_lease_expires_when_its_holder_dies(short_lease_state: RedisState) -> None:
+    state = short_lease_state
     sid = job("8.1").session_id
     dead = state.try_lease(sid)  # never renewed, as if the worker was killed
     assert dead is not None
@@ -138,8 +168,8 @@ def test_redis_lease_expires_when_its_holder_dies(redis_url: str) -> None:
     assert not dead.renew()
 
 
-def test_orphan_sweep_reaches_past_busy_threads(redis_url: str) -> None:
-    state = RedisState(connect(redis_url), lock_ttl=30)
+def test_orphan_sweep_reaches_past_busy_threads(long_lease_state: RedisState) -> None:
+    state = long_lease_state
     busy = []
     for i in range(5):
         state.accept(job(f"9.{i}", thread=f"90.{i}"), [f"msg:9.{i}"])
@@ -195,3 +225,22 @@ def test_small_facts_are_shared_and_expire(state: State) -> None:
     assert state.notes("ctx") == ["b", "c"]
     state.drop_notes("ctx", 1)
     assert state.notes("ctx") == ["c"] and state.notes("other") == []
+
+
+def test_queue_stats_count_every_queued_message_and_the_oldest_age(state: State) -> None:
+    assert state.queue_stats() == (0, 0.0)
+    now = time.time()
+    old, new = f"{now - 30:.6f}", f"{now - 5:.6f}"
+    state.accept(job(new, thread="300.1"), [f"msg:{new}"])
+    state.accept(job(old, thread="300.2"), [f"msg:{old}"])
+    other = Job(kind="turn", team="T2", channel="D9", thread_ts="300.3", ts=f"{now:.6f}",
+                user="U1")  # another team and channel: another shard
+    state.accept(other, ["msg:other"])
+    state.accept(job(f"{now - 1:.6f}", thread="300.2"), ["msg:later"])
+    count, age = state.queue_stats()
+    assert count == 4 and 29 <= age < 40
+    sid = job(old, thread="300.2").session_id
+    lease = state.try_lease(sid)
+    state.finish(lease, state.queued(sid)[:1])  # the oldest answered
+    count, age = state.queue_stats()
+    assert count == 3 and 4 <= age < 15
