@@ -52,6 +52,8 @@ class Config:
     thread_context_messages: int = 50  # 0: never read a thread's earlier messages
     thread_context_chars: int = 12_000
     file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
+    metrics_token: str = ""  # GET /metrics needs it as a bearer token; unset: no metrics
+    metrics_port: int | None = None  # Socket Mode and turns processes serve /metrics here
 
     @property
     def distributed(self) -> bool:
@@ -159,7 +161,17 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
         thread_context_messages=_int(env, "THREAD_CONTEXT_MESSAGES", 50, minimum=0),
         thread_context_chars=_int(env, "THREAD_CONTEXT_CHARS", 12_000, minimum=500),
         file_max_bytes=_int(env, "FILE_MAX_BYTES", 5_000_000),
+        metrics_token=_get(env, "METRICS_TOKEN") or "",
+        metrics_port=_metrics_port(env),
     )
+
+
+def _metrics_port(env: dict[str, str]) -> int | None:
+    port = _int(env, "METRICS_PORT", 0, minimum=0) or None
+    if port and not _get(env, "METRICS_TOKEN"):
+        raise ConfigError("METRICS_PORT is set but METRICS_TOKEN is not: set METRICS_TOKEN "
+                          "(scrapers send it as a bearer token) or unset METRICS_PORT.")
+    return port
 
 
 ROLES = ("all", "accept", "turns")

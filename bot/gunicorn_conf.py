@@ -1,10 +1,33 @@
 """gunicorn settings for the `web` process (see Procfile)."""
 
 import gc
+import glob
 import os
+import shutil
+import tempfile
 
-from bot.config import load_or_exit
-from bot.preload import preload
+from dotenv import load_dotenv
+
+
+def _metrics_dir() -> tuple[str, bool]:
+    """Prometheus' multiprocess mode: each worker writes its samples to files here and a
+    scrape answered by any worker reads them all (bot/metrics.py). Returns (dir, ours)."""
+    load_dotenv()  # PROMETHEUS_MULTIPROC_DIR may be set there
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    ours = not path
+    path = path or tempfile.mkdtemp(prefix="bot-metrics-")
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):  # a previous run's samples
+        os.remove(stale)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path, ours
+
+
+# Before anything imports prometheus_client (the preload below does): it reads this at import.
+_metrics_path, _metrics_dir_ours = _metrics_dir()
+
+from bot.config import load_or_exit  # noqa: E402 - after the metrics directory is set
+from bot.preload import preload  # noqa: E402
 
 # The master reads this file before it starts any worker: a configuration mistake ends
 # here with one clear message (`gunicorn … bot.web:create_app()` from the Procfile too).
@@ -47,6 +70,17 @@ def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
 
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.siginterrupt(signal.SIGTERM, False)
+
+
+def child_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its live gauges leave the sum
+
+
+def on_exit(server):  # noqa: ANN001 - gunicorn hook signature
+    if _metrics_dir_ours:
+        shutil.rmtree(_metrics_path, ignore_errors=True)
 
 
 def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature

@@ -1,5 +1,6 @@
-"""HTTP mode: a WSGI app serving Slack at POST /slack/events, GET /healthz (liveness) and
-GET /readyz (readiness: Redis and the session storage answer).
+"""HTTP mode: a WSGI app serving Slack at POST /slack/events, GET /healthz (liveness),
+GET /readyz (readiness: Redis and the session storage answer) and GET /metrics
+(Prometheus, with METRICS_TOKEN: bot/metrics.py).
 
 Run it under gunicorn (see Procfile); `create_app()` is the factory each worker calls.
 """
@@ -16,7 +17,7 @@ from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_sdk.signature import SignatureVerifier
 
-from bot import payloads
+from bot import metrics, payloads
 from bot.config import BOOT_ERROR_EXIT
 from bot.main import start_runtime
 
@@ -34,9 +35,11 @@ def _respond(start_response: StartResponse, status: str, payload: dict) -> list[
 
 class WebApp:
     def __init__(self, app: App, health: Callable[[], dict[str, str]],
-                 signing_secret: str) -> None:
+                 signing_secret: str,
+                 metrics_app: Callable[..., Iterable[bytes]] | None = None) -> None:
         self.app = app
         self.health = health
+        self.metrics_app = metrics_app  # GET /metrics (None: 404)
         self.verifier = SignatureVerifier(signing_secret)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -48,6 +51,8 @@ class WebApp:
             ok = all(value == "ok" for value in checks.values())
             status = "200 OK" if ok else "503 Service Unavailable"
             return _respond(start_response, status, {"ok": ok, "checks": checks})
+        if path == "/metrics" and self.metrics_app is not None:
+            return self.metrics_app(environ, start_response)
         if path != "/slack/events":
             return _respond(start_response, "404 Not Found", {"error": "not found"})
         if method != "POST":
@@ -85,4 +90,5 @@ class WebApp:
 
 def create_app() -> WebApp:
     runtime, app = start_runtime(socket_mode=False, exit_code=BOOT_ERROR_EXIT)
-    return WebApp(app, runtime.health, runtime.config.signing_secret)
+    return WebApp(app, runtime.health, runtime.config.signing_secret,
+                  metrics.Endpoint(runtime.config.metrics_token, runtime.state))

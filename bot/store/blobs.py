@@ -19,6 +19,8 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from strands.types.exceptions import SessionException
 
+from bot import metrics
+
 _CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict")
 _MISSING = ("404", "NoSuchKey", "NotFound")
 
@@ -63,6 +65,7 @@ class S3Blobs:
             retries={"mode": "standard", "max_attempts": 2 if quick else 4},
             max_pool_connections=128, **timeouts,
         ))
+        metrics.watch_s3(self.client)
 
     def quick(self) -> S3Blobs:
         """The same bucket for requests Slack's 3 s ack waits on: a slow or failing S3 is

@@ -211,3 +211,11 @@ class MemoryState:
 
     def ping(self) -> None:
         return None
+
+    def queue_stats(self) -> tuple[int, float]:
+        with self._cond:
+            count = sum(len(inbox) for inbox in self._inbox.values())
+            sent = [message_time(inbox[0].ts) for inbox in self._inbox.values() if inbox]
+        now = time.time()
+        oldest = max((now - at for at in sent if at is not None), default=0.0)
+        return count, max(0.0, oldest)

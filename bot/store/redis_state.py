@@ -265,3 +265,15 @@ class RedisState:
 
     def ping(self) -> None:
         self.client.ping()
+
+    def queue_stats(self) -> tuple[int, float]:
+        sids = [sid.decode() for sid in self.client.zrange(PENDING, 0, -1)]
+        pipe = self.client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.llen(_key("inbox", sid))
+            pipe.lindex(_key("inbox", sid), 0)
+        replies = pipe.execute() if sids else []
+        sent = [message_time(Job.loads(head).ts) for head in replies[1::2] if head]
+        now = time.time()
+        oldest = max((now - at for at in sent if at is not None), default=0.0)
+        return sum(replies[0::2]), max(0.0, oldest)
