@@ -72,7 +72,8 @@ SLACK_CALLS = Counter("tsb_slack_api_calls", "Slack Web API requests (each retry
                       ["method"])
 SLACK_ERRORS = Counter("tsb_slack_api_errors", "Slack Web API errors by method and error "
                        "(ratelimited = HTTP 429)", ["method", "error"])
-S3_REQUESTS = Counter("tsb_s3_requests", "S3 requests by operation and HTTP status",
+S3_REQUESTS = Counter("tsb_s3_requests", "S3 HTTP requests (each retry counts) by "
+                      "operation and status",
                       ["operation", "status"])
 FEEDBACK_VOTES = Counter("tsb_feedback_votes", "Feedback clicks that counted (a first vote "
                          "or a switch), by persona and vote", ["persona", "vote"])
@@ -181,17 +182,16 @@ def _slack_error(response: HttpResponse | None, error: Exception | None) -> str:
 
 
 def watch_s3(client: Any) -> None:
-    """Count every S3 call of this boto3 client by operation and status (botocore events)."""
-    client.meta.events.register("after-call.s3", _s3_call)
-    client.meta.events.register("after-call-error.s3", _s3_error)
+    """Count every HTTP request of this boto3 client (botocore's retries included) by
+    operation and status, or the exception's name when there was no response."""
+    client.meta.events.register("response-received.s3", _s3_response)
 
 
-def _s3_call(http_response: Any, model: Any, **kwargs: Any) -> None:
-    S3_REQUESTS.labels(model.name, str(http_response.status_code)).inc()
-
-
-def _s3_error(model: Any, exception: Exception, **kwargs: Any) -> None:
-    S3_REQUESTS.labels(model.name, type(exception).__name__).inc()
+def _s3_response(event_name: str, response_dict: dict | None, exception: Exception | None,
+                 **kwargs: Any) -> None:
+    operation = event_name.rsplit(".", 1)[-1]
+    status = str(response_dict["status_code"]) if response_dict else type(exception).__name__
+    S3_REQUESTS.labels(operation, status).inc()
 
 
 class QueueCollector:
