@@ -14,12 +14,14 @@ def _metrics_dir() -> tuple[str, bool]:
     scrape answered by any worker reads them all (bot/metrics.py). Returns (dir, ours)."""
     load_dotenv()  # PROMETHEUS_MULTIPROC_DIR may be set there
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
-    ours = not path
+    ours = not path or os.environ.get("BOT_OWN_METRICS_DIR") == path  # ours, read again (HUP)
     path = path or tempfile.mkdtemp(prefix="bot-metrics-")
     os.makedirs(path, exist_ok=True)
     for stale in glob.glob(os.path.join(path, "*.db")):  # a previous run's samples
         os.remove(stale)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    if ours:
+        os.environ["BOT_OWN_METRICS_DIR"] = path
     return path, ours
 
 

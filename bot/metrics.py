@@ -23,7 +23,14 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    make_wsgi_app,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -227,9 +234,12 @@ def registry(state: Any) -> CollectorRegistry:
     """What a scrape shows: every process's samples (multiprocess mode) or this process's,
     and the queue gauges."""
     scraped = CollectorRegistry(auto_describe=False)  # describe nothing: no Redis call here
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if getattr(values.ValueClass, "_multiprocess", False):  # samples are written to files
         MultiProcessCollector(scraped)
     else:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            log.warning("PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was "
+                        "imported: /metrics shows this process only")
         scraped.register(_ThisProcess())
     scraped.register(QueueCollector(state))
     return scraped
