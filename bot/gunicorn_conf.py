@@ -1,5 +1,6 @@
 """gunicorn settings for the `web` process (see Procfile)."""
 
+import atexit
 import gc
 import glob
 import os
@@ -9,9 +10,10 @@ import tempfile
 from dotenv import load_dotenv
 
 
-def _metrics_dir() -> tuple[str, bool]:
+def _metrics_dir() -> None:
     """Prometheus' multiprocess mode: each worker writes its samples to files here and a
-    scrape answered by any worker reads them all (bot/metrics.py). Returns (dir, ours)."""
+    scrape answered by any worker reads them all (bot/metrics.py). A directory we made is
+    removed when the master exits."""
     load_dotenv()  # PROMETHEUS_MULTIPROC_DIR may be set there
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     ours = not path or os.environ.get("BOT_OWN_METRICS_DIR") == path  # ours, read again (HUP)
@@ -22,11 +24,12 @@ def _metrics_dir() -> tuple[str, bool]:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     if ours:
         os.environ["BOT_OWN_METRICS_DIR"] = path
-    return path, ours
+        master = os.getpid()  # forked workers inherit atexit handlers: only the master removes
+        atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, True))
 
 
 # Before anything imports prometheus_client (the preload below does): it reads this at import.
-_metrics_path, _metrics_dir_ours = _metrics_dir()
+_metrics_dir()
 
 from bot.config import load_or_exit  # noqa: E402 - after the metrics directory is set
 from bot.preload import preload  # noqa: E402
@@ -78,11 +81,6 @@ def child_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # its live gauges leave the sum
-
-
-def on_exit(server):  # noqa: ANN001 - gunicorn hook signature
-    if _metrics_dir_ours:
-        shutil.rmtree(_metrics_path, ignore_errors=True)
 
 
 def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
