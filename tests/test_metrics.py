@@ -14,6 +14,7 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from strands import Agent
 
 from bot import config, metrics
 from bot.config import ConfigError
@@ -21,6 +22,7 @@ from bot.jobs import Job, session_id
 from bot.stop import stop_key
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
+from bot.store.sessions import FencingError, SessionStore
 from bot.web import WebApp
 from tests.fakes.model import ScriptedModel
 from tests.fakes.s3_server import FaultyProxy
@@ -224,3 +226,28 @@ def test_queue_stats_count_queued_messages_and_the_oldest_age(redis_url: str) ->
         state.finish(lease, jobs[:3])
         count, oldest = state.queue_stats()
         assert count == 1 and oldest < 5
+
+
+def test_fencing_refusals_and_lock_takeovers_are_counted(redis_url: str, session_dir: Path
+                                                         ) -> None:
+    before = here()
+    store = SessionStore(bucket=None, prefix="", directory=session_dir)
+    managers = [store.manager("T1_C1_5-1") for _ in range(2)]
+    agents = [Agent(model=ScriptedModel(), session_manager=manager, callback_handler=None)
+              for manager in managers]
+    for agent in agents:
+        agent("first")
+    managers[0].commit(agents[0])
+    with pytest.raises(FencingError):  # the file store's If-None-Match: * refused
+        managers[1].commit(agents[1])
+    state = RedisState(connect(redis_url), lock_ttl=3)
+    lease = state.try_lease("T1_C1_5-2")
+    lease.start_watchdog()
+    state.client.set(lease._lock.name, "another-holder")  # as if it expired and was taken
+    assert lease.lost.wait(5)
+    lease.stop_watchdog()
+    after = here()
+    assert value(after, "tsb_fencing_refusals_total") == value(
+        before, "tsb_fencing_refusals_total") + 1
+    assert value(after, "tsb_lock_takeovers_total", reason="taken_over") == value(
+        before, "tsb_lock_takeovers_total", reason="taken_over") + 1
