@@ -64,6 +64,8 @@ class Config:
     @property
     def oauth(self) -> bool:
         return bool(self.client_id)
+    metrics_token: str = ""  # GET /metrics needs it as a bearer token; unset: no metrics
+    metrics_port: int | None = None  # Socket Mode and turns processes serve /metrics here
 
     @property
     def distributed(self) -> bool:
@@ -180,6 +182,8 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
         client_id=client_id,
         client_secret=client_secret,
         redirect_uri=redirect_uri,
+        metrics_token=_get(env, "METRICS_TOKEN") or "",
+        metrics_port=_metrics_port(env),
     )
 
 
@@ -220,6 +224,14 @@ def _oauth(env: dict[str, str], socket_mode: bool) -> tuple[str, str, str | None
                           f"{REDIRECT_PATH}, e.g. https://bot.example.com{REDIRECT_PATH}, "
                           "as listed under OAuth & Permissions -> Redirect URLs; or unset it.")
     return client_id, secret, redirect
+
+
+def _metrics_port(env: dict[str, str]) -> int | None:
+    port = _int(env, "METRICS_PORT", 0, minimum=0) or None
+    if port and not _get(env, "METRICS_TOKEN"):
+        raise ConfigError("METRICS_PORT is set but METRICS_TOKEN is not: set METRICS_TOKEN "
+                          "(scrapers send it as a bearer token) or unset METRICS_PORT.")
+    return port
 
 
 ROLES = ("all", "accept", "turns")

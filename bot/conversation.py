@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 
-from bot import logs, telemetry
+from bot import logs, metrics, telemetry
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
 from bot.errors import is_transient
@@ -111,6 +111,7 @@ class Conversation:
             telemetry.note(outcome="greeting")
             self._post(lambda: self.replier.answer(last, GREETING, persona))
             return self._done(batch)
+        turn = metrics.Turn(persona.id, batch)
         identity = self.replier.identity(persona)
         stream = self._stream(last, identity)
         shown = self.progress.started(batch, identity)
@@ -124,11 +125,14 @@ class Conversation:
             failed = False
             consumed(self.state, last.session_id, noted[0])  # used by a committed turn
         except (LeaseLost, FencingError):
+            turn.done("lock_lost")
             if stream is not None:
                 stream.close()  # the next holder replaces the half-streamed message
             raise
         except Exception as exc:
             transient = is_transient(exc)
+            if transient or len(batch) == 1:  # else each message is tried (and counted) alone
+                turn.done("storage_error" if transient else "model_error")
             if (transient and not final_attempt) or (len(batch) > 1 and not transient):
                 if stream is not None:
                     stream.close()  # replaced when its message is answered
@@ -155,6 +159,10 @@ class Conversation:
             stream = None  # that stream was for another message
         self._post(lambda: self.replier.deliver(answered, result.text, persona, stream, posted,
                                                 tools=result.tools))
+        if stream is None or not stream.streamed:
+            metrics.first_text(answered)
+        turn.done("replayed" if result.replayed else "stopped" if stream is not None
+                  and stream.stopped else "answered")
         return result.answered
 
     def _done(self, jobs: list[Job]) -> int:

@@ -1,11 +1,39 @@
 """gunicorn settings for the `web` process (see Procfile)."""
 
+import atexit
 import gc
+import glob
 import os
+import shutil
+import tempfile
 
-from bot import logs, telemetry
-from bot.config import load_or_exit
-from bot.preload import preload
+from dotenv import load_dotenv
+
+
+def _metrics_dir() -> None:
+    """Prometheus' multiprocess mode: each worker writes its samples to files here and a
+    scrape answered by any worker reads them all (bot/metrics.py). A directory we made is
+    removed when the master exits."""
+    load_dotenv()  # PROMETHEUS_MULTIPROC_DIR may be set there
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    ours = not path or os.environ.get("BOT_OWN_METRICS_DIR") == path  # ours, read again (HUP)
+    path = path or tempfile.mkdtemp(prefix="bot-metrics-")
+    os.makedirs(path, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):  # a previous run's samples
+        os.remove(stale)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    if ours:
+        os.environ["BOT_OWN_METRICS_DIR"] = path
+        master = os.getpid()  # forked workers inherit atexit handlers: only the master removes
+        atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, True))
+
+
+# Before anything imports prometheus_client (the preload below does): it reads this at import.
+_metrics_dir()
+
+from bot import logs, telemetry  # noqa: E402 - after the metrics directory is set
+from bot.config import load_or_exit  # noqa: E402
+from bot.preload import preload  # noqa: E402
 
 # The master reads this file before it starts any worker: a configuration mistake ends
 # here with one clear message (`gunicorn … bot.web:create_app()` from the Procfile too).
@@ -54,6 +82,12 @@ def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
 
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.siginterrupt(signal.SIGTERM, False)
+
+
+def child_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its live gauges leave the sum
 
 
 def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature

@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.oauth.state_store import OAuthStateStore
 
-from bot import logs, telemetry, tls
+from bot import logs, metrics, telemetry, tls
 from bot.agent.personas import Personas, load_personas
 from bot.config import Config
 from bot.conversation import Conversation
@@ -55,6 +55,7 @@ def slack_client(config: Config, token: str | None = None) -> WebClient:
     client = WebClient(token=token or config.bot_token or None, timeout=15,
                        ssl=tls.default_context(), **kwargs)
     client.retry_handlers = [
+        metrics.SlackCalls(),  # counts every attempt; never retries
         ConnectionErrorRetryHandler(max_retry_count=2),
         RateLimitErrorRetryHandler(max_retry_count=3),
         ServerErrorRetryHandler(max_retry_count=2),
@@ -143,6 +144,7 @@ class Runtime:
             job.kind, event_id or "", job.session_id, job.ts,
         )
         telemetry.note(outcome="queued" if accepted else "duplicate")
+        metrics.accepted(job.kind, accepted)
         if accepted and job.kind == "turn":
             # off the request thread: the ack must not wait for a reaction
             self.background.submit(contextvars.copy_context().run,
@@ -188,6 +190,7 @@ class Runtime:
         """
         fresh = [self.state.add_once(f"stop-seen:{key}", "1", ttl=DEDUP_TTL_SECONDS)
                  for key in dedup_keys(job, event_id)]
+        metrics.accepted(job.kind, all(fresh))
         if not all(fresh):
             log.info("duplicate stop %s in %s (ts %s)", event_id or "", job.session_id, job.ts)
             return False

@@ -25,6 +25,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.models.messages.chunk import BlocksChunk, MarkdownTextChunk, TaskUpdateChunk
 
+from bot import metrics
 from bot.jobs import Job
 from bot.stop import clear_stop, stop_block, stop_requested
 from bot.store.state import State
@@ -178,6 +179,8 @@ class AnswerStream:
                     button = stop_block(self.job.session_id, self.job.ts)
                     chunks = [BlocksChunk(blocks=[button]), *chunks]
                 stream.append(chunks=chunks)
+                if text and not self.streamed:
+                    metrics.first_text(self.job)
                 self.streamed += text
             except (SlackApiError, SlackRequestError) as exc:
                 self._on_failure(exc)

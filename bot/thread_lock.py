@@ -12,6 +12,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -62,10 +64,12 @@ class Lease(ABC):
                     last_ok = time.monotonic()
                     continue
                 log.warning("lock for %s taken over; aborting its turn", self.session_id)
+                metrics.lock_lost("taken_over")
             except Exception as exc:  # connection blips: keep trying until the TTL runs out
                 if time.monotonic() - last_ok < self.ttl:
                     log.warning("renewing lock for %s failed (%s); retrying", self.session_id, exc)
                     continue
                 log.error("lock for %s expired while renewal failed: %s", self.session_id, exc)
+                metrics.lock_lost("expired")
             self.lost.set()
             return

@@ -10,13 +10,15 @@ import logging
 import signal
 import threading
 
+from bot import metrics
 from bot.main import start_runtime, stop_all
 
 log = logging.getLogger(__name__)
 
 
 def main() -> None:
-    start_runtime(socket_mode=False, turns_only=True)
+    runtime, _ = start_runtime(socket_mode=False, turns_only=True)
+    metrics.serve(runtime.config.metrics_port, runtime.config.metrics_token, runtime.state)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -1,6 +1,7 @@
-"""HTTP mode: a WSGI app serving Slack at POST /slack/events, GET /healthz (liveness) and
-GET /readyz (readiness: Redis and the session storage answer); with OAuth, Bolt's
-GET /slack/install and GET /slack/oauth_redirect too.
+"""HTTP mode: a WSGI app serving Slack at POST /slack/events, GET /healthz (liveness),
+GET /readyz (readiness: Redis and the session storage answer) and GET /metrics
+(Prometheus, with METRICS_TOKEN: bot/metrics.py); with OAuth, Bolt's GET /slack/install
+and GET /slack/oauth_redirect too.
 
 Run it under gunicorn (see Procfile); `create_app()` is the factory each worker calls.
 """
@@ -19,7 +20,7 @@ from slack_bolt.oauth import OAuthFlow
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot import payloads
+from bot import metrics, payloads
 from bot.config import BOOT_ERROR_EXIT
 from bot.main import start_runtime
 
@@ -37,9 +38,11 @@ def _respond(start_response: StartResponse, status: str, payload: dict) -> list[
 
 class WebApp:
     def __init__(self, app: App, health: Callable[[], dict[str, str]],
-                 signing_secret: str) -> None:
+                 signing_secret: str,
+                 metrics_app: Callable[..., Iterable[bytes]] | None = None) -> None:
         self.app = app
         self.health = health
+        self.metrics_app = metrics_app  # GET /metrics (None: 404)
         self.verifier = SignatureVerifier(signing_secret)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -51,6 +54,8 @@ class WebApp:
             ok = all(value == "ok" for value in checks.values())
             status = "200 OK" if ok else "503 Service Unavailable"
             return _respond(start_response, status, {"ok": ok, "checks": checks})
+        if path == "/metrics" and self.metrics_app is not None:
+            return self.metrics_app(environ, start_response)
         flow = self.app.oauth_flow
         if flow is not None and method == "GET" and path in (flow.install_path,
                                                              flow.redirect_uri_path):
@@ -105,4 +110,5 @@ class WebApp:
 
 def create_app() -> WebApp:
     runtime, app = start_runtime(socket_mode=False, exit_code=BOOT_ERROR_EXIT)
-    return WebApp(app, runtime.health, runtime.config.signing_secret)
+    return WebApp(app, runtime.health, runtime.config.signing_secret,
+                  metrics.Endpoint(runtime.config.metrics_token, runtime.state))

@@ -51,6 +51,8 @@ class BotProcess:
         self.name = name
         self.port = free_port()
         self.env = {**env, "PORT": str(self.port)}
+        # metrics samples (bot/gunicorn_conf.py) in the test's directory, even after a SIGKILL
+        self.env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(log_dir / f"prometheus-{name}"))
         self.log_path = log_dir / f"bot-{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: Any = None

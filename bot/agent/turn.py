@@ -14,7 +14,7 @@ from typing import Any
 from strands import Agent
 from strands.types.content import Message
 
-from bot import telemetry
+from bot import metrics, telemetry
 from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
 from bot.files import FileLimits, answer_note, prompt_blocks, read_for_jobs, shrink_for_storage
@@ -96,6 +96,7 @@ def build_agent(store: SessionStore, personas: Personas, persona: Persona, sessi
         session_manager=manager,
         conversation_manager=conversation_manager(persona, WINDOW_SIZE),
         callback_handler=callback_handler,
+        hooks=[metrics.AgentMetrics(persona.id)],  # model time, tokens, tool calls
     )
     return agent, manager
 

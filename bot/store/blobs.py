@@ -20,6 +20,8 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from strands.types.exceptions import SessionException
 
+from bot import metrics
+
 _CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict")
 _MISSING = ("404", "NoSuchKey", "NotFound")
 
@@ -46,11 +48,13 @@ def _boto_session() -> Any:
 def s3_client(quick: bool = False) -> Any:
     """An S3 client of the process's boto3 session (thread-safe; costly: build few)."""
     timeouts = {"connect_timeout": 1, "read_timeout": 2} if quick else {}
-    return _boto_session().client("s3", config=BotoConfig(
+    client = _boto_session().client("s3", config=BotoConfig(
         user_agent_extra="strands-agents thread-session-bot",
         retries={"mode": "standard", "max_attempts": 2 if quick else 4},
         max_pool_connections=128, **timeouts,
     ))
+    metrics.watch_s3(client)  # every S3 request, retries included, by operation and status
+    return client
 
 
 def prefixed_s3_client(prefix: str) -> Any:

@@ -30,6 +30,7 @@ from strands.types._snapshot import Snapshot
 from strands.types.content import Message
 from strands.types.session import decode_bytes_values, encode_bytes_values
 
+from bot import metrics
 from bot.store import legacy
 from bot.store.blobs import Blobs, FencingError
 
@@ -171,6 +172,7 @@ class SnapshotSessionManager(SessionManager):
         try:
             etag = self.blobs.put(key, data, self._etags.get(agent_id))
         except FencingError:
+            metrics.fencing_refused()
             self.cache.drop_prefix(key)
             raise
         self._etags[agent_id], self._app_data[agent_id] = etag, app

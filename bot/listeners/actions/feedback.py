@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from slack_bolt import Ack, BoltContext
 
+from bot import metrics
 from bot.feedback import THANKS, parse_vote, record_vote
 from bot.jobs import reply_thread_of
 from bot.reply import ephemeral
@@ -23,6 +24,7 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             log.debug("ignored a feedback click without a vote of ours or a user")
             return
         outcome = record_vote(runtime.state, vote, user)
+        metrics.vote(vote.persona, vote.vote, outcome)
         log.info("feedback %s %s on %s (answer to %s, persona %s) by %s", vote.vote, outcome,
                  vote.session_id, vote.for_ts, vote.persona, user)
 
