@@ -53,9 +53,10 @@ CHANNEL = "C1"
 GRACEFUL_TIMEOUT = 30  # bot/gunicorn_conf.py
 MODEL_FAILED = ":warning: Sorry, I couldn't get an answer from the model"
 STORAGE_FAILED = ":warning: Sorry, I couldn't load or save this conversation's memory"
-TURN_RETRIED = re.compile(r"bot\.worker: session \S+: turn failed$", re.MULTILINE)
+CONTEXT = r"(?: \[[^\]]*\])?"  # bot.logs shows the session, turn, ... after the logger
+TURN_RETRIED = re.compile(rf"bot\.worker{CONTEXT}: session \S+: turn failed$", re.MULTILINE)
 # An S3 fault on the durable inbox's write refuses the delivery (500): Slack retries it.
-ACCEPT_REFUSED = re.compile(r"bot\.runtime: could not queue ", re.MULTILINE)
+ACCEPT_REFUSED = re.compile(rf"bot\.runtime{CONTEXT}: could not queue ", re.MULTILINE)
 SEED = int(os.environ.get("CHAOS_SEED") or random.randrange(1 << 30))
 
 MakeCluster = Callable[..., Cluster]
