@@ -22,6 +22,7 @@ from bot import jobs
 from bot.jobs import reply_thread_of
 from bot.store import legacy
 from bot.store.blobs import Blobs, FencingError, FileBlobs, S3Blobs
+from bot.store.memory_state import MemoryState
 from bot.store.snapshots import (
     SnapshotCache,
     SnapshotSessionManager,
@@ -42,24 +43,6 @@ class Facts(Protocol):  # the part of bot.store.state.State that keeps generatio
     def set_fact(self, key: str, value: str | None, ttl: float = ...) -> None: ...
 
 
-class _LocalFacts:
-    """Generations for a store used without a state store (one process: tests, scripts)."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def fact(self, key: str) -> str | None:
-        return self._values.get(key)
-
-    def set_fact(self, key: str, value: str | None, ttl: float = 0) -> None:
-        with self._lock:
-            if value is None:
-                self._values.pop(key, None)
-            else:
-                self._values[key] = value
-
-
 class SessionStore:
     """Builds session managers and answers questions about stored sessions."""
 
@@ -68,7 +51,7 @@ class SessionStore:
         self.bucket = bucket
         self.blobs: Blobs = S3Blobs(bucket, prefix) if bucket else FileBlobs(directory)
         self.cache = SnapshotCache(cache_bytes)
-        self.facts: Facts = facts or _LocalFacts()
+        self.facts: Facts = facts or MemoryState()  # one process: tests, scripts
         self._snapshots_since: float | None = None
         self._since_lock = threading.Lock()
 
