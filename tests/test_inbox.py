@@ -67,6 +67,14 @@ def answers(slack: FakeSlack, text: str) -> int:
                for call in slack.calls("chat.postMessage"))
 
 
+def wait_answered(slack: FakeSlack, texts: tuple[str, ...], timeout: float = 20) -> None:
+    """Until each text has an answer (or the time is up: the caller's asserts then say)."""
+    for text in texts:
+        deadline = time.monotonic() + timeout
+        while answers(slack, text) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
 def test_redis_flushed_mid_load_loses_nothing_and_doubles_nothing(
     make_bot, fake_slack: FakeSlack, s3_env: dict[str, str], redis_url: str
 ) -> None:
@@ -85,10 +93,7 @@ def test_redis_flushed_mid_load_loses_nothing_and_doubles_nothing(
     queued = bot.reply("queued during the flush", thread_ts=running["ts"], ts=now_ts())
     redis.Redis.from_url(redis_url).flushall()
     gate.set()
-    for text in ("running during the flush", "queued during the flush"):
-        deadline = time.monotonic() + 20
-        while answers(fake_slack, text) == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+    wait_answered(fake_slack, ("running during the flush", "queued during the flush"))
     time.sleep(3)  # a sweep (2 s) replays the inbox; anything doubled would show by now
     settle(bot, timeout=15)
     assert answers(fake_slack, "answered before") == 1
@@ -112,8 +117,6 @@ def test_a_restarted_single_process_replays_what_it_had_not_answered(
     crashed.server.shutdown()
     crashed.server.server_close()
     second = make_bot(ScriptedModel(), redis=False)
-    deadline = time.monotonic() + 15
-    while answers(fake_slack, "before the crash") == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_answered(fake_slack, ("before the crash",), timeout=15)
     settle(second, timeout=10)
     assert answers(fake_slack, "before the crash") == 1

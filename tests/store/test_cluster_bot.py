@@ -15,7 +15,7 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.redis_cluster import RedisCluster
 from tests.fakes.slack_api import FakeSlack
 from tests.listeners.test_events import model_called, settle
-from tests.test_inbox import answers, now_ts
+from tests.test_inbox import answers, now_ts, wait_answered
 
 
 @pytest.fixture
@@ -46,10 +46,7 @@ def test_a_primary_restart_mid_turn_loses_nothing_and_doubles_nothing(
     redis_cluster.restart_node(victim, down_seconds=0.3)
     assert bot.runtime.state.queued(session_id("T1", channel, running["ts"])) == []  # lost
     gate.set()
-    for text in ("running during the restart", "queued during the restart"):
-        deadline = time.monotonic() + 20
-        while answers(fake_slack, text) == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+    wait_answered(fake_slack, ("running during the restart", "queued during the restart"))
     time.sleep(3)  # a sweep (2 s) claims the replay; anything doubled would show by now
     settle(bot, timeout=15)
     for text in ("answered before", "running during the restart", "queued during the restart"):
