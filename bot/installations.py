@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from slack_bolt import BoltContext
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk.oauth.installation_store import Bot, FileInstallationStore, InstallationStore
 from slack_sdk.oauth.installation_store.amazon_s3 import AmazonS3InstallationStore
@@ -81,13 +82,19 @@ def _private(directory: Path) -> str:
 
 def oauth_settings(config: Config, installations: InstallationStore,
                    states: OAuthStateStore) -> OAuthSettings:
-    return OAuthSettings(
+    settings = OAuthSettings(
         client_id=config.client_id, client_secret=config.client_secret,
         scopes=list(BOT_SCOPES), user_scopes=[], redirect_uri=config.redirect_uri,
         install_page_rendering_enabled=False,  # /slack/install redirects straight to Slack
         installation_store=installations, installation_store_bot_only=True,
         state_store=states, state_expiration_seconds=STATE_SECONDS,
     )
+    # Bolt's own cache of auth.test by token (OAuthSettings has no switch for it): without
+    # it every request's ack waits on a Slack call. The store is still read per request, so
+    # an uninstall or a revocation takes effect at once; a rotated token is a new key.
+    if isinstance(settings.authorize, InstallationStoreAuthorize):
+        settings.authorize.cache_enabled = True
+    return settings
 
 
 def store_key(context: BoltContext) -> dict[str, Any]:

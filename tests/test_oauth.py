@@ -242,6 +242,28 @@ def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstall
     assert not [c for c in fake_slack.calls()[before:] if c.token == TEAM_A.token]
 
 
+def test_a_workspaces_token_is_checked_with_slack_once_not_per_event(
+        oauth_bot: Bot, fake_slack: FakeSlack) -> None:
+    """Bolt authorizes every request from the store; its auth.test result is cached by
+    token, so acks do not wait on a Slack call, and an uninstall still takes effect at once
+    (the store is read every time)."""
+    install(oauth_bot, fake_slack, TEAM_B)
+    checks = len([c for c in fake_slack.calls("auth.test") if c.token == TEAM_B.token])
+    for n in range(3):
+        assert send(oauth_bot, TEAM_B, mention(TEAM_B, f"beta {n}", next_ts()))[0] == 200
+    fake_slack.wait_for("chat.postMessage", count=3)
+    after = [c for c in fake_slack.calls("auth.test") if c.token == TEAM_B.token]
+    assert len(after) == checks + 1, [c.token for c in after]
+
+    status, _ = post_event(oauth_bot.url, SECRET, lifecycle_event("56_app_uninstalled.json",
+                                                                   TEAM_B))
+    assert status == 200
+    assert send(oauth_bot, TEAM_B, mention(TEAM_B, "beta after", next_ts()))[0] == 200
+    time.sleep(1)
+    assert not [c for c in fake_slack.calls("chat.postMessage")
+                if "beta after" in c.params.get("text", "")]  # not authorized any more
+
+
 def test_an_org_wide_install_answers_with_the_orgs_token_and_uninstalls_by_org(
         oauth_bot: Bot, fake_slack: FakeSlack, session_dir: Path) -> None:
     org = Workspace("TW0003", "xoxb-org", "UBOTO", "BBOTO", enterprise_id="EORG1",
