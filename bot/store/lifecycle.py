@@ -127,7 +127,8 @@ def main() -> None:
 
     from dotenv import load_dotenv
 
-    from bot.config import ConfigError, session_ttl_days
+    from bot.config_env import ConfigError
+    from bot.config_features import session_ttl_days
 
     load_dotenv()
     try:
