@@ -12,11 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot import tls
+from bot import metrics, tls
 
 
 class FileProblem(Exception):
-    """Why one file cannot reach the model."""
+    """Why one file cannot reach the model (`kind`: a short label for metrics)."""
+
+    def __init__(self, reason: str, kind: str = "unreadable") -> None:
+        super().__init__(reason)
+        self.kind = kind
 
 
 def mb(size: int) -> str:
@@ -45,10 +49,22 @@ def _opener() -> urllib.request.OpenerDirector:
 
 def download(file: Mapping[str, Any], token: str, cap: int, timeout: float,
              truncate: bool = False) -> tuple[bytes, bool]:
-    """(bytes, cut): at most `cap` bytes; more is a problem unless `truncate`."""
+    """(bytes, cut): at most `cap` bytes; more is a problem unless `truncate`. Counted
+    among the Slack calls (bot.metrics), as `files.download`: urllib, not the WebClient."""
+    try:
+        fetched = _fetch(file, token, cap, timeout, truncate)
+    except FileProblem as problem:
+        metrics.file_download(problem.kind)
+        raise
+    metrics.file_download(None)
+    return fetched
+
+
+def _fetch(file: Mapping[str, Any], token: str, cap: int, timeout: float,
+           truncate: bool) -> tuple[bytes, bool]:
     url = str(file.get("url_private_download") or file.get("url_private") or "")
     if urlsplit(url).scheme not in ("https", "http"):
-        raise FileProblem("no download link")
+        raise FileProblem("no download link", "no_link")
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     deadline, chunks, total = time.monotonic() + timeout, [], 0
     try:
@@ -59,14 +75,14 @@ def download(file: Mapping[str, Any], token: str, cap: int, timeout: float,
                 if total > cap:
                     if truncate:
                         return b"".join(chunks)[:cap], True
-                    raise FileProblem(f"too large (over {mb(cap)})")
+                    raise FileProblem(f"too large (over {mb(cap)})", "too_large")
                 if time.monotonic() > deadline:
                     raise TimeoutError
     except urllib.error.HTTPError as exc:
-        raise FileProblem(f"download failed (HTTP {exc.code})") from None
+        raise FileProblem(f"download failed (HTTP {exc.code})", f"http_{exc.code}") from None
     except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, TimeoutError):
-            raise FileProblem(f"download timed out after {timeout:g} s") from None
-        raise FileProblem(f"download failed ({reason})") from None
+            raise FileProblem(f"download timed out after {timeout:g} s", "timeout") from None
+        raise FileProblem(f"download failed ({reason})", "connection") from None
     return b"".join(chunks), False

@@ -117,6 +117,13 @@ def lock_lost(reason: str) -> None:
     LOCK_TAKEOVERS.labels(reason).inc()
 
 
+def file_download(failure: str | None) -> None:
+    """A file fetched from files.slack.com with the bot token (urllib, not the WebClient)."""
+    SLACK_CALLS.labels("files.download").inc()
+    if failure:
+        SLACK_ERRORS.labels("files.download", failure).inc()
+
+
 def fencing_refused() -> None:
     FENCING_REFUSALS.inc()
 

@@ -18,15 +18,18 @@ from strands import Agent
 
 from bot import config, metrics
 from bot.config import ConfigError
+from bot.files import read_files
 from bot.jobs import Job, session_id
 from bot.stop import stop_key
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import FencingError, SessionStore
 from bot.web import WebApp
+from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
 from tests.fakes.s3_server import FaultyProxy
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import FILE_SNIPPET, slack_file
 from tests.harness import SECRET, Bot, base_env, mention_event, now_ts
 from tests.listeners.test_events import settle
 from tests.test_stream import personas_file, slow
@@ -251,3 +254,24 @@ def test_fencing_refusals_and_lock_takeovers_are_counted(redis_url: str, session
         before, "tsb_fencing_refusals_total") + 1
     assert value(after, "tsb_lock_takeovers_total", reason="taken_over") == value(
         before, "tsb_lock_takeovers_total", reason="taken_over") + 1
+
+
+def test_file_downloads_are_counted_among_the_slack_calls() -> None:
+    """Files come from files.slack.com through urllib, not the WebClient: counted apart."""
+    before = here()
+    with FileServer(token="xoxb-file-token") as server:
+        good = server.add("/files-pri/T1-F3/download/notes.txt", b"hug a kitten", "text/plain")
+        files = [slack_file("notes.txt", good, "text/plain", "text", 12, source=FILE_SNIPPET)]
+        assert read_files(files, "xoxb-file-token", "openai").problems == []
+        assert read_files(files, "xoxb-wrong-token", "openai").problems  # the server: 403
+    after = here()
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("tsb_slack_api_calls_total", method="files.download") == 2
+    errors = {dict(labels).get("error"): count - before.get((name, labels), 0.0)
+              for (name, labels), count in after.items()
+              if name == "tsb_slack_api_errors_total"
+              and dict(labels).get("method") == "files.download"}
+    assert {error for error, count in errors.items() if count} == {"http_403"}, errors
