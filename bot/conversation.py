@@ -23,7 +23,7 @@ from bot.inbox import Inbox
 from bot.jobs import DM_THREAD, Job
 from bot.progress import Progress
 from bot.reply import Replier
-from bot.store.sessions import FencingError, SessionStore
+from bot.store.sessions import FencingError, SessionStore, Uninstalled
 from bot.store.state import State
 from bot.stream import AnswerStream
 from bot.thread_context import ThreadReader, consumed, notes_text, pending_notes, wants_earlier
@@ -124,6 +124,13 @@ class Conversation:
                               file_limits=self.file_limits)
             failed = False
             consumed(self.state, last.session_id, noted[0])  # used by a committed turn
+        except Uninstalled:  # delete_team ran meanwhile: store and post nothing
+            turn.done("uninstalled")
+            log.info("session %s: the app was uninstalled there; nothing stored or posted",
+                     last.session_id)
+            if stream is not None:
+                stream.close()
+            return len(batch)
         except (LeaseLost, FencingError):
             turn.done("lock_lost")
             if stream is not None:

@@ -52,7 +52,8 @@ from bot.jobs import Job, message_time
 log = logging.getLogger(__name__)
 
 SECONDS = (0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300)
-OUTCOMES = ("answered", "stopped", "replayed", "model_error", "storage_error", "lock_lost")
+OUTCOMES = ("answered", "stopped", "replayed", "model_error", "storage_error", "lock_lost",
+            "uninstalled")
 
 TURNS = Counter("tsb_turns", "Turns by persona and outcome", ["persona", "outcome"])
 TURN_SECONDS = Histogram("tsb_turn_seconds", "A turn, from holding the thread lock to the "

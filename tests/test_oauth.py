@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,8 @@ from tests.fakes.slack_payloads import (
     slack_file,
 )
 from tests.fakes.slack_payloads import load as load_payload
-from tests.harness import SECRET, Bot, base_env, next_ts
+from tests.harness import SECRET, Bot, base_env, next_ts, now_ts
+from tests.listeners.test_events import model_called, settle
 
 CLIENT_ID = "1234567890.0987654321"
 COOKIE = "slack-app-oauth-state"
@@ -326,3 +328,28 @@ def test_single_token_uninstall_deletes_that_teams_sessions(
         assert status == 200
         assert not bot.runtime.store.exists(mine) and bot.runtime.store.exists(theirs)
         assert bot.runtime.config.bot_token == "xoxb-test-token" and not bot.runtime.slack.oauth
+
+
+def test_a_turn_running_when_the_app_is_uninstalled_stores_nothing(
+        fake_slack: FakeSlack, session_dir: Path) -> None:
+    """The uninstall deletes the team's sessions while its turn waits on the model; that
+    turn must not write its session back. Messages sent after it (a reinstall) are kept."""
+    gate = threading.Event()
+    model = ScriptedModel(block_until=gate)
+    with Bot(base_env(fake_slack.base_url, SESSION_DIR=str(session_dir)), model) as bot:
+        one = Workspace("T1", "xoxb-test-token")
+        root = now_ts()
+        event = mention_event("remember my secret", "C1", root, team=one.team_id)
+        assert post_event(bot.url, SECRET, event_callback(event, team_id="T1"))[0] == 200
+        model_called(model)  # the turn is running
+        status, _ = post_event(bot.url, SECRET, lifecycle_event("56_app_uninstalled.json", one))
+        assert status == 200
+        gate.set()
+        settle(bot)
+        assert not bot.runtime.store.exists(session_id("T1", "C1", root))
+        assert not fake_slack.calls("chat.postMessage")  # and nothing posted for it
+
+        later = mention_event("after reinstalling", "C1", now_ts(), team="T1")
+        assert post_event(bot.url, SECRET, event_callback(later, team_id="T1"))[0] == 200
+        fake_slack.wait_for("chat.postMessage")
+        assert bot.runtime.store.exists(session_id("T1", "C1", later["ts"]))

@@ -19,7 +19,7 @@ from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
 from bot.files import FileLimits, answer_note, prompt_blocks, read_for_jobs, shrink_for_storage
 from bot.jobs import Job
-from bot.store.sessions import SessionStore
+from bot.store.sessions import SessionStore, Uninstalled
 from bot.store.snapshots import is_complete_exchange_end, last_prompt
 from bot.stream import AnswerStream
 from bot.thread_lock import Lease
@@ -130,6 +130,8 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
         manager.discard()
         raise
     lease.check()  # never write after losing the thread lock
+    if store.sent_before_uninstall(jobs[-1].session_id, jobs[-1].ts):
+        raise Uninstalled(f"{jobs[-1].session_id}: the app was uninstalled meanwhile")
     shrink_for_storage(agent.messages)  # the stored records are these same objects
     manager.commit(agent, app_data=with_handled(manager.app_data(persona.id), jobs))
     problems = [problem for read in file_input.values() for problem in read.problems]

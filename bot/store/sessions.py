@@ -30,12 +30,17 @@ from bot.store.snapshots import (
     snapshot_key,
 )
 
-__all__ = ["FencingError", "SessionStore"]
+__all__ = ["FencingError", "SessionStore", "Uninstalled"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")  # what bot.jobs.session_id produces
 GENERATION_TTL_SECONDS = 24 * 3600
 LAYOUT_KEY = "layout.json"  # {"snapshots_since": unix time the first release with snapshots ran}
 # Old workers may still start threads in the old layout while a rolling deploy runs.
 LEGACY_GRACE_SECONDS = 3600
+UNINSTALL_MARK_SECONDS = 24 * 3600  # far longer than a turn, its retries and the queue
+
+
+class Uninstalled(Exception):
+    """The app was uninstalled from the workspace after this turn's messages were sent."""
 
 
 class Facts(Protocol):  # the part of bot.store.state.State that keeps generation tokens
@@ -136,6 +141,9 @@ class SessionStore:
         layouts and its durable inbox records. Session ids start with the team
         (bot.jobs.session_id). Returns how many sessions had objects."""
         head = jobs.session_id(team, "", "").split("_")[0] + "_"  # the id's team part
+        # first: a turn already running for this team must not write its session back
+        self.facts.set_fact(f"uninstalled:{head}", f"{time.time():.6f}",
+                            ttl=UNINSTALL_MARK_SECONDS)
         keys = [*self.blobs.keys(f"session/{head}"), *self.blobs.keys(f"session_{head}")]
         sessions = {key.split("/")[0].removeprefix("session_") if key.startswith("session_")
                     else key.split("/")[1] for key in keys}
@@ -147,6 +155,13 @@ class SessionStore:
         if keys:
             self.blobs.delete(keys)
         return len(sessions)
+
+    def sent_before_uninstall(self, session_id: str, ts: str) -> bool:
+        """Was this message sent before the app was uninstalled from its workspace? Its
+        turn, running or queued then, must not store anything (`delete_team` deleted it)."""
+        mark = self.facts.fact(f"uninstalled:{session_id.split('_')[0]}_")
+        sent = jobs.message_time(ts)
+        return mark is not None and sent is not None and sent <= float(mark)
 
     def messages(self, session_id: str, agent_id: str) -> list[Message]:
         """The stored window of one persona (for tests and tools; a turn uses manager())."""
