@@ -25,6 +25,14 @@ def s3_store(s3_env: dict[str, str], session_dir: Path, **kwargs) -> SessionStor
                         **kwargs)
 
 
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest, session_dir: Path) -> SessionStore:
+    """The session store on the local file store and on S3 (moto)."""
+    if request.param == "s3":
+        return s3_store(request.getfixturevalue("s3_env"), session_dir)
+    return SessionStore(bucket=None, prefix="", directory=session_dir)
+
+
 def agent_on(store: SessionStore, session_id: str, agent_id: str = "default"):
     manager = store.manager(session_id)
     agent = Agent(model=ScriptedModel(), agent_id=agent_id, session_manager=manager,
@@ -150,13 +158,7 @@ def test_stock_strands_reads_our_snapshots(s3_env: dict[str, str], session_dir: 
     assert asyncio.run(S3Storage(s3_env["SESSION_BUCKET"], prefix="bot").list("session/"))
 
 
-@pytest.mark.parametrize("backend", ["file", "s3"])
-def test_old_layout_is_read_migrated_and_reset(backend: str, request: pytest.FixtureRequest,
-                                                session_dir: Path) -> None:
-    if backend == "s3":
-        store = s3_store(request.getfixturevalue("s3_env"), session_dir)
-    else:
-        store = SessionStore(bucket=None, prefix="", directory=session_dir)
+def test_old_layout_is_read_migrated_and_reset(store: SessionStore) -> None:
     sid = "T1_C1_5-2"
     old_worker_turns(store, sid, "alice", "one", "two")
     old_worker_turns(store, sid, "bob", "for bob")
@@ -189,13 +191,7 @@ def test_rolling_deploy_old_and_new_workers_on_one_bucket(
     assert store.delete(sid) and not list(store.blobs.keys(f"session_{sid}"))
 
 
-@pytest.mark.parametrize("backend", ["file", "s3"])
-def test_delete_removes_every_persona(backend: str, request: pytest.FixtureRequest,
-                                      session_dir: Path) -> None:
-    if backend == "s3":
-        store = s3_store(request.getfixturevalue("s3_env"), session_dir)
-    else:
-        store = SessionStore(bucket=None, prefix="", directory=session_dir)
+def test_delete_removes_every_persona(store: SessionStore) -> None:
     for persona in ("alice", "bob"):
         turn(store, "T1_C1_5-1", "hi", persona)
     assert store.exists("T1_C1_5-1")
@@ -227,15 +223,9 @@ def test_one_shared_s3_client_per_store(s3_env: dict[str, str], session_dir: Pat
     assert store.manager("T1_C1_6-1").blobs is store.manager("T1_C1_6-2").blobs is store.blobs
 
 
-@pytest.mark.parametrize("backend", ["file", "s3"])
-def test_delete_team_removes_only_that_teams_sessions_and_inbox(
-        backend: str, request: pytest.FixtureRequest, session_dir: Path) -> None:
+def test_delete_team_removes_only_that_teams_sessions_and_inbox(store: SessionStore) -> None:
     """An uninstall: every session of T1 in both layouts, and its durable inbox records;
     T12 (a longer id with the same start) and T2 keep theirs."""
-    if backend == "s3":
-        store = s3_store(request.getfixturevalue("s3_env"), session_dir)
-    else:
-        store = SessionStore(bucket=None, prefix="", directory=session_dir)
     for sid in ("T1_C1_6-1", "T1_D1_dm", "T12_C1_6-1", "T2_C1_6-1"):
         turn(store, sid, "hi")
     old_worker_turns(store, "T1_C2_6-2", "default", "old layout")
