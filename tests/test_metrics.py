@@ -32,6 +32,7 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import FILE_SNIPPET, slack_file
 from tests.harness import SECRET, Bot, base_env, mention_event, now_ts
 from tests.listeners.test_events import settle
+from tests.test_processes import wait_until
 from tests.test_stream import personas_file, slow
 
 TOKEN = "metrics-test-token"
@@ -66,15 +67,6 @@ def metrics_of(url: str) -> Samples:
 def here() -> Samples:
     """This (test) process's own metrics, as the in-process bots record them."""
     return parse(generate_latest(REGISTRY).decode())
-
-
-def wait_until(condition, timeout: float, what: str):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 # --- the endpoint ------------------------------------------------------------------------

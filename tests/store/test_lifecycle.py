@@ -18,6 +18,7 @@ from bot.store import lifecycle
 from bot.store.blobs import FileBlobs, S3Blobs
 from tests.fakes.model import ScriptedModel
 from tests.harness import Bot, base_env, now_ts
+from tests.test_processes import wait_until
 
 DAY = 86400
 
@@ -30,13 +31,6 @@ def age(directory: Path, prefix: str, days: float) -> int:
     for path in files:
         os.utime(path, (then, then))
     return len(files)
-
-
-def wait_until(check, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_idle_sessions_are_swept_and_forgotten(fake_slack, session_dir) -> None:
@@ -55,7 +49,7 @@ def test_idle_sessions_are_swept_and_forgotten(fake_slack, session_dir) -> None:
         assert age(session_dir, f"session/{fresh_sid}/", days=29) == 1
 
         bot.runtime.keep_lifecycle()  # sweeps at once, then hourly
-        wait_until(lambda: not store.exists(old_sid))
+        wait_until(lambda: not store.exists(old_sid), 10, "the idle thread swept")
         assert store.exists(fresh_sid)
         assert store.blobs.get("layout.json") is not None  # not a session: kept
 
