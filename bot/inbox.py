@@ -2,11 +2,12 @@
 
 It is written (`If-None-Match: *`) before Slack gets its ack, beside the Redis queue, so a
 Redis that loses everything (a restart without persistence, a failover, a flush) loses no
-acked message: the first worker to see the state store empty (`State.claim_epoch`) queues
-the recent records again, marked `replayed`, and a replayed message that the session
-already handled is skipped, never answered twice: a committed turn remembers the messages
-it answered in its snapshot (`SessionStore.handled`); anything else handled (a reset, help,
-a greeting, an apology) leaves a `.done` object beside its record.
+acked message: the first process to see the state store empty
+(`Runtime.recover_if_emptied`) queues the recent records again, marked `replayed`, and a
+replayed message that the session already handled is skipped, never answered twice: a
+committed turn remembers the messages it answered in its snapshot
+(`SessionStore.handled`); anything else handled (a reset, help, a greeting, an apology)
+leaves a `.done` object beside its record.
 
 Records are never deleted one by one (that would cost a request per message); an S3
 lifecycle rule on the `inbox/` prefix expires them (README), and replay reads only the

@@ -114,7 +114,7 @@ class Runtime:
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
         runtime = cls(config, client, state, store, personas, worker, inbox, slack,
                       oauth_states=states)
-        worker.on_new_epoch = lambda: runtime.background.submit(runtime.replay_inbox)
+        worker.on_sweep = runtime.recover_if_emptied
         return runtime
 
     def accept(self, job: Job, event_id: str | None = None, retry: int = 0) -> bool:
@@ -155,12 +155,18 @@ class Runtime:
         """The durable record first, then the Redis queue (which dedups for real). A record
         that exists already means Redis forgot the message (or another delivery of it is
         being accepted right now): queue it as replayed, so the turn checks it first."""
-        if self.state.claim_epoch(job.session_id):  # Redis is new or lost data: recover first
-            self.background.submit(self.replay_inbox)
+        self.recover_if_emptied(job.session_id)
         job = telemetry.stamped(job)  # the turn continues this trace
         if not self.inbox.record(job):
             job = dataclasses.replace(job, replayed=True)
         return self.state.accept(job, keys)
+
+    def recover_if_emptied(self, session_id: str | None = None) -> None:
+        """Redis is new or lost its data (all of it, or `session_id`'s shard): the one caller
+        that claims the recovery replays the durable inbox, off this thread. Asked before
+        each accept and on every worker sweep."""
+        if self.state.claim_epoch(session_id):
+            self.background.submit(self.replay_inbox)
 
     def replay_inbox(self) -> None:
         """The state store is new or lost its data: queue the recent durable records again.

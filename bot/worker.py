@@ -39,8 +39,8 @@ class Worker:
         self._backlog: list[str] = []
         self._next_sweep = 0.0
         self._stopping = threading.Event()
-        # Called when this worker finds the state store new or emptied (bot.inbox replays).
-        self.on_new_epoch: Callable[[], object] = lambda: None
+        # Called on every sweep (Runtime: replay the durable inbox if Redis lost its data).
+        self.on_sweep: Callable[[], object] = lambda: None
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="dispatch", daemon=True
         )
@@ -88,8 +88,7 @@ class Worker:
     def _next_session(self) -> str | None:
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
-            if self.state.claim_epoch():
-                self.on_new_epoch()
+            self.on_sweep()
             self._backlog = self.state.orphans()
         if self._backlog:
             return self._backlog.pop(0)
