@@ -1,39 +1,26 @@
-"""Metrics: the one module that talks to prometheus_client (definitions and helpers).
+"""Metrics: their definitions and the helpers that record them (with bot/metrics_endpoint.py,
+which serves them, the only modules that talk to prometheus_client).
 
 Call sites stay one line each (`metrics.accepted(...)`, `metrics.fencing_refused()`, ...)
 or hook in: `AgentMetrics` is a Strands hook provider (model time, tokens, tool calls),
 `SlackCalls` a slack_sdk retry handler that sees every HTTP attempt (429s included),
-`watch_s3` registers on a boto3 client's event system. `Endpoint` serves them (GET /metrics
-with a bearer token), `serve` on a port of its own (Socket Mode and turns processes).
+`watch_s3` registers on a boto3 client's event system.
 
 Under gunicorn, bot/gunicorn_conf.py sets PROMETHEUS_MULTIPROC_DIR before anything imports
 this module: every worker then writes its samples to files there, and a scrape answered
-by any worker reads them all. Queue gauges are read from the shared state at scrape time.
+by any worker reads them all (bot/metrics_endpoint.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import os
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import (
-    REGISTRY,
-    CollectorRegistry,
     Counter,
     Histogram,
-    make_wsgi_app,
-    values,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import ThreadingWSGIServer
-from prometheus_client.multiprocess import MultiProcessCollector
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -209,97 +196,7 @@ def _s3_response(event_name: str, response_dict: dict | None, exception: Excepti
     S3_REQUESTS.labels(operation, status).inc()
 
 
-class QueueCollector:
-    """Queue depth and the oldest queued message's age, asked of the state at scrape time."""
-
-    def __init__(self, state: Any) -> None:
-        self.state = state
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            count, oldest = self.state.queue_stats()
-        except Exception:  # the scrape still shows every other metric
-            return
-        yield _gauge("tsb_queued_messages", "Messages accepted and not yet answered "
-                     "(including those being answered now)", count)
-        yield _gauge("tsb_oldest_queued_message_age_seconds", "Age of the oldest of them "
-                     "(from its Slack ts); 0 when none", oldest)
-
-
-def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, value=value)
-
-
-# --- serving ---------------------------------------------------------------------------
-class _ThisProcess:
-    """This process's own metrics (no PROMETHEUS_MULTIPROC_DIR: one process serves itself)."""
-
-    def collect(self) -> Iterator[Any]:
-        yield from REGISTRY.collect()
-
-
-def registry(state: Any) -> CollectorRegistry:
-    """What a scrape shows: every process's samples (multiprocess mode) or this process's,
-    and the queue gauges."""
-    scraped = CollectorRegistry(auto_describe=False)  # describe nothing: no Redis call here
-    if getattr(values.ValueClass, "_multiprocess", False):  # samples are written to files
-        MultiProcessCollector(scraped)
-    else:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            log.warning("PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was "
-                        "imported: /metrics shows this process only")
-        scraped.register(_ThisProcess())
-    scraped.register(QueueCollector(state))
-    return scraped
-
-
-def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode()).digest()  # equal lengths: nothing leaks by timing
-
-
-class Endpoint:
-    """WSGI app for GET /metrics: 404 unless a token is configured, then 401 unless the
-    request carries `Authorization: Bearer <token>`."""
-
-    def __init__(self, token: str, state: Any) -> None:
-        self._token = _digest(token) if token else None
-        self._app = make_wsgi_app(registry(state)) if token else None
-
-    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if self._app is None or environ.get("PATH_INFO") != "/metrics":
-            return _plain(start_response, "404 Not Found", "not found")
-        scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(given.strip()),
-                                                                 self._token):
-            return _plain(start_response, "401 Unauthorized", "bearer token required",
-                          [("WWW-Authenticate", 'Bearer realm="metrics"')])
-        return self._app(environ, start_response)
-
-
-def _plain(start_response: Callable[..., Any], status: str, text: str,
-           headers: list[tuple[str, str]] = ()) -> list[bytes]:
-    body = f"{text}\n".encode()
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                            ("Content-Length", str(len(body))), *headers])
-    return [body]
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
-def serve(port: int | None, token: str, state: Any) -> ThreadingWSGIServer | None:
-    """GET /metrics on `port` (METRICS_PORT) in a daemon thread; None when no port is set."""
-    if not port:
-        return None
-    server = make_server("0.0.0.0", port, Endpoint(token, state), ThreadingWSGIServer, _Quiet)
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    log.info("metrics on port %d (/metrics)", port)
-    return server
-
-
 __all__ = [
-    "OUTCOMES", "AgentMetrics", "Endpoint", "QueueCollector", "SlackCalls", "Turn", "accepted",
-    "fencing_refused", "first_text", "lock_lost", "registry", "serve", "vote", "watch_s3",
+    "OUTCOMES", "AgentMetrics", "SlackCalls", "Turn", "accepted", "fencing_refused",
+    "file_download", "first_text", "lock_lost", "vote", "watch_s3",
 ]

@@ -10,7 +10,7 @@ import threading
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
-from bot import metrics
+from bot import metrics_endpoint
 from bot.main import start_runtime, stop_all
 from bot.runtime import slack_client
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def main() -> None:
     runtime, app = start_runtime(socket_mode=True)
     config = runtime.config
-    metrics.serve(config.metrics_port, config.metrics_token, runtime.state)
+    metrics_endpoint.serve(config.metrics_port, config.metrics_token, runtime.state)
     handler = SocketModeHandler(
         app, config.app_token, web_client=slack_client(config, token=config.app_token)
     )

@@ -10,7 +10,7 @@ import logging
 import signal
 import threading
 
-from bot import metrics
+from bot import metrics_endpoint
 from bot.main import start_runtime, stop_all
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     runtime, _ = start_runtime(socket_mode=False, turns_only=True)
-    metrics.serve(runtime.config.metrics_port, runtime.config.metrics_token, runtime.state)
+    metrics_endpoint.serve(runtime.config.metrics_port, runtime.config.metrics_token, runtime.state)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

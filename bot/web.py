@@ -1,6 +1,6 @@
 """HTTP mode: a WSGI app serving Slack at POST /slack/events, GET /healthz (liveness),
 GET /readyz (readiness: Redis and the session storage answer) and GET /metrics
-(Prometheus, with METRICS_TOKEN: bot/metrics.py); with OAuth, Bolt's GET /slack/install
+(Prometheus, with METRICS_TOKEN: bot/metrics_endpoint.py); with OAuth, Bolt's GET /slack/install
 and GET /slack/oauth_redirect too.
 
 Run it under gunicorn (see Procfile); `create_app()` is the factory each worker calls.
@@ -20,7 +20,7 @@ from slack_bolt.oauth import OAuthFlow
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot import metrics, payloads
+from bot import metrics_endpoint, payloads
 from bot.config import BOOT_ERROR_EXIT
 from bot.main import start_runtime
 
@@ -111,4 +111,4 @@ class WebApp:
 def create_app() -> WebApp:
     runtime, app = start_runtime(socket_mode=False, exit_code=BOOT_ERROR_EXIT)
     return WebApp(app, runtime.health, runtime.config.signing_secret,
-                  metrics.Endpoint(runtime.config.metrics_token, runtime.state))
+                  metrics_endpoint.Endpoint(runtime.config.metrics_token, runtime.state))

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from strands import Agent
 
-from bot import config, metrics
+from bot import config, metrics_endpoint
 from bot.config import ConfigError
 from bot.files import read_files
 from bot.jobs import Job, session_id
@@ -83,10 +83,10 @@ def call(app, path: str = "/metrics", authorization: str | None = None) -> tuple
 def test_metrics_are_off_without_a_token_and_need_the_bearer_token(make_bot) -> None:
     bot = make_bot()
     state = bot.runtime.state
-    unset = WebApp(bot.app, bot.runtime.health, SECRET, metrics.Endpoint("", state))
+    unset = WebApp(bot.app, bot.runtime.health, SECRET, metrics_endpoint.Endpoint("", state))
     assert call(unset)[0].startswith("404")  # create_app() with METRICS_TOKEN unset
     assert call(WebApp(bot.app, bot.runtime.health, SECRET))[0].startswith("404")
-    on = WebApp(bot.app, bot.runtime.health, SECRET, metrics.Endpoint(TOKEN, state))
+    on = WebApp(bot.app, bot.runtime.health, SECRET, metrics_endpoint.Endpoint(TOKEN, state))
     assert call(on)[0].startswith("401")
     assert call(on, authorization="Bearer wrong")[0].startswith("401")
     assert call(on, authorization=TOKEN)[0].startswith("401")  # no scheme
