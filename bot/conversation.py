@@ -168,8 +168,7 @@ class Conversation:
                                                 tools=result.tools))
         if stream is None or not stream.streamed:
             metrics.first_text(answered)
-        turn.done("replayed" if result.replayed else "stopped" if stream is not None
-                  and stream.stopped else "answered")
+        turn.done("replayed" if result.replayed else "stopped" if stopped else "answered")
         return result.answered
 
     def _done(self, jobs: list[Job]) -> int:
