@@ -70,17 +70,6 @@ def _clean(fields: dict[str, object]) -> dict[str, str]:
     return {key: str(value) for key, value in fields.items() if value not in (None, "")}
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites each record's final message with secrets masked."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
-
-
 class ContextFilter(logging.Filter):
     """Stamps each record with the log context and the current trace (when tracing)."""
 
@@ -151,8 +140,7 @@ def handler(fmt: str = "text", stream: IO[str] | None = None) -> logging.Handler
     """A stderr (or `stream`) handler with the context, the format and redaction."""
     out = logging.StreamHandler(stream)
     out.setFormatter(formatter(fmt))
-    out.addFilter(ContextFilter())
-    out.addFilter(RedactingFilter())
+    out.addFilter(ContextFilter())  # redaction: both formatters redact all they write
     return out
 
 
