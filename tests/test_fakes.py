@@ -89,18 +89,19 @@ def test_fake_slack_rate_limit_and_errors(slack: FakeSlack) -> None:
     assert statuses == [429, 429, 429, 200]
     assert len(slack.wait_for("chat.postMessage")) == 1  # faults are ignored by default
 
+    posted = plain.chat_postMessage(channel="C1", text="x")["ts"]
     slack.fail_next("chat.update", status=500)
     with pytest.raises(SlackApiError):
-        plain.chat_update(channel="C1", ts="1.0", text="y")
-    assert plain.chat_update(channel="C1", ts="1.0", text="y")["ok"]
+        plain.chat_update(channel="C1", ts=posted, text="y")
+    assert plain.chat_update(channel="C1", ts=posted, text="y")["ok"]
 
 
 def test_fake_slack_concurrent_posts(slack: FakeSlack) -> None:
     client = WebClient(token="xoxb-test", base_url=slack.base_url)
     results: list[str] = []
 
-    def post(i: int) -> None:
-        results.append(client.chat_postMessage(channel="C1", text=str(i))["ts"])
+    def post(i: int) -> None:  # one channel each: Slack allows ~1 post a second per channel
+        results.append(client.chat_postMessage(channel=f"C{i}", text=str(i))["ts"])
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(40)]
     for t in threads:

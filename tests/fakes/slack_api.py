@@ -2,146 +2,81 @@
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
-from ._http import QuietHandler, ServerThread
-from .slack_streams import StreamingMessages
+from ._http import ServerThread
+from .slack_http import Call, CallLog, Fault, SlackHandler, Workspace, oauth_v2_access
+from .slack_messages import MessageStore
+from .slack_ratelimits import NON_MARKETPLACE_LIMIT, NON_MARKETPLACE_READS, RateLimits
+from .slack_rules import Refused, check_assistant, check_message, require
+from .slack_streams import STREAM_LIFETIME, StreamingMessages
+from .slack_view import MessageView, is_stale, view
 
-Responder = dict[str, Any] | Callable[["Call"], dict[str, Any]]
+__all__ = ["Call", "FakeSlack", "Workspace", "oauth_v2_access"]
 
+Responder = dict[str, Any] | Callable[[Call], dict[str, Any]]
 
-@dataclass
-class Call:
-    method: str
-    params: dict[str, Any]
-    token: str | None
-    at: float
-    status: int = 200  # HTTP status the fake answered with (non-200 = injected fault)
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """A workspace (or, `is_enterprise_install`, an Enterprise Grid org) that installs the
-    app through OAuth: `oauth.v2.access` with its code answers for it, and `auth.test` with
-    its token names it."""
-
-    team_id: str
-    token: str
-    bot_user_id: str = "UBOT"
-    bot_id: str = "BBOT"
-    enterprise_id: str | None = None
-    is_enterprise_install: bool = False
-    name: str = "Test"
-    scope: str = "app_mentions:read,chat:write"
-
-
-def oauth_v2_access(workspace: Workspace, app_id: str = "A0EXAMPLE") -> dict[str, Any]:
-    """oauth.v2.access for a bot-only install, shaped as Slack documents it
-    (docs.slack.dev/reference/methods/oauth.v2.access, example response; the same keys as
-    slackapi/bolt-python tests/mock_web_api_server/mock_handler.py `OAUTH_V2_ACCESS_RESPONSE`):
-    `enterprise` is null outside Enterprise Grid, `team` null for an org-wide install, and
-    `authed_user` carries only the installer's id when no user scopes were asked for."""
-    org = workspace.is_enterprise_install
-    enterprise = workspace.enterprise_id
-    return {
-        "ok": True,
-        "access_token": workspace.token,
-        "token_type": "bot",
-        "scope": workspace.scope,
-        "bot_user_id": workspace.bot_user_id,
-        "app_id": app_id,
-        "team": None if org else {"name": workspace.name, "id": workspace.team_id},
-        "enterprise": {"name": f"{workspace.name} org", "id": enterprise} if enterprise else None,
-        "authed_user": {"id": "U0INSTALLER"},
-        "is_enterprise_install": org,
+# Every method the fake answers; others are `unknown_method`, as Slack answers them.
+KNOWN_METHODS = frozenset(
+    {
+        "auth.test",
+        "oauth.v2.access",
+        "apps.connections.open",
+        "chat.postMessage",
+        "chat.update",
+        "chat.delete",
+        "chat.startStream",
+        "chat.appendStream",
+        "chat.stopStream",
+        "chat.postEphemeral",
+        "assistant.threads.setStatus",
+        "assistant.threads.setSuggestedPrompts",
+        "reactions.add",
+        "reactions.remove",
+        "conversations.replies",
+        "conversations.history",
+        "users.info",
+        "files.info",
     }
+)
+STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
 
 
-@dataclass
-class _Fault:
-    times: int
-    status: int
-    retry_after: int
+class FakeSlack(CallLog):
+    """Fake Slack Web API; point `WebClient(base_url=fake.base_url)` at it.
 
+    As strict as Slack's documentation (tests/fakes/slack_rules.py, slack_streams.py,
+    slack_messages.py), rate limited per workspace and method (slack_ratelimits.py) in
+    windows of `minute` seconds unless `rate_limits=False` (only for tests that burst on
+    purpose about something else); `non_marketplace` models a commercially distributed app
+    outside the Marketplace. Streams end `stream_lifetime` seconds after they start.
+    """
 
-def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
-    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-    )
-    out: dict[str, Any] = {}
-    for part in msg.iter_parts():  # type: ignore[attr-defined]
-        name = part.get_param("name", header="content-disposition")
-        if name:
-            payload = part.get_payload(decode=True) or b""
-            out[name] = payload if part.get_filename() else payload.decode("utf-8", "replace")
-    return out
-
-
-def parse_params(content_type: str, body: bytes, query: str = "") -> dict[str, Any]:
-    """Parse Slack API params from a JSON, form-encoded or multipart body (plus query string)."""
-    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
-    ctype = content_type.lower()
-    if "application/json" in ctype:
-        if body.strip():
-            params.update(json.loads(body))
-    elif "multipart/form-data" in ctype:
-        params.update(_parse_multipart(content_type, body))
-    elif body:
-        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    return params
-
-
-class _SlackHandler(QuietHandler):
-    def do_POST(self) -> None:
-        fake: FakeSlack = self.server.owner
-        path, _, query = self.path.partition("?")
-        if not path.startswith("/api/"):
-            self.send_json(404, {"ok": False, "error": "unknown_path"})
-            return
-        method = path[len("/api/") :]
-        body = self.read_body()
-        try:
-            params = parse_params(self.headers.get("Content-Type", ""), body, query)
-        except (ValueError, UnicodeDecodeError):
-            self.send_json(200, {"ok": False, "error": "invalid_form_data"})
-            return
-        auth = self.headers.get("Authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        token = token or params.get("token")
-        call = Call(method, params, token, time.time(), headers=dict(self.headers.items()))
-        status, payload, headers = fake._respond(call)
-        call.status = status
-        fake._record(call)
-        self.send_json(status, payload, headers)
-
-    do_GET = do_POST
-
-
-class FakeSlack:
-    """Fake Slack Web API; point `WebClient(base_url=fake.base_url)` at it."""
-
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        minute: float = 60.0,
+        rate_limits: bool = True,
+        stream_lifetime: float = STREAM_LIFETIME,
+        non_marketplace: bool = False,
+    ) -> None:
         self.socket_url: str | None = None
+        self.rate_limits = rate_limits
         self._lock = threading.Lock()
         self._calls: list[Call] = []
-        self._faults: dict[str, _Fault] = {}
+        self._faults: dict[str, Fault] = {}
         self._responses: dict[str, Responder] = {}
         self._ts_counter = 0
-        self._messages: dict[str, list[dict[str, Any]]] = {}  # posted by the bot, per channel
         self._codes: dict[str, Workspace] = {}  # OAuth codes oauth.v2.access accepts
         self._workspaces: dict[str, Workspace] = {}  # by bot token
         self._revoked: set[str] = set()
-        self.streams = StreamingMessages()
-        self._thread = ServerThread(_SlackHandler, self)
+        self._limits = RateLimits(minute, non_marketplace)
+        self.messages = MessageStore()  # everything posted, per channel
+        self.streams = StreamingMessages(self.messages, stream_lifetime)
+        self._thread = ServerThread(SlackHandler, self)
 
     # --- lifecycle ---------------------------------------------------------
     @property
@@ -166,12 +101,17 @@ class FakeSlack:
         self.stop()
 
     # --- configuration -----------------------------------------------------
-    def fail_next(
-        self, method: str, times: int = 1, status: int = 429, retry_after: int = 1
-    ) -> None:
-        """Answer the next `times` calls of `method` with `status` (429 carries Retry-After)."""
-        with self._lock:
-            self._faults[method] = _Fault(times, status, retry_after)
+    @property
+    def minute(self) -> float:
+        return self._limits.minute
+
+    @property
+    def stream_lifetime(self) -> float:
+        return self.streams.lifetime
+
+    @stream_lifetime.setter
+    def stream_lifetime(self, seconds: float) -> None:
+        self.streams.lifetime = seconds
 
     def set_response(self, method: str, response: Responder) -> None:
         """Override the answer for `method`: a dict, or a callable(Call) -> dict."""
@@ -189,76 +129,75 @@ class FakeSlack:
         with self._lock:
             self._revoked.add(token)
 
+    def add_message(
+        self,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        user: str = "U1",
+        bot_id: str | None = None,
+    ) -> str:
+        """A message someone else (a user, or another app's `bot_id`) posted; its ts."""
+        ts = self.next_ts()
+        message = {
+            "type": "message",
+            "ts": ts,
+            "text": text,
+            "user": user,
+            "channel": channel,
+            **({"thread_ts": thread_ts} if thread_ts else {}),
+            **({"bot_id": bot_id} if bot_id else {}),
+        }
+        self.messages.add(message)
+        return ts
+
     def reset(self) -> None:
-        """Forget recorded calls, pending faults and response overrides."""
+        """Forget recorded calls, pending faults, response overrides, messages and limits."""
         with self._lock:
             self._calls.clear()
             self._faults.clear()
             self._responses.clear()
-            self._messages.clear()
-            self.streams = StreamingMessages()
+            self._limits.reset()
+            self.messages = MessageStore()
+            self.streams = StreamingMessages(self.messages, self.streams.lifetime)
 
-    # --- inspection --------------------------------------------------------
-    def calls(self, method: str | None = None, include_failed: bool = True) -> list[Call]:
-        with self._lock:
-            return [
-                c
-                for c in self._calls
-                if (method is None or c.method == method) and (include_failed or c.status == 200)
-            ]
-
-    def wait_for(
+    # --- a user's view -----------------------------------------------------
+    def bot_messages(
         self,
-        method: str,
-        predicate: Callable[[Call], bool] = lambda c: True,
-        count: int = 1,
-        timeout: float = 10.0,
-        include_failed: bool = False,
-    ) -> list[Call]:
-        """Poll until at least `count` calls of `method` match `predicate`; return the matches.
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        include_deleted: bool = False,
+    ) -> list[MessageView]:
+        """The bot's (any app's) messages as a user sees them, oldest first; in a thread:
+        its replies and, if the bot posted it, its parent."""
+        self.streams.refresh()
+        return [
+            view(m)
+            for m in self.messages.everything()
+            if m.get("bot_id")
+            and (include_deleted or not m.get("deleted"))
+            and channel in (None, m["channel"])
+            and thread_ts in (None, m.get("thread_ts"), m["ts"])
+        ]
 
-        By default calls answered with an injected fault are ignored.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            matches = [c for c in self.calls(method, include_failed) if predicate(c)]
-            if len(matches) >= count:
-                return matches
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"timed out after {timeout}s waiting for {count} x {method} "
-                    f"(got {len(matches)}); recorded calls:\n{self.summary()}"
-                )
-            time.sleep(0.01)
+    def stale_messages(
+        self, channel: str | None = None, thread_ts: str | None = None
+    ) -> list[MessageView]:
+        """Bot messages a user would see as broken: still streaming, a Stop button left,
+        or empty."""
+        return [m for m in self.bot_messages(channel, thread_ts) if is_stale(m)]
 
-    def summary(self) -> str:
-        lines = []
-        for c in self.calls():
-            shown = {k: v for k, v in c.params.items() if k != "token"}
-            lines.append(f"  {c.method} [{c.status}] {json.dumps(shown, default=str)[:300]}")
-        return "\n".join(lines) or "  <none>"
+    def thread_text(self, channel: str, thread_ts: str) -> str:
+        """The visible texts of the bot's messages in the thread, in order, one per line."""
+        return "\n".join(m.text for m in self.bot_messages(channel, thread_ts))
 
     # --- internals ---------------------------------------------------------
-    def _record(self, call: Call) -> None:
-        with self._lock:
-            self._calls.append(call)
-
     def next_ts(self) -> str:
         """Increasing, and like Slack's, later than any message the bot is answering."""
         with self._lock:
             micros = max(int(time.time() * 1_000_000), self._ts_counter + 1)
             self._ts_counter = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-
-    def _take_fault(self, method: str) -> _Fault | None:
-        with self._lock:
-            fault = self._faults.get(method)
-            if fault is None:
-                return None
-            fault.times -= 1
-            if fault.times <= 0:
-                del self._faults[method]
-            return fault
 
     def _respond(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str]]:
         fault = self._take_fault(call.method)
@@ -272,25 +211,58 @@ class FakeSlack:
             revoked = call.token in self._revoked
         if revoked:
             return 200, {"ok": False, "error": "token_revoked"}, {}
+        self.streams.refresh()  # streams past their lifetime end before anything else
+        if self.rate_limits:
+            channel = str(call.params.get("channel") or "")
+            retry_after = self._limits.take(call.token, call.method, channel)
+            if retry_after is not None:
+                headers = {"Retry-After": str(retry_after)}
+                return 429, {"ok": False, "error": "ratelimited"}, headers
         if override is not None:
             return 200, override(call) if callable(override) else dict(override), {}
-        return 200, self._default_response(call), {}
+        try:
+            return 200, self._default_response(call), {}
+        except Refused as refused:
+            return 200, {"ok": False, "error": refused.error}, {}
 
-    def _read_messages(self, call: Call) -> list[dict[str, Any]]:
-        """conversations.replies / .history over what the bot posted (oldest is exclusive)."""
-        p = call.params
-        oldest = float(p.get("oldest") or 0)
+    def _owner(self, token: str | None) -> dict[str, str]:
         with self._lock:
-            posted = list(self._messages.get(p.get("channel", ""), []))
-        if call.method == "conversations.replies":
-            posted = [m for m in posted if m.get("thread_ts") == p.get("ts")]
-        else:
-            posted = [m for m in posted if not m.get("thread_ts")]
-        keep_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
-        return [m if keep_metadata else {k: v for k, v in m.items() if k != "metadata"}
-                for m in posted if float(m["ts"]) > oldest]
+            workspace = self._workspaces.get(token or "")
+        if workspace is None:
+            return {"user": "UBOT", "bot_id": "BBOT"}
+        return {"user": workspace.bot_user_id, "bot_id": workspace.bot_id}
 
     def _default_response(self, call: Call) -> dict[str, Any]:
+        p, method = call.params, call.method
+        if method not in KNOWN_METHODS:
+            return {"ok": False, "error": "unknown_method"}
+        owner = self._owner(call.token)
+        if method == "chat.postMessage":
+            return self.messages.post(p, self.next_ts(), owner)
+        if method == "chat.update":
+            return self.messages.update(p, owner)
+        if method == "chat.delete":
+            return self.messages.delete(p, owner)
+        if method in STREAM_METHODS:
+            return self.streams.handle(method, p, self.next_ts(), owner)
+        if method in ("reactions.add", "reactions.remove"):
+            return self.messages.react(method, p, owner)
+        if method in NON_MARKETPLACE_READS:
+            cap = NON_MARKETPLACE_LIMIT if self._limits.non_marketplace else None
+            return self.messages.read(method, p, cap)
+        if method == "chat.postEphemeral":
+            require(p, "channel_not_found", "channel")
+            require(p, "user_not_in_channel", "user")  # `user` is required
+            check_message(method, p)
+            return {"ok": True, "message_ts": self.next_ts()}
+        if method.startswith("assistant.threads."):
+            return check_assistant(method, p)
+        if method == "files.info":
+            require(p, "file_not_found", "file")  # "Value passed for `file` was invalid"
+        return self._session_response(call)
+
+    def _session_response(self, call: Call) -> dict[str, Any]:
+        """auth.test, oauth.v2.access, apps.connections.open (and the rest: ok)."""
         p = call.params
         with self._lock:
             workspace = self._workspaces.get(call.token or "")
@@ -303,12 +275,19 @@ class FakeSlack:
                 return oauth_v2_access(installed)
             case "auth.test" if workspace is not None:
                 return {
-                    "ok": True, "url": f"https://{workspace.team_id.lower()}.slack.com/",
-                    "team": workspace.name, "user": "bot", "team_id": workspace.team_id,
-                    "user_id": workspace.bot_user_id, "bot_id": workspace.bot_id,
+                    "ok": True,
+                    "url": f"https://{workspace.team_id.lower()}.slack.com/",
+                    "team": workspace.name,
+                    "user": "bot",
+                    "team_id": workspace.team_id,
+                    "user_id": workspace.bot_user_id,
+                    "bot_id": workspace.bot_id,
                     "is_enterprise_install": workspace.is_enterprise_install,
-                    **({"enterprise_id": workspace.enterprise_id} if workspace.enterprise_id
-                       else {}),
+                    **(
+                        {"enterprise_id": workspace.enterprise_id}
+                        if workspace.enterprise_id
+                        else {}
+                    ),
                 }
             case "auth.test":
                 return {
@@ -320,35 +299,6 @@ class FakeSlack:
                     "user": "bot",
                     "url": "https://test.slack.com/",
                 }
-            case "chat.postMessage":
-                ts = self.next_ts()
-                message: dict[str, Any] = {
-                    "type": "message",
-                    "text": p.get("text", ""),
-                    "user": "UBOT",
-                    "bot_id": "BBOT",
-                    "ts": ts,
-                }
-                for key in ("thread_ts", "blocks", "metadata"):
-                    if key in p:
-                        message[key] = p[key]
-                if isinstance(message.get("metadata"), str):
-                    message["metadata"] = json.loads(message["metadata"])
-                with self._lock:
-                    self._messages.setdefault(p.get("channel", ""), []).append(message)
-                return {"ok": True, "channel": p.get("channel"), "ts": ts, "message": message}
-            case "conversations.replies" | "conversations.history":
-                return {"ok": True, "messages": self._read_messages(call), "has_more": False}
-            case "chat.postEphemeral":
-                return {"ok": True, "message_ts": self.next_ts()}
-            case "chat.startStream" | "chat.appendStream" | "chat.stopStream" | "chat.update":
-                response, message = self.streams.handle(call.method, p, self.next_ts())
-                if message is not None:
-                    with self._lock:
-                        self._messages.setdefault(p.get("channel", ""), []).append(message)
-                if call.method == "chat.update" and not response["ok"]:  # a plain post
-                    return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")}
-                return response
             case "apps.connections.open":
                 if self.socket_url is None:
                     return {"ok": False, "error": "socket_url_not_set"}

@@ -1,0 +1,98 @@
+"""What a user sees of the bot's messages in the fake Slack: `MessageView`s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MessageView:
+    ts: str
+    channel: str
+    thread_ts: str | None
+    text: str  # what the user reads (see `visible_text`)
+    streaming: bool  # still streaming (and not expired)
+    has_stop: bool  # shows a Stop button (action_id `stop_answer`)
+    has_feedback: bool  # shows 👍/👎 (a context_actions block with feedback_buttons)
+    metadata: dict[str, Any] | None
+    deleted: bool
+
+
+def _rich_texts(node: Any) -> list[str]:
+    """The `text` of every element of a rich_text block, in order."""
+    if isinstance(node, list):
+        return [t for item in node for t in _rich_texts(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["text"]] if node.get("type") == "text" and isinstance(node.get("text"), str) else []
+    return own + _rich_texts(node.get("elements"))
+
+
+def _plain(obj: Any) -> str:
+    return obj.get("text", "") if isinstance(obj, dict) else ""
+
+
+def visible_text(message: dict[str, Any]) -> str:
+    """Slack renders `blocks` when there are any (`text` is then only the notification):
+    the markdown of rich_text/markdown blocks; else the sections' texts; else `text`."""
+    blocks = [b for b in message.get("blocks") or [] if isinstance(b, dict)]
+    rich = [
+        "".join(_rich_texts(b.get("elements")))
+        if b["type"] == "rich_text"
+        else str(b.get("text", ""))
+        for b in blocks
+        if b.get("type") in ("rich_text", "markdown")
+    ]
+    if rich:
+        return "\n".join(rich)
+    sections = [
+        "\n".join([_plain(b.get("text"))] + [_plain(f) for f in b.get("fields") or []])
+        for b in blocks
+        if b.get("type") == "section"
+    ]
+    if sections:
+        return "\n".join(s for s in sections if s)
+    return str(message.get("text") or "")
+
+
+def _elements(blocks: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        out += [e for e in block.get("elements") or [] if isinstance(e, dict)]
+        if isinstance(block.get("accessory"), dict):
+            out.append(block["accessory"])
+    return out
+
+
+def view(message: dict[str, Any]) -> MessageView:
+    blocks = list(message.get("blocks") or [])
+    return MessageView(
+        ts=message["ts"],
+        channel=message["channel"],
+        thread_ts=message.get("thread_ts"),
+        text=visible_text(message),
+        streaming=bool(message.get("streaming")),
+        has_stop=any(
+            e.get("type") == "button" and e.get("action_id") == "stop_answer"
+            for e in _elements(blocks)
+        ),
+        has_feedback=any(
+            b.get("type") == "context_actions"
+            and any(
+                isinstance(e, dict) and e.get("type") == "feedback_buttons"
+                for e in b.get("elements") or []
+            )
+            for b in blocks
+            if isinstance(b, dict)
+        ),
+        metadata=message.get("metadata"),
+        deleted=bool(message.get("deleted")),
+    )
+
+
+def is_stale(message: MessageView) -> bool:
+    """What a user would see as broken: still streaming, a Stop button left, or empty."""
+    return message.streaming or message.has_stop or not message.text.strip()
