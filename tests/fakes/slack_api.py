@@ -145,6 +145,7 @@ class FakeSlack(CallLog):
             "text": text,
             "user": user,
             "channel": channel,
+            "external": True,  # not this app's: not in bot_messages()
             **({"thread_ts": thread_ts} if thread_ts else {}),
             **({"bot_id": bot_id} if bot_id else {}),
         }
@@ -175,6 +176,7 @@ class FakeSlack(CallLog):
             view(m)
             for m in self.messages.everything()
             if m.get("bot_id")
+            and not m.get("external")
             and (include_deleted or not m.get("deleted"))
             and channel in (None, m["channel"])
             and thread_ts in (None, m.get("thread_ts"), m["ts"])

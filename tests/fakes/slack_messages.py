@@ -33,7 +33,7 @@ INTERNAL = frozenset(
         "started",
         "stop_blocks",
         "done_at",
-        "reactions",
+        "external",
     }
 )
 
