@@ -247,7 +247,7 @@ def main() -> None:
     args.lengths = [int(n) for n in args.lengths.split(",")]
     os.environ["OPENAI_API_KEY"] = "bench"
     with TemporaryDirectory() as tmp, S3Server() as s3, RedisServer() as redis_server, \
-            FakeSlack() as slack:
+            FakeSlack(rate_limits=False) as slack:
         os.environ.update(s3.env())
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         s3.create_bucket(bucket)

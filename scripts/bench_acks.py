@@ -97,8 +97,8 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=200)
     parser.add_argument("--acks", type=int, default=200)
     args = parser.parse_args()
-    with (RedisServer() as redis_server, FakeSlack() as slack, FakeOpenAI() as fake,
-          TemporaryDirectory() as tmp):
+    with (RedisServer() as redis_server, FakeSlack(rate_limits=False) as slack,
+          FakeOpenAI() as fake, TemporaryDirectory() as tmp):
         moto = MotoProcess(Path(tmp))  # in its own process: in ours it would share our GIL
         try:
             moto.wait_ready()

@@ -153,7 +153,7 @@ def main() -> None:
                         help="extra environment for the web processes (repeatable)")
     parser.add_argument("--settle", type=float, default=2.0, help="idle seconds before sampling")
     args = parser.parse_args()
-    with (RedisServer() as redis_server, S3Server() as s3, FakeSlack() as slack,
+    with (RedisServer() as redis_server, S3Server() as s3, FakeSlack(rate_limits=False) as slack,
           FakeOpenAI() as fake, TemporaryDirectory() as tmp):
         fake.delay = 1.0
         bucket = f"bench-{uuid.uuid4().hex[:8]}"

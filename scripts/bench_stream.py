@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=30)
     parser.add_argument("--chars", type=int, default=600)
     args = parser.parse_args()
-    with FakeSlack() as slack, TemporaryDirectory() as tmp:
+    with FakeSlack(rate_limits=False) as slack, TemporaryDirectory() as tmp:
         print(f"== {args.answers} answers of {args.chars} chars, 6-char deltas 20 ms apart "
               f"(model time ~{args.chars / 6 * 0.02:.1f} s each)")
         results = {mode: run(slack, f"{tmp}/{mode}", mode, args.answers, args.chars)

@@ -81,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    with (RedisServer() as redis_server, S3Server() as s3, FakeSlack() as slack,
+    with (RedisServer() as redis_server, S3Server() as s3, FakeSlack(rate_limits=False) as slack,
           FakeOpenAI() as fake, TemporaryDirectory() as tmp):
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         s3.create_bucket(bucket)

@@ -218,7 +218,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         moto.wait_ready()
         bucket = f"soak-{uuid.uuid4().hex[:10]}"
         s3_client(moto.url).create_bucket(Bucket=bucket)
-        slack = stack.enter_context(FakeSlack())
+        slack = stack.enter_context(FakeSlack(rate_limits=False))
         openai = stack.enter_context(FakeOpenAI(reply_fn=model))
         s3_env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto.url,
