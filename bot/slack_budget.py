@@ -1,0 +1,46 @@
+"""Slack budget: spend a workspace's Web API rate limits on purpose, not by collecting 429s.
+
+Slack limits each method per workspace by tier (docs.slack.dev/apis/web-api/rate-limits):
+`chat.startStream` and `chat.stopStream` are Tier 2 (about 20 a minute), `chat.appendStream`
+Tier 4 (about 100), `chat.update` Tier 3 (about 50). Every process shares one count per
+workspace and method in the state store (`State.spend`, a fixed window). What is optional
+asks first: an answer streams only while the workspace has stream starts to spare (else it
+is posted whole when done), and a stream appends only while appends are left (else its
+text waits for the next flush). What is not optional (the final message) is never held
+back; slack_sdk's RateLimitErrorRetryHandler honours Retry-After for those.
+
+The budget fails open: if the state store cannot count, Slack's own 429s still protect.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from bot.store.state import State
+
+log = logging.getLogger(__name__)
+Method = Literal["chat.startStream", "chat.appendStream"]
+# Per minute, below each tier's documented rate: Slack's windows are not ours, and the
+# bot's other calls (status, reactions, posts) share the workspace.
+PER_MINUTE: dict[Method, int] = {"chat.startStream": 16, "chat.appendStream": 80}
+WINDOWS_PER_MINUTE = 3  # counted in 20 s windows: a burst spends a third, not all of it
+MINUTE_SECONDS = 60.0  # Slack's minute (tests compress it, with the fake's)
+
+
+class SlackBudget:
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.window = MINUTE_SECONDS / WINDOWS_PER_MINUTE
+
+    def allow(self, team: str, method: Method) -> bool:
+        """Count one call of `method` in `team`; False when the workspace has none to spare."""
+        limit = max(1, PER_MINUTE[method] // WINDOWS_PER_MINUTE)
+        try:
+            return self.state.spend(f"budget:{team}:{method}", limit, self.window)
+        except Exception as exc:  # the state store is down: let Slack's limits speak
+            log.debug("rate budget unavailable (%s): allowing %s", exc, method)
+            return True
+
+
+__all__ = ["PER_MINUTE", "SlackBudget"]
