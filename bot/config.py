@@ -18,7 +18,9 @@ from bot.config_env import ConfigError, flag, get, require, whole_number
 PROVIDERS = ("bedrock", "anthropic", "openai")
 DEFAULT_SESSION_DIR = "./.data/sessions"
 DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful assistant in a Slack workspace. Answer concisely; Slack mrkdwn is fine."
+    "You are a helpful assistant in a Slack workspace. Answer concisely in standard Markdown "
+    "(**bold**, _italics_, [links](https://example.com), `code`, fenced code blocks, lists, "
+    "tables): Slack shows it as written."
 )
 
 

@@ -23,6 +23,7 @@ from bot.inbox import Inbox
 from bot.jobs import DM_THREAD, Job
 from bot.progress import Progress
 from bot.reply import Replier
+from bot.slack_budget import SlackBudget
 from bot.store.sessions import FencingError, SessionStore, Uninstalled
 from bot.store.state import State
 from bot.stream import AnswerStream
@@ -53,6 +54,7 @@ class Conversation:
                  bot_user_id: Callable[[Job], str] = lambda job: "",
                  file_limits: FileLimits | None = None, inbox: Inbox | None = None) -> None:
         self.state = state
+        self.budget = SlackBudget(state)
         self.inbox = inbox
         self.store = store
         self.personas = personas
@@ -197,7 +199,8 @@ class Conversation:
         if not self.streaming or not AnswerStream.possible(job):
             return None
         return AnswerStream(self.replier.clients.for_job(job), self.state, job, identity,
-                            self.stream_refused, recipient_team=job.user_team)
+                            self.stream_refused, recipient_team=job.user_team,
+                            budget=self.budget, inbox=self.inbox)
 
     def _report_failure(self, job: Job, exc: Exception, stream: AnswerStream | None) -> None:
         reason = type(exc).__name__

@@ -44,6 +44,10 @@ def _done_key(job: Job) -> str:
     return record_key(job)[:-5] + ".done"
 
 
+def _message_prefix(job: Job) -> str:
+    return record_key(job)[:-5] + ".msg."
+
+
 class Inbox:
     def __init__(self, blobs: Blobs) -> None:
         self.blobs = blobs
@@ -61,6 +65,18 @@ class Inbox:
         apology): a replay skips it. (A committed turn is remembered in its snapshot.)"""
         with contextlib.suppress(FencingError):  # marked before
             self.blobs.put(_done_key(job), b"", None)
+
+    def note_message(self, job: Job, ts: str) -> None:
+        """Remember durably that the bot's message `ts` answers `job` (a stream it opened),
+        so a later attempt finishes that message even after Redis forgot it."""
+        with contextlib.suppress(FencingError):  # noted before
+            self.blobs.put(f"{_message_prefix(job)}{ts}", b"", None)
+
+    def messages(self, job: Job) -> list[str]:
+        """The ts of the bot's messages noted for `job`, oldest first (one LIST)."""
+        prefix = _message_prefix(job)
+        found = [key[len(prefix):] for key in self.blobs.keys(prefix)]
+        return sorted(found, key=lambda ts: message_time(ts) or 0.0)
 
     def recent(self, seconds: float = REPLAY_SECONDS, now: float | None = None) -> list[Job]:
         """The records of the last `seconds`, oldest first, each marked `replayed`."""

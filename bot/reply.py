@@ -3,39 +3,26 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.errors import SlackApiError
 
 from bot.agent.personas import Persona
-from bot.feedback import feedback_blocks
+from bot.feedback import feedback_actions
 from bot.jobs import Job
 from bot.slack_clients import SlackClients
-from bot.stream import MESSAGE_CHARS, AnswerStream, stream_key
+from bot.slack_format import fallback_text, follow_streamed, markdown_block, split_parts
+from bot.stream import AnswerStream, Message, stop_quietly
 
 log = logging.getLogger(__name__)
-CHUNK_CHARS = 3_900  # keep each Slack message comfortably under the display limits
 ANSWER_EVENT = "thread_bot_answer"  # message metadata: which Slack message an answer is for
-
-
-def chunks(text: str, size: int = CHUNK_CHARS) -> list[str]:
-    """Split long text at line breaks where possible."""
-    parts: list[str] = []
-    while len(text) > size:
-        cut = text.rfind("\n", 0, size)
-        cut = cut if cut > size // 2 else size
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    return [*parts, text] if text else parts or [""]
-
-
-def split_first(text: str) -> tuple[str, str]:
-    """What one streamed message shows, and what follows it as posts."""
-    if len(text) <= MESSAGE_CHARS:
-        return text, ""
-    cut = text.rfind("\n", 0, MESSAGE_CHARS)
-    cut = cut if cut > MESSAGE_CHARS // 2 else MESSAGE_CHARS
-    return text[:cut], text[cut:].lstrip("\n")
+UPDATE_ATTEMPTS = 3
+# chat.update errors after which the message is replaced (deleted, posted anew) instead:
+# docs.slack.dev/reference/methods/chat.update
+UNUPDATABLE = {"block_mismatch", "msg_too_long", "cant_update_message", "edit_window_closed",
+               "message_not_found", "invalid_blocks", "invalid_blocks_format",
+               "msg_blocks_too_long"}
 
 
 def tools_line(tools: tuple[str, ...]) -> dict:
@@ -48,13 +35,6 @@ def tools_line(tools: tuple[str, ...]) -> dict:
 def _metadata(job: Job, part: int, parts: int) -> dict:
     payload = {"for_ts": job.ts, "part": part, "parts": parts}
     return {"event_type": ANSWER_EVENT, "event_payload": payload}
-
-
-def _quietly(call) -> None:  # noqa: ANN001
-    try:
-        call()
-    except (SlackApiError, SlackRequestError) as exc:
-        log.debug("ignored while ending a stream: %s", exc)
 
 
 def ephemeral(client: WebClient, channel: str, user: str, text: str,
@@ -84,60 +64,106 @@ class Replier:
                 identity["icon_url"] = persona.icon_url
         return identity
 
+    def blocks(self, job: Job, part: str, persona: Persona | None, last: bool,
+               tools: tuple[str, ...] = ()) -> list[dict]:
+        """One message of an answer: its Markdown, then (on the last) the tools it used and
+        the 👍/👎 buttons."""
+        blocks = [markdown_block(part)] if part.strip() else []
+        if last and tools:
+            blocks.append(tools_line(tools))
+        if last and persona is not None:
+            blocks.append(feedback_actions(job.session_id, job.ts, persona.id))
+        return blocks
+
     def answer(self, job: Job, text: str, persona: Persona | None = None,
-               skip_parts: frozenset[int] = frozenset(), first: str | None = None,
-               tools: tuple[str, ...] = ()) -> None:
+               skip_parts: frozenset[int] = frozenset(), tools: tuple[str, ...] = ()) -> None:
         """Post `text` in parts; each part's metadata names the job and the part, so a replay
-        can post only the parts a crash kept from Slack. With `first`, part 0 is already in
-        Slack (a streamed message) and `text` is the rest."""
-        parts = ([first] if first is not None else []) + (chunks(text) if text else [])
+        can post only the parts a crash kept from Slack."""
+        parts = split_parts(text)
         for index, part in enumerate(parts):
-            if index in skip_parts or (index == 0 and first is not None):
-                continue
-            blocks = None
-            if index == len(parts) - 1 and persona is not None:
-                blocks = feedback_blocks(job.session_id, job.ts, persona.id, part)
-                if tools:  # a posted answer has no task steps: say which tools it used
-                    blocks.insert(-1, tools_line(tools))
-            self.clients.for_job(job).chat_postMessage(
-                channel=job.channel, thread_ts=job.reply_thread_ts, text=part, blocks=blocks,
-                metadata=_metadata(job, index, len(parts)), **self.identity(persona),
-            )
+            if index not in skip_parts:
+                self._post(job, part, index, parts, persona, tools)
+
+    def _post(self, job: Job, part: str, index: int, parts: list[str],
+              persona: Persona | None, tools: tuple[str, ...]) -> None:
+        last = index == len(parts) - 1
+        self.clients.for_job(job).chat_postMessage(
+            channel=job.channel, thread_ts=job.reply_thread_ts, text=fallback_text(part),
+            blocks=self.blocks(job, part, persona, last, tools),
+            metadata=_metadata(job, index, len(parts)), **self.identity(persona))
 
     def deliver(self, job: Job, text: str, persona: Persona | None,
                 stream: AnswerStream | None, skip_parts: frozenset[int] = frozenset(),
                 tools: tuple[str, ...] = ()) -> None:
-        """Make Slack show exactly the stored answer `text`, once."""
-        sdk_stream = stream.close() if stream is not None else None
-        if stream is None or stream.ts is None:
+        """Make Slack show exactly the stored answer `text`, once: the messages the stream
+        opened (this attempt's or an earlier one's) are finished in place, what they cannot
+        hold is posted after them, and any they do not need is deleted."""
+        if stream is not None:
+            stream.close()
+        if stream is None or not stream.messages:
             self.answer(job, text, persona, skip_parts, tools=tools)
             return
-        first, rest = split_first(text)
-        parts = 1 + len(chunks(rest)) if rest else 1
-        metadata = _metadata(job, 0, parts)
-        if stream.live and sdk_stream is not None:  # it may have expired: best effort
-            _quietly(lambda: sdk_stream.stop(metadata=metadata))
-        # Then the stored answer replaces what streamed (and the Stop button every streamed
-        # message carries); 👍/👎 go on the answer's last message.
-        votes = persona is not None and not rest
-        blocks = feedback_blocks(job.session_id, job.ts, persona.id if persona else "", first)
-        self.clients.for_job(job).chat_update(channel=job.channel, ts=stream.ts, text=first,
-                                blocks=blocks if votes else blocks[:-1], metadata=metadata)
-        self.answer(job, rest, persona, skip_parts, first=first)
-        stream.state.set_fact(stream_key(job), None)
+        parts = follow_streamed(text, [message.text for message in stream.messages])
+        self._finish(job, stream, parts, persona, tools, skip_parts)
 
     def end_stream(self, job: Job, stream: AnswerStream | None, text: str) -> bool:
-        """End a stream with `text` (an apology) appended; False if there is none to end."""
-        sdk_stream = stream.close() if stream is not None else None
-        if stream is None or stream.ts is None:
+        """End a stream with what it showed and `text` (an apology) after it, final and
+        without feedback; False if there is no message to end."""
+        if stream is not None:
+            stream.close()
+        if stream is None or not stream.messages:
             return False
-        if stream.live and sdk_stream is not None:
-            sdk_stream.stop(markdown_text=f"\n\n{text}")
-        else:
-            self.clients.for_job(job).chat_update(channel=job.channel, ts=stream.ts,
-                                    text=f"{stream.streamed}\n\n{text}".strip())
-        stream.state.set_fact(stream_key(job), None)
+        shown = stream.so_far()
+        self._finish(job, stream, split_parts(f"{shown}\n\n{text}".strip()), None)
         return True
+
+    def _finish(self, job: Job, stream: AnswerStream, parts: list[str],
+                persona: Persona | None, tools: tuple[str, ...] = (),
+                skip_parts: frozenset[int] = frozenset()) -> None:
+        messages = list(stream.messages)
+        for index, part in enumerate(parts):
+            if index < len(messages):
+                self._replace(job, messages[index], part, index, parts, persona, tools)
+            elif index not in skip_parts:
+                self._post(job, part, index, parts, persona, tools)
+        for extra in messages[len(parts):]:  # an earlier, longer attempt's
+            self._delete(job, extra)
+        stream.forget()
+
+    def _replace(self, job: Job, message: Message, part: str, index: int, parts: list[str],
+                 persona: Persona | None, tools: tuple[str, ...]) -> None:
+        """chat.update `message` to show `part`, final; a message Slack will not update is
+        deleted and the part posted instead."""
+        client = self.clients.for_job(job)
+        if message.live:
+            message.live = not stop_quietly(client, job.channel, message.ts)
+        last = index == len(parts) - 1
+        for attempt in range(UPDATE_ATTEMPTS):
+            try:
+                client.chat_update(channel=job.channel, ts=message.ts, text=fallback_text(part),
+                                   blocks=self.blocks(job, part, persona, last, tools),
+                                   metadata=_metadata(job, index, len(parts)))
+                return
+            except SlackApiError as exc:
+                error = exc.response.get("error", "")
+                if error == "streaming_state_conflict" and attempt + 1 < UPDATE_ATTEMPTS:
+                    stop_quietly(client, job.channel, message.ts)  # still streaming: end it
+                    time.sleep(0.5 * (attempt + 1))
+                    continue
+                if error not in UNUPDATABLE and error != "streaming_state_conflict":
+                    raise  # retried by the worker: the stored answer is delivered again
+                log.warning("could not update %s (%s): posting the answer again instead",
+                            message.ts, error)
+                break
+        self._delete(job, message)
+        self._post(job, part, index, parts, persona, tools)
+
+    def _delete(self, job: Job, message: Message) -> None:
+        try:
+            self.clients.for_job(job).chat_delete(channel=job.channel, ts=message.ts)
+        except SlackApiError as exc:
+            if exc.response.get("error", "") != "message_not_found":
+                log.warning("could not delete %s: %s", message.ts, exc.response.get("error"))
 
     def posted_parts(self, job: Job) -> frozenset[int]:
         """Which parts of an answer to `job` are already in Slack (a crash hit between

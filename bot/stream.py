@@ -2,67 +2,88 @@
 
 The model thread only buffers (`on_event`, Strands' callback handler); a flusher thread sends
 the buffer to Slack every `interval` seconds through slack_sdk's `chat_stream` helper
-(chat.startStream / appendStream / stopStream), so Slack latency never slows the model and
-a long answer costs a few calls per second at most. Tool calls show as `task_update` chunks.
+(chat.startStream / appendStream), so Slack latency never slows the model. Tool calls show
+as `task_update` chunks.
 
-The stream is a preview, with a Stop button. The answer that counts is the one the turn
-stores, and delivery (bot/reply.py) makes the message show exactly that: stopStream ends
-the stream, then chat.update on the same message sets the stored answer, 👍/👎 in place of
-the Stop button, then follow-up parts for what one message cannot hold. The stream's ts
-is kept in shared state until delivery, so a turn replayed after a crash replaces its
-half-streamed message instead of posting a second copy.
+A streamed message is a preview with a Stop button; the answer that counts is the one the
+turn stores, and delivery (bot/reply.py) makes each message show exactly that. A long
+answer streams into several messages ("segments"): one holds at most PART_CHARS, and a
+stream is rolled over before Slack's stream lifetime (about 5 minutes) ends it. Each
+message's ts is kept in shared state and noted in the durable inbox as soon as Slack gives
+it, so a later attempt (after a crash, or after Redis lost its keys) finishes those
+messages instead of leaving them streaming beside a second copy.
+
+A failure never ends the flusher and never starts a second stream for the same text: the
+answer stops streaming and is completed by delivery.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-import weakref
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.messages.chunk import BlocksChunk, MarkdownTextChunk, TaskUpdateChunk
 
 from bot import metrics
+from bot.inbox import Inbox
 from bot.jobs import Job
+from bot.slack_budget import SlackBudget
+from bot.slack_format import PART_CHARS
 from bot.stop import clear_stop, stop_block, stop_requested
 from bot.store.state import State
 
 log = logging.getLogger(__name__)
-MAX_CALL_CHARS = 12_000  # Slack's limit for markdown_text in one call
-MESSAGE_CHARS = 12_000  # what one streamed message carries; the rest follows as posts
+ROLLOVER_SECONDS = 240.0  # Slack ends a stream after about 300 s (python-slack-sdk#1859)
 STREAM_TTL_SECONDS = 24 * 3600
 # The workspace or channel cannot stream: remember it for this process, post instead.
 REFUSALS = {"not_allowed", "not_authed", "missing_scope", "unknown_method", "not_supported",
             "feature_not_enabled", "method_not_supported_for_channel_type", "team_not_allowed",
-            "invalid_arguments", "channel_type_not_supported"}
+            "invalid_arguments", "channel_type_not_supported", "messages_tab_disabled"}
+ENDED = {"message_not_in_streaming_state", "stopped_by_user", "message_not_found"}
 
 
 def stream_key(job: Job) -> str:
     return f"stream:{job.session_id}:{job.ts}"
 
 
+@dataclass
+class Message:
+    """One bot message of an answer: its ts, and whether Slack may still be streaming it."""
+
+    ts: str
+    live: bool = True
+    text: str = ""  # what was streamed into it
+    full: bool = False  # the next text goes into a new message
+    opened: float = 0.0  # time.monotonic() when it started streaming
+    stream: Any = None  # slack_sdk's ChatStream while we stream into it
+
+
 class AnswerStream:
     def __init__(self, client: WebClient, state: State, job: Job, identity: dict[str, str],
-                 refused: set[str], interval: float = 0.25, recipient_team: str = "") -> None:
+                 refused: set[str], interval: float = 0.25, recipient_team: str = "",
+                 budget: SlackBudget | None = None, inbox: Inbox | None = None) -> None:
         """`refused`: workspaces that refused streaming (kept by the caller for the process)."""
-        self.refused = refused
+        self.refused, self.budget, self.inbox = refused, budget, inbox
         self.client, self.state, self.job, self.identity = client, state, job, identity
         self.interval = interval
         self.recipient_team = recipient_team or job.team
         self.on_stop: Callable[[], None] | None = None
         self.stopped = False
         self.streamed = ""  # text Slack has been sent
-        self.ts: str | None = state.fact(stream_key(job))  # a crashed attempt's message
+        self.messages: list[Message] = [Message(ts) for ts in self._earlier()]
         self._items: list[str | TaskUpdateChunk] = []  # text and tool updates, in order
         self._tools: dict[str, str] = {}
         self._finished: set[str] = set()
         self._paragraph = False
-        self.live = False  # Slack accepts appends to self.ts
-        # An earlier attempt's message cannot be streamed into again: it is updated at the end.
-        self._dead = self.ts is not None or job.team in refused
+        # An earlier attempt's messages cannot be streamed into again: delivery updates them.
+        self._dead = bool(self.messages) or job.team in refused
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._done = threading.Event()
@@ -72,6 +93,23 @@ class AnswerStream:
     def possible(cls, job: Job) -> bool:
         """Streams need a thread to stream into (a DM's top level has none)."""
         return job.reply_thread_ts is not None
+
+    def _earlier(self) -> list[str]:
+        """The messages an earlier attempt at this job left (shared state, else storage)."""
+        try:
+            known = self.state.fact(stream_key(self.job))
+        except Exception as exc:  # Redis down: storage may know
+            log.warning("could not read the stream of %s: %s", self.job.ts, exc)
+            known = None
+        if known:
+            return json.loads(known) if known.startswith("[") else [known]
+        if self.inbox is None or not self.job.replayed:
+            return []
+        try:
+            return self.inbox.messages(self.job)
+        except Exception as exc:
+            log.warning("could not look for an earlier answer to %s: %s", self.job.ts, exc)
+            return []
 
     # --- the model side: Strands' callback handler (must never block) -----------------
     def on_event(self, **event: Any) -> None:
@@ -103,6 +141,7 @@ class AnswerStream:
             self._paragraph = True
 
     def so_far(self) -> str:
+        """Everything the model wrote so far, sent to Slack or not."""
         with self._lock:
             return (self.streamed + "".join(i for i in self._items if isinstance(i, str))).strip()
 
@@ -123,15 +162,13 @@ class AnswerStream:
         return self
 
     def _run(self) -> None:
-        stream = None
         while not self._done.is_set():
             self._wake.wait(self.interval)
-            if self.ts is not None:  # the first text goes out at once; then batch
+            if self.messages:  # the first text goes out at once; then batch
                 self._done.wait(self.interval)
             self._wake.clear()
             self._check_stop()
-            stream = self._flush(stream)
-        self._stream = stream
+            self._flush()
 
     def _check_stop(self) -> None:
         if self.stopped or self.on_stop is None:
@@ -145,19 +182,22 @@ class AnswerStream:
             log.info("session %s: stop requested", self.job.session_id)
             self.on_stop()
 
-    def _take(self) -> tuple[list[Any], str]:
-        """The next call's chunks (within one message's and one call's size) and their text."""
+    def _take(self, room: int) -> tuple[list[Any], str, bool]:
+        """The next call's chunks (at most `room` characters of text), their text, and
+        whether the message is full (text is left that it cannot hold: it was cut at a
+        line break, or a space, so each message reads on its own)."""
         with self._lock:
-            room = min(MESSAGE_CHARS - len(self.streamed), MAX_CALL_CHARS)
             chunks: list[Any] = []
             text = ""
             while self._items:
                 item = self._items[0]
                 if isinstance(item, str):
-                    if room - len(text) <= 0:
-                        break
-                    part = item[:room - len(text)]
-                    rest = item[len(part):]
+                    space = room - len(text)
+                    if len(item) > space:
+                        cut = self._cut(item, space)
+                        chunks += [MarkdownTextChunk(text=cut)] if cut else []
+                        return chunks, text + cut, True
+                    part, rest = item, ""
                     if rest:
                         self._items[0] = rest
                     else:
@@ -166,50 +206,111 @@ class AnswerStream:
                     chunks.append(MarkdownTextChunk(text=part))
                 else:
                     chunks.append(self._items.pop(0))
-            return chunks, text
+            return chunks, text, False
 
-    def _flush(self, stream: Any) -> Any:
-        while not self._dead:
-            chunks, text = self._take()
+    def _cut(self, item: str, space: int) -> str:
+        """Take what fits of the text `item` (the first of the items), up to a break."""
+        newline = item.rfind("\n", 0, space)
+        cut = newline + 1 if newline > space // 2 else item.rfind(" ", 0, space) + 1 or space
+        self._items[0] = item[cut:]
+        return item[:cut]
+
+    def _pending(self) -> bool:
+        with self._lock:
+            return bool(self._items)
+
+    def _flush(self) -> None:
+        while not self._dead and self._pending():
+            message = self._message_for_next()
+            if message is None:
+                return
+            if message.stream is not None and not self._allowed("chat.appendStream"):
+                return  # the workspace's appends are spent: the text waits for the next flush
+            chunks, text, full = self._take(PART_CHARS - len(message.text))
+            message.full = full
+            if not chunks and full:
+                continue
             if not chunks:
-                return stream
+                return
             try:
-                if stream is None:
-                    stream = self._open()
-                    button = stop_block(self.job.session_id, self.job.ts)
-                    chunks = [BlocksChunk(blocks=[button]), *chunks]
-                stream.append(chunks=chunks)
-                if text and not self.streamed:
-                    metrics.first_text(self.job)
-                self.streamed += text
-            except (SlackApiError, SlackRequestError) as exc:
-                self._on_failure(exc)
-        return stream
+                self._send(message, chunks)
+            except Exception as exc:  # a network error as much as a Slack one
+                self._on_failure(message, exc)
+                return
+            if text and not self.streamed:
+                metrics.first_text(self.job)
+            message.text += text
+            self.streamed += text
 
-    def _open(self) -> Any:
-        stream = self.client.chat_stream(
-            channel=self.job.channel, thread_ts=self.job.reply_thread_ts, buffer_size=1,
-            recipient_user_id=self.job.user or None, recipient_team_id=self.recipient_team,
-            task_display_mode="timeline", **self.identity,
-        )
-        return _Remembered(stream, self)
+    def _allowed(self, method: str) -> bool:
+        return self.budget is None or self.budget.allow(self.job.team, method)  # type: ignore[arg-type]
+
+    def _message_for_next(self) -> Message | None:
+        """The message to stream into: the current one, or a new one when it is full or
+        about to outlive Slack's stream lifetime. None: stop streaming this answer."""
+        current = self.messages[-1] if self.messages else None
+        if current is not None and current.stream is not None and not current.full and (
+                time.monotonic() - current.opened < ROLLOVER_SECONDS):
+            return current
+        if current is not None:
+            self._end(current)
+        if not self._allowed("chat.startStream"):
+            log.info("session %s: the workspace's stream starts are spent; the answer is "
+                     "posted when done", self.job.session_id)
+            self._dead = True
+            return None
+        return Message(ts="", opened=time.monotonic())
+
+    def _send(self, message: Message, chunks: list[Any]) -> None:
+        if message.stream is None:  # a new message: slack_sdk's helper starts the stream
+            message.stream = self.client.chat_stream(
+                channel=self.job.channel, thread_ts=self.job.reply_thread_ts, buffer_size=1,
+                recipient_user_id=self.job.user or None, recipient_team_id=self.recipient_team,
+                task_display_mode="timeline", **self.identity,
+            )
+            chunks = [BlocksChunk(blocks=[stop_block(self.job.session_id, self.job.ts)]),
+                      *chunks]
+            self.messages.append(message)
+        message.stream.append(chunks=chunks)
+        if not message.ts and message.stream.ts:
+            message.ts = str(message.stream.ts)
+            self._remember(message.ts)
 
     def _remember(self, ts: str) -> None:
-        self.ts, self.live = ts, True
-        self.state.set_fact(stream_key(self.job), ts, ttl=STREAM_TTL_SECONDS)
+        """Shared state and durable storage learn the new message at once."""
+        known = json.dumps([m.ts for m in self.messages if m.ts])
+        try:
+            self.state.set_fact(stream_key(self.job), known, ttl=STREAM_TTL_SECONDS)
+        except Exception as exc:
+            log.warning("could not share the stream of %s: %s", self.job.ts, exc)
+        if self.inbox is not None:
+            try:
+                self.inbox.note_message(self.job, ts)
+            except Exception as exc:
+                log.warning("could not note the stream of %s durably: %s", self.job.ts, exc)
 
-    def _on_failure(self, exc: Exception) -> None:
-        error = exc.response.get("error", "") if isinstance(exc, SlackApiError) else str(exc)
+    def _end(self, message: Message) -> None:
+        """Stop streaming into `message` (full, or about to expire); delivery finishes it."""
+        message.stream = None
+        message.live = not stop_quietly(self.client, self.job.channel, message.ts)
+
+    def _on_failure(self, message: Message, exc: Exception) -> None:
+        error = exc.response.get("error", "") if isinstance(exc, SlackApiError) else repr(exc)
         self._dead = True
-        if self.ts is None and error in REFUSALS:
-            self.refused.add(self.job.team)
+        if not message.ts:  # the start failed: no message (or one we cannot know) exists
+            if message in self.messages:
+                self.messages.remove(message)
+            if error in REFUSALS:
+                self.refused.add(self.job.team)
+        elif error in ENDED:
+            message.live = False
+        message.stream = None
         log.warning("session %s: streaming stopped (%s); the answer will be completed "
                     "another way", self.job.session_id, error)
-        self.live = False
 
     # --- the end -------------------------------------------------------------------------
-    def close(self) -> Any:
-        """Stop the flusher after a last flush; the slack_sdk stream (or None)."""
+    def close(self) -> None:
+        """Stop the flusher after a last flush. Idempotent; the messages stay for delivery."""
         self._done.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -218,26 +319,28 @@ class AnswerStream:
             # Nothing to stop any more. on_stop holds the turn's agent, whose callback
             # handler is on_event: without this the agent lives until a cyclic collection.
             self.on_stop = None
-        stream = getattr(self, "_stream", None)
-        return self._flush(stream)
+            self._flush()
+            for message in self.messages:
+                message.stream = None
+
+    def forget(self) -> None:
+        """The answer is final in Slack: no later attempt needs its messages."""
+        try:
+            self.state.set_fact(stream_key(self.job), None)
+        except Exception as exc:  # it expires on its own
+            log.warning("could not clear the stream of %s: %s", self.job.ts, exc)
 
 
-class _Remembered:
-    """slack_sdk's ChatStream, recording its ts in shared state as soon as Slack gives one."""
-
-    def __init__(self, stream: Any, owner: AnswerStream) -> None:
-        self.stream = stream
-        self._owner = weakref.ref(owner)  # the owner keeps this: no cycle, freed with the turn
-
-    def append(self, **kwargs: Any) -> Any:
-        response = self.stream.append(**kwargs)
-        owner = self._owner()
-        if owner is not None and owner.ts is None and self.stream.ts:
-            owner._remember(self.stream.ts)
-        return response
-
-    def stop(self, **kwargs: Any) -> Any:
-        return self.stream.stop(**kwargs)
+def stop_quietly(client: WebClient, channel: str, ts: str) -> bool:
+    """chat.stopStream on `ts`; True if it is no longer streaming (stopped, or was not)."""
+    try:
+        client.chat_stopStream(channel=channel, ts=ts)
+        return True
+    except SlackApiError as exc:
+        return exc.response.get("error", "") in ENDED
+    except Exception as exc:
+        log.debug("could not stop the stream %s: %s", ts, exc)
+        return False
 
 
-__all__ = ["AnswerStream", "stream_key"]
+__all__ = ["AnswerStream", "Message", "stop_quietly", "stream_key"]

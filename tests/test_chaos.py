@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from bot.reply import chunks
+from bot.slack_format import fallback_text, split_parts
 from tests.chaos_helpers import (
     Cluster,
     ContinueProxy,
@@ -646,14 +646,14 @@ def test_kill_between_the_chunks_of_a_long_answer_posts_every_chunk_once(
     courier.deliver(event_for(first, root, True), root, first)
     wait_answered(fake_slack, fake_openai, [first], 20, "the first answer")
 
-    filler = "\n".join(f"line {i:04d} " + "x" * 60 for i in range(150))  # ~10,000 chars
+    filler = "\n".join(f"line {i:04d} " + "x" * 60 for i in range(380))  # ~25,000 chars
 
     def reply(body: dict[str, Any]) -> str:
         text = default_reply(body)
         return f"{text}\n{filler}" if long in asked(body) else text
 
     fake_openai.reply_fn = reply
-    expected = chunks(f"echo: {long} [3 msgs]\n{filler}")
+    expected = [fallback_text(part) for part in split_parts(f"echo: {long} [3 msgs]\n{filler}")]
     assert len(expected) == 3
     entered, gate = threading.Event(), threading.Event()
 

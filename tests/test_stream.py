@@ -13,7 +13,6 @@ from pathlib import Path
 
 from bot.jobs import session_id
 from bot.stop import stop_key
-from bot.stream import MAX_CALL_CHARS
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import block_action, button_action
@@ -168,23 +167,6 @@ def test_a_posted_answer_names_the_tools_it_used(make_bot, fake_slack, tmp_path:
     post = fake_slack.wait_for("chat.postMessage")[0]
     lines = [b for b in post.params["blocks"] if b["type"] == "context"]
     assert post.params["text"] == "Four." and "Used `calculator`" in json.dumps(lines)
-
-
-def test_long_answers_stay_under_call_limits_and_continue_in_follow_ups(
-    make_bot, fake_slack
-) -> None:
-    long_answer = "\n".join(f"line {i}: " + "x" * 90 for i in range(300))  # ~30,000 chars
-    bot = streaming_bot(make_bot, slow(long_answer, chars=4000, delay=0.01))
-    root = bot.mention("write a lot")
-    wait_for_streams(fake_slack, 1)
-    posts = fake_slack.wait_for("chat.postMessage", count=5, timeout=15)
-    settle(bot)
-    assert all(len(text) <= MAX_CALL_CHARS for text in sent_markdown(fake_slack))
-    streamed = message_of(fake_slack, root["ts"])["text"]
-    shown = "\n".join([streamed.strip(), *(p.params["text"] for p in posts)])
-    assert shown.split() == long_answer.split()
-    parts = [p.params["metadata"]["event_payload"]["part"] for p in posts]
-    assert parts == list(range(1, len(posts) + 1))
 
 
 def test_model_error_mid_stream_ends_the_message_with_the_apology(make_bot, fake_slack) -> None:

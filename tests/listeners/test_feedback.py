@@ -10,7 +10,7 @@ import pytest
 
 from bot.feedback import COUNTS_KEY, FEEDBACK_ACTION, THANKS, Vote, parse_vote
 from bot.jobs import reply_thread_of, session_id
-from bot.reply import CHUNK_CHARS
+from bot.slack_format import PART_CHARS
 from bot.stop import (
     STOP_ACTION,
     STOP_ANY,
@@ -107,16 +107,16 @@ def click(bot: Bot, answer: Call, positive: bool = True, user: str = "U1") -> No
 
 
 def test_answers_carry_feedback_buttons_on_their_last_part_only(make_bot, fake_slack) -> None:
-    long_answer = "\n".join(f"line {i} " + "x" * 60 for i in range(100))
-    assert len(long_answer) > CHUNK_CHARS
+    long_answer = "\n".join(f"line {i} " + "x" * 60 for i in range(200))
+    assert len(long_answer) > PART_CHARS
     bot = make_bot(ScriptedModel([long_answer]))
     root = bot.mention("tell me everything")
     first, last = fake_slack.wait_for("chat.postMessage", count=2)
-    assert "blocks" not in first.params
-    assert last.params["text"] and last.params["text"] in long_answer  # the fallback text
-    sections = [b for b in last.params["blocks"] if b["type"] == "section"]
-    assert "\n".join(b["text"]["text"] for b in sections) == last.params["text"]
-    assert all(b["text"]["type"] == "mrkdwn" for b in sections)
+    assert [b["type"] for b in first.params["blocks"]] == ["markdown"]
+    fallback = last.params["text"].removesuffix("…")  # only the notification's text
+    assert fallback and fallback in long_answer and len(last.params["text"]) < 4_000
+    [markdown] = [b["text"] for b in last.params["blocks"] if b["type"] == "markdown"]
+    assert markdown.startswith(fallback) and markdown in long_answer
     element = buttons(last)
     sid = session_id("T1", "C1", root["ts"])
     assert parse_vote(element["positive_button"]["value"]) == Vote(sid, root["ts"], "default", "up")
