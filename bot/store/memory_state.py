@@ -58,6 +58,7 @@ class MemoryState:
         self._locks: dict[str, int] = {}
         self._joined: set[str] = set()
         self._personas: dict[str, str] = {}
+        self._spent: dict[str, tuple[int, float]] = {}  # spend(): (uses, window end)
         self._recent: dict[tuple[str, str, str], str] = {}
         self._tokens = itertools.count(1)
         self._facts: dict[str, tuple[str, float]] = {}
@@ -195,6 +196,16 @@ class MemoryState:
             members.add(member)
             return True
 
+    def spend(self, key: str, limit: int, window: float) -> bool:
+        """See State.spend: a fixed window per key, started by its first use."""
+        now = time.monotonic()
+        with self._cond:
+            used, until = self._spent.get(key, (0, 0.0))
+            if now >= until:
+                used, until = 0, now + window
+            self._spent[key] = (used + 1, until)
+            return used + 1 <= limit
+
     def count(self, key: str, field: str, by: int = 1) -> int:
         with self._cond:
             fields = self._counts.setdefault(key, {})
@@ -220,3 +231,7 @@ class MemoryState:
 
     def ping(self) -> None:
         return None
+
+    def quick(self) -> MemoryState:
+        """Never hangs: the ack path uses this same state."""
+        return self

@@ -8,6 +8,13 @@ from typing import Any
 from bot.store.redis_keys import PREFIX
 from bot.store.state import JOINED_TTL_SECONDS
 
+# KEYS: the counter  ARGV: window ms. Counts one use; the first use starts the window.
+SPEND = """
+local used = redis.call('incr', KEYS[1])
+if used == 1 or redis.call('pttl', KEYS[1]) < 0 then redis.call('pexpire', KEYS[1], ARGV[1]) end
+return used
+"""
+
 
 class RedisFacts:
     client: Any  # redis.Redis or RedisCluster (RedisState.client)
@@ -33,6 +40,13 @@ class RedisFacts:
         pipe.sadd(name, member)
         pipe.expire(name, max(1, int(ttl)))
         return pipe.execute()[0] == 1
+
+    def spend(self, key: str, limit: int, window: float) -> bool:
+        """Count one use of `key` in its current fixed window of `window` seconds (started
+        by the window's first use); True while the count is within `limit`. One key, one
+        round trip (EVAL), so any cluster slot. Raises RedisError when Redis is down."""
+        used = self.client.eval(SPEND, 1, f"{PREFIX}spend:{key}", max(1, int(window * 1000)))
+        return int(used) <= limit
 
     def count(self, key: str, field: str, by: int = 1) -> int:
         return int(self.client.hincrby(f"{PREFIX}count:{key}", field, by))

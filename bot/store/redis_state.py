@@ -32,37 +32,15 @@ from redis.exceptions import LockError, RedisError
 from bot.dedup import DEDUP_TTL_SECONDS
 from bot.jobs import DM_THREAD, Job, message_time
 from bot.store import redis_scripts as lua
+from bot.store.redis_connect import Client, connect, is_cluster
 from bot.store.redis_facts import RedisFacts
 from bot.store.redis_keys import PREFIX, SHARD_LIST, WAKE, Shard, shard
 from bot.store.state import JOINED_TTL_SECONDS, REPLAY_PAUSE_SECONDS
 from bot.thread_lock import Lease, LeaseLost
 
+__all__ = ["Client", "RedisLease", "RedisState", "connect", "is_cluster"]
+
 log = logging.getLogger(__name__)
-Client = redis.Redis | RedisCluster
-_OPTIONS = {"socket_timeout": 10, "socket_connect_timeout": 5, "retry_on_timeout": True}
-
-
-def is_cluster(url: str) -> bool:
-    """Does `url` point at a Redis Cluster node? Raises if Redis is unreachable."""
-    probe = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        return probe.info("cluster").get("cluster_enabled") == 1
-    except redis.ResponseError as exc:  # INFO refused by a restricted managed Redis
-        log.warning("could not ask Redis whether it is a cluster (%s); assuming it is not: "
-                    "set REDIS_CLUSTER=1 if it is", exc)
-        return False
-    finally:
-        probe.close()
-
-
-def connect(url: str, cluster: bool | None = None) -> Client:
-    """A client for `url`: RedisCluster when `cluster` (None: ask the server), else Redis.
-    `rediss://` is TLS in both (redis-py's SSLConnection for every node)."""
-    if cluster is None:
-        cluster = is_cluster(url)
-    if cluster:
-        return RedisCluster.from_url(url, **_OPTIONS)
-    return redis.Redis.from_url(url, health_check_interval=30, **_OPTIONS)
 
 
 class RedisLease(Lease):
@@ -97,6 +75,8 @@ class RedisState(RedisFacts):
         """`client`, or a function that makes one on first use (so a process starts, not
         ready, while Redis is unreachable: connecting to a cluster asks it first)."""
         self.lock_ttl = lock_ttl
+        self._url: str | None = None
+        self._cluster: bool | None = None
         self._client: Client | None = None
         self._connect = None if isinstance(client, redis.Redis | RedisCluster) else client
         self._connecting = threading.Lock()
@@ -109,7 +89,26 @@ class RedisState(RedisFacts):
     @classmethod
     def from_url(cls, url: str, cluster: bool | None = None, lock_ttl: float = 30.0
                  ) -> RedisState:
-        return cls(lambda: connect(url, cluster), lock_ttl=lock_ttl)
+        state = cls(lambda: connect(url, cluster), lock_ttl=lock_ttl)
+        state._url, state._cluster = url, cluster
+        return state
+
+    def quick(self) -> RedisState:
+        """A twin for the ack path: the same Redis through its own short-timeout client
+        (`QUICK_TIMEOUT`), sharing this one's replay claims. (The worker's blocking calls,
+        BRPOP, keep the long timeouts of this one.)"""
+        url = self._url
+        if url is None:  # built from a client: no second connection to make
+            return self
+
+        def make() -> Client:
+            cluster = self._cluster if self._client is None else self.cluster
+            return connect(url, cluster, quick=True)
+
+        twin = RedisState(make, lock_ttl=self.lock_ttl)
+        twin._url, twin._cluster = url, self._cluster
+        twin._guard, twin._claimed = self._guard, self._claimed  # one replay owed, not two
+        return twin
 
     def _bind(self, client: Client) -> None:
         self._accept = client.register_script(lua.ACCEPT)
@@ -187,8 +186,9 @@ class RedisState(RedisFacts):
         return any(self._each_shard(lambda pipe, one: pipe.exists(one.replaying), shards))
 
     def replay_done(self) -> None:
-        with self._guard:
-            done, self._claimed = self._claimed, set()
+        with self._guard:  # emptied in place: a quick() twin shares this set
+            done = set(self._claimed)
+            self._claimed.clear()
         pipe = self.client.pipeline(transaction=False)
         for number in sorted(done):
             pipe.set(SHARD_LIST[number].replayed, "1")

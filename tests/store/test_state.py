@@ -7,12 +7,15 @@ import threading
 import time
 
 import pytest
+import redis
+from redis.exceptions import RedisError
 
 from bot.jobs import Job
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
 from bot.store.state import State
 from bot.thread_lock import LeaseLost
+from tests.fakes.ports import free_port
 
 
 def job(ts: str, thread: str = "100.1", kind: str = "turn", user: str = "U1") -> Job:
@@ -244,3 +247,34 @@ def test_queue_stats_count_every_queued_message_and_the_oldest_age(state: State)
     state.finish(lease, state.queued(sid)[:1])  # the oldest answered
     count, age = state.queue_stats()
     assert count == 3 and 4 <= age < 15
+
+
+def test_spend_counts_uses_in_a_fixed_window(state: State) -> None:
+    assert [state.spend("budget:a", 3, 0.5) for _ in range(5)] == [True] * 3 + [False] * 2
+    assert state.spend("budget:b", 3, 0.5)  # each key has its own budget
+    time.sleep(0.6)
+    assert state.spend("budget:a", 3, 0.5)  # a new window: counted from one again
+
+
+def test_spend_is_atomic_across_workers(state: State) -> None:
+    granted: list[bool] = []
+    lock = threading.Lock()
+
+    def spend_ten() -> None:
+        got = [state.spend("budget:shared", 50, 30) for _ in range(10)]
+        with lock:
+            granted.extend(got)
+
+    threads = [threading.Thread(target=spend_ten) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert granted.count(True) == 50 and granted.count(False) == 50
+
+
+def test_spend_raises_when_redis_is_down() -> None:
+    """Callers fail open on the error: it must not look like an exhausted budget."""
+    down = RedisState(redis.Redis(port=free_port(), socket_connect_timeout=0.2))
+    with pytest.raises(RedisError):
+        down.spend("budget:a", 3, 1)
