@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 BREAKER_SECONDS = 2.0  # after a Redis failure, the ack path skips Redis this long
 FLUSH_SECONDS = 0.5  # how often the flusher tries to queue held messages
+# Once Redis is back, turns wait this long, so every live process (its breaker lets it
+# try again within BREAKER_SECONDS + FLUSH_SECONDS) queues what it held before any of a
+# thread's later messages is answered: each lands before them, by message time.
+SETTLE_SECONDS = 3.0
 PENDING_SWEEP_SECONDS = 10.0  # how often a worker looks for markers of other processes
 PENDING = "inbox/pending/"
 
@@ -95,10 +99,14 @@ class Held:
 class Pending:
     """Messages in the durable inbox that Redis has not queued yet (see module doc)."""
 
-    def __init__(self, blobs: Blobs, queue: Callable[[Job, list[str]], bool]) -> None:
-        """`queue(job, dedup_keys)`: State.accept, through the ack path's breaker."""
+    def __init__(self, blobs: Blobs, queue: Callable[[Job, list[str]], bool],
+                 settle: Callable[[], None] = lambda: None) -> None:
+        """`queue(job, dedup_keys)`: State.accept, through the ack path's breaker;
+        `settle()`: make turns wait SETTLE_SECONDS (State.hold_turns), called before
+        held messages are queued."""
         self.blobs = blobs
         self.queue = queue
+        self.settle = settle
         self._held: dict[str, list[Held]] = {}  # by session, in arrival order
         self._lock = threading.Lock()
         self._flusher: threading.Thread | None = None
@@ -144,6 +152,12 @@ class Pending:
         """Queue the held messages, each thread's in order; how many left this list."""
         with self._lock:
             sessions = list(self._held)
+        if not sessions:
+            return 0
+        try:
+            self.settle()
+        except RedisError:
+            return 0  # still down
         done = 0
         for session_id in sessions:
             while (head := self._head(session_id)) is not None:
@@ -193,6 +207,10 @@ class Pending:
         jobs = [Job.loads(got[0]) for got in map(self.blobs.get, keys) if got is not None]
         jobs.sort(key=lambda job: message_time(job.ts) or 0.0)
         queued, done = 0, []
+        try:
+            self.settle()
+        except RedisError:
+            return 0
         for job in jobs:
             if self.holds(job.session_id):
                 continue  # this process's flusher has it, in order

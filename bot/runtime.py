@@ -30,7 +30,7 @@ from bot.files import FileLimits
 from bot.inbox import Inbox, replay
 from bot.installations import build_stores
 from bot.jobs import Job
-from bot.outage import Breaker, Pending
+from bot.outage import SETTLE_SECONDS, Breaker, Pending
 from bot.reply import Replier
 from bot.slack_clients import SlackClients
 from bot.stop import STOP_ANY, request_stop
@@ -96,7 +96,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.ack_state = self.state.quick()
-        self.pending = Pending(self.inbox.blobs, self._queue_guarded)
+        self.pending = Pending(self.inbox.blobs, self._queue_guarded, lambda: self.breaker.call(
+            self.ack_state.hold_turns, SETTLE_SECONDS))
 
     def _queue_guarded(self, job: Job, keys: list[str]) -> bool:
         return self.breaker.call(self.ack_state.accept, job, keys)
