@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from bot.outage import Breaker, CircuitOpen
 from tests.fakes.model import ScriptedModel
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy
@@ -195,3 +197,20 @@ def test_redis_and_s3_both_down_means_500_then_a_visible_apology(
         finally:
             s3_proxy.clear()
             bot.stop()
+
+
+def test_the_breaker_skips_redis_after_a_failure_then_lets_one_call_find_out() -> None:
+    breaker, calls = Breaker(open_seconds=0.2), []
+
+    def down() -> None:
+        calls.append("down")
+        raise RedisConnectionError("refused")
+
+    with pytest.raises(RedisConnectionError):
+        breaker.call(down)
+    with pytest.raises(CircuitOpen):  # not asked: failed moments ago
+        breaker.call(calls.append, "skipped")
+    assert calls == ["down"] and not breaker.closed
+    time.sleep(0.25)
+    breaker.call(calls.append, "back")  # one call finds out; it worked
+    assert calls == ["down", "back"] and breaker.closed
