@@ -51,8 +51,13 @@ class CircuitOpen(RedisConnectionError):
 class Breaker:
     """A circuit breaker around Redis calls on the ack path."""
 
-    def __init__(self, open_seconds: float = BREAKER_SECONDS) -> None:
+    def __init__(self, open_seconds: float = BREAKER_SECONDS,
+                 on_recover: Callable[[], object] = lambda: None) -> None:
+        """`on_recover()`: the Redis call that finds out whether Redis is back, made
+        before the caller's own (Runtime: State.hold_turns, so this process's later
+        messages wait for what every process held)."""
         self.open_seconds = open_seconds
+        self.on_recover = on_recover
         self._lock = threading.Lock()
         self._open_until = 0.0  # 0: closed
         self._probing = False
@@ -65,13 +70,17 @@ class Breaker:
     def call(self, fn: Callable[..., T], *args: object) -> T:
         """`fn(*args)`, unless Redis failed less than `open_seconds` ago (or another call
         is finding out whether it is back): then CircuitOpen at once. A RedisError
-        opens the breaker, a success closes it."""
+        opens the breaker, a success closes it; the first call after an open spell
+        runs `on_recover()` first."""
+        probing = False
         with self._lock:
             if self._open_until:
                 if self._probing or time.monotonic() < self._open_until:
                     raise CircuitOpen("Redis failed moments ago; not asked again yet")
-                self._probing = True
+                self._probing = probing = True
         try:
+            if probing:
+                self.on_recover()
             result = fn(*args)
         except RedisError:
             with self._lock:

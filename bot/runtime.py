@@ -96,6 +96,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.ack_state = self.state.quick()
+        self.breaker.on_recover = lambda: self.ack_state.hold_turns(SETTLE_SECONDS)
         self.pending = Pending(self.inbox.blobs, self._queue_guarded, lambda: self.breaker.call(
             self.ack_state.hold_turns, SETTLE_SECONDS))
 

@@ -200,7 +200,8 @@ def test_redis_and_s3_both_down_means_500_then_a_visible_apology(
 
 
 def test_the_breaker_skips_redis_after_a_failure_then_lets_one_call_find_out() -> None:
-    breaker, calls = Breaker(open_seconds=0.2), []
+    calls: list[str] = []
+    breaker = Breaker(open_seconds=0.2, on_recover=lambda: calls.append("recover"))
 
     def down() -> None:
         calls.append("down")
@@ -212,5 +213,6 @@ def test_the_breaker_skips_redis_after_a_failure_then_lets_one_call_find_out() -
         breaker.call(calls.append, "skipped")
     assert calls == ["down"] and not breaker.closed
     time.sleep(0.25)
-    breaker.call(calls.append, "back")  # one call finds out; it worked
-    assert calls == ["down", "back"] and breaker.closed
+    breaker.call(calls.append, "back")  # one call finds out (on_recover first); it worked
+    breaker.call(calls.append, "closed")
+    assert calls == ["down", "recover", "back", "closed"] and breaker.closed
