@@ -51,8 +51,9 @@ class CircuitOpen(RedisConnectionError):
 class Breaker:
     """A circuit breaker around Redis calls on the ack path."""
 
-    def __init__(self, open_seconds: float = BREAKER_SECONDS,
-                 on_recover: Callable[[], object] = lambda: None) -> None:
+    def __init__(
+        self, open_seconds: float = BREAKER_SECONDS, on_recover: Callable[[], object] = lambda: None
+    ) -> None:
         """`on_recover()`: the Redis call that finds out whether Redis is back, made
         before the caller's own (Runtime: State.hold_turns, so this process's later
         messages wait for what every process held)."""
@@ -108,8 +109,12 @@ class Held:
 class Pending:
     """Messages in the durable inbox that Redis has not queued yet (see module doc)."""
 
-    def __init__(self, blobs: Blobs, queue: Callable[[Job, list[str]], bool],
-                 settle: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        blobs: Blobs,
+        queue: Callable[[Job, list[str]], bool],
+        settle: Callable[[], None] = lambda: None,
+    ) -> None:
         """`queue(job, dedup_keys)`: State.accept, through the ack path's breaker;
         `settle()`: make turns wait SETTLE_SECONDS (State.hold_turns), called before
         held messages are queued."""
@@ -139,11 +144,15 @@ class Pending:
             if all(other.job.ts != job.ts for other in held):
                 held.append(Held(job, keys))
             if self._flusher is None or not self._flusher.is_alive():
-                self._flusher = threading.Thread(target=self._flush_loop, name="pending",
-                                                 daemon=True)
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="pending", daemon=True
+                )
                 self._flusher.start()
-        log.warning("Redis unreachable: %s in %s held in the durable inbox until it is back",
-                    job.ts, job.session_id)
+        log.warning(
+            "Redis unreachable: %s in %s held in the durable inbox until it is back",
+            job.ts,
+            job.session_id,
+        )
 
     def _flush_loop(self) -> None:
         while True:
@@ -231,6 +240,10 @@ class Pending:
             done.append(marker_key(job))
         if done:
             self._forget(done)
-            log.warning("queued %d messages held in the durable inbox during a Redis outage "
-                        "(%d were queued already)", queued, len(done) - queued)
+            log.warning(
+                "queued %d messages held in the durable inbox during a Redis outage "
+                "(%d were queued already)",
+                queued,
+                len(done) - queued,
+            )
         return queued

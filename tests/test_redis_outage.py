@@ -30,18 +30,32 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
-def start_bot(slack: FakeSlack, s3_env: dict[str, str], session_dir: Path, redis_url: str,
-              model: ScriptedModel) -> Bot:
-    env = base_env(slack.base_url, SESSION_DIR=str(session_dir), REDIS_URL=redis_url,
-                   SESSION_BUCKET=s3_env["SESSION_BUCKET"], SESSION_PREFIX="bot/")
+def start_bot(
+    slack: FakeSlack,
+    s3_env: dict[str, str],
+    session_dir: Path,
+    redis_url: str,
+    model: ScriptedModel,
+) -> Bot:
+    env = base_env(
+        slack.base_url,
+        SESSION_DIR=str(session_dir),
+        REDIS_URL=redis_url,
+        SESSION_BUCKET=s3_env["SESSION_BUCKET"],
+        SESSION_PREFIX="bot/",
+    )
     return Bot(env, model).start()
 
 
 def acked(bot: Bot, event: dict, event_id: str, retry: int = 0) -> float:
     """Deliver `event` as Slack does; assert it was acked (200) in time; the seconds taken."""
     started = time.monotonic()
-    status, body = bot.event(event, event_id=event_id, retry_num=retry or None,
-                             retry_reason="http_timeout" if retry else None)
+    status, body = bot.event(
+        event,
+        event_id=event_id,
+        retry_num=retry or None,
+        retry_reason="http_timeout" if retry else None,
+    )
     took = time.monotonic() - started
     assert status == 200, (status, body)
     assert took < SLACK_ACK_SECONDS, took
@@ -56,28 +70,36 @@ def no_apology(slack: FakeSlack) -> None:
 def user_texts(model: ScriptedModel, root_text: str) -> str:
     """Every user text the model was last sent for the root thread (its whole history)."""
     for call in reversed(model.calls):
-        texts = "\n".join(block["text"] for m in call["messages"] if m["role"] == "user"
-                          for block in m["content"] if "text" in block)
+        texts = "\n".join(
+            block["text"]
+            for m in call["messages"]
+            if m["role"] == "user"
+            for block in m["content"]
+            if "text" in block
+        )
         if root_text in texts:
             return texts
     return ""
 
 
-def send_during(bot: Bot, root: dict, prefix: str, count: int, spacing: float
-                ) -> tuple[list[tuple[dict, str]], list[float]]:
+def send_during(
+    bot: Bot, root: dict, prefix: str, count: int, spacing: float
+) -> tuple[list[tuple[dict, str]], list[float]]:
     sent, times = [], []
     for i in range(count):
         text = f"{prefix} {i}"
-        event = (mention_event(text, "C1", now_ts()) if i % 2 == 0
-                 else message_event(text, "C1", now_ts(), root["ts"]))
+        event = (
+            mention_event(text, "C1", now_ts())
+            if i % 2 == 0
+            else message_event(text, "C1", now_ts(), root["ts"])
+        )
         times.append(acked(bot, event, f"Ev{prefix}{i}"))
         sent.append((event, f"Ev{prefix}{i}"))
         time.sleep(spacing)
     return sent, times
 
 
-def assert_answered_once(slack: FakeSlack, model: ScriptedModel, prefix: str, count: int
-                         ) -> None:
+def assert_answered_once(slack: FakeSlack, model: ScriptedModel, prefix: str, count: int) -> None:
     """Each new mention answered once; the root thread's replies each reached the model
     once, in the order they were sent."""
     root = f"{prefix} root"
@@ -96,8 +118,7 @@ def assert_answered_once(slack: FakeSlack, model: ScriptedModel, prefix: str, co
 
 
 def test_redis_refusing_connections_for_2s_refuses_no_message(
-    fake_slack: FakeSlack, s3_env: dict[str, str], session_dir: Path,
-    redis_server: RedisServer
+    fake_slack: FakeSlack, s3_env: dict[str, str], session_dir: Path, redis_server: RedisServer
 ) -> None:
     model = ScriptedModel()
     with TcpProxy(redis_server.port) as proxy:
@@ -123,8 +144,7 @@ def test_redis_refusing_connections_for_2s_refuses_no_message(
 
 
 def test_redis_hanging_for_6s_acks_every_event_in_time(
-    fake_slack: FakeSlack, s3_env: dict[str, str], session_dir: Path,
-    redis_server: RedisServer
+    fake_slack: FakeSlack, s3_env: dict[str, str], session_dir: Path, redis_server: RedisServer
 ) -> None:
     model = ScriptedModel()
     bot = start_bot(fake_slack, s3_env, session_dir, redis_server.url, model)
@@ -150,8 +170,7 @@ def test_redis_hanging_for_6s_acks_every_event_in_time(
 
 
 def test_held_messages_of_a_dead_process_are_queued_by_another(
-    fake_slack: FakeSlack, s3_env: dict[str, str], session_dir: Path,
-    redis_server: RedisServer
+    fake_slack: FakeSlack, s3_env: dict[str, str], session_dir: Path, redis_server: RedisServer
 ) -> None:
     """The accepting process dies before Redis is back: the marker in `inbox/pending/` lets
     another process's worker sweep queue the message."""
@@ -177,8 +196,12 @@ def test_held_messages_of_a_dead_process_are_queued_by_another(
 
 
 def test_redis_and_s3_both_down_means_500_then_a_visible_apology(
-    fake_slack: FakeSlack, s3_server, s3_env: dict[str, str], session_dir: Path,
-    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    fake_slack: FakeSlack,
+    s3_server,
+    s3_env: dict[str, str],
+    session_dir: Path,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with FaultyProxy(s3_server.endpoint_url) as s3_proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", s3_proxy.url)
@@ -189,8 +212,7 @@ def test_redis_and_s3_both_down_means_500_then_a_visible_apology(
             event = mention_event("nobody home", "C1", now_ts())
             status, _ = bot.event(event, event_id="EvBoth")
             assert status == 500  # not acknowledged: Slack will retry
-            status, _ = bot.event(event, event_id="EvBoth", retry_num=3,
-                                  retry_reason="http_error")
+            status, _ = bot.event(event, event_id="EvBoth", retry_num=3, retry_reason="http_error")
             assert status == 200
             apology = fake_slack.wait_for("chat.postMessage")[0]
             assert "can't take messages" in apology.params["text"]
