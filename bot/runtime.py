@@ -30,6 +30,7 @@ from bot.files import FileLimits
 from bot.inbox import Inbox, replay
 from bot.installations import build_stores
 from bot.jobs import Job
+from bot.outage import SETTLE_SECONDS, Breaker, Pending
 from bot.reply import Replier
 from bot.slack_clients import SlackClients
 from bot.stop import STOP_ANY, request_stop
@@ -87,6 +88,20 @@ class Runtime:
     background: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="background"))
     oauth_states: OAuthStateStore | None = None  # OAuth only: Bolt's install flow uses it
+    # The ack path's Redis: short timeouts, behind a breaker (bot/outage.py); messages it
+    # could not queue wait in `pending` (and the durable inbox) until Redis is back.
+    ack_state: State = field(init=False)
+    breaker: Breaker = field(init=False, default_factory=Breaker)
+    pending: Pending = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ack_state = self.state.quick()
+        self.breaker.on_recover = lambda: self.ack_state.hold_turns(SETTLE_SECONDS)
+        self.pending = Pending(self.inbox.blobs, self._queue_guarded, lambda: self.breaker.call(
+            self.ack_state.hold_turns, SETTLE_SECONDS))
+
+    def _queue_guarded(self, job: Job, keys: list[str]) -> bool:
+        return self.breaker.call(self.ack_state.accept, job, keys)
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -114,14 +129,16 @@ class Runtime:
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
         runtime = cls(config, client, state, store, personas, worker, inbox, slack,
                       oauth_states=states)
-        worker.on_sweep = runtime.recover_if_emptied
+        worker.on_sweep = runtime.on_sweep
         return runtime
 
     def accept(self, job: Job, event_id: str | None = None, retry: int = 0) -> bool:
         """Dedup and queue durably; True if this is the first time we see the message.
 
-        If the state store is down the error propagates (Slack gets a 500 and retries
-        later), except on Slack's last retry, where the user is told instead of left waiting.
+        If Redis is unreachable or hangs, the message is held in the durable inbox and
+        queued when Redis is back (bot/outage.py). If storage is unreachable too the error
+        propagates (Slack gets a 500 and retries later), except on Slack's last retry,
+        where the user is told instead of left waiting.
         """
         with logs.context(event_id=event_id, session_id=job.session_id, ts=job.ts), \
                 telemetry.accepting(job, event_id, retry):
@@ -130,7 +147,7 @@ class Runtime:
     def _dedup_and_queue(self, job: Job, event_id: str | None, retry: int) -> bool:
         keys = dedup_keys(job, event_id)
         try:
-            accepted = not self.state.is_duplicate(job, keys) and self._accept(job, keys)
+            accepted = self._accept(job, keys)
         except TRANSIENT_ERRORS as exc:
             if retry < LAST_SLACK_RETRY:
                 log.warning("could not queue %s (retry %d): %s", job.ts, retry, exc)
@@ -154,19 +171,47 @@ class Runtime:
     def _accept(self, job: Job, keys: list[str]) -> bool:
         """The durable record first, then the Redis queue (which dedups for real). A record
         that exists already means Redis forgot the message (or another delivery of it is
-        being accepted right now): queue it as replayed, so the turn checks it first."""
-        self.recover_if_emptied(job.session_id)
+        being accepted right now): queue it as replayed, so the turn checks it first.
+        Redis failing (or skipped by the breaker) holds the message instead; storage
+        failing too raises."""
+        recorded: bool | None = None
         job = telemetry.stamped(job)  # the turn continues this trace
-        if not self.inbox.record(job):
-            job = dataclasses.replace(job, replayed=True)
-        return self.state.accept(job, keys)
+        try:
+            if self.pending.holds(job.session_id):  # behind this thread's held messages
+                raise RedisError("earlier messages of this thread wait for Redis")
+            if self.breaker.call(self.ack_state.is_duplicate, job, keys):
+                return False
+            if self.breaker.call(self.ack_state.claim_epoch, job.session_id):
+                self.background.submit(self.replay_inbox)
+            recorded = self.inbox.record(job)
+            if not recorded:
+                job = dataclasses.replace(job, replayed=True)
+            return self.breaker.call(self.ack_state.accept, job, keys)
+        except RedisError as exc:
+            log.info("Redis cannot queue %s now (%s): holding it", job.ts, exc)
+            if recorded is None:
+                recorded = self.inbox.record(job)
+            self.pending.hold(job, keys)
+            return recorded
 
     def recover_if_emptied(self, session_id: str | None = None) -> None:
         """Redis is new or lost its data (all of it, or `session_id`'s shard): the one caller
-        that claims the recovery replays the durable inbox, off this thread. Asked before
-        each accept and on every worker sweep."""
+        that claims the recovery replays the durable inbox, off this thread. Asked on
+        every worker sweep (and before each accept, through the ack path's breaker)."""
         if self.state.claim_epoch(session_id):
             self.background.submit(self.replay_inbox)
+
+    def on_sweep(self) -> None:
+        """The worker's sweep: recover an emptied Redis; now and then, queue the messages
+        any process held in the durable inbox during a Redis outage (off this thread)."""
+        self.recover_if_emptied()
+        self.background.submit(self._sweep_pending)
+
+    def _sweep_pending(self) -> None:
+        try:
+            self.pending.sweep()
+        except Exception as exc:
+            log.warning("looking for messages held during a Redis outage failed: %s", exc)
 
     def replay_inbox(self) -> None:
         """The state store is new or lost its data: queue the recent durable records again.
@@ -194,8 +239,8 @@ class Runtime:
         and message), so a late retry cannot stop the next answer. True if it took effect.
         A Redis error propagates: Slack gets a 500 and retries.
         """
-        fresh = [self.state.add_once(f"stop-seen:{key}", "1", ttl=DEDUP_TTL_SECONDS)
-                 for key in dedup_keys(job, event_id)]
+        fresh = [self.breaker.call(self.ack_state.add_once, f"stop-seen:{key}", "1",
+                                   DEDUP_TTL_SECONDS) for key in dedup_keys(job, event_id)]
         metrics.accepted(job.kind, all(fresh))
         if not all(fresh):
             log.info("duplicate stop %s in %s (ts %s)", event_id or "", job.session_id, job.ts)
@@ -206,11 +251,11 @@ class Runtime:
         return True
 
     def is_joined(self, job: Job) -> bool:
-        """Is the bot in this thread? Asked of every thread reply; when Redis cannot say,
-        the session store can (so the reply reaches `accept`, which explains an outage on
-        Slack's last retry instead of failing silently)."""
+        """Is the bot in this thread? Asked of every thread reply before the ack, through
+        the ack path's short timeouts and breaker; when Redis cannot say, the session
+        store can (so the reply reaches `accept`, which holds it until Redis is back)."""
         try:
-            if self.state.is_joined(job.session_id):
+            if self.breaker.call(self.ack_state.is_joined, job.session_id):
                 return True
         except RedisError as exc:
             log.warning("could not ask Redis whether %s is joined: %s", job.session_id, exc)

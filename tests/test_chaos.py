@@ -289,9 +289,9 @@ def test_redis_restart_while_messages_flow(
         fake_openai: FakeOpenAI, rng: random.Random) -> None:
     """Redis here keeps nothing on disk, so a restart loses what was queued; the durable
     inbox must bring it back. What must hold: every acked message answered once and in
-    order, those queued before the restart included; during the outage requests get 5xx
-    (Slack retries) and the retries are answered once; /readyz says 503 then 200; the
-    workers ride it out without restarting."""
+    order, those queued before the restart included; during the outage requests are
+    still acked (held in the durable inbox, S3 being up) and answered once Redis is back;
+    /readyz says 503 then 200; the workers ride it out without restarting."""
     cluster = make_cluster(2, redis=private_redis.url)
     fake_openai.delay = 0.2
     courier = Courier(cluster, rng, timeout=5.0, backoff=0.3, max_retry_num=2,
@@ -360,9 +360,8 @@ def test_redis_restart_while_messages_flow(
     during = [a for d in deliveries for a in d.attempts
               if a.started > down_at + 0.2 and a.ended < restart_at]
     assert during, "no request reached the bot while Redis was down"
-    assert [a for a in during if not a.outcome.startswith("5")] == [], (down_at, restart_at)
-    assert len(outage) == 2 and all(after_restart(d) for d in outage), outage
-    assert all(d.attempts[0].outcome.startswith("5") for d in outage), outage
+    assert [a for a in during if a.outcome != "200"] == [], (down_at, restart_at)
+    assert len(outage) == 2 and all(d.attempts[0].outcome == "200" for d in outage), outage
     result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
                      list(fake_openai.requests), CHANNEL)
     print(result.summary())

@@ -229,6 +229,12 @@ class MemoryState:
         with self._cond:
             self._notes[key] = self._notes.get(key, [])[count:]
 
+    def hold_turns(self, seconds: float) -> None:
+        """See State.hold_turns (one process: nothing else holds messages; kept for the
+        contract)."""
+        with self._cond:
+            self._replaying_until = max(self._replaying_until, time.time() + seconds)
+
     def ping(self) -> None:
         return None
 

@@ -55,13 +55,12 @@ if holder then return 0 end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
-# KEYS: lock, inbox  ARGV: token, consumed jobs... Pops only the jobs that were handled:
-# if Redis lost the inbox meanwhile, newer jobs at its head are not the ones we answered.
+# KEYS: lock, inbox  ARGV: token, consumed jobs... Removes exactly the jobs that were
+# handled, wherever they are: if Redis lost the inbox meanwhile, newer jobs are not the
+# ones we answered; and a message held during an outage (bot/outage.py) or replayed may
+# have been inserted ahead of them by message time while the turn ran.
 FINISH = """
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
-for i = 2, #ARGV do
-  if redis.call('lindex', KEYS[2], 0) ~= ARGV[i] then return 1 end
-  redis.call('lpop', KEYS[2])
-end
+for i = 2, #ARGV do redis.call('lrem', KEYS[2], 1, ARGV[i]) end
 return 1
 """

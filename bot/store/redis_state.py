@@ -195,6 +195,12 @@ class RedisState(RedisFacts):
             pipe.delete(SHARD_LIST[number].replaying)
         pipe.execute()
 
+    def hold_turns(self, seconds: float) -> None:
+        """Each shard's `replaying` key, unless a replay set it (NX): turns wait for it."""
+        ttl = max(1, round(seconds))
+        self._each_shard(lambda pipe, one: pipe.set(one.replaying, "1", ex=ttl, nx=True),
+                         SHARD_LIST)
+
     def wait_for_work(self, timeout: float) -> str | None:
         item = self.client.brpop([WAKE], timeout=max(1, int(timeout)))
         return item[1].decode() if item else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -120,6 +121,17 @@ class RedisServer:
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and new ones are accepted by the kernel, but
+        nothing is answered (a hung host) until `resume`. The data is kept."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`: the server answers everything it was sent meanwhile."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
 
     def restart(self, down_seconds: float = 0, how: str = "kill", attempts: int = 3) -> None:
         """Stop the server (all data is lost) and start a fresh, empty one on the same port

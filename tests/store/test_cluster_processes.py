@@ -35,6 +35,7 @@ from tests.test_processes import (  # noqa: F401 - collected here, on the cluste
 )
 
 REPLAYED = re.compile(r"(\d+) recent messages queued again from the durable inbox")
+HELD = re.compile(r"Redis unreachable: (\S+) in \S+ held in the durable inbox")
 
 
 @pytest.fixture
@@ -114,8 +115,10 @@ def test_a_primary_restarted_empty_loses_no_acked_message_and_doubles_none(
     print(f"re-queued by the replay: {requeued} (lost channel: {before[lost]} acked before "
           f"the restart, {lost_total} in all; kept channel: {len(ledgers[kept].deliveries)})")
     # the replay re-queued the lost channel's messages (once, across both processes) and
-    # none of the kept channel's: those are still deduplicated by Redis
-    assert before[lost] <= requeued <= lost_total, (requeued, before, lost_total)
+    # none of the kept channel's (still deduplicated by Redis), except those held in the
+    # durable inbox while the cluster was failing over (bot/outage.py): Redis never had them
+    held = len(set(HELD.findall(logs)))
+    assert before[lost] <= requeued <= lost_total + held, (requeued, before, lost_total, held)
 
 
 def every_text(ledgers: dict[str, Ledger]) -> list[str]:
