@@ -13,7 +13,8 @@ from bot.feedback import feedback_actions
 from bot.jobs import Job
 from bot.slack_clients import SlackClients
 from bot.slack_format import fallback_text, follow_streamed, markdown_block, split_parts
-from bot.stream import AnswerStream, Message, stop_quietly
+from bot.stream import AnswerStream
+from bot.stream_messages import Message, stop_quietly
 
 log = logging.getLogger(__name__)
 ANSWER_EVENT = "thread_bot_answer"  # message metadata: which Slack message an answer is for

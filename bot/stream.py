@@ -19,12 +19,10 @@ answer stops streaming and is completed by delivery.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
@@ -34,35 +32,25 @@ from slack_sdk.models.messages.chunk import BlocksChunk, MarkdownTextChunk, Task
 from bot import metrics
 from bot.inbox import Inbox
 from bot.jobs import Job
-from bot.slack_budget import SlackBudget
+from bot.slack_budget import Method, SlackBudget
 from bot.slack_format import PART_CHARS
 from bot.stop import clear_stop, stop_block, stop_requested
 from bot.store.state import State
+from bot.stream_messages import (
+    ENDED,
+    Message,
+    earlier_messages,
+    forget_messages,
+    remember_messages,
+    stop_quietly,
+)
 
 log = logging.getLogger(__name__)
 ROLLOVER_SECONDS = 240.0  # Slack ends a stream after about 300 s (python-slack-sdk#1859)
-STREAM_TTL_SECONDS = 24 * 3600
 # The workspace or channel cannot stream: remember it for this process, post instead.
 REFUSALS = {"not_allowed", "not_authed", "missing_scope", "unknown_method", "not_supported",
             "feature_not_enabled", "method_not_supported_for_channel_type", "team_not_allowed",
             "invalid_arguments", "channel_type_not_supported", "messages_tab_disabled"}
-ENDED = {"message_not_in_streaming_state", "stopped_by_user", "message_not_found"}
-
-
-def stream_key(job: Job) -> str:
-    return f"stream:{job.session_id}:{job.ts}"
-
-
-@dataclass
-class Message:
-    """One bot message of an answer: its ts, and whether Slack may still be streaming it."""
-
-    ts: str
-    live: bool = True
-    text: str = ""  # what was streamed into it
-    full: bool = False  # the next text goes into a new message
-    opened: float = 0.0  # time.monotonic() when it started streaming
-    stream: Any = None  # slack_sdk's ChatStream while we stream into it
 
 
 class AnswerStream:
@@ -77,7 +65,7 @@ class AnswerStream:
         self.on_stop: Callable[[], None] | None = None
         self.stopped = False
         self.streamed = ""  # text Slack has been sent
-        self.messages: list[Message] = [Message(ts) for ts in self._earlier()]
+        self.messages = [Message(ts) for ts in earlier_messages(state, inbox, job)]
         self._items: list[str | TaskUpdateChunk] = []  # text and tool updates, in order
         self._tools: dict[str, str] = {}
         self._finished: set[str] = set()
@@ -93,23 +81,6 @@ class AnswerStream:
     def possible(cls, job: Job) -> bool:
         """Streams need a thread to stream into (a DM's top level has none)."""
         return job.reply_thread_ts is not None
-
-    def _earlier(self) -> list[str]:
-        """The messages an earlier attempt at this job left (shared state, else storage)."""
-        try:
-            known = self.state.fact(stream_key(self.job))
-        except Exception as exc:  # Redis down: storage may know
-            log.warning("could not read the stream of %s: %s", self.job.ts, exc)
-            known = None
-        if known:
-            return json.loads(known) if known.startswith("[") else [known]
-        if self.inbox is None or not self.job.replayed:
-            return []
-        try:
-            return self.inbox.messages(self.job)
-        except Exception as exc:
-            log.warning("could not look for an earlier answer to %s: %s", self.job.ts, exc)
-            return []
 
     # --- the model side: Strands' callback handler (must never block) -----------------
     def on_event(self, **event: Any) -> None:
@@ -242,8 +213,8 @@ class AnswerStream:
             message.text += text
             self.streamed += text
 
-    def _allowed(self, method: str) -> bool:
-        return self.budget is None or self.budget.allow(self.job.team, method)  # type: ignore[arg-type]
+    def _allowed(self, method: Method) -> bool:
+        return self.budget is None or self.budget.allow(self.job.team, method)
 
     def _message_for_next(self) -> Message | None:
         """The message to stream into: the current one, or a new one when it is full or
@@ -274,20 +245,8 @@ class AnswerStream:
         message.stream.append(chunks=chunks)
         if not message.ts and message.stream.ts:
             message.ts = str(message.stream.ts)
-            self._remember(message.ts)
-
-    def _remember(self, ts: str) -> None:
-        """Shared state and durable storage learn the new message at once."""
-        known = json.dumps([m.ts for m in self.messages if m.ts])
-        try:
-            self.state.set_fact(stream_key(self.job), known, ttl=STREAM_TTL_SECONDS)
-        except Exception as exc:
-            log.warning("could not share the stream of %s: %s", self.job.ts, exc)
-        if self.inbox is not None:
-            try:
-                self.inbox.note_message(self.job, ts)
-            except Exception as exc:
-                log.warning("could not note the stream of %s durably: %s", self.job.ts, exc)
+            remember_messages(self.state, self.inbox, self.job,
+                              [m.ts for m in self.messages if m.ts])
 
     def _end(self, message: Message) -> None:
         """Stop streaming into `message` (full, or about to expire); delivery finishes it."""
@@ -325,22 +284,9 @@ class AnswerStream:
 
     def forget(self) -> None:
         """The answer is final in Slack: no later attempt needs its messages."""
-        try:
-            self.state.set_fact(stream_key(self.job), None)
-        except Exception as exc:  # it expires on its own
-            log.warning("could not clear the stream of %s: %s", self.job.ts, exc)
+        forget_messages(self.state, self.job)
 
 
-def stop_quietly(client: WebClient, channel: str, ts: str) -> bool:
-    """chat.stopStream on `ts`; True if it is no longer streaming (stopped, or was not)."""
-    try:
-        client.chat_stopStream(channel=channel, ts=ts)
-        return True
-    except SlackApiError as exc:
-        return exc.response.get("error", "") in ENDED
-    except Exception as exc:
-        log.debug("could not stop the stream %s: %s", ts, exc)
-        return False
 
 
-__all__ = ["AnswerStream", "Message", "stop_quietly", "stream_key"]
+__all__ = ["AnswerStream"]
