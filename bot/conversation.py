@@ -20,7 +20,7 @@ from bot.errors import is_transient
 from bot.files import FileLimits
 from bot.help import help_text
 from bot.inbox import Inbox
-from bot.jobs import DM_THREAD, Job
+from bot.jobs import DM_THREAD, Job, message_time
 from bot.progress import Progress
 from bot.reply import Replier
 from bot.slack_budget import SlackBudget
@@ -40,6 +40,9 @@ STORAGE_FAILED = (
     ":warning: Sorry, I couldn't load or save this conversation's memory just now ({reason}). "
     "Please try again in a minute."
 )
+# A message this old may have been tried before (by a process that died): its turn asks
+# storage for messages an earlier attempt left, when shared state does not know of any.
+RETRY_AGE_SECONDS = 5.0
 # Slack errors that no retry will fix: give up on posting rather than loop.
 PERMANENT_SLACK_ERRORS = {
     "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text",
@@ -62,6 +65,7 @@ class Conversation:
         self.streaming = streaming
         self.progress = Progress(replier.clients, state)
         self.stream_refused: set[str] = set()  # workspaces where streaming was refused
+        self.failed: set[str] = set()  # messages whose turn failed here, to be retried
         self.reader = reader
         self.bot_user_id = bot_user_id
         self.file_limits = file_limits or FileLimits()
@@ -137,6 +141,7 @@ class Conversation:
             turn.done("lock_lost")
             if stream is not None:
                 stream.close()  # the next holder replaces the half-streamed message
+                self._failed(last)
             raise
         except Exception as exc:
             transient = is_transient(exc)
@@ -145,6 +150,7 @@ class Conversation:
             if (transient and not final_attempt) or (len(batch) > 1 and not transient):
                 if stream is not None:
                     stream.close()  # replaced when its message is answered
+                    self._failed(last)
                 if transient:
                     raise
                 # One poisoned message must not sink its neighbours: answer them one by one,
@@ -198,9 +204,17 @@ class Conversation:
     def _stream(self, job: Job, identity: dict[str, str]) -> AnswerStream | None:
         if not self.streaming or not AnswerStream.possible(job):
             return None
+        age = time.time() - (message_time(job.ts) or time.time())
         return AnswerStream(self.replier.clients.for_job(job), self.state, job, identity,
                             self.stream_refused, recipient_team=job.user_team,
-                            budget=self.budget, inbox=self.inbox)
+                            budget=self.budget, inbox=self.inbox,
+                            maybe_earlier=job.ts in self.failed or age > RETRY_AGE_SECONDS)
+
+    def _failed(self, job: Job) -> None:
+        """`job`'s turn failed after its stream opened: the retry looks for its messages."""
+        if len(self.failed) > 10_000:  # retries come within seconds; old ones are moot
+            self.failed.clear()
+        self.failed.add(job.ts)
 
     def _report_failure(self, job: Job, exc: Exception, stream: AnswerStream | None) -> None:
         reason = type(exc).__name__

@@ -56,8 +56,10 @@ REFUSALS = {"not_allowed", "not_authed", "missing_scope", "unknown_method", "not
 class AnswerStream:
     def __init__(self, client: WebClient, state: State, job: Job, identity: dict[str, str],
                  refused: set[str], interval: float = 0.25, recipient_team: str = "",
-                 budget: SlackBudget | None = None, inbox: Inbox | None = None) -> None:
-        """`refused`: workspaces that refused streaming (kept by the caller for the process)."""
+                 budget: SlackBudget | None = None, inbox: Inbox | None = None,
+                 maybe_earlier: bool = False) -> None:
+        """`refused`: workspaces that refused streaming (kept by the caller for the process);
+        `maybe_earlier`: an earlier attempt at this job may have left messages."""
         self.refused, self.budget, self.inbox = refused, budget, inbox
         self.client, self.state, self.job, self.identity = client, state, job, identity
         self.interval = interval
@@ -65,7 +67,7 @@ class AnswerStream:
         self.on_stop: Callable[[], None] | None = None
         self.stopped = False
         self.streamed = ""  # text Slack has been sent
-        self.messages = [Message(ts) for ts in earlier_messages(state, inbox, job)]
+        self.messages = [Message(ts) for ts in earlier_messages(state, inbox, job, maybe_earlier)]
         self._items: list[str | TaskUpdateChunk] = []  # text and tool updates, in order
         self._tools: dict[str, str] = {}
         self._finished: set[str] = set()

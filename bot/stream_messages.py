@@ -42,9 +42,11 @@ class Message:
     stream: Any = None  # slack_sdk's ChatStream while we stream into it
 
 
-def earlier_messages(state: State, inbox: Inbox | None, job: Job) -> list[str]:
-    """The messages an earlier attempt at `job` left (shared state, else storage when the
-    job was replayed from the durable inbox)."""
+def earlier_messages(state: State, inbox: Inbox | None, job: Job, maybe_earlier: bool
+                     ) -> list[str]:
+    """The messages an earlier attempt at `job` left: shared state knows them, and when it
+    does not (Redis lost its keys, or was down when the stream opened) storage does, asked
+    only when an earlier attempt may exist (`maybe_earlier`): one LIST."""
     try:
         known = state.fact(stream_key(job))
     except Exception as exc:  # Redis down: storage may know
@@ -52,7 +54,7 @@ def earlier_messages(state: State, inbox: Inbox | None, job: Job) -> list[str]:
         known = None
     if known:
         return json.loads(known) if known.startswith("[") else [known]
-    if inbox is None or not job.replayed:
+    if inbox is None or not (maybe_earlier or job.replayed):
         return []
     try:
         return inbox.messages(job)

@@ -207,3 +207,27 @@ def test_redis_emptied_between_attempts_the_retry_finishes_the_first_message(
     settle(bot, timeout=15)
     assert_final(fake_slack, root, "the whole answer")
     assert len(fake_slack.calls("chat.startStream")) == 1
+
+
+def test_a_stream_redis_could_not_remember_is_finished_by_the_retry(
+        make_bot, fake_slack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis fails while the stream opens (its ts is only in the durable inbox), then the
+    turn fails: the retry finds the message in storage and finishes it (found by the soak:
+    a message left streaming beside a second answer)."""
+    model = slow({"text": "partial answ", "then_raise": OSError("disk went away")},
+                 "the whole answer")
+    bot = streaming_bot(make_bot, model)
+    state = bot.runtime.worker.conversation.state
+    remember = state.set_fact
+
+    def redis_down_for_streams(key: str, value: str | None, **kw) -> None:
+        if key.startswith("stream:") and value is not None:
+            raise redis.ConnectionError("Error 111 connecting: Connection refused.")
+        remember(key, value, **kw)
+
+    monkeypatch.setattr(state, "set_fact", redis_down_for_streams)
+    root = bot.mention("go")["ts"]
+    fake_slack.wait_for("chat.update", timeout=20)
+    settle(bot, timeout=15)
+    assert_final(fake_slack, root, "the whole answer")
+    assert len(fake_slack.calls("chat.startStream")) == 1 and len(model.calls) == 2

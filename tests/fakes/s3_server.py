@@ -110,7 +110,7 @@ class _ProxyHandler(QuietHandler):
         proxy: FaultyProxy = self.server.owner
         body = self.read_body()
         proxy._record(self.command, self.path)
-        fault = proxy._take_fault()
+        fault = proxy._take_fault(self.path)
         delay = proxy.delay
         if delay > 0:
             time.sleep(delay)
@@ -170,7 +170,7 @@ class FaultyProxy:
     def __init__(self, target_url: str) -> None:
         self.target_url = target_url.rstrip("/")
         self.delay = 0.0
-        self._faults: list[int] = []
+        self._faults: list[tuple[int, str]] = []  # (status, part of the paths it hits)
         self._lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
         self._thread = ServerThread(_ProxyHandler, self)
@@ -179,10 +179,11 @@ class FaultyProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._thread.port}"
 
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        """Answer the next `n` requests with `status` (S3-style XML error) instead of forwarding."""
+    def fail_next(self, n: int = 1, status: int = 500, only: str = "") -> None:
+        """Answer the next `n` requests (whose path contains `only`) with `status` (S3-style
+        XML error) instead of forwarding."""
         with self._lock:
-            self._faults.extend([status] * n)
+            self._faults.extend([(status, only)] * n)
 
     def set_delay(self, seconds: float) -> None:
         """Sleep this long before handling every request (0 disables)."""
@@ -194,9 +195,13 @@ class FaultyProxy:
             self.requests.clear()
         self.delay = 0.0
 
-    def _take_fault(self) -> int | None:
+    def _take_fault(self, path: str = "") -> int | None:
         with self._lock:
-            return self._faults.pop(0) if self._faults else None
+            for index, (status, only) in enumerate(self._faults):
+                if only in path:
+                    del self._faults[index]
+                    return status
+            return None
 
     def _record(self, method: str, path: str) -> None:
         with self._lock:
