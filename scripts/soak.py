@@ -3,7 +3,8 @@
     uv run python scripts/soak.py [--messages 1000] [--threads 50] [--workers 3]
                                   [--kill-every 5] [--sigterm-every 0] [--seed N]
                                   [--redis-restart-every 0] [--redis-restarts 0]
-                                  [--redis-down 0.5 2.0]
+                                  [--redis-down 0.5 2.0] [--redis-outage-every 0]
+                                  [--redis-outage 1 5] [--redis-outages 0] [--streaming]
 
 Starts its own redis-server, moto S3 server (a subprocess), fake Slack Web API and fake
 OpenAI server (tests/fakes), then N gunicorn processes of the bot (tests/processes.py, one
@@ -15,14 +16,18 @@ process group, or only its gunicorn worker) and brought back; with --sigterm-eve
 SIGTERMed and restarted. Then a marker per thread proves every earlier message was handled,
 and the accounting (tests/chaos_helpers.account) prints the figures.
 
-A message is answered when a chat.postMessage in its thread was produced by a model request
-(the fake model echoes the newest user message) whose newest user message contains the
-message's text; answered twice when two posts cover it; lost when acknowledged (2xx) and
-never answered; unanswered when never acknowledged (every one of the retries failed, so
-Slack gave up and nobody was told) and never answered. A thread's history is invalid when
-its final model request breaks alternation, asks something twice, misses an answered
-message, or holds one never answered. The last line is the verdict:
-`lost 0  unanswered 0  doubled 0  invalid 0`.
+What counts is what the threads show at the end (FakeSlack.bot_messages): a message is
+answered when a finished bot message in its thread (not deleted, not streaming, no Stop
+button) shows the text of a model reply (the fake model echoes the newest user message)
+whose newest user message contains the message's text; a message finished in place by
+chat.update, or deleted and posted anew, counts once. Answered twice when two visible bot
+messages cover it; lost when acknowledged (2xx) and never answered; unanswered when never
+acknowledged (every one of the retries failed, so Slack gave up and nobody was told) and
+never answered. A bot message is stale when it is still streaming, still shows Stop, or is
+empty (FakeSlack.stale_messages). A thread's history is invalid when its final model
+request breaks alternation, asks something twice, misses an answered message, or holds one
+never answered. The last line is the verdict:
+`lost 0  unanswered 0  doubled 0  invalid 0  stale 0`.
 
 Redis restarts. `--redis-restart-every SECONDS` (default 0: none) stops the soak's
 redis-server about every SECONDS (x0.7-1.3), by SIGKILL or `SHUTDOWN NOSAVE` at random, and
@@ -40,10 +45,17 @@ attempt. The soak's Slack retries come 0.5, 1.5 and 4.5 s after the first delive
 Slack's own after about 1 and 5 minutes: an outage of a few seconds can outlast the soak's
 and would not outlast Slack's.
 
+Redis outages. `--redis-outage-every SECONDS` (default 0: none) makes Redis unreachable
+about every SECONDS (x0.7-1.3) for `--redis-outage MIN MAX` seconds (default 1-5) while it
+keeps its data, one of two ways at random: frozen (SIGSTOP, then SIGCONT: connections
+open, nothing answered) or its port closed (`SHUTDOWN SAVE`, then a server on the same port
+that loads the dump: connections refused); `--redis-outages N` stops after N. Restarts and
+outages never overlap; after each the soak waits for every /readyz as after a restart.
+
 Exit status 1 if anything was lost, unanswered, answered twice, out of order, overlapped,
-left a thread with invalid history, or a process did not recover from a Redis restart; 2 if
-the run hit --max-minutes (3 min after it, a watchdog interrupts the run and everything is
-cleaned up); 130 if interrupted.
+left a thread with invalid history or a stale bot message, or a process did not recover
+from a Redis restart or outage; 2 if the run hit --max-minutes (3 min after it, a watchdog
+interrupts the run and everything is cleaned up); 130 if interrupted.
 """
 
 from __future__ import annotations
@@ -59,7 +71,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -71,19 +82,18 @@ from scripts.soak_parts import (  # noqa: E402
     Chaos,
     MotoProcess,
     Observer,
-    answers,
+    delivery_counts,
     dump,
     log,
     quiet_fake_servers,
     recovery_counts,
     settle,
 )
-from scripts.soak_redis import RedisChaos, lost_causes  # noqa: E402
+from scripts.soak_redis import RedisChaos, Schedule, lost_causes  # noqa: E402
+from scripts.soak_report import report, verdict  # noqa: E402
 from tests.chaos_helpers import (  # noqa: E402
-    Accounting,
     Cluster,
     Courier,
-    Delivery,
     Ledger,
     account,
     asked_ever,
@@ -148,55 +158,6 @@ def user(index: int, count: int, root: str, courier: Courier, ledger: Ledger,
         previous = text
 
 
-def _attempts(deliveries: list[Delivery]) -> str:
-    """Why Slack gave up on these: their kind and the outcomes of their attempts."""
-    how = Counter(f"{'mention' if d.text in _mentions else 'reply'}: "
-                  + " ".join(a.outcome for a in d.attempts) for d in deliveries)
-    return ", ".join(f"{n}x {what}" for what, n in how.most_common())
-
-
-def report(result: Accounting, chaos: Chaos, redis_chaos: RedisChaos, wall: float,
-           overlaps: int, unanswered_markers: list[str], deliveries: list[Delivery],
-           causes: Counter[str]) -> bool:
-    lat = result.latencies
-    lines = [
-        f"messages sent        {result.sent}"
-        + (f" ({again} of them mentions again)" if (again := sum(_mentions.values())) else ""),
-        f"acked                {result.acked}",
-        f"answered             {result.answered}",
-        f"answered twice       {len(result.doubled)}",
-        f"lost                 {len(result.lost)}"
-        + (f" ({'; '.join(f'{why} {n}' for why, n in causes.most_common())})" if causes else ""),
-        f"unanswered           {len(result.unanswered)}" + (f" ({how})" if (how := _attempts(
-            [d for d in deliveries if d.text in set(result.unanswered)])) else ""),
-        f"threads w/ invalid history {len(result.invalid_history)}",
-        f"answer latency p50   {Accounting.pct(lat, 0.5):.2f} s",
-        f"answer latency p99   {Accounting.pct(lat, 0.99):.2f} s",
-        f"kills (SIGKILL)      {sum(chaos.kills.values())} "
-        f"(process group {chaos.kills['group']}, gunicorn worker only {chaos.kills['worker']})",
-        f"SIGTERMs             {len(chaos.sigterms)}"
-        + (f" (exit codes {[c for _, c, _ in chaos.sigterms]}, slowest "
-           f"{max(t for _, _, t in chaos.sigterms):.1f} s)" if chaos.sigterms else ""),
-        redis_chaos.report(),
-        f"wall time            {wall:.1f} s",
-        f"(also: unacked {result.sent - result.acked}, answered though unacked "
-        f"{result.unacked_answered}, threads out of order {len(result.out_of_order)}, "
-        f"overlapping turns {overlaps}, markers unanswered {len(unanswered_markers)}, "
-        f"chaos errors {len(chaos.errors) + len(redis_chaos.errors)})",
-    ]
-    print("\n".join(lines), flush=True)
-    for title, value in (("answered twice", result.doubled), ("lost", result.lost),
-                         ("unanswered", result.unanswered),
-                         ("out of order", result.out_of_order),
-                         ("invalid history", result.invalid_history),
-                         ("markers unanswered", unanswered_markers),
-                         ("chaos errors", chaos.errors + redis_chaos.errors)):
-        if value:
-            print(f"  {title}: {value}", flush=True)
-    return not (result.doubled or result.lost or result.unanswered or result.invalid_history
-                or result.out_of_order or overlaps or unanswered_markers or redis_chaos.errors)
-
-
 def run(args: argparse.Namespace, log_dir: Path) -> int:
     rng = random.Random(args.seed)
     started = time.monotonic()
@@ -204,7 +165,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
     per_thread = plan(args.messages, args.threads)
     log(f"seed {args.seed}; {args.messages} messages over {args.threads} threads on "
         f"{args.workers} processes; kill every {args.kill_every}s, SIGTERM every "
-        f"{args.sigterm_every}s, Redis restart every {args.redis_restart_every}s; "
+        f"{args.sigterm_every}s, Redis restart every {args.redis_restart_every}s, outage "
+        f"every {args.redis_outage_every}s; "
         f"logs in {log_dir}")
 
     def model(body: dict[str, Any]) -> str:  # a model that takes its time
@@ -239,9 +201,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         ledger = Ledger()
         chaos = Chaos(cluster, random.Random(rng.random()), args.kill_every,
                       args.sigterm_every)
-        redis_chaos = RedisChaos(redis, cluster, random.Random(rng.random()),
-                                 args.redis_restart_every, tuple(args.redis_down),
-                                 args.redis_restarts)
+        redis_chaos = RedisChaos(
+            redis, cluster, random.Random(rng.random()),
+            Schedule(args.redis_restart_every, tuple(args.redis_down), args.redis_restarts),
+            Schedule(args.redis_outage_every, tuple(args.redis_outage), args.redis_outages))
         roots = [now_ts() for _ in range(args.threads)]
         ramp = max(1.0, args.threads * 0.2)
         t0 = time.monotonic()
@@ -265,7 +228,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
                 last_log = time.monotonic()
                 log(f"sent {len(ledger.deliveries)}/{args.messages}, answered "
                     f"{len(observer.answered)}, kills {sum(chaos.kills.values())}, "
-                    f"SIGTERMs {len(chaos.sigterms)}, Redis restarts {len(redis_chaos.outages)}")
+                    f"SIGTERMs {len(chaos.sigterms)}, Redis restarts {len(redis_chaos.restarts)}, "
+                    f"outages {len(redis_chaos.outages)}")
         if _failures:
             log(f"user threads failed: {_failures[:3]}")
         log(f"all {len(ledger.deliveries)} messages sent after {time.monotonic() - t0:.1f}s; "
@@ -296,7 +260,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         wall = time.monotonic() - started
 
         threads = ledger.threads()
-        result = account(threads, answers(slack),
+        stale = slack.stale_messages()
+        result = account(threads, observer.answers(),
                          list(openai.requests), CHANNEL,
                          count=lambda d: d.text not in set(markers))
         overlaps = len(overlapping(list(openai.requests), thread_key))
@@ -304,14 +269,13 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         stored = {t for body in result.final_requests.values() for t in asked_ever(body)}
         causes = lost_causes(lost, [b.log_text() for b in cluster.every], redis_chaos, stored)
         ok = report(result, chaos, redis_chaos, wall, overlaps, unanswered_markers,
-                    ledger.deliveries, causes)
+                    ledger.deliveries, causes, _mentions, stale)
         print(f"(bot logs: {recovery_counts(cluster)})", flush=True)
-        streamed = sum(1 for m in slack.streams.messages.values() if not m["streaming"])
-        print(f"(answers streamed {streamed}, posted "
-              f"{len(slack.calls('chat.postMessage', include_failed=False))})", flush=True)
-        print(result.figures(), flush=True)
+        print(f"({delivery_counts(slack)})", flush=True)
+        print(verdict(result, stale), flush=True)
         if args.keep_logs or not ok:
             dump(log_dir / "soak.json", ledger, slack, openai, cluster, started,
+                 redis_restarts=[vars(o) for o in redis_chaos.restarts],
                  redis_outages=[vars(o) for o in redis_chaos.outages])
         if _failures or time.monotonic() > stop_at:
             log(f"hit --max-minutes or a user failed: {_failures[:3]}")
@@ -344,7 +308,13 @@ def main() -> int:
     parser.add_argument("--redis-restarts", type=int, default=0, metavar="N",
                         help="at most N Redis restarts (0 = no limit)")
     parser.add_argument("--redis-down", type=float, nargs=2, default=[0.5, 2.0],
+                        metavar=("MIN", "MAX"), help="seconds Redis is down per restart")
+    parser.add_argument("--redis-outage-every", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds between Redis outages keeping the data (0 = none)")
+    parser.add_argument("--redis-outage", type=float, nargs=2, default=[1.0, 5.0],
                         metavar=("MIN", "MAX"), help="seconds each Redis outage lasts")
+    parser.add_argument("--redis-outages", type=int, default=0, metavar="N",
+                        help="at most N Redis outages (0 = no limit)")
     parser.add_argument("--double-text", type=float, default=0.25,
                         help="chance a user sends before the previous answer arrived")
     parser.add_argument("--model-min", type=float, default=0.1, help="model latency, s")
@@ -363,6 +333,10 @@ def main() -> int:
         parser.error("need --redis-restart-every >= 0 and 0 <= --redis-down MIN <= MAX")
     if args.redis_restarts and not args.redis_restart_every:
         parser.error("--redis-restarts N needs --redis-restart-every SECONDS")
+    if args.redis_outage_every < 0 or not 0 <= args.redis_outage[0] <= args.redis_outage[1]:
+        parser.error("need --redis-outage-every >= 0 and 0 <= --redis-outage MIN <= MAX")
+    if args.redis_outages and not args.redis_outage_every:
+        parser.error("--redis-outages N needs --redis-outage-every SECONDS")
     if args.model_max >= 3.0:
         parser.error("--model-max must stay below LOCK_TTL_SECONDS (3)")
     if args.seed is None:

@@ -21,6 +21,7 @@ from tests.fakes._http import FakeHTTPServer
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.ports import free_port
 from tests.fakes.slack_api import Call, FakeSlack
+from tests.fakes.slack_view import MessageView, is_stale
 
 CHANNEL = "C1"
 
@@ -77,19 +78,18 @@ class MotoProcess:
         self.log.close()
 
 
-def answers(slack: FakeSlack) -> list[Call]:
-    """Every finished answer: posts, and streamed messages as they ended (their final
-    text, after stopStream or chat.update), as chat.postMessage-like calls."""
-    posts = slack.calls("chat.postMessage", include_failed=False)
-    streamed = [Call("chat.postMessage", {"channel": m.get("channel", CHANNEL),
-                                          "thread_ts": m["thread_ts"], "text": m["text"]},
-                     None, m["done_at"])
-                for m in list(slack.streams.messages.values()) if not m["streaming"]]
-    return sorted(posts + streamed, key=lambda c: c.at)
+def shown(slack: FakeSlack) -> list[MessageView]:
+    """The bot's replies in threads as a user sees them now, finished: not deleted, not
+    still streaming, no Stop button, not empty."""
+    return [m for m in slack.bot_messages(CHANNEL)
+            if m.thread_ts and m.thread_ts != m.ts and not is_stale(m)]
 
 
 class Observer:
-    """Follows posts and model requests as they arrive: which tokens are answered, when."""
+    """Follows what the threads show and the model requests as they arrive: which tokens
+    are answered, when. An answer is a finished bot message whose visible text is a model
+    reply (the fake model echoes the newest user message); the time it was answered is
+    when it was first seen finished with that text (polled every 0.1 s)."""
 
     def __init__(self, slack: FakeSlack, openai: FakeOpenAI) -> None:
         self.slack, self.openai = slack, openai
@@ -97,6 +97,7 @@ class Observer:
         self.cond = threading.Condition()
         self._by_reply: dict[str, list[str]] = {}
         self._seen_requests = 0
+        self._first_seen: dict[tuple[str, str], float] = {}  # (ts, text) -> time.time()
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="observer", daemon=True)
 
@@ -117,17 +118,29 @@ class Observer:
         for req in requests[self._seen_requests:]:
             self._by_reply.setdefault(default_reply(req.body), asked(req.body))
         self._seen_requests = len(requests)
-        posts = answers(self.slack)
+        now = time.time()
         fresh = {}
-        for post in posts:  # streamed messages finish out of order: look at all of them
-            for token in self._by_reply.get(post.params.get("text", ""), []):
+        for message in shown(self.slack):
+            at = self._first_seen.setdefault((message.ts, message.text), now)
+            for token in self._by_reply.get(message.text, []):
                 if token not in self.answered:
-                    fresh.setdefault(token, post.at)
+                    fresh.setdefault(token, at)
         if fresh:
             with self.cond:
                 for token, at in fresh.items():
                     self.answered.setdefault(token, at)
                 self.cond.notify_all()
+
+    def answers(self) -> list[Call]:
+        """What the threads show at the end, one chat.postMessage-like call per visible
+        finished bot message (a message updated in place or deleted and posted anew counts
+        once), at the time it was first seen so, for tests.chaos_helpers.account."""
+        self.poll()
+        calls = [Call("chat.postMessage", {"channel": m.channel, "thread_ts": m.thread_ts,
+                                           "text": m.text, "ts": m.ts},
+                      None, self._first_seen.get((m.ts, m.text), time.time()))
+                 for m in shown(self.slack)]
+        return sorted(calls, key=lambda c: c.at)
 
     def wait(self, tokens: list[str], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -138,6 +151,14 @@ class Observer:
                     return False
                 self.cond.wait(min(left, 0.5))
         return True
+
+
+def delivery_counts(slack: FakeSlack) -> str:
+    """How answers reached the threads (informational)."""
+    streamed = sum(1 for m in list(slack.streams.messages.values()) if not m["streaming"])
+    counts = {name: len(slack.calls(method, include_failed=False)) for name, method in (
+        ("posted", "chat.postMessage"), ("updated", "chat.update"), ("deleted", "chat.delete"))}
+    return f"answers streamed {streamed}, " + ", ".join(f"{k} {n}" for k, n in counts.items())
 
 
 class Chaos:
@@ -235,8 +256,8 @@ def dump(path: Path, ledger: Ledger, slack: FakeSlack, openai: FakeOpenAI, clust
         "deliveries": [{"thread": d.thread, "text": d.text, "sent_at": d.sent_at,
                         "acked_at": d.acked_at, "attempts": [vars(a) for a in d.attempts]}
                        for d in ledger.deliveries],
-        "posts": [{"thread": c.params.get("thread_ts"), "text": c.params.get("text"),
-                   "at": c.at} for c in slack.calls("chat.postMessage", include_failed=False)],
+        "bot_messages": [vars(m) for m in slack.bot_messages(CHANNEL, include_deleted=True)],
+        "stale": [m.ts for m in slack.stale_messages()],
         "model_requests": [{"model": r.body.get("model"), "asked": asked(r.body),
                             "started": r.started + offset,
                             "finished": r.finished + offset if r.finished else None,
@@ -250,12 +271,12 @@ def dump(path: Path, ledger: Ledger, slack: FakeSlack, openai: FakeOpenAI, clust
 
 def settle(slack: FakeSlack, openai: FakeOpenAI, quiet: float = 3.0, limit: float = 30.0
             ) -> None:
-    """Wait until no model call runs and nothing new was posted for `quiet` seconds."""
+    """Wait until no model call runs and no Slack call came for `quiet` seconds."""
     deadline = time.monotonic() + limit
     last = (-1, -1)
     calm_since = time.monotonic()
     while time.monotonic() < deadline:
-        now = (len(openai.requests), len(slack.calls("chat.postMessage")))
+        now = (len(openai.requests), len(slack.calls()))
         busy = any(not r.finished for r in list(openai.requests))
         if now != last or busy:
             last, calm_since = now, time.monotonic()

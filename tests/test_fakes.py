@@ -248,6 +248,12 @@ def test_redis_server_start_and_restart(monkeypatch: pytest.MonkeyPatch) -> None
         assert not list(server.dir.glob("*.rdb"))
         with pytest.raises(ValueError):
             server.stop(how="gently")
+        client.set("k", "v")
+        server.bounce(down_seconds=0.05)  # SHUTDOWN SAVE: refused meanwhile, data kept
+        assert client.get("k") == b"v"
+        assert not list(server.dir.glob("*.rdb"))  # the dump is gone once loaded
+        server.restart()
+        assert client.get("k") is None  # so a later restart is empty again
         client.close()
 
     monkeypatch.delenv("REDIS_URL", raising=False)

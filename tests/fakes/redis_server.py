@@ -122,6 +122,25 @@ class RedisServer:
             proc.kill()
         proc.wait(timeout=10)
 
+    def bounce(self, down_seconds: float = 0, attempts: int = 3) -> None:
+        """A restart that keeps the data: `SHUTDOWN SAVE` (clients see their connections
+        closed, then refused for `down_seconds`), and a server on the same port that loads
+        the dump. The dump is removed once loaded, so a later `restart` starts empty."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection(
+                    ("127.0.0.1", self.port), timeout=5) as sock:
+                sock.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$4\r\nSAVE\r\n")
+                while sock.recv(4096):
+                    pass
+            proc.wait(timeout=10)  # no SIGKILL fallback: that would lose the data
+        if down_seconds > 0:
+            time.sleep(down_seconds)
+        try:
+            self._start_again(attempts)
+        finally:
+            (self.dir / "dump.rdb").unlink(missing_ok=True)
+
     def pause(self) -> None:
         """SIGSTOP: connections stay open and new ones are accepted by the kernel, but
         nothing is answered (a hung host) until `resume`. The data is kept."""
@@ -140,6 +159,9 @@ class RedisServer:
         self.stop(how)
         if down_seconds > 0:
             time.sleep(down_seconds)
+        self._start_again(attempts)
+
+    def _start_again(self, attempts: int) -> None:
         for attempt in range(attempts):
             try:
                 self.start()
