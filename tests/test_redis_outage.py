@@ -223,7 +223,7 @@ def test_redis_and_s3_both_down_means_500_then_a_visible_apology(
 
 def test_the_breaker_skips_redis_after_a_failure_then_lets_one_call_find_out() -> None:
     calls: list[str] = []
-    breaker = Breaker(open_seconds=0.2, on_recover=lambda: calls.append("recover"))
+    breaker = Breaker(open_seconds=0.2, on_recover=lambda scope: calls.append("recover"))
 
     def down() -> None:
         calls.append("down")
