@@ -70,8 +70,9 @@ class Conversation:
         self.bot_user_id = bot_user_id
         self.file_limits = file_limits or FileLimits()
 
-    def handle(self, jobs: list[Job], lease: Lease, final_attempt: bool = True) -> int:
-        """Handle the next turn (or reset) from `jobs`; return how many jobs it consumed.
+    def handle(self, jobs: list[Job], lease: Lease, final_attempt: bool = True) -> list[Job]:
+        """Handle the next turn (or reset) from `jobs`; return the jobs it consumed (the
+        head of `jobs`, except a stored answer's replay: exactly the jobs it answers).
 
         Storage and connection errors propagate so the worker retries the turn later, except
         on the final attempt, where the user gets a short explanation instead.
@@ -79,12 +80,12 @@ class Conversation:
         if not self.replier.clients.installed(jobs[0]):  # uninstalled or revoked meanwhile
             log.warning("session %s: the app is no longer installed there; dropping %d queued "
                         "messages", jobs[0].session_id, len(jobs))
-            return len(jobs)
+            return list(jobs)
         if jobs[0].replayed and jobs[0].kind == "turn" and self.store.handled(
                 jobs[0].session_id, jobs[0].ts, self.personas.ids):
             log.info("session %s: %s was handled before the state store lost it; skipped",
                      jobs[0].session_id, jobs[0].ts)
-            return 1
+            return jobs[:1]
         if jobs[0].kind == "reset":
             self.reset(jobs[0])
             return self._done(jobs[:1])
@@ -108,8 +109,9 @@ class Conversation:
         return chosen or self.personas.default_for(job.channel)
 
     def answer(self, persona: Persona, batch: list[Job], lease: Lease,
-               final_attempt: bool = True) -> int:
-        """Answer `batch` (or its already-answered head); return how many jobs were answered."""
+               final_attempt: bool = True) -> list[Job]:
+        """Answer `batch` (or replay the stored answer of those of its jobs an interrupted
+        turn answered); return the jobs answered."""
         last = batch[-1]
         logs.bind(persona=persona.id, ts=",".join(job.ts for job in batch))
         telemetry.batch(persona.id, batch)
@@ -136,7 +138,7 @@ class Conversation:
                      last.session_id)
             if stream is not None:
                 stream.close()
-            return len(batch)
+            return list(batch)
         except (LeaseLost, FencingError):
             turn.done("lock_lost")
             if stream is not None:
@@ -165,7 +167,7 @@ class Conversation:
         stopped = stream is not None and stream.stopped
         telemetry.note(outcome="stopped" if stopped else "answered",
                        stored_answer=result.replayed or None)  # posted without a model call
-        answered = batch[result.answered - 1]
+        answered = result.done[-1]
         posted = self.replier.posted_parts(answered) if result.replayed else frozenset()
         if posted:
             log.info("session %s: answer to %s was already posted (parts %s)",
@@ -177,16 +179,16 @@ class Conversation:
         if stream is None or not stream.streamed:
             metrics.first_text(answered)
         turn.done("replayed" if result.replayed else "stopped" if stopped else "answered")
-        return result.answered
+        return list(result.done)
 
-    def _done(self, jobs: list[Job]) -> int:
-        """Mark handled jobs that no snapshot remembers (see bot.inbox); how many."""
+    def _done(self, jobs: list[Job]) -> list[Job]:
+        """Mark handled jobs that no snapshot remembers (see bot.inbox); returns them."""
         for job in jobs if self.inbox is not None else ():
             try:
                 self.inbox.done(job)
             except Exception as exc:  # only a replay after losing Redis would re-post it
                 log.warning("could not mark %s handled in the durable inbox: %s", job.ts, exc)
-        return len(jobs)
+        return list(jobs)
 
     def _context(self, batch: list[Job], has_history: bool, noted: list[int]) -> list[str]:
         """The thread so far (first turn of a persona mid-thread) and other apps' posts."""

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -31,15 +31,14 @@ from redis.exceptions import RedisError
 from bot.dedup import dedup_keys
 from bot.jobs import Job, message_time
 from bot.store.blobs import Blobs, FencingError
+from bot.store.state import SETTLE_SECONDS
+
+__all__ = ["SETTLE_SECONDS", "Breaker", "CircuitOpen", "Pending"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 BREAKER_SECONDS = 2.0  # after a Redis failure, the ack path skips Redis this long
 FLUSH_SECONDS = 0.5  # how often the flusher tries to queue held messages
-# Once Redis is back, turns wait this long, so every live process (its breaker lets it
-# try again within BREAKER_SECONDS + FLUSH_SECONDS) queues what it held before any of a
-# thread's later messages is answered: each lands before them, by message time.
-SETTLE_SECONDS = 3.0
 PENDING_SWEEP_SECONDS = 10.0  # how often a worker looks for markers of other processes
 PENDING = "inbox/pending/"
 
@@ -49,50 +48,60 @@ class CircuitOpen(RedisConnectionError):
 
 
 class Breaker:
-    """A circuit breaker around Redis calls on the ack path."""
+    """A circuit breaker around Redis calls on the ack path, one per `scope` (a shard of
+    the key layout): a Redis Cluster primary that fails opens the breaker of its shards
+    only, so threads whose shards live on the other primaries are never held."""
 
     def __init__(
-        self, open_seconds: float = BREAKER_SECONDS, on_recover: Callable[[], object] = lambda: None
+        self,
+        open_seconds: float = BREAKER_SECONDS,
+        on_recover: Callable[[Hashable], object] = lambda scope: None,
     ) -> None:
-        """`on_recover()`: the Redis call that finds out whether Redis is back, made
-        before the caller's own (Runtime: State.hold_turns, so this process's later
-        messages wait for what every process held)."""
+        """`on_recover(scope)`: the Redis call that finds out whether Redis is back for
+        `scope`, made before the caller's own (Runtime: State.hold_turns of that shard, so
+        this process's later messages wait for what every process held)."""
         self.open_seconds = open_seconds
         self.on_recover = on_recover
         self._lock = threading.Lock()
-        self._open_until = 0.0  # 0: closed
-        self._probing = False
+        self._open_until: dict[Hashable, float] = {}  # absent: closed
+        self._probing: set[Hashable] = set()
 
     @property
     def closed(self) -> bool:
-        """Did the last call reach Redis?"""
-        return self._open_until == 0.0
+        """Did the last call of every scope reach Redis?"""
+        return not self._open_until
 
-    def call(self, fn: Callable[..., T], *args: object) -> T:
-        """`fn(*args)`, unless Redis failed less than `open_seconds` ago (or another call
-        is finding out whether it is back): then CircuitOpen at once. A RedisError
-        opens the breaker, a success closes it; the first call after an open spell
-        runs `on_recover()` first."""
+    def call(self, fn: Callable[..., T], *args: object, scope: Hashable = None,
+             probe: bool = False) -> T:
+        """`fn(*args)`, unless Redis failed for `scope` less than `open_seconds` ago (or
+        another call is finding out whether it is back): then CircuitOpen at once. A
+        RedisError opens the scope's breaker, a success closes it; the first call after
+        an open spell runs `on_recover(scope)` first. `probe`: a background caller that
+        may find out before `open_seconds` are over (the held messages' flusher)."""
         probing = False
         with self._lock:
-            if self._open_until:
-                if self._probing or time.monotonic() < self._open_until:
+            if scope in self._open_until:
+                if scope in self._probing or (
+                        not probe and time.monotonic() < self._open_until[scope]):
                     raise CircuitOpen("Redis failed moments ago; not asked again yet")
-                self._probing = probing = True
+                self._probing.add(scope)
+                probing = True
         try:
             if probing:
-                self.on_recover()
+                self.on_recover(scope)
             result = fn(*args)
         except RedisError:
             with self._lock:
-                self._open_until, self._probing = time.monotonic() + self.open_seconds, False
+                self._open_until[scope] = time.monotonic() + self.open_seconds
+                self._probing.discard(scope)
             raise
         except BaseException:
             with self._lock:
-                self._probing = False
+                self._probing.discard(scope)
             raise
         with self._lock:
-            self._open_until, self._probing = 0.0, False
+            self._open_until.pop(scope, None)
+            self._probing.discard(scope)
         return result
 
 
@@ -113,14 +122,18 @@ class Pending:
         self,
         blobs: Blobs,
         queue: Callable[[Job, list[str]], bool],
-        settle: Callable[[], None] = lambda: None,
+        settle: Callable[[str], None] = lambda session_id: None,
+        scope_of: Callable[[str], Hashable] = lambda session_id: session_id,
     ) -> None:
         """`queue(job, dedup_keys)`: State.accept, through the ack path's breaker;
-        `settle()`: make turns wait SETTLE_SECONDS (State.hold_turns), called before
-        held messages are queued."""
+        `settle(session_id)`: make that thread's turns wait SETTLE_SECONDS
+        (State.hold_turns of its shard), called before its held messages are queued;
+        `scope_of(session_id)`: the part of Redis that thread lives in (its shard): one
+        that fails in a flush is not asked again for the other threads of that flush."""
         self.blobs = blobs
         self.queue = queue
         self.settle = settle
+        self.scope_of = scope_of
         self._held: dict[str, list[Held]] = {}  # by session, in arrival order
         self._lock = threading.Lock()
         self._flusher: threading.Thread | None = None
@@ -170,29 +183,31 @@ class Pending:
         """Queue the held messages, each thread's in order; how many left this list."""
         with self._lock:
             sessions = list(self._held)
-        if not sessions:
-            return 0
-        try:
-            self.settle()
-        except RedisError:
-            return 0  # still down
-        done = 0
+        done, down = 0, set()
         for session_id in sessions:
-            while (head := self._head(session_id)) is not None:
-                try:
-                    self.queue(head.job, head.keys)
-                except RedisError:
-                    return done  # still down: all of them wait for the next try
-                self._forget([marker_key(head.job)])
-                with self._lock:
-                    held = self._held.get(session_id, [])
-                    if held and held[0] is head:
-                        held.pop(0)
-                    if not held:
-                        self._held.pop(session_id, None)
-                done += 1
+            if self.scope_of(session_id) in down:
+                continue
+            try:
+                done += self._flush_thread(session_id)
+            except RedisError:  # still down there: this thread's messages wait, in order
+                down.add(self.scope_of(session_id))
         if done:
             log.warning("Redis is back: %d held messages queued", done)
+        return done
+
+    def _flush_thread(self, session_id: str) -> int:
+        self.settle(session_id)
+        done = 0
+        while (head := self._head(session_id)) is not None:
+            self.queue(head.job, head.keys)
+            self._forget([marker_key(head.job)])
+            with self._lock:
+                held = self._held.get(session_id, [])
+                if held and held[0] is head:
+                    held.pop(0)
+                if not held:
+                    self._held.pop(session_id, None)
+            done += 1
         return done
 
     def _head(self, session_id: str) -> Held | None:
@@ -224,15 +239,14 @@ class Pending:
             return 0
         jobs = [Job.loads(got[0]) for got in map(self.blobs.get, keys) if got is not None]
         jobs.sort(key=lambda job: message_time(job.ts) or 0.0)
-        queued, done = 0, []
-        try:
-            self.settle()
-        except RedisError:
-            return 0
+        queued, done, settled = 0, [], set()
         for job in jobs:
             if self.holds(job.session_id):
                 continue  # this process's flusher has it, in order
             try:
+                if job.session_id not in settled:
+                    self.settle(job.session_id)
+                    settled.add(job.session_id)
                 queued += bool(self.queue(job, dedup_keys(job, None)))
             except RedisError as exc:
                 log.info("pending messages wait: Redis still unreachable (%s)", exc)

@@ -37,6 +37,7 @@ from bot.stop import STOP_ANY, request_stop
 from bot.store import lifecycle
 from bot.store.blobs import S3Blobs
 from bot.store.memory_state import MemoryState
+from bot.store.redis_keys import shard_of
 from bot.store.redis_state import RedisState
 from bot.store.sessions import SessionStore
 from bot.store.state import State
@@ -96,12 +97,19 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.ack_state = self.state.quick()
-        self.breaker.on_recover = lambda: self.ack_state.hold_turns(SETTLE_SECONDS)
-        self.pending = Pending(self.inbox.blobs, self._queue_guarded, lambda: self.breaker.call(
-            self.ack_state.hold_turns, SETTLE_SECONDS))
+        self.breaker.on_recover = lambda scope: self.ack_state.hold_turns(SETTLE_SECONDS, scope)
+        self.pending = Pending(self.inbox.blobs, self._queue_held, self._settle, shard_of)
 
-    def _queue_guarded(self, job: Job, keys: list[str]) -> bool:
-        return self.breaker.call(self.ack_state.accept, job, keys)
+    def _queue_held(self, job: Job, keys: list[str]) -> bool:
+        """Queue a held message: the flusher asks Redis every FLUSH_SECONDS, even while the
+        ack path's breaker still skips it, so held messages land as soon as it is back."""
+        return self.breaker.call(self.ack_state.accept, job, keys,
+                                 scope=shard_of(job.session_id), probe=True)
+
+    def _settle(self, session_id: str) -> None:
+        scope = shard_of(session_id)
+        self.breaker.call(self.ack_state.hold_turns, SETTLE_SECONDS, scope, scope=scope,
+                          probe=True)
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
@@ -179,14 +187,15 @@ class Runtime:
         try:
             if self.pending.holds(job.session_id):  # behind this thread's held messages
                 raise RedisError("earlier messages of this thread wait for Redis")
-            if self.breaker.call(self.ack_state.is_duplicate, job, keys):
+            scope = shard_of(job.session_id)  # a failing primary skips its shards only
+            if self.breaker.call(self.ack_state.is_duplicate, job, keys, scope=scope):
                 return False
-            if self.breaker.call(self.ack_state.claim_epoch, job.session_id):
+            if self.breaker.call(self.ack_state.claim_epoch, job.session_id, scope=scope):
                 self.background.submit(self.replay_inbox)
             recorded = self.inbox.record(job)
             if not recorded:
                 job = dataclasses.replace(job, replayed=True)
-            return self.breaker.call(self.ack_state.accept, job, keys)
+            return self.breaker.call(self.ack_state.accept, job, keys, scope=scope)
         except RedisError as exc:
             log.info("Redis cannot queue %s now (%s): holding it", job.ts, exc)
             if recorded is None:
@@ -218,8 +227,10 @@ class Runtime:
         Retried until it works: until then, those messages exist only in storage."""
         for attempt in itertools.count():
             try:
-                replay(self.inbox, lambda job: self.state.accept(job, dedup_keys(job, None)))
-                self.state.replay_done()
+                queued = replay(self.inbox,
+                                lambda job: self.state.accept(job, dedup_keys(job, None)))
+                # messages held meanwhile by any process land before turns go on
+                self.state.replay_done(SETTLE_SECONDS if queued else 0.0)
                 return
             except Exception as exc:
                 log.error("replaying the durable inbox failed (%s); retrying", exc)
@@ -255,7 +266,8 @@ class Runtime:
         the ack path's short timeouts and breaker; when Redis cannot say, the session
         store can (so the reply reaches `accept`, which holds it until Redis is back)."""
         try:
-            if self.breaker.call(self.ack_state.is_joined, job.session_id):
+            if self.breaker.call(self.ack_state.is_joined, job.session_id,
+                                 scope=shard_of(job.session_id)):
                 return True
         except RedisError as exc:
             log.warning("could not ask Redis whether %s is joined: %s", job.session_id, exc)

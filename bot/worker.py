@@ -132,15 +132,15 @@ class Worker:
                 consumed = self._turn(lease, jobs)
                 if not consumed:
                     continue  # retry, still holding the thread lock
-                self.state.finish(lease, jobs[:consumed])
+                self.state.finish(lease, consumed)
                 self._failures.pop(lease.session_id, None)
         finally:
             lease.stop_watchdog()
             if not released:
                 lease.release()  # queued work stays; the sweep hands it to any worker
 
-    def _turn(self, lease: Lease, jobs: list[Job]) -> int:
-        """One turn over the head of `jobs`; how many it consumed (0: retry it)."""
+    def _turn(self, lease: Lease, jobs: list[Job]) -> list[Job]:
+        """One turn over the head of `jobs`; the jobs it consumed (none: retry it)."""
         final = self._failures.get(lease.session_id, 0) + 1 >= MAX_FAILURES
         turn_id = uuid.uuid4().hex[:12]
         with logs.context(turn_id=turn_id, ts=jobs[0].ts), telemetry.turn(jobs, turn_id):
@@ -151,15 +151,15 @@ class Worker:
             except Exception as exc:
                 log.exception("session %s: turn failed", lease.session_id)
                 telemetry.failed(exc, "failed")  # retried, or dropped after MAX_FAILURES
-                return self._after_failure(lease)
+                return self._after_failure(lease, jobs)
 
-    def _after_failure(self, lease: Lease) -> int:
+    def _after_failure(self, lease: Lease, jobs: list[Job]) -> list[Job]:
         """Count a failure of the head job and back off; after MAX_FAILURES drop the job."""
         count = self._failures.get(lease.session_id, 0) + 1
         self._failures[lease.session_id] = count
         if count < MAX_FAILURES:
             self._stopping.wait(min(2.0 ** (count - 1), 8.0))
-            return 0
+            return []
         log.error("session %s: dropping a job after %d failed attempts", lease.session_id, count)
         self._failures.pop(lease.session_id, None)
-        return 1
+        return jobs[:1]

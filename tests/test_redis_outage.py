@@ -223,7 +223,7 @@ def test_redis_and_s3_both_down_means_500_then_a_visible_apology(
 
 def test_the_breaker_skips_redis_after_a_failure_then_lets_one_call_find_out() -> None:
     calls: list[str] = []
-    breaker = Breaker(open_seconds=0.2, on_recover=lambda: calls.append("recover"))
+    breaker = Breaker(open_seconds=0.2, on_recover=lambda scope: calls.append("recover"))
 
     def down() -> None:
         calls.append("down")
@@ -238,3 +238,21 @@ def test_the_breaker_skips_redis_after_a_failure_then_lets_one_call_find_out() -
     breaker.call(calls.append, "back")  # one call finds out (on_recover first); it worked
     breaker.call(calls.append, "closed")
     assert calls == ["down", "recover", "back", "closed"] and breaker.closed
+
+
+def test_the_breaker_skips_only_the_failed_scope_and_a_probe_may_ask_early() -> None:
+    """A cluster primary that fails opens the breaker of its shards only; the held
+    messages' flusher (probe) asks again before the open spell is over."""
+    recovered: list[object] = []
+    breaker = Breaker(open_seconds=60, on_recover=recovered.append)
+
+    def down() -> None:
+        raise RedisConnectionError("refused")
+
+    with pytest.raises(RedisConnectionError):
+        breaker.call(down, scope=1)
+    with pytest.raises(CircuitOpen):
+        breaker.call(lambda: None, scope=1)
+    assert breaker.call(lambda: "other shard", scope=2) == "other shard"
+    assert breaker.call(lambda: "probed", scope=1, probe=True) == "probed"
+    assert recovered == [1] and breaker.closed

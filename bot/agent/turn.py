@@ -33,9 +33,14 @@ STOPPED = "_(stopped)_"
 @dataclass(frozen=True)
 class TurnResult:
     text: str
-    answered: int  # how many of the queued jobs this answer covers
+    done: tuple[Job, ...]  # exactly the queued jobs this answer covers, in queue order
     replayed: bool  # answered before a crash; the stored answer is posted, no model call
     tools: tuple[str, ...] = ()  # the tools the answer used, in order (shown when posted)
+
+    @property
+    def answered(self) -> int:
+        """How many of the queued jobs this answer covers."""
+        return len(self.done)
 
 
 def tools_used(messages: list[Message]) -> tuple[str, ...]:
@@ -113,11 +118,13 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
         agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
         restore.set_attribute("bot.restored_messages", len(agent.messages))
     answered_ts, answer = last_answered(agent.messages)
-    done = [job for job in jobs if job.ts in answered_ts]
+    # Exactly the jobs that answer covers, wherever they sit in the batch: a message held
+    # during a Redis outage or replayed may have been queued ahead of them meanwhile
+    # (bot/outage.py); it is answered by a turn of its own, never consumed by this one.
+    done = tuple(job for job in jobs if job.ts in answered_ts)
     if done:  # committed before a crash, never posted: post the stored answer
         log.info("session %s: replaying the stored answer of an interrupted turn", lease.session_id)
-        return TurnResult(answer, answered=len(done), replayed=True,
-                          tools=tools_used(agent.messages))
+        return TurnResult(answer, done=done, replayed=True, tools=tools_used(agent.messages))
     if stream is not None:
         stream.on_stop = lambda: agent.cancel(message=f"{stream.so_far()}\n\n{STOPPED}".strip())
         stream.start()
@@ -136,4 +143,4 @@ def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: li
     manager.commit(agent, app_data=with_handled(manager.app_data(persona.id), jobs))
     problems = [problem for read in file_input.values() for problem in read.problems]
     text = (last_answered(agent.messages)[1] or "(no answer)") + answer_note(problems)
-    return TurnResult(text, answered=len(jobs), replayed=False, tools=tools_used(agent.messages))
+    return TurnResult(text, done=tuple(jobs), replayed=False, tools=tools_used(agent.messages))

@@ -52,6 +52,7 @@ class MemoryState:
         self._dedup: OrderedDict[str, float] = OrderedDict()
         self._epoch_claimed = False
         self._replaying_until = 0.0
+        self._settling_until = 0.0
         self._inbox: dict[str, deque[Job]] = {}
         self._pending: dict[str, float] = {}
         self._wake: deque[str] = deque()
@@ -113,10 +114,11 @@ class MemoryState:
             return True
 
     def replaying(self, session_id: str | None = None) -> bool:
-        return time.time() < self._replaying_until
+        return time.time() < max(self._replaying_until, self._settling_until)
 
-    def replay_done(self) -> None:
+    def replay_done(self, settle_seconds: float = 0.0) -> None:
         self._replaying_until = 0.0
+        self.hold_turns(settle_seconds)
 
     def wait_for_work(self, timeout: float) -> str | None:
         with self._cond:
@@ -229,11 +231,11 @@ class MemoryState:
         with self._cond:
             self._notes[key] = self._notes.get(key, [])[count:]
 
-    def hold_turns(self, seconds: float) -> None:
+    def hold_turns(self, seconds: float, shard: int | None = None) -> None:
         """See State.hold_turns (one process: nothing else holds messages; kept for the
-        contract)."""
+        contract; every thread waits, whatever `shard`)."""
         with self._cond:
-            self._replaying_until = max(self._replaying_until, time.time() + seconds)
+            self._settling_until = max(self._settling_until, time.time() + seconds)
 
     def ping(self) -> None:
         return None

@@ -60,6 +60,12 @@ class Shard:
         return f"{self.base}:replaying"
 
     @property
+    def settling(self) -> str:
+        """... and while the processes that held messages in a Redis outage queue them
+        (State.hold_turns; kept apart from `replaying`, which a replay's end deletes)."""
+        return f"{self.base}:settling"
+
+    @property
     def replayed(self) -> str:
         """... until this says it was."""
         return f"{self.base}:replayed"

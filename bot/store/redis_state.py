@@ -183,23 +183,26 @@ class RedisState(RedisFacts):
 
     def replaying(self, session_id: str | None = None) -> bool:
         shards = [shard(session_id)] if session_id else SHARD_LIST
-        return any(self._each_shard(lambda pipe, one: pipe.exists(one.replaying), shards))
+        return any(self._each_shard(
+            lambda pipe, one: pipe.exists(one.replaying, one.settling), shards))
 
-    def replay_done(self) -> None:
+    def replay_done(self, settle_seconds: float = 0.0) -> None:
         with self._guard:  # emptied in place: a quick() twin shares this set
             done = set(self._claimed)
             self._claimed.clear()
         pipe = self.client.pipeline(transaction=False)
         for number in sorted(done):
             pipe.set(SHARD_LIST[number].replayed, "1")
+            if settle_seconds > 0:
+                pipe.set(SHARD_LIST[number].settling, "1", px=int(settle_seconds * 1000))
             pipe.delete(SHARD_LIST[number].replaying)
         pipe.execute()
 
-    def hold_turns(self, seconds: float) -> None:
-        """Each shard's `replaying` key, unless a replay set it (NX): turns wait for it."""
-        ttl = max(1, round(seconds))
-        self._each_shard(lambda pipe, one: pipe.set(one.replaying, "1", ex=ttl, nx=True),
-                         SHARD_LIST)
+    def hold_turns(self, seconds: float, shard: int | None = None) -> None:
+        """The shard's (None: each shard's) `settling` key: turns wait while it exists."""
+        shards = SHARD_LIST if shard is None else [SHARD_LIST[shard]]
+        ms = int(seconds * 1000)
+        self._each_shard(lambda pipe, one: pipe.set(one.settling, "1", px=ms), shards)
 
     def wait_for_work(self, timeout: float) -> str | None:
         item = self.client.brpop([WAKE], timeout=max(1, int(timeout)))

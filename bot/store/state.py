@@ -20,6 +20,11 @@ from bot.thread_lock import Lease
 
 JOINED_TTL_SECONDS = 90 * 24 * 3600
 REPLAY_PAUSE_SECONDS = 30
+# After a Redis outage (or a replay that queued messages), a shard's turns wait this long,
+# so every live process (its breaker lets it try again within BREAKER_SECONDS; its flusher
+# within FLUSH_SECONDS, bot/outage.py) queues what it held before any of a thread's later
+# messages is answered: each lands before them, by message time.
+SETTLE_SECONDS = 3.0
 
 
 class State(Protocol):
@@ -47,12 +52,15 @@ class State(Protocol):
         """Is a replay running that this thread's turns (None: any turn) must wait for?"""
         ...
 
-    def replay_done(self) -> None: ...
+    def replay_done(self, settle_seconds: float = 0.0) -> None:
+        """The replay is over; turns wait `settle_seconds` more (as `hold_turns`)."""
+        ...
 
-    def hold_turns(self, seconds: float) -> None:
-        """Make every thread's turns wait up to `seconds` (as during a replay; an
-        ongoing replay's pause is not shortened): after a Redis outage, while each
-        process queues the messages it held, so they go in message order first."""
+    def hold_turns(self, seconds: float, shard: int | None = None) -> None:
+        """Make the turns of the threads in `shard` (bot/store/redis_keys.py; None: every
+        thread) wait up to `seconds`, as during a replay, whose end does not cut it short:
+        after a Redis outage, while each process queues the messages it held, so they
+        go in message order first."""
         ...
 
     def wait_for_work(self, timeout: float) -> str | None: ...

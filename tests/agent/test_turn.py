@@ -155,3 +155,15 @@ def test_lost_lease_writes_nothing(store: SessionStore) -> None:
         run_turn(store, loaded, ALICE, [job("a", "7.1")], lease)
     turn(store, loaded, ALICE, job("b", "7.2"))
     assert model.calls[-1]["messages"] == [{"role": "user", "content": [{"text": "b"}]}]
+
+
+def test_a_stored_answer_replay_covers_exactly_its_jobs_wherever_they_sit(
+        store: SessionStore) -> None:
+    """A message held during a Redis outage is queued ahead of an interrupted turn's jobs
+    (by message time): the replay answers exactly those jobs, never the inserted one."""
+    model = ScriptedModel(["the answer"])
+    loaded = personas(model)
+    turn(store, loaded, ALICE, job("q", "7.2"), job("q2", "7.3"))
+    held, q, q2 = job("held", "7.1"), job("q", "7.2"), job("q2", "7.3")
+    replay = turn(store, loaded, ALICE, held, q, q2)
+    assert replay.replayed and replay.done == (q, q2) and len(model.calls) == 1
