@@ -173,7 +173,8 @@ class Conversation:
             log.info("session %s: answer to %s was already posted (parts %s)",
                      answered.session_id, answered.ts, sorted(posted))
         if result.replayed and stream is not None and answered is not last:
-            stream = None  # that stream was for another message
+            stream.close()  # it was for another message: the answered one's may have streamed
+            stream = self._stream(answered, identity, earlier=True)
         self._post(lambda: self.replier.deliver(answered, result.text, persona, stream, posted,
                                                 tools=result.tools))
         if stream is None or not stream.streamed:
@@ -203,14 +204,17 @@ class Conversation:
         posted = notes_text(notes)
         return [*texts, posted] if posted else texts
 
-    def _stream(self, job: Job, identity: dict[str, str]) -> AnswerStream | None:
+    def _stream(self, job: Job, identity: dict[str, str], earlier: bool = False
+                ) -> AnswerStream | None:
+        """The stream of the answer to `job`; `earlier`: an earlier attempt surely ran."""
         if not self.streaming or not AnswerStream.possible(job):
             return None
         age = time.time() - (message_time(job.ts) or time.time())
+        earlier = earlier or job.ts in self.failed or age > RETRY_AGE_SECONDS
         return AnswerStream(self.replier.clients.for_job(job), self.state, job, identity,
                             self.stream_refused, recipient_team=job.user_team,
                             budget=self.budget, inbox=self.inbox,
-                            maybe_earlier=job.ts in self.failed or age > RETRY_AGE_SECONDS)
+                            maybe_earlier=earlier)
 
     def _failed(self, job: Job) -> None:
         """`job`'s turn failed after its stream opened: the retry looks for its messages."""

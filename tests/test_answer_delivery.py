@@ -231,3 +231,25 @@ def test_a_stream_redis_could_not_remember_is_finished_by_the_retry(
     settle(bot, timeout=15)
     assert_final(fake_slack, root, "the whole answer")
     assert len(fake_slack.calls("chat.startStream")) == 1 and len(model.calls) == 2
+
+
+def test_a_stored_answer_replayed_with_a_newer_message_queued_finishes_its_own_stream(
+        make_bot, fake_slack) -> None:
+    """The answer was stored but Slack failed its final update; a newer message is queued
+    meanwhile, so the retry's batch ends with another message: the stored answer still
+    finishes the message that streamed it (found by the soak: a message left streaming)."""
+    fake_slack.fail_next("chat.update", times=3, status=500)  # past slack_sdk's retries
+    model = slow("the first answer", "the second answer")
+    bot = streaming_bot(make_bot, model)
+    root = bot.mention("first")["ts"]
+    fake_slack.wait_for("chat.update", include_failed=True, timeout=15)
+    bot.reply("second", thread_ts=root)
+    deadline = time.monotonic() + 30
+    while len([m for m in fake_slack.bot_messages("C1", root) if m.has_feedback]) < 2:
+        assert time.monotonic() < deadline, fake_slack.summary()
+        time.sleep(0.1)
+    settle(bot, timeout=15)
+    assert fake_slack.stale_messages() == []
+    shown = fake_slack.bot_messages("C1", root)
+    assert [m.text for m in shown] == ["the first answer", "the second answer"]
+    assert len(model.calls) == 2
