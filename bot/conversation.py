@@ -175,6 +175,12 @@ class Conversation:
         if result.replayed and stream is not None and answered is not last:
             stream.close()  # it was for another message: the answered one's may have streamed
             stream = self._stream(answered, identity, earlier=True)
+        if lease.lost.is_set():  # the next holder delivers the stored answer: never both
+            turn.done("lock_lost")
+            if stream is not None:
+                stream.close()
+                self._failed(answered)
+            lease.check()
         self._post(lambda: self.replier.deliver(answered, result.text, persona, stream, posted,
                                                 tools=result.tools))
         if stream is None or not stream.streamed:
