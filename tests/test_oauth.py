@@ -234,7 +234,7 @@ def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstall
     before = len(fake_slack.calls())
     queued = bot.runtime.slack.bind(Job("turn", "TA0001", "C1", root, next_ts(), "U1", "hi"),
                                     _context(TEAM_A))
-    assert bot.runtime.worker.conversation.handle([queued], lease=None) == 1  # type: ignore[arg-type]
+    assert bot.runtime.worker.conversation.handle([queued], lease=None) == [queued]  # type: ignore[arg-type]
     assert len(fake_slack.calls()) == before
     # A's events are no longer authorized; B's thread remembers everything
     assert send(bot, TEAM_A, mention(TEAM_A, "alpha three", next_ts(), root))[0] == 200
