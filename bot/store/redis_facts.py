@@ -1,12 +1,18 @@
 """Small shared facts in Redis (stop requests, stream ts, votes, notes, a user's latest
-thread): one key per command, so any hash slot is fine, in a cluster too."""
+thread): one key per command, so any hash slot is fine, in a cluster too. Plus a thread's
+own facts (joined, sticky persona: in its shard's slot)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from bot.store.redis_keys import PREFIX
-from bot.store.state import JOINED_TTL_SECONDS
+from bot.store.redis_keys import PREFIX, shard
+from bot.store.state import (
+    JOINED_TTL_SECONDS,
+    NOT_JOINED_TTL_SECONDS,
+    knows_unjoined,
+)
 
 # KEYS: the counter  ARGV: window ms. Counts one use; the first use starts the window.
 SPEND = """
@@ -22,6 +28,38 @@ class RedisFacts:
     def recent_thread(self, team: str, channel: str, user: str) -> str | None:
         value = self.client.get(f"{PREFIX}recent:{team}:{channel}:{user}")
         return value.decode() if value else None
+
+    def is_joined(self, session_id: str) -> bool | None:
+        """One round trip: the thread's joined flag, the kept answer of the session store,
+        and since when its shard's data is continuous (State.is_joined)."""
+        at = shard(session_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.exists(at.thread("joined", session_id))
+        pipe.exists(at.thread("unjoined", session_id))
+        pipe.get(at.since)
+        joined, unjoined, since = pipe.execute()
+        if joined or unjoined:
+            return bool(joined)
+        began = float(since) if since is not None else None
+        return False if knows_unjoined(session_id, began, time.time()) else None
+
+    def note_joined(self, session_id: str, joined: bool) -> None:
+        at = shard(session_id)
+        if joined:
+            self.client.set(at.thread("joined", session_id), "1", ex=JOINED_TTL_SECONDS)
+        else:
+            self.client.set(at.thread("unjoined", session_id), "1", ex=NOT_JOINED_TTL_SECONDS)
+
+    def sticky_persona(self, session_id: str) -> str | None:
+        value = self.client.get(shard(session_id).thread("persona", session_id))
+        return value.decode() if value else None
+
+    def set_sticky_persona(self, session_id: str, persona: str | None) -> None:
+        key = shard(session_id).thread("persona", session_id)
+        if persona is None:
+            self.client.delete(key)
+        else:
+            self.client.set(key, persona, ex=JOINED_TTL_SECONDS)
 
     # Small facts: one key per command, so any slot is fine.
     def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None:
