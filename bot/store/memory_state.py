@@ -17,9 +17,11 @@ from bot.dedup import DEDUP_TTL_SECONDS
 from bot.jobs import DM_THREAD, Job, message_time, reply_thread_of
 from bot.store.state import (
     JOINED_TTL_SECONDS,
+    KEPT_ON_UNINSTALL,
     NOT_JOINED_TTL_SECONDS,
     REPLAY_PAUSE_SECONDS,
     knows_unjoined,
+    team_pattern,
 )
 from bot.store.ttl_map import MAX_ENTRIES, PURGE_EVERY, TtlMap
 from bot.thread_lock import Lease, LeaseLost
@@ -211,6 +213,20 @@ class MemoryState:
                 self._joined.set(session_id, True, JOINED_TTL_SECONDS)
             else:
                 self._unjoined.set(session_id, True, NOT_JOINED_TTL_SECONDS)
+
+    def forget_team(self, team: str) -> int:
+        """See State.forget_team."""
+        named = team_pattern(team).search
+        with self._cond:
+            dropped = sum(one.drop(lambda key: isinstance(key, str) and named(key) is not None
+                                   and not key.startswith(KEPT_ON_UNINSTALL))
+                          for one in self._maps)
+            dropped += self._recent.drop(lambda key: key[0] == team)
+            for sid in {sid for sid in (*self._inbox, *self._pending) if named(sid)}:
+                self._pending.pop(sid, None)
+                dropped += self._inbox.pop(sid, None) is not None
+            self._wake = deque(sid for sid in self._wake if not named(sid))
+            return dropped
 
     def sticky_persona(self, session_id: str) -> str | None:
         with self._cond:

@@ -1,18 +1,33 @@
 """Small shared facts in Redis (stop requests, stream ts, votes, notes, a user's latest
 thread): one key per command, so any hash slot is fine, in a cluster too. Plus a thread's
-own facts (joined, sticky persona: in its shard's slot)."""
+own facts (joined, sticky persona: in its shard's slot), and forgetting a whole team."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
-from bot.store.redis_keys import PREFIX, shard
+from redis.cluster import RedisCluster
+
+from bot.store.redis_keys import PREFIX, SHARD_LIST, WAKE, shard
 from bot.store.state import (
     JOINED_TTL_SECONDS,
+    KEPT_ON_UNINSTALL,
     NOT_JOINED_TTL_SECONDS,
     knows_unjoined,
+    team_pattern,
 )
+
+_LOCK = re.compile(re.escape(PREFIX) + r"\{s\d+\}:lock:")
+_KEPT = tuple(f"{PREFIX}fact:{name}" for name in KEPT_ON_UNINSTALL)
+_BATCH = 1000
+
+
+def _glob_escape(text: str) -> str:
+    """`text` matched literally in a Redis glob (SCAN MATCH)."""
+    return re.sub(r"([][*?^\\])", r"\\\1", text)
+
 
 # KEYS: the counter  ARGV: window ms. Counts one use; the first use starts the window.
 SPEND = """
@@ -60,6 +75,38 @@ class RedisFacts:
             self.client.delete(key)
         else:
             self.client.set(key, persona, ex=JOINED_TTL_SECONDS)
+
+    def forget_team(self, team: str) -> int:
+        """State.forget_team: SCAN every primary for the keys naming the team, delete them
+        (one key per command: any slot), and drop its threads from the shards' pending
+        sets and the wake-up list."""
+        pattern = team_pattern(team)
+        pipe = self.client.pipeline(transaction=False)
+        for one in SHARD_LIST:
+            pipe.zrange(one.pending, 0, -1)
+        pending = pipe.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for one, sids in zip(SHARD_LIST, pending, strict=True):
+            for sid in (raw.decode() for raw in sids if pattern.search(raw.decode())):
+                pipe.zrem(one.pending, sid)
+                pipe.lrem(WAKE, 0, sid)
+        names = self._team_keys(team)
+        for name in names:
+            pipe.delete(name)
+            if len(pipe) >= _BATCH:
+                pipe.execute()
+        pipe.execute()
+        return len(names)
+
+    def _team_keys(self, team: str) -> list[str]:
+        glob = f"{PREFIX}*:{_glob_escape(team)}[_:]*"
+        where = ({"target_nodes": RedisCluster.PRIMARIES}
+                 if isinstance(self.client, RedisCluster) else {})
+        pattern = team_pattern(team)
+        found = {raw.decode() for raw in self.client.scan_iter(match=glob, count=_BATCH,
+                                                               **where)}
+        return sorted(name for name in found if pattern.search(name)
+                      and not _LOCK.match(name) and not name.startswith(_KEPT))
 
     # Small facts: one key per command, so any slot is fine.
     def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None:

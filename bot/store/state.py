@@ -13,6 +13,7 @@ Both keep the same contract, which the worker relies on:
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from bot.jobs import Job, reply_thread_of
@@ -96,6 +97,13 @@ class State(Protocol):
         NOT_JOINED_TTL_SECONDS; a turn accepted later joins the thread regardless)."""
         ...
 
+    def forget_team(self, team: str) -> int:
+        """The app was uninstalled from `team`: delete every key naming it (its threads'
+        queues, flags, facts, notes, personas, dedup marks, budgets), except the uninstall
+        mark itself and thread locks (a token only; a running turn still holds it, and it
+        expires with LOCK_TTL_SECONDS). How many were deleted."""
+        ...
+
     def sticky_persona(self, session_id: str) -> str | None: ...
 
     def set_sticky_persona(self, session_id: str, persona: str | None) -> None: ...
@@ -152,3 +160,12 @@ def knows_unjoined(session_id: str, since: float | None, now: float) -> bool:
     began = float(root)
     return since + CLOCK_SKEW_SECONDS <= began and now - began < JOINED_TTL_SECONDS
 
+
+def team_pattern(team: str) -> re.Pattern[str]:
+    """Matches the keys that name `team`: a session id (`<team>_<channel>_<thread>`) or a
+    `<team>:` part (dedup marks, a user's latest thread, budgets), at the start of the key
+    or after a `:`."""
+    return re.compile(rf"(^|:){re.escape(team)}[_:]")
+
+
+KEPT_ON_UNINSTALL = ("uninstalled:",)  # the mark that stops a running turn from storing
