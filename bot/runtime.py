@@ -262,16 +262,21 @@ class Runtime:
         return True
 
     def is_joined(self, job: Job) -> bool:
-        """Is the bot in this thread? Asked of every thread reply before the ack, through
-        the ack path's short timeouts and breaker; when Redis cannot say, the session
-        store can (so the reply reaches `accept`, which holds it until Redis is back)."""
+        """Is the bot in this thread? Asked of every thread reply before the ack (short
+        timeouts, breaker). Redis's "no" is final while its data is intact since before
+        the thread began (State.is_joined); else the session store says, and is noted."""
+        scope = shard_of(job.session_id)
         try:
-            if self.breaker.call(self.ack_state.is_joined, job.session_id,
-                                 scope=shard_of(job.session_id)):
-                return True
-        except RedisError as exc:
+            known = self.breaker.call(self.ack_state.is_joined, job.session_id, scope=scope)
+        except RedisError as exc:  # the reply reaches `accept`, which holds it
             log.warning("could not ask Redis whether %s is joined: %s", job.session_id, exc)
-        return self.store.exists(job.session_id)
+            return self.store.exists(job.session_id)
+        if known is not None:
+            return known
+        joined = self.store.exists(job.session_id)
+        with contextlib.suppress(RedisError):  # asked again next time
+            self.breaker.call(self.ack_state.note_joined, job.session_id, joined, scope=scope)
+        return joined
 
     def keep_lifecycle(self) -> None:
         """File store: expire idle sessions and old inbox records hourly. S3 expires them

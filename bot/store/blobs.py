@@ -8,6 +8,7 @@ writes. `put(key, data, etag)` writes only if the object still has `etag` (`If-M
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import threading
@@ -153,13 +154,33 @@ class S3Blobs:
         self._call("head_bucket")
 
 
+LOCK_FILE = ".lock"  # FileBlobs: beside the data, never a key
+
+
 class FileBlobs:
-    """The same contract on a local directory (one host); the ETag is a content hash."""
+    """The same contract on a local directory (one host); the ETag is a content hash.
+
+    Several processes may share the directory (gunicorn workers with REDIS_URL and no
+    SESSION_BUCKET): a conditional write checks and replaces under an exclusive `flock` of
+    the directory's lock file, so exactly one writer wins each version across processes."""
 
     def __init__(self, directory: Path) -> None:
         self.directory, self.requests = directory.resolve(), 0
-        self._lock = threading.Lock()  # makes check-and-replace atomic within the process
+        self._lock = threading.Lock()  # one writer per process at a time, then the flock
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock_path = self.directory / LOCK_FILE
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Held by one thread of one process at a time (fcntl.flock: released by the
+        kernel if the process dies)."""
+        with self._lock:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing the only descriptor releases the flock
 
     def _path(self, key: str) -> Path:
         path = (self.directory / key).resolve()
@@ -176,7 +197,7 @@ class FileBlobs:
 
     def put(self, key: str, data: bytes, etag: str | None) -> str:
         path = self._path(key)
-        with self._lock:
+        with self._exclusive():
             current = self.get(key)
             if (current[1] if current else None) != etag:
                 raise FencingError(f"conditional write of {key} refused")
@@ -199,20 +220,24 @@ class FileBlobs:
                 key = path.relative_to(self.directory).as_posix()
                 with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
                     if (path.is_file() and not path.name.endswith(".tmp")
-                            and key.startswith(prefix)):
+                            and key != LOCK_FILE and key.startswith(prefix)):
                         yield key, path.stat().st_mtime
 
     def delete(self, keys: list[str]) -> None:
-        for key in keys:
-            path = self._path(key)
-            path.unlink(missing_ok=True)
-            for parent in path.parents:  # drop emptied directories, as S3 has none
-                try:
-                    if parent == self.directory or any(parent.iterdir()):
-                        break
-                    parent.rmdir()
-                except OSError:  # another process wrote or removed it meanwhile
+        with self._exclusive():  # a put's mkdir never races this rmdir of its directory
+            for key in keys:
+                self._delete(key)
+
+    def _delete(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        for parent in path.parents:  # drop emptied directories, as S3 has none
+            try:
+                if parent == self.directory or any(parent.iterdir()):
                     break
+                parent.rmdir()
+            except OSError:  # another process wrote or removed it meanwhile
+                break
 
     def quick(self) -> FileBlobs:
         return self

@@ -2,6 +2,8 @@
 
 Same contract as RedisState, held in this process only: a second worker would not see it,
 and queued messages do not survive a restart. The app logs that loudly at start-up.
+Everything Redis would expire expires here too (bot/store/ttl_map.py: purged as it goes,
+and bounded), and a thread's emptied queue is dropped, so memory follows live work only.
 """
 
 from __future__ import annotations
@@ -9,11 +11,19 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 
 from bot.dedup import DEDUP_TTL_SECONDS
-from bot.jobs import DM_THREAD, Job, message_time
-from bot.store.state import JOINED_TTL_SECONDS, REPLAY_PAUSE_SECONDS
+from bot.jobs import DM_THREAD, Job, message_time, reply_thread_of
+from bot.store.state import (
+    JOINED_TTL_SECONDS,
+    KEPT_ON_UNINSTALL,
+    NOT_JOINED_TTL_SECONDS,
+    REPLAY_PAUSE_SECONDS,
+    knows_unjoined,
+    team_pattern,
+)
+from bot.store.ttl_map import MAX_ENTRIES, PURGE_EVERY, TtlMap
 from bot.thread_lock import Lease, LeaseLost
 
 
@@ -33,6 +43,7 @@ class MemoryLease(Lease):
                 raise LeaseLost(f"lock for {self.session_id} was lost before release")
             if self._state._inbox.get(self.session_id):
                 return False
+            self._state._inbox.pop(self.session_id, None)
             del self._state._locks[self.session_id]
             self._state._pending.pop(self.session_id, None)
             return True
@@ -46,10 +57,29 @@ class MemoryLease(Lease):
 class MemoryState:
     distributed = False
 
-    def __init__(self, lock_ttl: float = 30.0) -> None:
+    def __init__(self, lock_ttl: float = 30.0, max_entries: int = MAX_ENTRIES) -> None:
+        """`max_entries`: at most this many of each kind of fact (see TtlMap)."""
         self.lock_ttl = lock_ttl
         self._cond = threading.Condition()
-        self._dedup: OrderedDict[str, float] = OrderedDict()
+        self._since = time.time()  # this process's memory: continuous since it started
+        self._joined_floor = 0.0  # newest thread whose joined flag was evicted
+        maps: list[TtlMap] = []
+
+        def ttl_map(on_evict: object = None) -> TtlMap:
+            maps.append(TtlMap(max_entries, on_evict=on_evict))  # type: ignore[arg-type]
+            return maps[-1]
+
+        self._dedup: TtlMap[str, bool] = ttl_map()
+        self._joined: TtlMap[str, bool] = ttl_map(self._evicted_joined)
+        self._unjoined: TtlMap[str, bool] = ttl_map()
+        self._personas: TtlMap[str, str] = ttl_map()
+        self._spent: TtlMap[str, int] = ttl_map()  # spend(): uses in the current window
+        self._recent: TtlMap[tuple[str, str, str], str] = ttl_map()
+        self._facts: TtlMap[str, str] = ttl_map()
+        self._sets: TtlMap[str, set[str]] = ttl_map()
+        self._notes: TtlMap[str, list[str]] = ttl_map()
+        self._maps = tuple(maps)
+        self._writes = 0
         self._epoch_claimed = False
         self._replaying_until = 0.0
         self._settling_until = 0.0
@@ -57,43 +87,47 @@ class MemoryState:
         self._pending: dict[str, float] = {}
         self._wake: deque[str] = deque()
         self._locks: dict[str, int] = {}
-        self._joined: set[str] = set()
-        self._personas: dict[str, str] = {}
-        self._spent: dict[str, tuple[int, float]] = {}  # spend(): (uses, window end)
-        self._recent: dict[tuple[str, str, str], str] = {}
         self._tokens = itertools.count(1)
-        self._facts: dict[str, tuple[str, float]] = {}
-        self._sets: dict[str, set[str]] = {}
-        self._counts: dict[str, dict[str, int]] = {}
-        self._notes: dict[str, list[str]] = {}
+        self._counts: dict[str, dict[str, int]] = {}  # feedback: a few fields per persona
 
-    def _expire_dedup(self, now: float) -> None:
-        while self._dedup and next(iter(self._dedup.values())) < now:
-            self._dedup.popitem(last=False)
+    def _evicted_joined(self, session_id: str, _: bool) -> None:
+        """A joined flag was dropped for room: "not joined" is no longer known for threads
+        up to that one (is_joined says None: the session store is asked)."""
+        root = reply_thread_of(session_id)
+        if root is not None:
+            self._joined_floor = max(self._joined_floor, float(root))
+
+    def _wrote(self) -> None:
+        """Every PURGE_EVERY writes (to any kind of fact), drop every expired entry."""
+        self._writes += 1
+        if self._writes >= PURGE_EVERY:
+            self._writes = 0
+            for one in self._maps:
+                one.purge()
 
     def accept(self, job: Job, dedup_keys: list[str]) -> bool:
         now = time.time()
         with self._cond:
-            self._expire_dedup(now)
-            if any(key in self._dedup for key in dedup_keys):
+            self._wrote()
+            if any(self._dedup.get(key) for key in dedup_keys):
                 return False
             for key in dedup_keys:
-                self._dedup[key] = now + DEDUP_TTL_SECONDS
+                self._dedup.set(key, True, DEDUP_TTL_SECONDS)
             sid = job.session_id
             self._queue(self._inbox.setdefault(sid, deque()), job)
             self._pending.setdefault(sid, now)
             if job.kind == "turn":
-                self._joined.add(sid)
+                self._joined.set(sid, True, JOINED_TTL_SECONDS)
                 if job.thread_ts != DM_THREAD:
-                    self._recent[(job.team, job.channel, job.user)] = job.thread_ts
+                    self._recent.set((job.team, job.channel, job.user), job.thread_ts,
+                                     JOINED_TTL_SECONDS)
             self._wake.append(sid)
             self._cond.notify()
             return True
 
     def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:
         with self._cond:
-            self._expire_dedup(time.time())
-            return any(key in self._dedup for key in dedup_keys)
+            return any(self._dedup.get(key) for key in dedup_keys)
 
     @staticmethod
     def _queue(inbox: deque[Job], job: Job) -> None:
@@ -160,39 +194,73 @@ class MemoryState:
             inbox = self._inbox.get(lease.session_id, deque())
             for job in jobs:
                 if not inbox or inbox[0] != job:
-                    return
+                    break
                 inbox.popleft()
+            if not inbox:
+                self._inbox.pop(lease.session_id, None)
 
-    def is_joined(self, session_id: str) -> bool:
-        return session_id in self._joined
+    def is_joined(self, session_id: str) -> bool | None:
+        with self._cond:
+            if (joined := self._joined.get(session_id)) or self._unjoined.get(session_id):
+                return bool(joined)
+            since = max(self._since, self._joined_floor)
+        return False if knows_unjoined(session_id, since, time.time()) else None
+
+    def note_joined(self, session_id: str, joined: bool) -> None:
+        with self._cond:
+            self._wrote()
+            if joined:
+                self._joined.set(session_id, True, JOINED_TTL_SECONDS)
+            else:
+                self._unjoined.set(session_id, True, NOT_JOINED_TTL_SECONDS)
+
+    def forget_team(self, team: str) -> int:
+        """See State.forget_team."""
+        named = team_pattern(team).search
+        with self._cond:
+            dropped = sum(one.drop(lambda key: isinstance(key, str) and named(key) is not None
+                                   and not key.startswith(KEPT_ON_UNINSTALL))
+                          for one in self._maps)
+            dropped += self._recent.drop(lambda key: key[0] == team)
+            for sid in {sid for sid in (*self._inbox, *self._pending) if named(sid)}:
+                self._pending.pop(sid, None)
+                dropped += self._inbox.pop(sid, None) is not None
+            self._wake = deque(sid for sid in self._wake if not named(sid))
+            return dropped
 
     def sticky_persona(self, session_id: str) -> str | None:
-        return self._personas.get(session_id)
+        with self._cond:
+            return self._personas.get(session_id)
 
     def set_sticky_persona(self, session_id: str, persona: str | None) -> None:
-        if persona is None:
-            self._personas.pop(session_id, None)
-        else:
-            self._personas[session_id] = persona
+        with self._cond:
+            self._wrote()
+            if persona is None:
+                self._personas.pop(session_id)
+            else:
+                self._personas.set(session_id, persona, JOINED_TTL_SECONDS)
 
     def recent_thread(self, team: str, channel: str, user: str) -> str | None:
-        return self._recent.get((team, channel, user))
+        with self._cond:
+            return self._recent.get((team, channel, user))
 
     def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None:
         with self._cond:
+            self._wrote()
             if value is None:
-                self._facts.pop(key, None)
+                self._facts.pop(key)
             else:
-                self._facts[key] = (value, time.monotonic() + ttl)
+                self._facts.set(key, value, ttl)
 
     def fact(self, key: str) -> str | None:
         with self._cond:
-            value, expires = self._facts.get(key, (None, 0.0))
-            return value if expires > time.monotonic() else None
+            return self._facts.get(key)
 
     def add_once(self, key: str, member: str, ttl: float = JOINED_TTL_SECONDS) -> bool:
         with self._cond:
-            members = self._sets.setdefault(key, set())
+            self._wrote()
+            members = self._sets.get(key) or set()
+            self._sets.set(key, members, ttl)  # as Redis: every add renews the set's TTL
             if member in members:
                 return False
             members.add(member)
@@ -200,13 +268,11 @@ class MemoryState:
 
     def spend(self, key: str, limit: int, window: float) -> bool:
         """See State.spend: a fixed window per key, started by its first use."""
-        now = time.monotonic()
         with self._cond:
-            used, until = self._spent.get(key, (0, 0.0))
-            if now >= until:
-                used, until = 0, now + window
-            self._spent[key] = (used + 1, until)
-            return used + 1 <= limit
+            self._wrote()
+            used = (self._spent.get(key) or 0) + 1
+            self._spent.update(key, used, window)
+            return used <= limit
 
     def count(self, key: str, field: str, by: int = 1) -> int:
         with self._cond:
@@ -221,15 +287,20 @@ class MemoryState:
     def append_note(self, key: str, note: str, max_notes: int = 50,
                     ttl: float = JOINED_TTL_SECONDS) -> None:
         with self._cond:
-            self._notes[key] = [*self._notes.get(key, []), note][-max_notes:]
+            self._wrote()
+            self._notes.set(key, [*(self._notes.get(key) or []), note][-max_notes:], ttl)
 
     def notes(self, key: str) -> list[str]:
         with self._cond:
-            return list(self._notes.get(key, []))
+            return list(self._notes.get(key) or [])
 
     def drop_notes(self, key: str, count: int) -> None:
         with self._cond:
-            self._notes[key] = self._notes.get(key, [])[count:]
+            left = (self._notes.get(key) or [])[count:]
+            if left:
+                self._notes.update(key, left, JOINED_TTL_SECONDS)
+            else:
+                self._notes.pop(key)  # as Redis deletes an emptied list
 
     def hold_turns(self, seconds: float, shard: int | None = None) -> None:
         """See State.hold_turns (one process: nothing else holds messages; kept for the

@@ -55,6 +55,13 @@ class Shard:
         return f"{self.base}:epoch"
 
     @property
+    def since(self) -> str:
+        """When this shard's data began (unix time): set with the epoch and lost with it,
+        so while it exists Redis holds every fact written to the shard since then (a
+        thread's "joined" flag in particular: State.is_joined)."""
+        return f"{self.base}:since"
+
+    @property
     def replaying(self) -> str:
         """Turns of this shard wait while the durable inbox is queued again..."""
         return f"{self.base}:replaying"

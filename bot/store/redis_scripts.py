@@ -26,13 +26,19 @@ redis.call('zadd', KEYS[2], 'NX', ARGV[3], ARGV[2])
 if ARGV[6] == 'turn' then redis.call('set', KEYS[3], '1', 'EX', ARGV[5]) end
 return 1
 """
-# KEYS: a shard's epoch, replaying, replayed  ARGV: epoch id, pause seconds. The one caller
-# that finds the shard without its epoch replays the durable inbox; the shard's turns wait
-# until it is done. If that caller dies mid-replay, its pause expires and the next caller
-# replays instead.
+# KEYS: a shard's epoch, replaying, replayed, since  ARGV: epoch id, pause seconds, now.
+# The one caller that finds the shard without its epoch replays the durable inbox; the
+# shard's turns wait until it is done. If that caller dies mid-replay, its pause expires and
+# the next caller replays instead. `since` says from when the shard's data is continuous:
+# now, for a new epoch; for an epoch older than the marker (a deploy), from now on.
 CLAIM_EPOCH = """
-if redis.call('set', KEYS[1], ARGV[1], 'NX') or (redis.call('exists', KEYS[3]) == 0
-    and redis.call('exists', KEYS[2]) == 0) then
+if redis.call('set', KEYS[1], ARGV[1], 'NX') then
+  redis.call('set', KEYS[4], ARGV[3])
+  redis.call('set', KEYS[2], '1', 'EX', ARGV[2])
+  return 1
+end
+redis.call('set', KEYS[4], ARGV[3], 'NX')
+if redis.call('exists', KEYS[3]) == 0 and redis.call('exists', KEYS[2]) == 0 then
   redis.call('set', KEYS[2], '1', 'EX', ARGV[2])
   return 1
 end

@@ -173,9 +173,10 @@ class RedisState(RedisFacts):
         epoch = uuid.uuid4().hex
         # EVAL, not EVALSHA (a restarted primary has no script cache, and cluster pipelines
         # refuse EVALSHA); execute_command: ClusterPipeline.eval() is not EVAL
+        now = repr(time.time())
         results = self._each_shard(lambda pipe, one: pipe.execute_command(
-            "EVAL", lua.CLAIM_EPOCH, 3, one.epoch, one.replaying, one.replayed, epoch,
-            REPLAY_PAUSE_SECONDS), shards)
+            "EVAL", lua.CLAIM_EPOCH, 4, one.epoch, one.replaying, one.replayed, one.since,
+            epoch, REPLAY_PAUSE_SECONDS, now), shards)
         claimed = {one.number for one, got in zip(shards, results, strict=True) if got == 1}
         with self._guard:
             self._claimed |= claimed
@@ -267,20 +268,6 @@ class RedisState(RedisFacts):
         if self._finish(keys=keys, args=[lease.token, *(job.dumps() for job in jobs)]) == -1:
             lease.lost.set()
             raise LeaseLost(f"lock for {lease.session_id} was lost before finishing")
-
-    def is_joined(self, session_id: str) -> bool:
-        return bool(self.client.exists(shard(session_id).thread("joined", session_id)))
-
-    def sticky_persona(self, session_id: str) -> str | None:
-        value = self.client.get(shard(session_id).thread("persona", session_id))
-        return value.decode() if value else None
-
-    def set_sticky_persona(self, session_id: str, persona: str | None) -> None:
-        key = shard(session_id).thread("persona", session_id)
-        if persona is None:
-            self.client.delete(key)
-        else:
-            self.client.set(key, persona, ex=JOINED_TTL_SECONDS)
 
     def ping(self) -> None:
         client = self.client

@@ -13,12 +13,19 @@ Both keep the same contract, which the worker relies on:
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
-from bot.jobs import Job
+from bot.jobs import Job, reply_thread_of
 from bot.thread_lock import Lease
 
 JOINED_TTL_SECONDS = 90 * 24 * 3600
+# The session store's answer to "did the bot join this thread?" when the state could not
+# say (State.note_joined): "no" is kept this long ("yes" as a joined flag).
+NOT_JOINED_TTL_SECONDS = 24 * 3600
+# Slack's clock (a thread's ts) and ours may differ: a thread that began this close to the
+# start of the state's data is treated as possibly older.
+CLOCK_SKEW_SECONDS = 60.0
 REPLAY_PAUSE_SECONDS = 30
 # After a Redis outage (or a replay that queued messages), a shard's turns wait this long,
 # so every live process (its breaker lets it try again within BREAKER_SECONDS; its flusher
@@ -78,7 +85,24 @@ class State(Protocol):
 
     def finish(self, lease: Lease, jobs: list[Job]) -> None: ...
 
-    def is_joined(self, session_id: str) -> bool: ...
+    def is_joined(self, session_id: str) -> bool | None:
+        """Did the bot join this thread (a turn was accepted in it)? None when the state
+        cannot know: its data (for this thread's shard) is not known intact since before
+        the thread began (see `knows_unjoined`). The caller then asks the session store and
+        tells `note_joined` its answer."""
+        ...
+
+    def note_joined(self, session_id: str, joined: bool) -> None:
+        """Keep the session store's answer for `is_joined` (a "no" for
+        NOT_JOINED_TTL_SECONDS; a turn accepted later joins the thread regardless)."""
+        ...
+
+    def forget_team(self, team: str) -> int:
+        """The app was uninstalled from `team`: delete every key naming it (its threads'
+        queues, flags, facts, notes, personas, dedup marks, budgets), except the uninstall
+        mark itself and thread locks (a token only; a running turn still holds it, and it
+        expires with LOCK_TTL_SECONDS). How many were deleted."""
+        ...
 
     def sticky_persona(self, session_id: str) -> str | None: ...
 
@@ -123,3 +147,25 @@ class State(Protocol):
         """This state for the ack path (Slack waits 3 s): calls that give up within
         a fraction of a second when the store hangs. (MemoryState: itself.)"""
         ...
+
+
+def knows_unjoined(session_id: str, since: float | None, now: float) -> bool:
+    """Can a state whose data has been continuous since `since` (unix time; None: not
+    known) trust its own "not joined" for this thread? Only for a thread that began after
+    that (so any turn in it was accepted after, and joined it there) and less than
+    JOINED_TTL_SECONDS ago (so no joined flag of it can have expired)."""
+    root = reply_thread_of(session_id)
+    if since is None or root is None:
+        return False
+    began = float(root)
+    return since + CLOCK_SKEW_SECONDS <= began and now - began < JOINED_TTL_SECONDS
+
+
+def team_pattern(team: str) -> re.Pattern[str]:
+    """Matches the keys that name `team`: a session id (`<team>_<channel>_<thread>`) or a
+    `<team>:` part (dedup marks, a user's latest thread, budgets), at the start of the key
+    or after a `:`."""
+    return re.compile(rf"(^|:){re.escape(team)}[_:]")
+
+
+KEPT_ON_UNINSTALL = ("uninstalled:",)  # the mark that stops a running turn from storing

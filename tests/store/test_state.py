@@ -60,6 +60,26 @@ def test_accept_dedups_on_any_shared_key(state: State) -> None:
     assert state.is_joined(job("1.1").session_id)
 
 
+def test_not_joined_is_known_only_for_threads_begun_since_the_state_holds_its_data(
+        state: State) -> None:
+    """A thread that began after the state's data did: "not joined" is final (no storage
+    call). An older one (or any, before the first claim): None, the session store is asked
+    and its answer kept."""
+    later = f"{time.time() + 3600:.6f}"
+    assert state.claim_epoch()  # marks since when each shard's data is continuous
+    state.replay_done()
+    assert state.is_joined(job("1.1", thread=later).session_id) is False
+    old, other = job("1.1", thread="1700000000.000100"), job("1.1", thread="1700000001.1")
+    assert state.is_joined(old.session_id) is None
+    state.note_joined(old.session_id, False)
+    state.note_joined(other.session_id, True)
+    assert state.is_joined(old.session_id) is False and state.is_joined(other.session_id)
+    assert state.accept(job(later, thread=later), [f"msg:{later}"])
+    assert state.accept(job("1.2", thread=old.thread_ts), ["msg:1.2"])  # joins after all
+    assert state.is_joined(job(later, thread=later).session_id) is True
+    assert state.is_joined(old.session_id) is True
+
+
 def test_one_caller_claims_a_new_epoch_and_turns_wait_for_its_replay(state: State) -> None:
     assert state.claim_epoch() and state.replaying()  # the state is new: replay it
     assert not state.claim_epoch()  # one claimer

@@ -1,4 +1,5 @@
-"""The app was uninstalled from a workspace (or org): forget its token and its sessions."""
+"""The app was uninstalled from a workspace (or org): forget its token, its sessions and
+every key of it in the state store."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ def handler(runtime: Runtime) -> Callable[..., None]:
         if runtime.slack.store is not None:  # OAuth: Bolt no longer authorizes its events
             delete_installation(runtime.slack.store, context)
             runtime.slack.forget(**store_key(context))
-        deleted = runtime.store.delete_team(team)
-        log.info("the app was uninstalled from %s: deleted %d sessions%s", team, deleted,
+        deleted = runtime.store.delete_team(team)  # first: it marks the team uninstalled
+        forgotten = runtime.state.forget_team(team)
+        log.info("the app was uninstalled from %s: deleted %d sessions, %d state keys%s",
+                 team, deleted, forgotten,
                  " and its installation" if runtime.slack.store is not None else "")
 
     return app_uninstalled
