@@ -31,8 +31,9 @@ def _metrics_dir() -> None:
 # Before anything imports prometheus_client (the preload below does): it reads this at import.
 _metrics_dir()
 
-from bot import logs, telemetry  # noqa: E402 - after the metrics directory is set
-from bot.config import load_or_exit  # noqa: E402
+from bot import http_worker, logs, telemetry  # noqa: E402 - after the metrics directory
+from bot.config import exit_on, load_or_exit  # noqa: E402
+from bot.config_env import ConfigError  # noqa: E402
 from bot.preload import preload  # noqa: E402
 
 # The master reads this file before it starts any worker: a configuration mistake ends
@@ -48,8 +49,15 @@ if workers > 1:
     # copy would be shared with nobody (scripts/bench_memory.py --workers 1: more memory).
     preload(_config)
 
-worker_class = "gthread"
+# gthread, except that a request is read whole, under a deadline, before a thread takes it
+# (bot/http_worker.py): slow or stalled clients cannot hold the threads.
+worker_class = "bot.http_worker.RequestReadingWorker"
 threads = int(os.environ.get("WEB_THREADS", "16"))
+try:
+    http_worker.read_seconds(dict(os.environ))  # REQUEST_READ_SECONDS, read by each worker
+    worker_connections = http_worker.max_connections(dict(os.environ))
+except ConfigError as exc:
+    exit_on(exc)
 backlog = 2048
 timeout = 60
 graceful_timeout = 30

@@ -1,10 +1,11 @@
 """Installations (OAuth distribution): where each workspace's bot token is kept, and the
 settings of Bolt's OAuth flow (`GET /slack/install`, `GET /slack/oauth_redirect`).
 
-With SESSION_BUCKET: slack_sdk's AmazonS3InstallationStore and AmazonS3OAuthStateStore, in
-the sessions' bucket under `<SESSION_PREFIX>installations/` and `<SESSION_PREFIX>oauth-state/`
-(they write at the bucket's root; bot.store.blobs gives them prefixed clients). Without:
-slack_sdk's FileInstallationStore and FileOAuthStateStore under SESSION_DIR.
+With SESSION_BUCKET: slack_sdk's AmazonS3InstallationStore in the sessions' bucket under
+`<SESSION_PREFIX>installations/` (it writes at the bucket's root; bot.store.blobs gives it a
+prefixed client). Without: slack_sdk's FileInstallationStore under SESSION_DIR. The OAuth
+state is signed, not stored (bot/oauth_state.py): only a used state leaves a mark, under
+`<SESSION_PREFIX>oauth-state/` or `SESSION_DIR/oauth-state/`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk.oauth.installation_store import Bot, FileInstallationStore, InstallationStore
 from slack_sdk.oauth.installation_store.amazon_s3 import AmazonS3InstallationStore
-from slack_sdk.oauth.state_store import FileOAuthStateStore, OAuthStateStore
-from slack_sdk.oauth.state_store.amazon_s3 import AmazonS3OAuthStateStore
+from slack_sdk.oauth.state_store import OAuthStateStore
 
 from bot.config import Config
+from bot.oauth_state import FileMarks, S3Marks, SignedStateStore
 from bot.store.blobs import prefixed_s3_client
 
 log = logging.getLogger(__name__)
@@ -59,20 +60,17 @@ def build_stores(config: Config) -> tuple[InstallationStore, OAuthStateStore]:
     """The installation store and the OAuth state store of this deployment."""
     if config.session_bucket:
         bucket, prefix = config.session_bucket, config.session_prefix
-        return (
-            S3InstallationStore(
-                s3_client=prefixed_s3_client(prefix + INSTALLATIONS), bucket_name=bucket,
-                client_id=config.client_id, historical_data_enabled=False),
-            AmazonS3OAuthStateStore(
-                s3_client=prefixed_s3_client(prefix + STATES), bucket_name=bucket,
-                expiration_seconds=STATE_SECONDS),
-        )
-    installs, states = (_private(config.session_dir / name) for name in (INSTALLATIONS, STATES))
-    return (
-        FileInstallationStore(base_dir=installs, client_id=config.client_id,
-                              historical_data_enabled=False),
-        FileOAuthStateStore(base_dir=states, expiration_seconds=STATE_SECONDS),
-    )
+        installations: InstallationStore = S3InstallationStore(
+            s3_client=prefixed_s3_client(prefix + INSTALLATIONS), bucket_name=bucket,
+            client_id=config.client_id, historical_data_enabled=False)
+        marks: S3Marks | FileMarks = S3Marks(prefixed_s3_client(prefix + STATES), bucket)
+    else:
+        installs, states = (_private(config.session_dir / name)
+                            for name in (INSTALLATIONS, STATES))
+        installations = FileInstallationStore(base_dir=installs, client_id=config.client_id,
+                                              historical_data_enabled=False)
+        marks = FileMarks(Path(states), keep_seconds=STATE_SECONDS)
+    return installations, SignedStateStore(config.client_secret, marks, STATE_SECONDS)
 
 
 def _private(directory: Path) -> str:

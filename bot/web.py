@@ -22,10 +22,10 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot import metrics_endpoint, payloads
 from bot.config import BOOT_ERROR_EXIT
+from bot.http_worker import MAX_BODY_BYTES
 from bot.main import start_runtime
 
 log = logging.getLogger(__name__)
-MAX_BODY_BYTES = 1_000_000  # Slack payloads are far smaller; refuse anything bigger
 StartResponse = Callable[..., Any]
 
 
