@@ -298,6 +298,4 @@ class AnswerStream:
         forget_messages(self.state, self.job)
 
 
-
-
 __all__ = ["AnswerStream"]
