@@ -12,7 +12,7 @@ from typing import NoReturn
 from dotenv import load_dotenv
 
 from bot import config_features as features
-from bot import logs
+from bot import file_hosts, logs
 from bot.config_env import ConfigError, flag, get, require, whole_number
 
 PROVIDERS = ("bedrock", "anthropic", "openai")
@@ -124,6 +124,7 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
     redis_url = get(env, "REDIS_URL")
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://.")
+    file_hosts.from_env(env)  # checked here; downloads read it where they happen
     return Config(
         bot_token=bot_token,
         signing_secret=signing_secret,

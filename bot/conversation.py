@@ -92,7 +92,11 @@ class Conversation:
         if jobs[0].kind == "help":
             self._post(lambda: self.replier.note(jobs[0], help_text(self.personas)))
             return self._done(jobs[:1])
-        persona = self.persona_for(jobs[0])
+        persona, refused = self.personas.choose(
+            jobs[0].channel, jobs[0].persona, self.state.sticky_persona(jobs[0].session_id))
+        if persona is None:  # kept to other channels (only_in_channels): say so, run nothing
+            self._post(lambda: self.replier.note(jobs[0], refused))
+            return self._done(jobs[:1])
         batch = [jobs[0]]
         for job in jobs[1:]:
             if job.kind != "turn" or (job.persona and job.persona != persona.id):
@@ -101,12 +105,6 @@ class Conversation:
         if jobs[0].persona:
             self.state.set_sticky_persona(jobs[0].session_id, persona.id)
         return self.answer(persona, batch, lease, final_attempt)
-
-    def persona_for(self, job: Job) -> Persona:
-        chosen = self.personas.get(job.persona) or self.personas.get(
-            self.state.sticky_persona(job.session_id)
-        )
-        return chosen or self.personas.default_for(job.channel)
 
     def answer(self, persona: Persona, batch: list[Job], lease: Lease,
                final_attempt: bool = True) -> list[Job]:

@@ -1,5 +1,8 @@
 """Downloading a Slack file with the bot token (`url_private_download`, scope files:read):
-at most a byte cap, within a deadline, following redirects without leaking the token."""
+at most a byte cap, within a deadline, following redirects without leaking the token.
+
+The token goes only to Slack's file hosts over https (bot/file_hosts.py, SLACK_FILE_HOSTS):
+a link elsewhere is not downloaded, and a redirect elsewhere is followed without it."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot import metrics, tls
+from bot import file_hosts, metrics, tls
 
 
 class FileProblem(Exception):
@@ -28,15 +31,13 @@ def mb(size: int) -> str:
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects, sending the bot token only to the same origin or to Slack."""
+    """Follow redirects (Slack may send a download to its CDN), sending the bot token only
+    to an allowed Slack file host."""
 
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
                          newurl: str) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        old, to = urlsplit(req.full_url), urlsplit(newurl)
-        host = to.hostname or ""
-        slack = to.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
-        if new is not None and not (slack or (old.scheme, old.netloc) == (to.scheme, to.netloc)):
+        if new is not None and not file_hosts.token_may_go_to(new.full_url):
             new.remove_header("Authorization")
         return new
 
@@ -50,9 +51,10 @@ def _opener() -> urllib.request.OpenerDirector:
 def download(file: Mapping[str, Any], token: str, cap: int, timeout: float,
              truncate: bool = False) -> tuple[bytes, bool]:
     """(bytes, cut): at most `cap` bytes; more is a problem unless `truncate`. Counted
-    among the Slack calls (bot.metrics), as `files.download`: urllib, not the WebClient."""
+    among the Slack calls (bot.metrics), as `files.download`: urllib, not the WebClient.
+    A link to a host that may not have the token is a problem, and nothing is fetched."""
     try:
-        fetched = _fetch(file, token, cap, timeout, truncate)
+        fetched = _fetch(_url(file), token, cap, timeout, truncate)
     except FileProblem as problem:
         metrics.file_download(problem.kind)
         raise
@@ -60,11 +62,20 @@ def download(file: Mapping[str, Any], token: str, cap: int, timeout: float,
     return fetched
 
 
-def _fetch(file: Mapping[str, Any], token: str, cap: int, timeout: float,
-           truncate: bool) -> tuple[bytes, bool]:
+def _url(file: Mapping[str, Any]) -> str:
+    """The file's download link, if the bot token may go there."""
     url = str(file.get("url_private_download") or file.get("url_private") or "")
-    if urlsplit(url).scheme not in ("https", "http"):
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http"):
         raise FileProblem("no download link", "no_link")
+    if not file_hosts.token_may_go_to(url):
+        raise FileProblem(f"not a Slack file link ({parts.scheme}://{parts.hostname or '?'}), "
+                          "so it was not downloaded", "not_slack")
+    return url
+
+
+def _fetch(url: str, token: str, cap: int, timeout: float,
+           truncate: bool) -> tuple[bytes, bool]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     deadline, chunks, total = time.monotonic() + timeout, [], 0
     try:

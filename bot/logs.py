@@ -25,10 +25,23 @@ FORMATS = ("text", "json")
 # context key -> JSON field, in the order lines show them
 FIELDS = {"event_id": "event_id", "session_id": "session_id", "ts": "message_ts",
           "persona": "persona", "turn_id": "turn_id"}
+# (pattern, replacement), applied in order to every formatted line
+_SECRET_NAME = (r"[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|credentials?|api[_-]?key|"
+                r"private[_-]?key|access[_-]?key|(?<![a-z])key(?![a-z])|token(?!s\b))"
+                r"[A-Za-z0-9_.-]*")
 _SECRET_PATTERNS = [
-    re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),
-    re.compile(r"xapp-[A-Za-z0-9-]+"),
-    re.compile(r"(?i)(api[_-]?key|secret|password|token)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+    # Slack tokens: bot, user, app-config, refresh (xoxe-, xoxe.xoxp-), app-level
+    (re.compile(r"xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]+"), "xox?-[redacted]"),
+    (re.compile(r"xapp-[A-Za-z0-9-]+"), "xapp-[redacted]"),
+    # any bearer / basic credential, e.g. "Authorization: Bearer sk-ant-..."
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), r"\1\2[redacted]"),
+    # provider keys wherever they appear (Anthropic, OpenAI)
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{12,}"), "sk-[redacted]"),
+    # OAuth code / state and other credentials in URL queries and form bodies
+    (re.compile(r"(?i)([?&](?:code|state)=)[^&\s#'\"]+"), r"\1[redacted]"),
+    # NAME=value, NAME: value, "name": "value" where the name says secret/token/password/key
+    (re.compile(rf"(?i)({_SECRET_NAME})(\\?['\"]?\s*[:=]\s*\\?['\"]?)[^\s'\",}}&\\]+"),
+     r"\1\2[redacted]"),
 ]
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "bot_log_context", default=MappingProxyType({}))
@@ -36,9 +49,11 @@ _scoped = contextvars.ContextVar("bot_log_scoped", default=False)
 
 
 def redact(text: str) -> str:
-    text = _SECRET_PATTERNS[0].sub("xox?-[redacted]", text)
-    text = _SECRET_PATTERNS[1].sub("xapp-[redacted]", text)
-    return _SECRET_PATTERNS[2].sub(r"\1\2[redacted]", text)
+    """`text` without the secrets the patterns recognise (tokens, keys, passwords, OAuth
+    codes): each is replaced by a `[redacted]` marker."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 @contextmanager

@@ -12,7 +12,13 @@ from bot.agent.personas import Persona
 from bot.feedback import feedback_actions
 from bot.jobs import Job
 from bot.slack_clients import SlackClients
-from bot.slack_format import fallback_text, follow_streamed, markdown_block, split_parts
+from bot.slack_format import (
+    fallback_text,
+    follow_streamed,
+    markdown_block,
+    neutralise_mentions,
+    split_parts,
+)
 from bot.stream import AnswerStream
 from bot.stream_messages import Message, stop_quietly
 
@@ -28,7 +34,7 @@ UNUPDATABLE = {"block_mismatch", "msg_too_long", "cant_update_message", "edit_wi
 
 def tools_line(tools: tuple[str, ...]) -> dict:
     """A compact context line naming the tools an answer used."""
-    names = ", ".join(f"`{name}`" for name in tools)
+    names = neutralise_mentions(", ".join(f"`{name}`" for name in tools))
     return {"type": "context", "elements": [
         {"type": "mrkdwn", "text": f":hammer_and_wrench: Used {names}"}]}
 
@@ -91,7 +97,8 @@ class Replier:
         self.clients.for_job(job).chat_postMessage(
             channel=job.channel, thread_ts=job.reply_thread_ts, text=fallback_text(part),
             blocks=self.blocks(job, part, persona, last, tools),
-            metadata=_metadata(job, index, len(parts)), **self.identity(persona))
+            metadata=_metadata(job, index, len(parts)), **self.identity(persona),
+            unfurl_links=False, unfurl_media=False)  # links the model wrote stay links
 
     def deliver(self, job: Job, text: str, persona: Persona | None,
                 stream: AnswerStream | None, skip_parts: frozenset[int] = frozenset(),

@@ -156,7 +156,8 @@ def bot_name(event: dict) -> str:
 @dataclass(frozen=True)
 class BotPost:
     job: Job  # kind "note", never queued: names the thread; text is the post's (capped)
-    name: str  # the app's bot name
+    name: str  # the app's bot name (chosen by whoever posts: data, never a label)
+    bot_id: str = ""  # Slack's id of the app (B…), which the poster cannot choose
 
 
 def route_bot_post(
@@ -180,4 +181,4 @@ def route_bot_post(
               text=text)
     if not is_joined(job):
         return Ignored("app post in a thread the bot has not joined")
-    return BotPost(job, bot_name(event))
+    return BotPost(job, bot_name(event), _str(event, "bot_id") or _str(event, "app_id"))

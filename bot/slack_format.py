@@ -5,10 +5,15 @@ One format end to end: the model writes standard Markdown, the stream sends it a
 blocks (docs.slack.dev/reference/block-kit/blocks/markdown-block), so bold, links, code
 and tables render the same while streaming and after. A message's `text` is only the
 notification fallback (`chat.update` refuses more than 4,000 characters of it).
+
+The model's text may have been steered by anyone in the thread (or a file, or another app):
+every broadcast mention in it (<!channel>, <!here>, <!everyone>, <!subteam^…>, and the bare
+@channel/@here/@everyone) is neutralised on every path to Slack (`neutralise_mentions`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # A markdown block's text is limited to 12,000 characters per message (cumulative): one
@@ -16,6 +21,42 @@ from typing import Any
 PART_CHARS = 10_000
 FALLBACK_CHARS = 3_000  # the notification text: chat.update refuses `text` over 4,000
 _FENCE = "```"
+_WORD_JOINER = "\u2060"  # invisible: "@\u2060here" reads as @here but notifies nobody
+_BROADCAST = re.compile(r"<!(here|channel|everyone|group)(?:\|[^>]*)?>"
+                        r"|<!subteam\^[^|>]*(?:\|@?([^>]*))?>", re.IGNORECASE)
+_OPEN_BROADCAST = re.compile(r"<!(?=here|channel|everyone|group|subteam)", re.IGNORECASE)
+_BARE = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
+_KEYWORDS = ("here", "channel", "everyone")
+HOLD_CHARS = 200  # an unclosed "<" held back longer than this is sent (neutralised)
+
+
+def _quiet(match: re.Match[str]) -> str:
+    name = match.group(1) or (match.group(2) or "").strip() or "group"
+    return f"@{_WORD_JOINER}{name}"
+
+
+def neutralise_mentions(text: str) -> str:
+    """`text` with no broadcast mention left: <!channel> (and <!here>, <!everyone>,
+    <!subteam^ID|@team>) become a plain "@channel" that notifies nobody, as do the bare
+    words; an unclosed "<!channel" is broken too. Idempotent."""
+    text = _BROADCAST.sub(_quiet, text)
+    text = _OPEN_BROADCAST.sub(f"<{_WORD_JOINER}!", text)
+    return _BARE.sub(f"@{_WORD_JOINER}", text)
+
+
+def release_point(text: str) -> int:
+    """How much of streamed `text` can be neutralised and sent now: all but a tail that may
+    still become a mention when more text arrives (an unclosed "<…", a trailing "@her")."""
+    start = text.find("<", text.rfind(">") + 1)
+    if start != -1 and len(text) - start > HOLD_CHARS:
+        start = text.rfind("<")
+    if start != -1 and len(text) - start <= HOLD_CHARS:
+        return start
+    at = text.rfind("@", max(0, len(text) - 9))
+    word = text[at + 1:].lower() if at != -1 else ""
+    if at != -1 and (word == "" or word.isalpha()) and any(k.startswith(word) for k in _KEYWORDS):
+        return at
+    return len(text)
 
 
 def _cut(text: str, size: int) -> int:
@@ -39,7 +80,9 @@ def _open_fence(text: str) -> str | None:
 def split_parts(text: str, size: int = PART_CHARS) -> list[str]:
     """`text` in parts of at most `size` characters (plus a closing fence), cut at
     paragraph or line breaks where possible. A code block cut in two is closed at the end
-    of one part and opened again (same language) at the start of the next."""
+    of one part and opened again (same language) at the start of the next. Broadcast
+    mentions are neutralised first."""
+    text = neutralise_mentions(text)
     parts: list[str] = []
     while len(text) > size:
         cut = _cut(text, size)
@@ -75,7 +118,9 @@ def _word_end(text: str, cut: int) -> int:
 def follow_streamed(text: str, streamed: list[str]) -> list[str]:
     """The parts of `text` when its first parts were streamed into messages as `streamed`:
     each of those messages keeps what it showed (the final text usually starts with it), the
-    rest is split as usual. When `text` no longer starts with them, it is split afresh."""
+    rest is split as usual. When `text` no longer starts with them, it is split afresh.
+    Broadcast mentions are neutralised (the stream sent them neutralised)."""
+    text = neutralise_mentions(text)
     if any(not shown.strip() for shown in streamed[:-1]) or not text.startswith(
             "".join(streamed[:-1])):
         return split_parts(text)
@@ -91,12 +136,14 @@ def follow_streamed(text: str, streamed: list[str]) -> list[str]:
 
 def fallback_text(part: str) -> str:
     """A message's `text`: what notifications and screen readers get; blocks render."""
+    part = neutralise_mentions(part)
     return part if len(part) <= FALLBACK_CHARS else part[: FALLBACK_CHARS - 1] + "…"
 
 
 def markdown_block(text: str) -> dict[str, Any]:
     """Slack's `markdown` block: standard Markdown, rendered by Slack."""
-    return {"type": "markdown", "text": text}
+    return {"type": "markdown", "text": neutralise_mentions(text)}
 
 
-__all__ = ["PART_CHARS", "fallback_text", "follow_streamed", "markdown_block", "split_parts"]
+__all__ = ["PART_CHARS", "fallback_text", "follow_streamed", "markdown_block",
+           "neutralise_mentions", "release_point", "split_parts"]

@@ -33,7 +33,7 @@ from bot import metrics
 from bot.inbox import Inbox
 from bot.jobs import Job
 from bot.slack_budget import Method, SlackBudget
-from bot.slack_format import PART_CHARS
+from bot.slack_format import PART_CHARS, neutralise_mentions, release_point
 from bot.stop import clear_stop, stop_block, stop_requested
 from bot.store.state import State
 from bot.stream_messages import (
@@ -69,6 +69,7 @@ class AnswerStream:
         self.streamed = ""  # text Slack has been sent
         self.messages = [Message(ts) for ts in earlier_messages(state, inbox, job, maybe_earlier)]
         self._items: list[str | TaskUpdateChunk] = []  # text and tool updates, in order
+        self._held = ""  # the model's latest text that may still become a mention
         self._tools: dict[str, str] = {}
         self._finished: set[str] = set()
         self._paragraph = False
@@ -96,7 +97,7 @@ class AnswerStream:
             tool = event["current_tool_use"] or {}
             tool_id, name = tool.get("toolUseId"), tool.get("name")
             if tool_id and name and tool_id not in self._tools:
-                self._tools[tool_id] = name
+                self._tools[tool_id] = name = neutralise_mentions(name)
                 self._add(chunk=TaskUpdateChunk(id=tool_id, title=name, status="in_progress"))
         elif "message" in event:
             self._on_message(event["message"])
@@ -116,10 +117,17 @@ class AnswerStream:
     def so_far(self) -> str:
         """Everything the model wrote so far, sent to Slack or not."""
         with self._lock:
-            return (self.streamed + "".join(i for i in self._items if isinstance(i, str))).strip()
+            pending = "".join(i for i in self._items if isinstance(i, str))
+            return (self.streamed + pending + neutralise_mentions(self._held)).strip()
 
-    def _add(self, text: str = "", chunk: TaskUpdateChunk | None = None) -> None:
+    def _add(self, text: str = "", chunk: TaskUpdateChunk | None = None,
+             final: bool = False) -> None:
+        """Queue text (neutralised; a tail that may still become a mention waits for the
+        next text, a tool call or the end) and a tool update for the flusher."""
         with self._lock:
+            held = self._held + text
+            cut = len(held) if chunk is not None or final else release_point(held)
+            text, self._held = neutralise_mentions(held[:cut]), held[cut:]
             if text and self._items and isinstance(self._items[-1], str):
                 self._items[-1] += text
             elif text:
@@ -272,6 +280,7 @@ class AnswerStream:
     # --- the end -------------------------------------------------------------------------
     def close(self) -> None:
         """Stop the flusher after a last flush. Idempotent; the messages stay for delivery."""
+        self._add(final=True)  # the model is done: release what was held back
         self._done.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -287,8 +296,6 @@ class AnswerStream:
     def forget(self) -> None:
         """The answer is final in Slack: no later attempt needs its messages."""
         forget_messages(self.state, self.job)
-
-
 
 
 __all__ = ["AnswerStream"]

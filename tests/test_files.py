@@ -88,8 +88,10 @@ PDF = tiny_pdf()
 
 
 @pytest.fixture
-def files() -> Iterator[FileServer]:
+def files(monkeypatch: pytest.MonkeyPatch) -> Iterator[FileServer]:
+    """Slack's file host: the bot token may go only there (SLACK_FILE_HOSTS)."""
     with FileServer(token=TOKEN) as server:
+        monkeypatch.setenv("SLACK_FILE_HOSTS", server.url("").rstrip("/"))
         yield server
 
 
@@ -195,7 +197,9 @@ def test_too_large_by_actual_bytes_stops_reading(files: FileServer) -> None:
     assert got.problems == ["photo.png: too large (over 20,000 bytes)"] and got.blocks == []
 
 
-def test_download_failures_are_named(files: FileServer) -> None:
+def test_download_failures_are_named(files: FileServer,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_FILE_HOSTS", f"{files.url('').rstrip('/')},http://127.0.0.1:9")
     failing = png_file(files, name="broken.png", status=500)
     slow = png_file(files, name="slow.png", delay=1.5)
     got = read_files([failing, slow], TOKEN, "anthropic", FileLimits(timeout=0.3))

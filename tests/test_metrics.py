@@ -248,10 +248,12 @@ def test_fencing_refusals_and_lock_takeovers_are_counted(redis_url: str, session
         before, "tsb_lock_takeovers_total", reason="taken_over") + 1
 
 
-def test_file_downloads_are_counted_among_the_slack_calls() -> None:
+def test_file_downloads_are_counted_among_the_slack_calls(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Files come from files.slack.com through urllib, not the WebClient: counted apart."""
     before = here()
     with FileServer(token="xoxb-file-token") as server:
+        monkeypatch.setenv("SLACK_FILE_HOSTS", server.url("").rstrip("/"))
         good = server.add("/files-pri/T1-F3/download/notes.txt", b"hug a kitten", "text/plain")
         files = [slack_file("notes.txt", good, "text/plain", "text", 12, source=FILE_SNIPPET)]
         assert read_files(files, "xoxb-file-token", "openai").problems == []

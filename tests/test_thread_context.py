@@ -23,6 +23,7 @@ from bot.jobs import Job, session_id
 from bot.route import Ignored, route_bot_post
 from bot.runtime import slack_client
 from bot.thread_context import (
+    HEADER,
     ContextLimits,
     NameCache,
     ThreadReader,
@@ -119,16 +120,16 @@ def test_reads_every_page_names_authors_once_and_keeps_the_newest(fake_slack) ->
     read = reader(fake_slack, limits=ContextLimits(max_messages=8))
     text = read.earlier("C1", ROOT, ts_at(44), "UBOT")
     assert text == "\n".join([
-        "Earlier in this thread (oldest first):",
+        HEADER,
         "(34 earlier messages not shown)",
-        "[Ada Lovelace] reply 34",
-        "[grace] reply 35",
-        "[Ada Lovelace] reply 36",
-        "[CI bot] build passed",
+        '[user U1 "Ada Lovelace"] reply 34',
+        '[user U2 "grace"] reply 35',
+        '[user U1 "Ada Lovelace"] reply 36',
+        '[app B999 "CI bot"] build passed',
         "[assistant] I think so.",
-        "[classic-bot] deploy queued",
-        "[grace] line one\n  line two @Ada Lovelace",
-        "[U3] who am I?",
+        '[app B888 "classic-bot"] deploy queued',
+        '[user U2 "grace"] line one\n  line two @Ada Lovelace',
+        "[user U3] who am I?",
     ])
     calls = fake_slack.calls("conversations.replies")
     assert [c.params.get("cursor") for c in calls] == [None, "bmV4dF90czo15", "bmV4dF90czo30"]
@@ -144,7 +145,7 @@ def test_the_char_limit_keeps_the_newest_and_is_never_exceeded(fake_slack) -> No
     text = reader(fake_slack, limits=ContextLimits(max_chars=600)).earlier(
         "C1", ROOT, ts_at(44), "UBOT")
     assert text is not None and len(text) <= 600
-    assert text.endswith("[U3] who am I?") and "shall we ship" not in text
+    assert text.endswith("[user U3] who am I?") and "shall we ship" not in text
     shown = text.count("\n[")
     assert f"({42 - shown} earlier messages not shown)" in text  # 42 people's and apps' posts
     huge = [person("U1", "look at this log:", ROOT), person("U2", "x" * 5_000, ts_at(1))]
@@ -163,9 +164,9 @@ def test_nothing_earlier_is_none_since_a_reset_and_zero_reads_nothing(fake_slack
     assert reader(fake_slack).earlier("C1", ROOT, ts_at(1), "UBOT") is None
     serve(fake_slack, thread())
     after_reset = reader(fake_slack).earlier("C1", ROOT, ts_at(44), "UBOT", since_ts=ts_at(41))
-    assert after_reset == "\n".join(["Earlier in this thread (oldest first):",
-                                     "[grace] line one\n  line two @Ada Lovelace",
-                                     "[U3] who am I?"])
+    assert after_reset == "\n".join([HEADER,
+                                     '[user U2 "grace"] line one\n  line two @Ada Lovelace',
+                                     "[user U3] who am I?"])
     fake_slack.reset()
     assert reader(fake_slack, limits=ContextLimits(max_messages=0)).earlier(
         "C1", ROOT, ts_at(44), "UBOT") is None
@@ -178,8 +179,8 @@ def test_the_bots_own_posts_name_the_persona_that_wrote_them(fake_slack) -> None
            "username": "critic", "ts": ts_at(1), "thread_ts": ROOT, "parent_user_id": "U1"}
     serve(fake_slack, [person("U1", "<@UBOT> critic: thoughts?", ROOT), own])
     assert reader(fake_slack).earlier("C1", ROOT, ts_at(2), "UBOT") == "\n".join([
-        "Earlier in this thread (oldest first):",
-        "[Ada Lovelace] @assistant critic: thoughts?",
+        HEADER,
+        '[user U1 "Ada Lovelace"] @assistant critic: thoughts?',
         "[assistant (critic)] Looks risky.",
     ])
 
@@ -196,8 +197,9 @@ def test_a_429_on_the_second_page_returns_the_first_page_at_once(fake_slack, cap
     started = time.monotonic()
     text = read.earlier("C1", ROOT, ts_at(44), "UBOT")
     assert time.monotonic() - started < 2
-    assert text is not None and text.splitlines()[1] == "[Ada Lovelace] shall we ship 2.0?"
-    assert "[grace] reply 13" in text and "reply 15" not in text
+    assert text is not None
+    assert text.splitlines()[1] == '[user U1 "Ada Lovelace"] shall we ship 2.0?'
+    assert '[user U2 "grace"] reply 13' in text and "reply 15" not in text
     assert text.endswith("(the newer messages of this thread could not be read)")
     assert len(fake_slack.calls("conversations.replies")) == 2
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
@@ -295,8 +297,8 @@ def test_other_apps_posts_become_notes_end_to_end(make_bot, fake_slack) -> None:
     settle(bot)
     assert len(model.calls) == 1  # apps' posts never start a turn
     notes, count = pending_notes(bot.runtime.state, sid)
-    assert notes == ["[other-app] Hi there! Thanks for sharing the info!",
-                     "[classic-bot] deploy queued"] and count == 2
+    assert notes == ['[app B999 "other-app"] Hi there! Thanks for sharing the info!',
+                     '[app B888 "classic-bot"] deploy queued'] and count == 2
     assert notes_text(notes).startswith("Posted in this thread by other apps")
     assert pending_notes(bot.runtime.state, session_id("T1", "C1", "7.7")) == ([], 0)
     consumed(bot.runtime.state, sid, count)
@@ -312,8 +314,9 @@ def test_a_mid_thread_mention_gets_the_thread_once_and_stores_it(make_bot, fake_
     bot.mention("so, ship it?", ts=ts_at(44), thread_ts=ROOT)
     fake_slack.wait_for("chat.postMessage")
     first = str(model.calls[0]["messages"][0]["content"])
-    assert "Earlier in this thread" in first and "[Ada Lovelace] shall we ship 2.0?" in first
-    assert "[CI bot] build passed" in first and "Reminder: standup" not in first
+    assert "Earlier in this thread" in first
+    assert '[user U1 "Ada Lovelace"] shall we ship 2.0?' in first
+    assert '[app B999 "CI bot"] build passed' in first and "Reminder: standup" not in first
     replies = len(fake_slack.calls("conversations.replies"))
     assert replies >= 1
     other_worker = make_bot(model)  # same Redis and sessions, a fresh process's memory
@@ -331,7 +334,7 @@ def test_other_apps_posts_reach_the_next_turn_once(make_bot, fake_slack) -> None
     assert bot.event(in_thread("31_message_other_bot_bot_profile.json"))[0] == 200
     bot.reply("did the build pass?", thread_ts="8.1")
     fake_slack.wait_for("chat.postMessage", count=2)
-    assert "[other-app] Hi there!" in str(model.calls[1]["messages"][-1])
+    assert '[app B999 "other-app"] Hi there!' in str(model.calls[1]["messages"][-1])
     bot.reply("thanks", thread_ts="8.1")
     fake_slack.wait_for("chat.postMessage", count=3)
     assert "other apps" not in str(model.calls[2]["messages"][-1])  # used once

@@ -27,6 +27,7 @@ class Persona:
     model_id: str | None = None
     tools: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    only_in_channels: bool = False  # True: never used outside `channels`
     icon_emoji: str | None = None
     icon_url: str | None = None
     description: str = ""  # one line, shown by `help`
@@ -56,8 +57,34 @@ class Personas:
     def get(self, persona_id: str | None) -> Persona | None:
         return next((p for p in self.all if p.id == persona_id), None)
 
-    def default_for(self, channel: str) -> Persona:
-        return next((p for p in self.all if channel in p.channels), self.all[0])
+    def default_for(self, channel: str) -> Persona | None:
+        """The persona answering unaddressed messages in `channel`: the first that lists it,
+        else the first allowed everywhere (None: every persona is kept to other channels)."""
+        listed = next((p for p in self.all if channel in p.channels), None)
+        return listed or next((p for p in self.all if not p.only_in_channels), None)
+
+    def choose(self, channel: str, wanted: str | None, sticky: str | None
+               ) -> tuple[Persona | None, str]:
+        """The persona for a message in `channel` that addresses `wanted` (or none) in a
+        thread whose current persona is `sticky`; None and the reason to tell the asker
+        when no persona may answer there. A persona with `only_in_channels` is used only in
+        its `channels`, however it is asked for."""
+        addressed = self.get(wanted)
+        if addressed is not None and not self.allowed_in(addressed, channel):
+            return None, (f":no_entry: {addressed.name} only answers in its own channels, "
+                          "so it did not answer this here.")
+        current = self.get(sticky)
+        if current is not None and not self.allowed_in(current, channel):
+            current = None
+        chosen = addressed or current or self.default_for(channel)
+        if chosen is None:
+            return None, ":no_entry: No persona answers in this channel: each only answers in " \
+                         "its own channels."
+        return chosen, ""
+
+    @staticmethod
+    def allowed_in(persona: Persona, channel: str) -> bool:
+        return not persona.only_in_channels or channel in persona.channels
 
     def model(self, persona: Persona) -> Model:
         with self._lock:
@@ -135,10 +162,17 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
             "e.g. prompts = [\"Review my plan\"]."
         )
     history = _history(raw, f"{where} ({pid})")
+    only = raw.get("only_in_channels", False)
+    if not isinstance(only, bool) or (only and not raw.get("channels")):
+        raise ConfigError(
+            f"{where} ({pid}): only_in_channels must be true or false, and true needs "
+            "channels = [\"C…\"] listing where the persona may answer."
+        )
     return Persona(
         id=pid, name=str(raw.get("name") or pid), system_prompt=prompt, provider=provider,
         model_id=raw.get("model_id"), tools=tuple(raw.get("tools", ())),
-        channels=tuple(raw.get("channels", ())), icon_emoji=raw.get("icon_emoji"),
+        channels=tuple(raw.get("channels", ())), only_in_channels=only,
+        icon_emoji=raw.get("icon_emoji"),
         icon_url=raw.get("icon_url"), description=description.strip(),
         prompts=tuple(p.strip() for p in prompts), **history,
     )

@@ -19,6 +19,7 @@ from .slack_rules import (
     decode,
     is_given,
     require,
+    unfurl_flags,
 )
 
 # Fields only the fake keeps; conversations.replies/history do not return them.
@@ -34,6 +35,8 @@ INTERNAL = frozenset(
         "stop_blocks",
         "done_at",
         "external",
+        "unfurl_links",
+        "unfurl_media",
     }
 )
 
@@ -76,6 +79,7 @@ class MessageStore:
     def post(self, params: dict[str, Any], ts: str, owner: dict[str, str]) -> dict[str, Any]:
         require(params, "channel_not_found", "channel")  # `channel` is required
         blocks = check_message("chat.postMessage", params)
+        unfurl = unfurl_flags(params)
         text = str(params.get("text") or params.get("markdown_text") or "")
         if is_given(params, "markdown_text"):  # Slack renders it as a markdown block
             blocks = [{"type": "markdown", "text": text}]
@@ -95,7 +99,7 @@ class MessageStore:
         for key in ("username", "icon_emoji", "icon_url"):
             if key in params:
                 message[key] = params[key]
-        self.add({**message, "channel": str(params["channel"])})
+        self.add({**message, **unfurl, "channel": str(params["channel"])})
         return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
 
     def _own(self, params: dict[str, Any], owner: dict[str, str], refused: str) -> dict[str, Any]:

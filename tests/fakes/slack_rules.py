@@ -9,6 +9,7 @@ where the docs give a limit but no error name, the comment says which name we ch
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 
@@ -75,6 +76,37 @@ RICH_TEXT_TYPES = frozenset({"rich_text", "markdown"})
 # and slack_sdk.models.messages.chunk): markdown_text {text}, task_update {id, title,
 # status: pending|in_progress|complete|error}, plan_update {title}, blocks {blocks}.
 TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+
+
+# chat.postMessage `unfurl_links` ("Pass true to enable unfurling of primarily text-based
+# content") and `unfurl_media` ("Pass false to disable unfurling of media content"), both
+# boolean; "If you want to suppress link unfurls in messages containing Block Kit blocks,
+# set `unfurl_links` and `unfurl_media` to false." chat.update, chat.startStream and
+# chat.postEphemeral document neither. A value that is not a boolean: `invalid_arguments`
+# (our choice of name).
+UNFURL_ARGS = ("unfurl_links", "unfurl_media")
+# Broadcast mentions (docs.slack.dev/messaging/formatting-message-text, "Special mentions"):
+# <!here>, <!channel>, <!everyone> (and the legacy <!group>), optionally with a |label, and
+# user groups <!subteam^ID>. The bare words @here/@channel/@everyone are counted too: how a
+# `markdown` block translates them is not documented, so the fake assumes the worst.
+BROADCAST = re.compile(
+    r"<!(?:here|channel|everyone|group)(?:\|[^>]*)?>|<!subteam\^[^>]*>"
+    r"|(?<![\w@])@(?:here|channel|everyone)\b",
+    re.IGNORECASE,
+)
+
+
+def unfurl_flags(params: dict[str, Any]) -> dict[str, bool]:
+    """The unfurl arguments given to chat.postMessage, checked to be booleans."""
+    flags = {}
+    for key in UNFURL_ARGS:
+        if key in params:
+            value = params[key]
+            text = str(value).lower()
+            if not isinstance(value, bool) and text not in ("true", "false", "1", "0"):
+                raise Refused("invalid_arguments")
+            flags[key] = value if isinstance(value, bool) else text in ("true", "1")
+    return flags
 
 
 def is_given(params: dict[str, Any], key: str) -> bool:

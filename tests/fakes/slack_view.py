@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .slack_rules import BROADCAST
+
 
 @dataclass(frozen=True)
 class MessageView:
@@ -17,6 +19,9 @@ class MessageView:
     has_feedback: bool  # shows 👍/👎 (a context_actions block with feedback_buttons)
     metadata: dict[str, Any] | None
     deleted: bool
+    pings: tuple[str, ...] = ()  # broadcast mentions it would notify (<!channel>, @here...)
+    unfurls: bool | None = None  # chat.postMessage without both unfurl arguments false;
+    # None: a streamed message (chat.startStream documents no unfurl arguments)
 
 
 def _rich_texts(node: Any) -> list[str]:
@@ -67,6 +72,34 @@ def _elements(blocks: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _strings(node: Any) -> list[str]:
+    """Every string a message carries for display: `text` fields at any depth, task titles."""
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [v for k, v in node.items() if k in ("text", "title", "details", "output")
+           and isinstance(v, str)]
+    return own + [s for k, v in node.items() if not isinstance(v, str) for s in _strings(v)]
+
+
+def pings(message: dict[str, Any]) -> tuple[str, ...]:
+    """The broadcast mentions in what the message shows or notifies (text, blocks, chunks)."""
+    found = [m.group(0) for s in _strings(
+        {k: message.get(k) for k in ("text", "blocks", "chunks", "markdown")}
+    ) for m in BROADCAST.finditer(s)]
+    markdown = message.get("markdown")
+    if isinstance(markdown, str):
+        found += [m.group(0) for m in BROADCAST.finditer(markdown)]
+    return tuple(found)
+
+
+def _unfurls(message: dict[str, Any]) -> bool | None:
+    if message.get("streaming") is not None or "started" in message:
+        return None
+    return not (message.get("unfurl_links") is False and message.get("unfurl_media") is False)
+
+
 def view(message: dict[str, Any]) -> MessageView:
     blocks = list(message.get("blocks") or [])
     return MessageView(
@@ -90,6 +123,8 @@ def view(message: dict[str, Any]) -> MessageView:
         ),
         metadata=message.get("metadata"),
         deleted=bool(message.get("deleted")),
+        pings=pings(message),
+        unfurls=_unfurls(message),
     )
 
 
