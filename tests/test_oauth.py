@@ -177,7 +177,8 @@ def s3_keys(env: dict[str, str]) -> list[str]:
 
 # --- two workspaces -----------------------------------------------------------------
 def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstalls(
-        oauth_bot: Bot, fake_slack: FakeSlack, session_dir: Path) -> None:
+        oauth_bot: Bot, fake_slack: FakeSlack, session_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     bot, model = oauth_bot, ScriptedModel()
     bot.runtime.personas.use_model(bot.runtime.personas.ids[0], model)
     for workspace in (TEAM_A, TEAM_B):
@@ -205,6 +206,7 @@ def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstall
     fake_slack.wait_for("chat.postMessage", count=6)
     # files are downloaded with the bot token of the workspace they were shared in
     with FileServer(token=TEAM_B.token) as files:
+        monkeypatch.setenv("SLACK_FILE_HOSTS", files.url("").rstrip("/"))  # Slack's, here
         url = files.add("/files-pri/TB0002-F1/download/notes.txt", b"hug a kitten", "text/plain")
         shared = slack_file("notes.txt", url, "text/plain", "text", 12, source=FILE_SNIPPET)
         event = file_share_event("read this", "C1", next_ts(), [shared], root)
