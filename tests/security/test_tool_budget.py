@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from strands import tool
+from strands import Agent, tool
 
 from bot import config
+from bot.agent.tool_budget import ToolBudget, ToolLimits
 from bot.agent.tools import OWN_TOOLS
 from bot.config import ConfigError
 from tests.fakes.model import ScriptedModel
@@ -147,3 +148,37 @@ def test_the_budget_settings_are_checked() -> None:
         config.load({**env, "TOOL_TIMEOUT_SECONDS": "soon"})
     with pytest.raises(ConfigError, match="TOOL_RESULT_MAX_CHARS"):
         config.load({**env, "TOOL_RESULT_MAX_CHARS": "10"})
+
+
+def test_binary_blocks_count_by_size_and_the_rest_is_kept_in_order() -> None:
+    """A real Strands Agent with the budget: an image past the cap is dropped (binary cannot
+    be cut), the text before it kept, and the model told."""
+
+    @tool
+    def screenshot(page: str) -> dict[str, Any]:
+        """Take a screenshot.
+
+        Args:
+            page: which page.
+        """
+        png = b"\x89PNG\r\n\x1a\n" + b"\0" * 5000
+        return {
+            "status": "success",
+            "content": [
+                {"text": "caption"},
+                {"image": {"format": "png", "source": {"bytes": png}}},
+            ],
+        }
+
+    model = ScriptedModel([{"tool": "screenshot", "input": {"page": "home"}}, "Seen."])
+    agent = Agent(
+        model=model,
+        tools=[screenshot],
+        callback_handler=None,
+        plugins=[ToolBudget(ToolLimits(timeout_seconds=30, max_result_chars=CAP))],
+    )
+    assert str(agent("look")).strip() == "Seen."
+    [result] = tool_results(model, 1)
+    assert [list(block) for block in result["content"]] == [["text"], ["text"]]
+    assert result["content"][0]["text"] == "caption"
+    assert f"cut to {CAP} characters of 5015"  # caption + PNG bytes in result["content"][1]["text"]
