@@ -50,6 +50,7 @@ class ToolBudget(Plugin):
         self.limits = limits
 
     def init_agent(self, agent: Any) -> None:
+        """Strands calls this once per agent: wrap its tool execution stage."""
         agent.add_middleware(ExecuteToolStage, self._wrap)
 
     async def _wrap(
