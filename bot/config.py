@@ -55,6 +55,8 @@ class Config:
     thread_context_messages: int = 50  # 0: never read a thread's earlier messages
     thread_context_chars: int = 12_000
     file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
+    tool_timeout_seconds: int = 30  # a tool call running longer ends with an error result
+    tool_result_max_chars: int = 20_000  # a longer tool result is cut (the model is told)
     session_ttl_days: int | None = None  # sessions idle longer are deleted; None: kept
     # OAuth distribution (bot/installations.py): set both, and bot_token is not used.
     client_id: str = ""
@@ -150,6 +152,8 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
         thread_context_messages=whole_number(env, "THREAD_CONTEXT_MESSAGES", 50, minimum=0),
         thread_context_chars=whole_number(env, "THREAD_CONTEXT_CHARS", 12_000, minimum=500),
         file_max_bytes=whole_number(env, "FILE_MAX_BYTES", 5_000_000),
+        tool_timeout_seconds=whole_number(env, "TOOL_TIMEOUT_SECONDS", 30),
+        tool_result_max_chars=whole_number(env, "TOOL_RESULT_MAX_CHARS", 20_000, minimum=1000),
         session_ttl_days=features.session_ttl_days(env),
         client_id=client_id,
         client_secret=client_secret,

@@ -53,8 +53,9 @@ LOCK_WAIT_SECONDS = Histogram("tsb_lock_wait_seconds", "From a message (its Slac
                               "turn starting under the thread lock", buckets=SECONDS)
 TOKENS = Counter("tsb_model_tokens", "Model tokens by persona and type (input, output, "
                  "cache_read, cache_write)", ["persona", "type"])
-TOOL_CALLS = Counter("tsb_tool_calls", "Tool calls by persona, tool and status",
-                     ["persona", "tool", "status"])
+UNKNOWN_TOOL = "unknown"  # the tool label of a call to a tool the persona does not have
+TOOL_CALLS = Counter("tsb_tool_calls", "Tool calls by persona, tool (one the persona has, "
+                     "else unknown) and status", ["persona", "tool", "status"])
 ACCEPTED = Counter("tsb_messages_accepted", "Slack messages queued, by kind", ["kind"])
 DEDUP_HITS = Counter("tsb_dedup_hits", "Deliveries dropped as duplicates (Slack retries, "
                      "app_mention + message), by kind", ["kind"])
@@ -145,8 +146,12 @@ class AgentMetrics(HookProvider):
         MODEL_SECONDS.labels(self.persona).observe(time.monotonic() - self._model_started)
 
     def _after_tool(self, event: AfterToolCallEvent) -> None:
+        """The tool label is one of the agent's own tools, else "unknown": the name comes
+        from the model, and every distinct label value would be a new series."""
         status = "error" if event.exception or event.result.get("status") == "error" else "success"
-        TOOL_CALLS.labels(self.persona, event.tool_use["name"], status).inc()
+        name = event.tool_use["name"]
+        tool = name if name in event.agent.tool_registry.registry else UNKNOWN_TOOL
+        TOOL_CALLS.labels(self.persona, tool, status).inc()
 
     def _after_invocation(self, event: AfterInvocationEvent) -> None:
         """Tokens from Strands' EventLoopMetrics (also after a failed invocation)."""

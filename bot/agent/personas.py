@@ -12,6 +12,7 @@ from typing import Any
 from strands.models import Model
 
 from bot.agent.model import build_model
+from bot.agent.tool_budget import ToolLimits
 from bot.agent.tools import resolve_tools
 from bot.config import Config, ConfigError
 
@@ -42,6 +43,7 @@ class Personas:
     all: list[Persona]
     default_provider: str
     default_model_id: str | None
+    tool_limits: ToolLimits = field(default_factory=ToolLimits)  # every tool call's budget
     _models: dict[str, Model] = field(default_factory=dict)
     _tools: dict[str, list[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -201,7 +203,8 @@ def read_personas(config: Config) -> list[Persona]:
 
 
 def load_personas(config: Config) -> Personas:
-    loaded = Personas(read_personas(config), config.model_provider, config.model_id)
+    limits = ToolLimits(config.tool_timeout_seconds, config.tool_result_max_chars)
+    loaded = Personas(read_personas(config), config.model_provider, config.model_id, limits)
     for persona in loaded.all:  # fail at start-up, not on the first message
         loaded.tools(persona)
         loaded.model(persona)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
-import operator
 from datetime import UTC, datetime
 from typing import Any
 
 from strands import tool
 
+from bot.agent import arithmetic
 from bot.config import ConfigError
 
 
@@ -17,26 +16,6 @@ from bot.config import ConfigError
 def current_time() -> str:
     """Return the current date and time in UTC (ISO 8601)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-_OPS = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.Pow: operator.pow, ast.Mod: operator.mod,
-    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.FloorDiv: operator.floordiv,
-}
-
-
-def _evaluate(node: ast.AST) -> float:
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        left, right = _evaluate(node.left), _evaluate(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 100:
-            raise ValueError("exponent too large")
-        return _OPS[type(node.op)](left, right)
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_evaluate(node.operand))
-    raise ValueError("only numbers and + - * / // % ** are allowed")
 
 
 @tool
@@ -47,8 +26,8 @@ def calculator(expression: str) -> str:
         expression: numbers with + - * / // % ** and parentheses.
     """
     try:
-        return str(_evaluate(ast.parse(expression, mode="eval").body))
-    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as exc:
+        return str(arithmetic.evaluate(expression))
+    except (ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as exc:
         return f"error: {exc}"
 
 

@@ -17,6 +17,7 @@ from strands.types.content import Message
 from bot import metrics, telemetry
 from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
+from bot.agent.tool_budget import ToolBudget
 from bot.files import FileLimits, answer_note, prompt_blocks, read_for_jobs, shrink_for_storage
 from bot.jobs import Job
 from bot.store.sessions import SessionStore, Uninstalled
@@ -102,6 +103,7 @@ def build_agent(store: SessionStore, personas: Personas, persona: Persona, sessi
         conversation_manager=conversation_manager(persona, WINDOW_SIZE),
         callback_handler=callback_handler,
         hooks=[metrics.AgentMetrics(persona.id)],  # model time, tokens, tool calls
+        plugins=[ToolBudget(personas.tool_limits)],  # every tool call's time and size
     )
     return agent, manager
 
