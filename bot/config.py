@@ -55,6 +55,9 @@ class Config:
     thread_context_messages: int = 50  # 0: never read a thread's earlier messages
     thread_context_chars: int = 12_000
     file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
+    turn_max_files: int = 10  # files one turn downloads (bot/turn_budget.py)
+    turn_max_file_bytes: int = 25_000_000  # bytes of files one turn downloads
+    thread_queue_max: int = 20  # messages waiting in one thread; more are refused, with a note
     session_ttl_days: int | None = None  # sessions idle longer are deleted; None: kept
     # OAuth distribution (bot/installations.py): set both, and bot_token is not used.
     client_id: str = ""
@@ -149,6 +152,9 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
         thread_context_messages=whole_number(env, "THREAD_CONTEXT_MESSAGES", 50, minimum=0),
         thread_context_chars=whole_number(env, "THREAD_CONTEXT_CHARS", 12_000, minimum=500),
         file_max_bytes=whole_number(env, "FILE_MAX_BYTES", 5_000_000),
+        turn_max_files=whole_number(env, "TURN_MAX_FILES", 10),
+        turn_max_file_bytes=whole_number(env, "TURN_MAX_FILE_BYTES", 25_000_000),
+        thread_queue_max=whole_number(env, "THREAD_QUEUE_MAX", 20),
         session_ttl_days=features.session_ttl_days(env),
         client_id=client_id,
         client_secret=client_secret,

@@ -29,6 +29,7 @@ from bot.store.state import State
 from bot.stream import AnswerStream
 from bot.thread_context import ThreadReader, consumed, notes_text, pending_notes, wants_earlier
 from bot.thread_lock import Lease, LeaseLost
+from bot.turn_budget import take_batch
 
 log = logging.getLogger(__name__)
 GREETING = "Hi! Ask me anything in this thread — I'll remember the conversation."
@@ -98,6 +99,8 @@ class Conversation:
             if job.kind != "turn" or (job.persona and job.persona != persona.id):
                 break
             batch.append(job)
+        limits = self.file_limits  # the rest of a burst waits for the next turn
+        batch = take_batch(batch, limits.max_files, limits.max_turn_bytes, limits.max_bytes)
         if jobs[0].persona:
             self.state.set_sticky_persona(jobs[0].session_id, persona.id)
         return self.answer(persona, batch, lease, final_attempt)

@@ -13,7 +13,7 @@ from collections import OrderedDict, deque
 
 from bot.dedup import DEDUP_TTL_SECONDS
 from bot.jobs import DM_THREAD, Job, message_time
-from bot.store.state import JOINED_TTL_SECONDS, REPLAY_PAUSE_SECONDS
+from bot.store.state import DUPLICATE, FULL, JOINED_TTL_SECONDS, QUEUED, REPLAY_PAUSE_SECONDS
 from bot.thread_lock import Lease, LeaseLost
 
 
@@ -72,15 +72,22 @@ class MemoryState:
             self._dedup.popitem(last=False)
 
     def accept(self, job: Job, dedup_keys: list[str]) -> bool:
+        return self.offer(job, dedup_keys) == QUEUED
+
+    def offer(self, job: Job, dedup_keys: list[str], max_queued: int = 0) -> str:
+        """See State.offer: `accept`, refusing past `max_queued` jobs in the thread."""
         now = time.time()
         with self._cond:
             self._expire_dedup(now)
             if any(key in self._dedup for key in dedup_keys):
-                return False
+                return DUPLICATE
             for key in dedup_keys:
                 self._dedup[key] = now + DEDUP_TTL_SECONDS
             sid = job.session_id
-            self._queue(self._inbox.setdefault(sid, deque()), job)
+            inbox = self._inbox.setdefault(sid, deque())
+            if max_queued > 0 and not job.replayed and len(inbox) >= max_queued:
+                return FULL
+            self._queue(inbox, job)
             self._pending.setdefault(sid, now)
             if job.kind == "turn":
                 self._joined.add(sid)
@@ -88,7 +95,7 @@ class MemoryState:
                     self._recent[(job.team, job.channel, job.user)] = job.thread_ts
             self._wake.append(sid)
             self._cond.notify()
-            return True
+            return QUEUED
 
     def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:
         with self._cond:
