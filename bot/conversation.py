@@ -274,10 +274,6 @@ class Conversation:
         else:
             undelivered.report(self.state, job, lambda text: self.replier.note(job, text))
 
-    def undelivered(self, job: Job, since: float) -> None:
-        """The worker gave up showing the stored answer to `job` (failing since `since`)."""
-        undelivered.record(self.state, job, since)
-
     def give_up(self, job: Job, attempts: int) -> None:
         """The worker drops `job` after `attempts` failed attempts: apologise if Slack lets
         us (best effort), and mark it handled."""

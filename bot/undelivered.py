@@ -43,8 +43,9 @@ def record(state: State, job: Job, since: float) -> None:
     try:
         state.append_note(_key(job.session_id), json.dumps({"ts": job.ts, "at": since}))
     except Exception as exc:  # the answer stays in memory; only the note is lost
-        log.error("session %s: could not record the unshown answer to %s: %s",
-                  job.session_id, job.ts, exc)
+        log.error(
+            "session %s: could not record the unshown answer to %s: %s", job.session_id, job.ts, exc
+        )
 
 
 def when(at: float) -> str:
@@ -63,5 +64,4 @@ def report(state: State, job: Job, post: Callable[[str], None]) -> None:
             post(NOTE.format(when=when(float(json.loads(raw).get("at") or time.time()))))
             state.drop_notes(key, 1)
     except Exception as exc:
-        log.warning("session %s: could not report an unshown answer yet: %s",
-                    job.session_id, exc)
+        log.warning("session %s: could not report an unshown answer yet: %s", job.session_id, exc)

@@ -16,12 +16,11 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bot import attempts, logs, telemetry
+from bot import attempts, logs, telemetry, undelivered
 from bot.conversation import Conversation
 from bot.jobs import Job
 from bot.store.state import State
 from bot.thread_lock import Lease, LeaseLost
-from bot.undelivered import Undelivered
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 2.0
@@ -171,7 +170,7 @@ class Worker:
                 with contextlib.suppress(Exception):
                     attempts.save(self.state, lease.session_id, record)
                 raise
-            except Undelivered as exc:
+            except undelivered.Undelivered as exc:
                 log.warning("session %s: the answer to %s is stored but Slack did not take "
                             "it (%s)", lease.session_id, exc.job.ts, exc.__cause__)
                 return self._after_undelivered(lease, jobs, record, exc)
@@ -193,7 +192,7 @@ class Worker:
         return jobs[:1]
 
     def _after_undelivered(self, lease: Lease, jobs: list[Job], record: attempts.Attempts,
-                           exc: Undelivered | None) -> list[Job] | None:
+                           exc: undelivered.Undelivered | None) -> list[Job] | None:
         """An answer is stored, Slack did not show it: retry with backoff (not holding the
         thread) until DELIVERY_GIVE_UP_SECONDS, then record it for a note in the thread."""
         now = time.time()
@@ -204,7 +203,7 @@ class Worker:
             job = exc.job if exc is not None else jobs[0]
             log.error("session %s: giving up showing the answer to %s after %.0f s",
                       lease.session_id, job.ts, now - record.delivering)
-            self.conversation.undelivered(job, record.delivering)
+            undelivered.record(self.state, job, record.delivering)
             return list(exc.jobs) if exc is not None else jobs[:1]
         delay = min(BACKOFF_SECONDS * 2.0 ** (record.count - 1), DELIVERY_MAX_BACKOFF_SECONDS)
         return self._retry(lease, record, delay)

@@ -13,8 +13,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.jobs import session_id
+from bot.jobs import Job, session_id
+from bot.turn_budget import take_batch
 from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
@@ -134,3 +137,29 @@ def test_a_flood_into_one_busy_thread_is_capped_and_each_refusal_is_told(
     }
     assert not {e["text"] for e in refused} & prompts  # never answered
     assert bot.runtime.state.queued(sid) == []
+
+
+sizes = st.lists(st.lists(st.integers(0, 3_000_000), max_size=6), min_size=1, max_size=50)
+
+
+@given(sizes, st.integers(1, 10), st.integers(1, 10_000_000))
+def test_a_turn_takes_a_prefix_within_its_budget(files_per_job, max_files, max_bytes) -> None:
+    """Whatever is queued, a turn takes its head in order, always at least one message,
+    and more only while the files (by count and declared size) stay within the budget."""
+    jobs = [
+        Job(
+            kind="turn",
+            team="T1",
+            channel="C1",
+            thread_ts="1.0",
+            ts=f"2.{i}",
+            user="U1",
+            files=tuple({"size": size} for size in job_sizes),
+        )
+        for i, job_sizes in enumerate(files_per_job)
+    ]
+    taken = take_batch(jobs, max_files, max_bytes, per_file=2_000_000)
+    assert taken == jobs[: len(taken)] and taken
+    if len(taken) > 1:
+        assert sum(len(job.files) for job in taken) <= max_files
+        assert sum(min(f["size"], 2_000_000) for job in taken for f in job.files) <= max_bytes
