@@ -57,6 +57,9 @@ class Config:
     file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
     tool_timeout_seconds: int = 30  # a tool call running longer ends with an error result
     tool_result_max_chars: int = 20_000  # a longer tool result is cut (the model is told)
+    turn_max_files: int = 10  # files one turn downloads (bot/turn_budget.py)
+    turn_max_file_bytes: int = 25_000_000  # bytes of files one turn downloads
+    thread_queue_max: int = 20  # messages waiting in one thread; more are refused, with a note
     session_ttl_days: int | None = None  # sessions idle longer are deleted; None: kept
     # OAuth distribution (bot/installations.py): set both, and bot_token is not used.
     client_id: str = ""
@@ -154,6 +157,9 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
         file_max_bytes=whole_number(env, "FILE_MAX_BYTES", 5_000_000),
         tool_timeout_seconds=whole_number(env, "TOOL_TIMEOUT_SECONDS", 30),
         tool_result_max_chars=whole_number(env, "TOOL_RESULT_MAX_CHARS", 20_000, minimum=1000),
+        turn_max_files=whole_number(env, "TURN_MAX_FILES", 10),
+        turn_max_file_bytes=whole_number(env, "TURN_MAX_FILE_BYTES", 25_000_000),
+        thread_queue_max=whole_number(env, "THREAD_QUEUE_MAX", 20),
         session_ttl_days=features.session_ttl_days(env),
         client_id=client_id,
         client_secret=client_secret,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 
-from bot import logs, metrics, telemetry
+from bot import logs, metrics, telemetry, undelivered
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import run_turn
 from bot.errors import is_transient
@@ -29,6 +29,8 @@ from bot.store.state import State
 from bot.stream import AnswerStream
 from bot.thread_context import ThreadReader, consumed, notes_text, pending_notes, wants_earlier
 from bot.thread_lock import Lease, LeaseLost
+from bot.turn_budget import take_batch
+from bot.undelivered import Undelivered
 
 log = logging.getLogger(__name__)
 GREETING = "Hi! Ask me anything in this thread — I'll remember the conversation."
@@ -39,6 +41,10 @@ MODEL_FAILED = (
 STORAGE_FAILED = (
     ":warning: Sorry, I couldn't load or save this conversation's memory just now ({reason}). "
     "Please try again in a minute."
+)
+GAVE_UP = (
+    ":warning: Sorry, I couldn't answer this message: {attempts} attempts failed. "
+    "Please send it again in a minute."
 )
 # A message this old may have been tried before (by a process that died): its turn asks
 # storage for messages an earlier attempt left, when shared state does not know of any.
@@ -102,6 +108,8 @@ class Conversation:
             if job.kind != "turn" or (job.persona and job.persona != persona.id):
                 break
             batch.append(job)
+        limits = self.file_limits  # the rest of a burst waits for the next turn
+        batch = take_batch(batch, limits.max_files, limits.max_turn_bytes, limits.max_bytes)
         if jobs[0].persona:
             self.state.set_sticky_persona(jobs[0].session_id, persona.id)
         return self.answer(persona, batch, lease, final_attempt)
@@ -179,8 +187,8 @@ class Conversation:
                 stream.close()
                 self._failed(answered)
             lease.check()
-        self._post(lambda: self.replier.deliver(answered, result.text, persona, stream, posted,
-                                                tools=result.tools))
+        self._deliver(answered, list(result.done), stream, lambda: self.replier.deliver(
+            answered, result.text, persona, stream, posted, tools=result.tools))
         if stream is None or not stream.streamed:
             metrics.first_text(answered)
         turn.done("replayed" if result.replayed else "stopped" if stopped else "answered")
@@ -235,15 +243,43 @@ class Conversation:
         self._post(lambda: self.replier.end_stream(job, stream, text)
                    or self.replier.note(job, text))
 
-    def _post(self, send: Callable[[], None]) -> None:
+    def _post(self, send: Callable[[], object]) -> bool:
+        """`send()`; True if Slack refused it for good (given up), False if it was posted."""
         try:
             with telemetry.span("slack.post"):
                 send()
+            return False
         except SlackApiError as exc:
             error = exc.response.get("error", "")
             if error not in PERMANENT_SLACK_ERRORS:
                 raise  # retried: the stored answer is replayed, not recomputed
             log.error("giving up posting to Slack: %s", error)
+            return True
+
+    def _deliver(self, job: Job, jobs: list[Job], stream: AnswerStream | None,
+                 send: Callable[[], object]) -> None:
+        """Post the stored answer to `job`. Slack failing: Undelivered (the worker retries
+        it, bot/worker.py); refusing for good: recorded, and reported in the thread the
+        next time Slack takes a post there (bot/undelivered.py), as after such a refusal."""
+        try:
+            refused = self._post(send)
+        except Exception as exc:
+            if stream is not None:
+                self._failed(job)  # the retry finishes the messages this one opened
+            raise Undelivered(job, jobs) from exc
+        if refused:
+            undelivered.record(self.state, job, time.time())
+        else:
+            undelivered.report(self.state, job, lambda text: self.replier.note(job, text))
+
+    def give_up(self, job: Job, attempts: int) -> None:
+        """The worker drops `job` after `attempts` failed attempts: apologise if Slack lets
+        us (best effort), and mark it handled."""
+        try:
+            self._post(lambda: self.replier.note(job, GAVE_UP.format(attempts=attempts)))
+        except Exception as exc:
+            log.error("session %s: could not apologise for %s: %s", job.session_id, job.ts, exc)
+        self._done([job])
 
     def reset(self, job: Job) -> None:
         existed = self.store.delete(job.session_id)

@@ -28,6 +28,7 @@ from typing import Any
 from strands.types.content import ContentBlock, Message
 
 from bot.file_download import FileProblem, download, mb
+from bot.turn_budget import Allowance
 
 # The fields of a Slack file object read here; a Job keeps only these.
 FIELDS = ("id", "name", "title", "mimetype", "filetype", "size", "mode", "file_access",
@@ -64,6 +65,8 @@ _DOC_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9\-()\[\] ]+")  # Bedrock's rule for d
 @dataclass(frozen=True)
 class FileLimits:
     max_bytes: int = 5_000_000  # FILE_MAX_BYTES: largest file downloaded
+    max_files: int = 10  # TURN_MAX_FILES: files one turn downloads (bot/turn_budget.py)
+    max_turn_bytes: int = 25_000_000  # TURN_MAX_FILE_BYTES: bytes one turn downloads
     max_text_chars: int = 50_000  # text beyond this is cut, with a note
     timeout: float = 15  # seconds for a download (and for each wait on the network)
 
@@ -90,11 +93,14 @@ def display_name(file: Mapping[str, Any]) -> str:
 def read_files(files: Iterable[Mapping[str, Any]], token: str, provider: str,
                limits: FileLimits = FileLimits(), *,
                file_info: Callable[[str], Mapping[str, Any] | None] | None = None,
-               used_names: set[str] | None = None) -> FileInput:
+               used_names: set[str] | None = None,
+               allowance: Allowance | None = None) -> FileInput:
     """Content blocks for a `provider` model from Slack file objects; each file that cannot
     be sent is a problem instead. `file_info(id)` (e.g. `lambda i: client.files_info(file=i)
-    ["file"]`) completes `file_access: "check_file_info"` stubs (Slack Connect)."""
+    ["file"]`) completes `file_access: "check_file_info"` stubs (Slack Connect).
+    `allowance`: what the turn may still download (default: `limits`' turn budget)."""
     result, used = FileInput(), used_names if used_names is not None else set()
+    allowance = allowance or Allowance.of(limits.max_files, limits.max_turn_bytes)
     for file in files:
         name = display_name(file)
         try:
@@ -107,7 +113,7 @@ def read_files(files: Iterable[Mapping[str, Any]], token: str, provider: str,
                     raise FileProblem("Slack did not share this file's details with the bot")
                 file = {**file, **details}
                 name = display_name(file)
-            result.blocks.extend(_blocks(file, name, token, provider, limits, used))
+            result.blocks.extend(_blocks(file, name, token, provider, limits, used, allowance))
         except FileProblem as problem:
             result.problems.append(f"{name}: {problem}")
     return result
@@ -115,9 +121,12 @@ def read_files(files: Iterable[Mapping[str, Any]], token: str, provider: str,
 
 def read_for_jobs(jobs: Iterable[Any], token: str, provider: str,
                   limits: FileLimits = FileLimits(), **kwargs: Any) -> dict[str, FileInput]:
-    """`read_files` for each queued Job with files, keyed by its ts (for `prompt_for`)."""
+    """`read_files` for each queued Job with files, keyed by its ts (for `prompt_for`),
+    within one turn's budget of files and bytes (`limits`, bot/turn_budget.py)."""
     used: set[str] = set()
-    return {job.ts: read_files(job.files, token, provider, limits, used_names=used, **kwargs)
+    allowance = Allowance.of(limits.max_files, limits.max_turn_bytes)
+    return {job.ts: read_files(job.files, token, provider, limits, used_names=used,
+                               allowance=allowance, **kwargs)
             for job in jobs if job.files}
 
 
@@ -144,7 +153,7 @@ def answer_note(problems: list[str]) -> str:
 
 
 def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
-            limits: FileLimits, used: set[str]) -> list[ContentBlock]:
+            limits: FileLimits, used: set[str], allowance: Allowance) -> list[ContentBlock]:
     mode = file.get("mode")
     if mode in ("hidden_by_limit", "tombstone", "external"):
         raise FileProblem({"hidden_by_limit": "hidden by Slack (over the workspace's file "
@@ -153,7 +162,9 @@ def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
     kind = _kind(file, name)
     if kind == "text":
         cap = min(limits.max_bytes, limits.max_text_chars * 4)  # UTF-8: at most 4 bytes a char
+        cap = min(cap, allowance.admit(None))
         data, cut = download(file, token, cap, limits.timeout, truncate=True)
+        allowance.spend(len(data))
         if _is_html(data) and "html" not in f"{file.get('filetype')} {file.get('mimetype')}":
             raise FileProblem(f"not the file (got {_SIGN_IN})")
         return [_text_block(name, data, cut, limits)]
@@ -167,7 +178,9 @@ def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
     size = file.get("size")
     if isinstance(size, int) and size > cap:
         raise FileProblem(f"too large ({mb(size)}; the limit is {mb(cap)})")
+    cap = min(cap, allowance.admit(size))
     data, _ = download(file, token, cap, limits.timeout)
+    allowance.spend(len(data))
     found = _sniff(data)  # trust the bytes, not the upload's label
     if found is None or (found == "pdf") != (kind == "pdf"):
         got = _SIGN_IN if _is_html(data) else f"{found} data" if found else "something else"

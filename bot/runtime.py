@@ -40,7 +40,7 @@ from bot.store.memory_state import MemoryState
 from bot.store.redis_keys import shard_of
 from bot.store.redis_state import RedisState
 from bot.store.sessions import SessionStore
-from bot.store.state import State
+from bot.store.state import FULL, QUEUED, State
 from bot.thread_context import ThreadReader
 from bot.worker import Worker
 
@@ -49,6 +49,12 @@ UNAVAILABLE = (
     ":warning: Sorry, I can't take messages right now (my state store or storage is unreachable). "
     "Please send that again in a minute."
 )
+
+QUEUE_FULL = (
+    ":no_entry: Your message was not taken: this thread already has {count} messages waiting "
+    "for an answer. Please send it again once I've caught up."
+)
+REFUSALS_PER_MINUTE = 30  # notes about refused messages, per thread
 
 
 def slack_client(config: Config, token: str | None = None) -> WebClient:
@@ -103,8 +109,20 @@ class Runtime:
     def _queue_held(self, job: Job, keys: list[str]) -> bool:
         """Queue a held message: the flusher asks Redis every FLUSH_SECONDS, even while the
         ack path's breaker still skips it, so held messages land as soon as it is back."""
+        # never refused: it was acked while the cap could not be checked
         return self.breaker.call(self.ack_state.accept, job, keys,
                                  scope=shard_of(job.session_id), probe=True)
+
+    def _offer(self, job: Job, keys: list[str], scope: int) -> bool:
+        """Queue within the thread's cap (THREAD_QUEUE_MAX); a message past it is taken
+        (acked, deduped) but not queued, and its author is told (off this thread)."""
+        outcome = self.breaker.call(self.ack_state.offer, job, keys,
+                                    self.config.thread_queue_max, scope=scope)
+        if outcome == FULL:
+            log.warning("thread %s already has %d messages waiting: %s not taken",
+                        job.session_id, self.config.thread_queue_max, job.ts)
+            self.background.submit(contextvars.copy_context().run, self._refuse, job)
+        return outcome == QUEUED
 
     def _settle(self, session_id: str) -> None:
         scope = shard_of(session_id)
@@ -132,7 +150,9 @@ class Runtime:
         conversation = Conversation(
             state, store, personas, Replier(slack, personas.several), streaming=config.streaming,
             reader=ThreadReader.from_config(config, client), bot_user_id=slack.bot_user_id,
-            file_limits=FileLimits(max_bytes=config.file_max_bytes), inbox=inbox,
+            file_limits=FileLimits(max_bytes=config.file_max_bytes,
+                                   max_files=config.turn_max_files,
+                                   max_turn_bytes=config.turn_max_file_bytes), inbox=inbox,
         )
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
         runtime = cls(config, client, state, store, personas, worker, inbox, slack,
@@ -195,13 +215,28 @@ class Runtime:
             recorded = self.inbox.record(job)
             if not recorded:
                 job = dataclasses.replace(job, replayed=True)
-            return self.breaker.call(self.ack_state.accept, job, keys, scope=scope)
+            return self._offer(job, keys, scope)
         except RedisError as exc:
             log.info("Redis cannot queue %s now (%s): holding it", job.ts, exc)
             if recorded is None:
                 recorded = self.inbox.record(job)
             self.pending.hold(job, keys)
             return recorded
+
+    def _refuse(self, job: Job) -> None:
+        """Tell the author their message was not taken (a private note in the thread, at
+        most REFUSALS_PER_MINUTE a thread), and mark it handled in the durable inbox so a
+        replay does not queue it after all."""
+        with contextlib.suppress(Exception):
+            self.inbox.done(job)
+        try:
+            allowed = self.state.spend(f"refusals:{job.session_id}", REFUSALS_PER_MINUTE, 60)
+        except Exception:  # the state store cannot count: tell anyway
+            allowed = True
+        if allowed:
+            text = QUEUE_FULL.format(count=self.config.thread_queue_max)
+            Replier(self.slack, False).ephemeral(job.channel, job.user, text,
+                                                 thread_ts=job.reply_thread_ts, job=job)
 
     def recover_if_emptied(self, session_id: str | None = None) -> None:
         """Redis is new or lost its data (all of it, or `session_id`'s shard): the one caller

@@ -8,6 +8,7 @@ turn occupies one pool slot only; other threads keep flowing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -15,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from bot import logs, telemetry
+from bot import attempts, logs, telemetry, undelivered
 from bot.conversation import Conversation
 from bot.jobs import Job
 from bot.store.state import State
@@ -24,6 +25,12 @@ from bot.thread_lock import Lease, LeaseLost
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 2.0
 MAX_FAILURES = 5  # attempts at one thread's head job (backing off 1, 2, 4, 8 s) before dropping
+BACKOFF_SECONDS = 1.0  # the wait after a first failed attempt; doubled after each next one
+HOLD_SECONDS = 8.0  # waits up to this keep the thread lock; longer ones release it
+# An answer stored but not shown (Slack failing): retried with backoff up to this wait...
+DELIVERY_MAX_BACKOFF_SECONDS = 60.0
+# ... for this long, then given up and reported in the thread once Slack takes posts again.
+DELIVERY_GIVE_UP_SECONDS = 3600.0
 
 
 class Worker:
@@ -35,7 +42,6 @@ class Worker:
         self._slots = threading.Semaphore(concurrency)
         self._active: set[str] = set()
         self._active_lock = threading.Lock()
-        self._failures: dict[str, int] = {}
         self._backlog: list[str] = []
         self._next_sweep = 0.0
         self._stopping = threading.Event()
@@ -130,36 +136,84 @@ class Worker:
                         return
                     continue
                 consumed = self._turn(lease, jobs)
+                if consumed is None:
+                    return  # waits for a later retry: the lock is released, the sweep comes back
                 if not consumed:
                     continue  # retry, still holding the thread lock
                 self.state.finish(lease, consumed)
-                self._failures.pop(lease.session_id, None)
+                attempts.clear(self.state, lease.session_id)
         finally:
             lease.stop_watchdog()
             if not released:
                 lease.release()  # queued work stays; the sweep hands it to any worker
 
-    def _turn(self, lease: Lease, jobs: list[Job]) -> list[Job]:
-        """One turn over the head of `jobs`; the jobs it consumed (none: retry it)."""
-        final = self._failures.get(lease.session_id, 0) + 1 >= MAX_FAILURES
+    def _turn(self, lease: Lease, jobs: list[Job]) -> list[Job] | None:
+        """One turn over the head of `jobs`; the jobs it consumed (empty: retry it now;
+        None: retry it later, after the thread lock is released)."""
+        record = attempts.load(self.state, jobs[0])
+        if record.retry_at > time.time():
+            return None
+        if record.delivering is None and record.count >= MAX_FAILURES:
+            log.error("session %s: the last of %d attempts at %s never ended; giving up",
+                      lease.session_id, record.count, jobs[0].ts)
+            self.conversation.give_up(jobs[0], record.count)
+            return jobs[:1]
+        record.count += 1
+        attempts.save(self.state, lease.session_id, record)  # counted before it can kill us
+        final = record.delivering is None and record.count >= MAX_FAILURES
         turn_id = uuid.uuid4().hex[:12]
         with logs.context(turn_id=turn_id, ts=jobs[0].ts), telemetry.turn(jobs, turn_id):
             try:
                 return self.conversation.handle(jobs, lease, final_attempt=final)
             except LeaseLost:
+                record.count -= 1  # not this message's fault
+                with contextlib.suppress(Exception):
+                    attempts.save(self.state, lease.session_id, record)
                 raise
+            except undelivered.Undelivered as exc:
+                log.warning("session %s: the answer to %s is stored but Slack did not take "
+                            "it (%s)", lease.session_id, exc.job.ts, exc.__cause__)
+                return self._after_undelivered(lease, jobs, record, exc)
             except Exception as exc:
                 log.exception("session %s: turn failed", lease.session_id)
                 telemetry.failed(exc, "failed")  # retried, or dropped after MAX_FAILURES
-                return self._after_failure(lease, jobs)
+                if record.delivering is not None:
+                    return self._after_undelivered(lease, jobs, record, None)
+                return self._after_failure(lease, jobs, record)
 
-    def _after_failure(self, lease: Lease, jobs: list[Job]) -> list[Job]:
-        """Count a failure of the head job and back off; after MAX_FAILURES drop the job."""
-        count = self._failures.get(lease.session_id, 0) + 1
-        self._failures[lease.session_id] = count
-        if count < MAX_FAILURES:
-            self._stopping.wait(min(2.0 ** (count - 1), 8.0))
-            return []
-        log.error("session %s: dropping a job after %d failed attempts", lease.session_id, count)
-        self._failures.pop(lease.session_id, None)
+    def _after_failure(self, lease: Lease, jobs: list[Job], record: attempts.Attempts
+                       ) -> list[Job] | None:
+        """Back off after a failed attempt; after MAX_FAILURES drop the job, apologising."""
+        if record.count < MAX_FAILURES:
+            return self._retry(lease, record, BACKOFF_SECONDS * 2.0 ** (record.count - 1))
+        log.error("session %s: dropping a job after %d failed attempts", lease.session_id,
+                  record.count)
+        self.conversation.give_up(jobs[0], record.count)
         return jobs[:1]
+
+    def _after_undelivered(self, lease: Lease, jobs: list[Job], record: attempts.Attempts,
+                           exc: undelivered.Undelivered | None) -> list[Job] | None:
+        """An answer is stored, Slack did not show it: retry with backoff (not holding the
+        thread) until DELIVERY_GIVE_UP_SECONDS, then record it for a note in the thread."""
+        now = time.time()
+        if record.delivering is None:
+            record.delivering, record.count = now, 1
+        attempts.save(self.state, lease.session_id, record)
+        if now - record.delivering >= DELIVERY_GIVE_UP_SECONDS:
+            job = exc.job if exc is not None else jobs[0]
+            log.error("session %s: giving up showing the answer to %s after %.0f s",
+                      lease.session_id, job.ts, now - record.delivering)
+            undelivered.record(self.state, job, record.delivering)
+            return list(exc.jobs) if exc is not None else jobs[:1]
+        delay = min(BACKOFF_SECONDS * 2.0 ** (record.count - 1), DELIVERY_MAX_BACKOFF_SECONDS)
+        return self._retry(lease, record, delay)
+
+    def _retry(self, lease: Lease, record: attempts.Attempts, delay: float) -> list[Job] | None:
+        """Wait `delay` holding the thread if it is short; else release it (None) and leave
+        the next attempt to whichever worker's sweep finds the thread after `retry_at`."""
+        if delay <= HOLD_SECONDS:
+            self._stopping.wait(delay)
+            return []
+        record.retry_at = time.time() + delay
+        attempts.save(self.state, lease.session_id, record)
+        return None

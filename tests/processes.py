@@ -39,6 +39,9 @@ def bot_env(slack_url: str, redis_url: str, s3_env: dict[str, str], openai_url: 
         "OPENAI_API_KEY": "x",
         "LOCK_TTL_SECONDS": "3",  # short, so a killed worker frees its threads fast
         "PYTHONUNBUFFERED": "1",
+        # Soaks burst into threads whose turns wait out an outage on purpose: about
+        # losing nothing, not about the per-thread cap (tests/security/test_turn_budget.py).
+        "THREAD_QUEUE_MAX": "1000",
         **extra,
     })
     return env

@@ -22,6 +22,10 @@ def test_defaults_are_embedded() -> None:
     assert (config.thread_context_messages, config.thread_context_chars) == (50, 12_000)
     assert config.file_max_bytes == 5_000_000
     assert load({**GOOD, "FILE_MAX_BYTES": "2000000"}).file_max_bytes == 2_000_000
+    budget = load({**GOOD, "TURN_MAX_FILES": "3", "TURN_MAX_FILE_BYTES": "9000000",
+                   "THREAD_QUEUE_MAX": "7"})
+    assert (budget.turn_max_files, budget.turn_max_file_bytes, budget.thread_queue_max) == (
+        3, 9_000_000, 7)
 
 
 def test_thread_context_can_be_turned_off() -> None:
@@ -45,6 +49,8 @@ def test_thread_context_can_be_turned_off() -> None:
     ({**GOOD, "THREAD_CONTEXT_CHARS": "100"}, "THREAD_CONTEXT_CHARS"),
     ({**GOOD, "FILE_MAX_BYTES": "5MB"}, "FILE_MAX_BYTES"),
     ({**GOOD, "FILE_MAX_BYTES": "0"}, "FILE_MAX_BYTES"),
+    ({**GOOD, "TURN_MAX_FILES": "0"}, "TURN_MAX_FILES"),
+    ({**GOOD, "THREAD_QUEUE_MAX": "twenty"}, "THREAD_QUEUE_MAX"),
 ])
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):

@@ -16,9 +16,12 @@ from collections import deque
 from bot.dedup import DEDUP_TTL_SECONDS
 from bot.jobs import DM_THREAD, Job, message_time, reply_thread_of
 from bot.store.state import (
+    DUPLICATE,
+    FULL,
     JOINED_TTL_SECONDS,
     KEPT_ON_UNINSTALL,
     NOT_JOINED_TTL_SECONDS,
+    QUEUED,
     REPLAY_PAUSE_SECONDS,
     knows_unjoined,
     team_pattern,
@@ -106,15 +109,22 @@ class MemoryState:
                 one.purge()
 
     def accept(self, job: Job, dedup_keys: list[str]) -> bool:
+        return self.offer(job, dedup_keys) == QUEUED
+
+    def offer(self, job: Job, dedup_keys: list[str], max_queued: int = 0) -> str:
+        """See State.offer: `accept`, refusing past `max_queued` jobs in the thread."""
         now = time.time()
         with self._cond:
             self._wrote()
             if any(self._dedup.get(key) for key in dedup_keys):
-                return False
+                return DUPLICATE
             for key in dedup_keys:
                 self._dedup.set(key, True, DEDUP_TTL_SECONDS)
             sid = job.session_id
-            self._queue(self._inbox.setdefault(sid, deque()), job)
+            inbox = self._inbox.setdefault(sid, deque())
+            if max_queued > 0 and not job.replayed and len(inbox) >= max_queued:
+                return FULL
+            self._queue(inbox, job)
             self._pending.setdefault(sid, now)
             if job.kind == "turn":
                 self._joined.set(sid, True, JOINED_TTL_SECONDS)
@@ -123,7 +133,7 @@ class MemoryState:
                                      JOINED_TTL_SECONDS)
             self._wake.append(sid)
             self._cond.notify()
-            return True
+            return QUEUED
 
     def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:
         with self._cond:

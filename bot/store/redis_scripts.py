@@ -3,13 +3,17 @@ as Redis Cluster requires; bot/store/redis_keys.py says which."""
 
 # KEYS: inbox, pending, joined, dedup...
 # ARGV: job, session_id, now, dedup ttl, joined ttl, job kind (only turns join a thread),
-#       the message's time if it is replayed from the durable inbox, else ''
+#       the message's time if it is replayed from the durable inbox, else '',
+#       the most jobs the inbox may hold (0 or missing: no cap)
 # A replayed job goes before the queued jobs of later messages: answered in Slack's order.
+# Returns 1 queued, 0 duplicate, 2 refused (the inbox is full; deduped all the same).
 ACCEPT = """
 for i = 4, #KEYS do
   if redis.call('exists', KEYS[i]) == 1 then return 0 end
 end
 for i = 4, #KEYS do redis.call('set', KEYS[i], '1', 'EX', ARGV[4]) end
+local cap = tonumber(ARGV[8] or '') or 0
+if cap > 0 and redis.call('llen', KEYS[1]) >= cap then return 2 end
 local placed = false
 if ARGV[7] ~= '' then
   for _, queued in ipairs(redis.call('lrange', KEYS[1], 0, -1)) do

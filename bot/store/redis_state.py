@@ -35,7 +35,7 @@ from bot.store import redis_scripts as lua
 from bot.store.redis_connect import Client, connect, is_cluster
 from bot.store.redis_facts import RedisFacts
 from bot.store.redis_keys import PREFIX, SHARD_LIST, WAKE, Shard, shard
-from bot.store.state import JOINED_TTL_SECONDS, REPLAY_PAUSE_SECONDS
+from bot.store.state import DUPLICATE, FULL, JOINED_TTL_SECONDS, QUEUED, REPLAY_PAUSE_SECONDS
 from bot.thread_lock import Lease, LeaseLost
 
 __all__ = ["Client", "RedisLease", "RedisState", "connect", "is_cluster"]
@@ -131,15 +131,21 @@ class RedisState(RedisFacts):
         return isinstance(self.client, RedisCluster)
 
     def accept(self, job: Job, dedup_keys: list[str]) -> bool:
+        return self.offer(job, dedup_keys) == QUEUED
+
+    def offer(self, job: Job, dedup_keys: list[str], max_queued: int = 0) -> str:
+        """See State.offer: `accept`, refusing past `max_queued` jobs in the thread."""
         sid, at = job.session_id, shard(job.session_id)
         client = self.client
         keys = [at.thread("inbox", sid), at.pending, at.thread("joined", sid)]
         keys += [at.dedup(k) for k in dedup_keys]
         when = message_time(job.ts) if job.replayed else None
+        cap = 0 if job.replayed else max_queued  # a replayed job was taken once already
         args = [job.dumps(), sid, time.time(), DEDUP_TTL_SECONDS, JOINED_TTL_SECONDS, job.kind,
-                "" if when is None else repr(when)]
-        if self._accept(keys=keys, args=args) != 1:
-            return False
+                "" if when is None else repr(when), cap]
+        outcome = self._accept(keys=keys, args=args)
+        if outcome != 1:
+            return FULL if outcome == 2 else DUPLICATE
         pipe = client.pipeline(transaction=False)
         pipe.lpush(WAKE, sid)
         if job.kind == "turn" and job.thread_ts != DM_THREAD:
@@ -149,7 +155,7 @@ class RedisState(RedisFacts):
             pipe.execute()
         except RedisError as exc:  # queued already: the sweep finds it without the wake-up
             log.warning("could not wake a worker for %s: %s", sid, exc)
-        return True
+        return QUEUED
 
     def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:
         at = shard(job.session_id)

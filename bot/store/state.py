@@ -32,12 +32,20 @@ REPLAY_PAUSE_SECONDS = 30
 # within FLUSH_SECONDS, bot/outage.py) queues what it held before any of a thread's later
 # messages is answered: each lands before them, by message time.
 SETTLE_SECONDS = 3.0
+# What `offer` did with a message.
+QUEUED, DUPLICATE, FULL = "queued", "duplicate", "full"
 
 
 class State(Protocol):
     distributed: bool
 
     def accept(self, job: Job, dedup_keys: list[str]) -> bool: ...
+
+    def offer(self, job: Job, dedup_keys: list[str], max_queued: int = 0) -> str:
+        """`accept` with a cap: QUEUED; DUPLICATE; or FULL when the thread already holds
+        `max_queued` jobs (> 0), in which case the message is deduped (a retry of it is a
+        DUPLICATE) but not queued. A replayed job is never refused (it was taken before)."""
+        ...
 
     def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:
         """Was any of these keys of `job` accepted already? (A read: `accept` decides.)"""
