@@ -31,8 +31,9 @@ BUDGET = {"FILE_MAX_BYTES": "200000", "TURN_MAX_FILES": "4", "TURN_MAX_FILE_BYTE
 
 
 @pytest.fixture
-def files() -> Iterator[FileServer]:
+def files(monkeypatch: pytest.MonkeyPatch) -> Iterator[FileServer]:
     with FileServer(token=TOKEN) as server:
+        monkeypatch.setenv("SLACK_FILE_HOSTS", server.url("").rstrip("/"))  # Slack's, here
         yield server
 
 
