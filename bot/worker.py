@@ -44,6 +44,8 @@ class Worker:
         self._active_lock = threading.Lock()
         self._backlog: list[str] = []
         self._next_sweep = 0.0
+        self._next_report = 0.0
+        self._reporting = threading.Lock()
         self._stopping = threading.Event()
         # Called on every sweep (Runtime: replay the durable inbox if Redis lost its data).
         self.on_sweep: Callable[[], object] = lambda: None
@@ -95,10 +97,29 @@ class Worker:
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
             self.on_sweep()
+            self._report_unshown()
             self._backlog = self.state.orphans()
         if self._backlog:
             return self._backlog.pop(0)
         return self.state.wait_for_work(timeout=1.0)
+
+    def _report_unshown(self) -> None:
+        """Every REPORT_SECONDS, in one process at a time, post the notes of answers Slack
+        never showed (bot/undelivered.py), off the dispatcher thread."""
+        if time.monotonic() < self._next_report or not self._reporting.acquire(blocking=False):
+            return
+        self._next_report = time.monotonic() + undelivered.REPORT_SECONDS
+        threading.Thread(target=self._report_now, name="report-unshown", daemon=True).start()
+
+    def _report_now(self) -> None:
+        try:
+            if self.state.spend("undelivered-reporter", 1, undelivered.REPORT_SECONDS):
+                undelivered.report_pending(self.state, self.state.try_lease,
+                                           self.conversation.replier.note)
+        except Exception as exc:  # Redis or Slack down: the next round tries again
+            log.warning("could not report unshown answers yet: %s", exc)
+        finally:
+            self._reporting.release()
 
     def _claim(self, session_id: str) -> bool:
         with self._active_lock:

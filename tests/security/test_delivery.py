@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from bot import undelivered
 from bot import worker as worker_module
 from bot.jobs import session_id
 from tests.fakes.model import ScriptedModel
@@ -136,3 +137,33 @@ def test_the_failure_count_of_a_message_survives_a_worker_restart(
     assert len(second.calls) == worker_module.MAX_FAILURES - tried
     [apology] = fake_slack.bot_messages("C1", root)
     assert "Sorry" in apology.text
+
+
+def test_an_unshown_answer_is_reported_once_slack_recovers_though_nobody_writes_again(
+    make_bot, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack refuses an answer for good, then takes posts again; nobody writes in the
+    thread: the sweep posts the note there, once, and no other process repeats it."""
+    monkeypatch.setattr(undelivered, "REPORT_SECONDS", 0.3, raising=False)
+    broken = threading.Event()
+    broken.set()
+
+    def refuse(call):
+        if broken.is_set():
+            return {"ok": False, "error": "not_in_channel"}
+        return fake_slack._default_response(call)
+
+    fake_slack.set_response("chat.postMessage", refuse)
+    model = ScriptedModel(["an answer nobody saw"])
+    bot = make_bot(model)
+    root = bot.mention("first question")["ts"]
+    sid = session_id("T1", "C1", root)
+    wait(lambda: model.calls and not bot.runtime.state.queued(sid), "the message given up")
+    time.sleep(1.0)  # several report rounds while Slack still refuses: nothing is lost
+    assert not fake_slack.bot_messages("C1", root)
+    broken.clear()
+    wait(lambda: fake_slack.bot_messages("C1", root), "the note, without a new message")
+    time.sleep(1.0)  # more rounds: the note is posted once
+    [note] = fake_slack.bot_messages("C1", root)
+    assert "could not be shown" in note.text and "<!date^" in note.text
+    assert len(model.calls) == 1
