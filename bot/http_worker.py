@@ -100,6 +100,17 @@ def request_size(
     return end + 4 + length
 
 
+def _receive(conn: TConn) -> bytes | None:
+    """What a readable connection sent: b"" at its end or on an error, None if nothing
+    was there after all."""
+    try:
+        return conn.sock.recv(65536)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
 TIMEOUT = Refused("408 Request Timeout", "request not received in time")
 
 
@@ -150,12 +161,9 @@ class RequestReadingWorker(ThreadWorker):
         self.reading[conn] = None
 
     def _on_readable(self, conn: TConn, _sock: socket.socket) -> None:
-        try:
-            data = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._stop_reading(conn)
             self._close(conn)
@@ -246,12 +254,9 @@ class RequestReadingWorker(ThreadWorker):
         self.closing[conn] = time.monotonic() + LINGER_SECONDS
 
     def _on_closing(self, conn: TConn, _sock: socket.socket) -> None:
-        try:
-            data = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn)
+        if data is None:
             return
-        except OSError:
-            data = b""
         conn.drained += len(data)
         if not data or conn.drained > LINGER_BYTES:
             self._end_linger(conn)
