@@ -35,8 +35,10 @@ def main() -> None:
         sys.argv = ["gunicorn", "-c", "python:bot.gunicorn_conf", "bot.web:create_app()"]
         run()
     else:
-        sys.exit(f"unknown mode {mode!r}: use `python -m bot http`, `python -m bot socket`, "
-                 "`python -m bot turns` or `python -m bot lifecycle`")
+        sys.exit(
+            f"unknown mode {mode!r}: use `python -m bot http`, `python -m bot socket`, "
+            "`python -m bot turns` or `python -m bot lifecycle`"
+        )
 
 
 if __name__ == "__main__":

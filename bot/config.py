@@ -87,8 +87,9 @@ def _session_dir(env: dict[str, str]) -> Path:
     return path
 
 
-def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
-         turns_only: bool = False) -> Config:
+def load(
+    env: dict[str, str] | None = None, *, socket_mode: bool = False, turns_only: bool = False
+) -> Config:
     """Build a Config from `env` (default: os.environ); raise ConfigError naming the fix.
     `turns_only`: a process that only answers (`python -m bot turns`): no Slack requests
     reach it, so it needs neither the signing secret nor the app token."""
@@ -96,23 +97,33 @@ def load(env: dict[str, str] | None = None, *, socket_mode: bool = False,
     if turns_only:
         env["PROCESS_ROLE"] = "turns"
     client_id, client_secret, redirect_uri = features.oauth(env, socket_mode)
-    bot_token = "" if client_id else require(
-        env, "SLACK_BOT_TOKEN", "xoxb-",
-        "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page, "
-        "or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install in many workspaces.",
+    bot_token = (
+        ""
+        if client_id
+        else require(
+            env,
+            "SLACK_BOT_TOKEN",
+            "xoxb-",
+            "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page, "
+            "or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install in many workspaces.",
+        )
     )
     if turns_only:
         app_token, signing_secret = "", ""
     elif socket_mode:
         app_token = require(
-            env, "SLACK_APP_TOKEN", "xapp-",
+            env,
+            "SLACK_APP_TOKEN",
+            "xapp-",
             "Create an app-level token with connections:write under Basic Information.",
         )
         signing_secret = get(env, "SLACK_SIGNING_SECRET") or ""
     else:
         app_token = get(env, "SLACK_APP_TOKEN") or ""
         signing_secret = require(
-            env, "SLACK_SIGNING_SECRET", "",
+            env,
+            "SLACK_SIGNING_SECRET",
+            "",
             "Copy the Signing Secret from your app's Basic Information page.",
         )
     provider = (get(env, "MODEL_PROVIDER") or "bedrock").lower()
@@ -175,16 +186,21 @@ ROLES = ("all", "accept", "turns")
 def _role(env: dict[str, str], redis_url: str | None) -> str:
     role = (get(env, "PROCESS_ROLE") or "all").lower()
     if role not in ROLES:
-        raise ConfigError(f"PROCESS_ROLE={role!r} is not one of {', '.join(ROLES)}; unset it "
-                          "to accept and answer in every process.")
+        raise ConfigError(
+            f"PROCESS_ROLE={role!r} is not one of {', '.join(ROLES)}; unset it "
+            "to accept and answer in every process."
+        )
     if role != "all" and not redis_url:
-        raise ConfigError(f"PROCESS_ROLE={role} splits accepting from answering across "
-                          "processes, which needs shared state: set REDIS_URL.")
+        raise ConfigError(
+            f"PROCESS_ROLE={role} splits accepting from answering across "
+            "processes, which needs shared state: set REDIS_URL."
+        )
     return role
 
 
-def load_or_exit(*, socket_mode: bool, turns_only: bool = False,
-                 exit_code: int = CONFIG_EXIT) -> Config:
+def load_or_exit(
+    *, socket_mode: bool, turns_only: bool = False, exit_code: int = CONFIG_EXIT
+) -> Config:
     """Load .env and the configuration; on a mistake, say which variable and exit.
 
     Called before any server starts (see bot/__main__.py and bot/gunicorn_conf.py)."""

@@ -51,17 +51,32 @@ GAVE_UP = (
 RETRY_AGE_SECONDS = 5.0
 # Slack errors that no retry will fix: give up on posting rather than loop.
 PERMANENT_SLACK_ERRORS = {
-    "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text",
-    "restricted_action", "thread_not_found", "invalid_auth", "account_inactive",
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "msg_too_long",
+    "no_text",
+    "restricted_action",
+    "thread_not_found",
+    "invalid_auth",
+    "account_inactive",
     "token_revoked",
 }
 
 
 class Conversation:
-    def __init__(self, state: State, store: SessionStore, personas: Personas,
-                 replier: Replier, streaming: bool = True, reader: ThreadReader | None = None,
-                 bot_user_id: Callable[[Job], str] = lambda job: "",
-                 file_limits: FileLimits | None = None, inbox: Inbox | None = None) -> None:
+    def __init__(
+        self,
+        state: State,
+        store: SessionStore,
+        personas: Personas,
+        replier: Replier,
+        streaming: bool = True,
+        reader: ThreadReader | None = None,
+        bot_user_id: Callable[[Job], str] = lambda job: "",
+        file_limits: FileLimits | None = None,
+        inbox: Inbox | None = None,
+    ) -> None:
         self.state = state
         self.budget = SlackBudget(state)
         self.inbox = inbox
@@ -84,13 +99,22 @@ class Conversation:
         on the final attempt, where the user gets a short explanation instead.
         """
         if not self.replier.clients.installed(jobs[0]):  # uninstalled or revoked meanwhile
-            log.warning("session %s: the app is no longer installed there; dropping %d queued "
-                        "messages", jobs[0].session_id, len(jobs))
+            log.warning(
+                "session %s: the app is no longer installed there; dropping %d queued messages",
+                jobs[0].session_id,
+                len(jobs),
+            )
             return list(jobs)
-        if jobs[0].replayed and jobs[0].kind == "turn" and self.store.handled(
-                jobs[0].session_id, jobs[0].ts, self.personas.ids):
-            log.info("session %s: %s was handled before the state store lost it; skipped",
-                     jobs[0].session_id, jobs[0].ts)
+        if (
+            jobs[0].replayed
+            and jobs[0].kind == "turn"
+            and self.store.handled(jobs[0].session_id, jobs[0].ts, self.personas.ids)
+        ):
+            log.info(
+                "session %s: %s was handled before the state store lost it; skipped",
+                jobs[0].session_id,
+                jobs[0].ts,
+            )
             return jobs[:1]
         if jobs[0].kind == "reset":
             self.reset(jobs[0])
@@ -99,7 +123,8 @@ class Conversation:
             self._post(lambda: self.replier.note(jobs[0], help_text(self.personas)))
             return self._done(jobs[:1])
         persona, refused = self.personas.choose(
-            jobs[0].channel, jobs[0].persona, self.state.sticky_persona(jobs[0].session_id))
+            jobs[0].channel, jobs[0].persona, self.state.sticky_persona(jobs[0].session_id)
+        )
         if persona is None:  # kept to other channels (only_in_channels): say so, run nothing
             self._post(lambda: self.replier.note(jobs[0], refused))
             return self._done(jobs[:1])
@@ -114,8 +139,9 @@ class Conversation:
             self.state.set_sticky_persona(jobs[0].session_id, persona.id)
         return self.answer(persona, batch, lease, final_attempt)
 
-    def answer(self, persona: Persona, batch: list[Job], lease: Lease,
-               final_attempt: bool = True) -> list[Job]:
+    def answer(
+        self, persona: Persona, batch: list[Job], lease: Lease, final_attempt: bool = True
+    ) -> list[Job]:
         """Answer `batch` (or replay the stored answer of those of its jobs an interrupted
         turn answered); return the jobs answered."""
         last = batch[-1]
@@ -132,16 +158,25 @@ class Conversation:
         failed = True
         noted = [0]
         try:
-            result = run_turn(self.store, self.personas, persona, batch, lease, stream,
-                              context=lambda has_history: self._context(batch, has_history, noted),
-                              token=self.replier.clients.for_job(last).token or "",
-                              file_limits=self.file_limits)
+            result = run_turn(
+                self.store,
+                self.personas,
+                persona,
+                batch,
+                lease,
+                stream,
+                context=lambda has_history: self._context(batch, has_history, noted),
+                token=self.replier.clients.for_job(last).token or "",
+                file_limits=self.file_limits,
+            )
             failed = False
             consumed(self.state, last.session_id, noted[0])  # used by a committed turn
         except Uninstalled:  # delete_team ran meanwhile: store and post nothing
             turn.done("uninstalled")
-            log.info("session %s: the app was uninstalled there; nothing stored or posted",
-                     last.session_id)
+            log.info(
+                "session %s: the app was uninstalled there; nothing stored or posted",
+                last.session_id,
+            )
             if stream is not None:
                 stream.close()
             return list(batch)
@@ -163,21 +198,30 @@ class Conversation:
                     raise
                 # One poisoned message must not sink its neighbours: answer them one by one,
                 # so only the message that really fails gets the apology.
-                log.warning("session %s: a turn of %d messages failed (%s); answering them "
-                            "one at a time", last.session_id, len(batch), type(exc).__name__)
+                log.warning(
+                    "session %s: a turn of %d messages failed (%s); answering them one at a time",
+                    last.session_id,
+                    len(batch),
+                    type(exc).__name__,
+                )
                 return self.answer(persona, batch[:1], lease, final_attempt)
             self._report_failure(last, exc, stream)
             return self._done(batch)
         finally:
             self.progress.finished(batch, shown, failed)
         stopped = stream is not None and stream.stopped
-        telemetry.note(outcome="stopped" if stopped else "answered",
-                       stored_answer=result.replayed or None)  # posted without a model call
+        telemetry.note(
+            outcome="stopped" if stopped else "answered", stored_answer=result.replayed or None
+        )  # posted without a model call
         answered = result.done[-1]
         posted = self.replier.posted_parts(answered) if result.replayed else frozenset()
         if posted:
-            log.info("session %s: answer to %s was already posted (parts %s)",
-                     answered.session_id, answered.ts, sorted(posted))
+            log.info(
+                "session %s: answer to %s was already posted (parts %s)",
+                answered.session_id,
+                answered.ts,
+                sorted(posted),
+            )
         if result.replayed and stream is not None and answered is not last:
             stream.close()  # it was for another message: the answered one's may have streamed
             stream = self._stream(answered, identity, earlier=True)
@@ -187,8 +231,14 @@ class Conversation:
                 stream.close()
                 self._failed(answered)
             lease.check()
-        self._deliver(answered, list(result.done), stream, lambda: self.replier.deliver(
-            answered, result.text, persona, stream, posted, tools=result.tools))
+        self._deliver(
+            answered,
+            list(result.done),
+            stream,
+            lambda: self.replier.deliver(
+                answered, result.text, persona, stream, posted, tools=result.tools
+            ),
+        )
         if stream is None or not stream.streamed:
             metrics.first_text(answered)
         turn.done("replayed" if result.replayed else "stopped" if stopped else "answered")
@@ -208,25 +258,38 @@ class Conversation:
         first, texts = batch[0], []
         if self.reader is not None and wants_earlier(first, has_history):
             since = self.state.fact(f"reset:{first.session_id}")
-            earlier = self.reader.earlier(first.channel, first.thread_ts, first.ts,
-                                          self.bot_user_id(first), since_ts=since,
-                                          client=self.replier.clients.for_job(first))
+            earlier = self.reader.earlier(
+                first.channel,
+                first.thread_ts,
+                first.ts,
+                self.bot_user_id(first),
+                since_ts=since,
+                client=self.replier.clients.for_job(first),
+            )
             texts += [earlier] if earlier else []
         notes, noted[0] = pending_notes(self.state, first.session_id)
         posted = notes_text(notes)
         return [*texts, posted] if posted else texts
 
-    def _stream(self, job: Job, identity: dict[str, str], earlier: bool = False
-                ) -> AnswerStream | None:
+    def _stream(
+        self, job: Job, identity: dict[str, str], earlier: bool = False
+    ) -> AnswerStream | None:
         """The stream of the answer to `job`; `earlier`: an earlier attempt surely ran."""
         if not self.streaming or not AnswerStream.possible(job):
             return None
         age = time.time() - (message_time(job.ts) or time.time())
         earlier = earlier or job.ts in self.failed or age > RETRY_AGE_SECONDS
-        return AnswerStream(self.replier.clients.for_job(job), self.state, job, identity,
-                            self.stream_refused, recipient_team=job.user_team,
-                            budget=self.budget, inbox=self.inbox,
-                            maybe_earlier=earlier)
+        return AnswerStream(
+            self.replier.clients.for_job(job),
+            self.state,
+            job,
+            identity,
+            self.stream_refused,
+            recipient_team=job.user_team,
+            budget=self.budget,
+            inbox=self.inbox,
+            maybe_earlier=earlier,
+        )
 
     def _failed(self, job: Job) -> None:
         """`job`'s turn failed after its stream opened: the retry looks for its messages."""
@@ -240,8 +303,9 @@ class Conversation:
         telemetry.failed(exc, "storage_error" if storage else "model_error")
         log.error("session %s: turn failed: %s", job.session_id, exc, exc_info=not storage)
         text = (STORAGE_FAILED if storage else MODEL_FAILED).format(reason=reason)
-        self._post(lambda: self.replier.end_stream(job, stream, text)
-                   or self.replier.note(job, text))
+        self._post(
+            lambda: self.replier.end_stream(job, stream, text) or self.replier.note(job, text)
+        )
 
     def _post(self, send: Callable[[], object]) -> bool:
         """`send()`; True if Slack refused it for good (given up), False if it was posted."""
@@ -256,8 +320,9 @@ class Conversation:
             log.error("giving up posting to Slack: %s", error)
             return True
 
-    def _deliver(self, job: Job, jobs: list[Job], stream: AnswerStream | None,
-                 send: Callable[[], object]) -> None:
+    def _deliver(
+        self, job: Job, jobs: list[Job], stream: AnswerStream | None, send: Callable[[], object]
+    ) -> None:
         """Post the stored answer to `job`. Slack failing: Undelivered (the worker retries
         it, bot/worker.py); refusing for good: recorded, and reported in the thread the
         next time Slack takes a post there (bot/undelivered.py), as after such a refusal."""
@@ -286,14 +351,19 @@ class Conversation:
         self.state.set_sticky_persona(job.session_id, None)
         in_dm = job.thread_ts == DM_THREAD
         where = "our DM conversation" if in_dm else "this conversation"
-        self._post(lambda: self.replier.note(
-            job, f":broom: <@{job.user}> reset {where}; I've forgotten everything before this."
-        ))
+        self._post(
+            lambda: self.replier.note(
+                job, f":broom: <@{job.user}> reset {where}; I've forgotten everything before this."
+            )
+        )
         # The thread is read again for context only after this (Slack ts are the time).
         self.state.set_fact(f"reset:{job.session_id}", f"{time.time():.6f}")
         outcome = "Reset done" if existed else "Nothing to reset (no memory yet), but it's clear"
         link = "" if in_dm else f" (thread {job.thread_ts})"
         self.replier.ephemeral(
-            job.requested_in or job.channel, job.user, f"{outcome}{link}.",
-            thread_ts=job.reply_thread_ts, job=job,
+            job.requested_in or job.channel,
+            job.user,
+            f"{outcome}{link}.",
+            thread_ts=job.reply_thread_ts,
+            job=job,
         )

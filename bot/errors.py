@@ -8,7 +8,11 @@ from redis.exceptions import RedisError
 from strands.types.exceptions import SessionException
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    RedisError, SessionException, BotoCoreError, ClientError, OSError,
+    RedisError,
+    SessionException,
+    BotoCoreError,
+    ClientError,
+    OSError,
 )
 
 

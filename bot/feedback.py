@@ -46,8 +46,9 @@ class Vote:
 
 
 def _value(session_id: str, for_ts: str, persona_id: str, vote: str) -> str:
-    return json.dumps({"s": session_id, "t": for_ts, "p": persona_id, "v": vote},
-                      separators=(",", ":"))
+    return json.dumps(
+        {"s": session_id, "t": for_ts, "p": persona_id, "v": vote}, separators=(",", ":")
+    )
 
 
 def parse_vote(value: Any) -> Vote | None:
@@ -62,8 +63,12 @@ def parse_vote(value: Any) -> Vote | None:
     if not all(isinstance(f, str) for f in fields):
         return None
     vote = Vote(*fields)
-    if (not _SESSION.match(vote.session_id) or not _TS.match(vote.for_ts)
-            or not _PERSONA.match(vote.persona) or vote.vote not in VOTES):
+    if (
+        not _SESSION.match(vote.session_id)
+        or not _TS.match(vote.for_ts)
+        or not _PERSONA.match(vote.persona)
+        or vote.vote not in VOTES
+    ):
         return None
     return vote
 
@@ -73,11 +78,13 @@ def feedback_actions(session_id: str, for_ts: str, persona_id: str) -> dict[str,
     buttons = FeedbackButtonsElement(
         action_id=FEEDBACK_ACTION,
         positive_button=FeedbackButtonObject(
-            text="👍", accessibility_label="This answer was helpful",
+            text="👍",
+            accessibility_label="This answer was helpful",
             value=_value(session_id, for_ts, persona_id, "up"),
         ),
         negative_button=FeedbackButtonObject(
-            text="👎", accessibility_label="This answer was not helpful",
+            text="👎",
+            accessibility_label="This answer was not helpful",
             value=_value(session_id, for_ts, persona_id, "down"),
         ),
     )
@@ -95,12 +102,14 @@ def _sections(text: str) -> list[str]:
     return [*pieces, text] if text.strip() else pieces
 
 
-def feedback_blocks(session_id: str, for_ts: str, persona_id: str, text: str
-                    ) -> list[dict[str, Any]]:
+def feedback_blocks(
+    session_id: str, for_ts: str, persona_id: str, text: str
+) -> list[dict[str, Any]]:
     """The answer `text` as mrkdwn sections (rendered as the plain `text` would be), then
     the feedback buttons."""
-    sections = [SectionBlock(text=MarkdownTextObject(text=piece)).to_dict()
-                for piece in _sections(text)]
+    sections = [
+        SectionBlock(text=MarkdownTextObject(text=piece)).to_dict() for piece in _sections(text)
+    ]
     return [*sections, feedback_actions(session_id, for_ts, persona_id)]
 
 

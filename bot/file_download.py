@@ -34,8 +34,9 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
     """Follow redirects (Slack may send a download to its CDN), sending the bot token only
     to an allowed Slack file host."""
 
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
-                         newurl: str) -> urllib.request.Request | None:
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and not file_hosts.token_may_go_to(new.full_url):
             new.remove_header("Authorization")
@@ -48,8 +49,9 @@ def _opener() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(_Redirects(), https)
 
 
-def download(file: Mapping[str, Any], token: str, cap: int, timeout: float,
-             truncate: bool = False) -> tuple[bytes, bool]:
+def download(
+    file: Mapping[str, Any], token: str, cap: int, timeout: float, truncate: bool = False
+) -> tuple[bytes, bool]:
     """(bytes, cut): at most `cap` bytes; more is a problem unless `truncate`. Counted
     among the Slack calls (bot.metrics), as `files.download`: urllib, not the WebClient.
     A link to a host that may not have the token is a problem, and nothing is fetched."""
@@ -69,13 +71,15 @@ def _url(file: Mapping[str, Any]) -> str:
     if parts.scheme not in ("https", "http"):
         raise FileProblem("no download link", "no_link")
     if not file_hosts.token_may_go_to(url):
-        raise FileProblem(f"not a Slack file link ({parts.scheme}://{parts.hostname or '?'}), "
-                          "so it was not downloaded", "not_slack")
+        raise FileProblem(
+            f"not a Slack file link ({parts.scheme}://{parts.hostname or '?'}), "
+            "so it was not downloaded",
+            "not_slack",
+        )
     return url
 
 
-def _fetch(url: str, token: str, cap: int, timeout: float,
-           truncate: bool) -> tuple[bytes, bool]:
+def _fetch(url: str, token: str, cap: int, timeout: float, truncate: bool) -> tuple[bytes, bool]:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     deadline, chunks, total = time.monotonic() + timeout, [], 0
     try:

@@ -31,8 +31,18 @@ from bot.file_download import FileProblem, download, mb
 from bot.turn_budget import Allowance
 
 # The fields of a Slack file object read here; a Job keeps only these.
-FIELDS = ("id", "name", "title", "mimetype", "filetype", "size", "mode", "file_access",
-          "url_private_download", "url_private")
+FIELDS = (
+    "id",
+    "name",
+    "title",
+    "mimetype",
+    "filetype",
+    "size",
+    "mode",
+    "file_access",
+    "url_private_download",
+    "url_private",
+)
 # Largest raw file per block each provider takes (base64 adds a third on the wire):
 # Bedrock Converse: images 3.75 MB, documents 4.5 MB; Anthropic: images 5 MB *as base64*,
 # PDFs 32 MB a request; OpenAI: images 20 MB, PDFs as `file` parts (models with file input).
@@ -43,21 +53,106 @@ SUPPORT: dict[str, dict[str, int]] = {
 }
 NO_TEXT = "(The user sent files without a message.)"
 _SIGN_IN = "a web page: does the app have the files:read scope?"  # Slack's answer without it
-_IMAGE_TYPES = {"image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp",
-                "png", "jpg", "jpeg", "gif", "webp"}  # mimetypes and Slack filetypes
-_TEXT_MIMETYPES = {"application/json", "application/xml", "application/javascript",
-                   "application/x-yaml", "application/yaml", "application/toml",
-                   "application/x-sh", "application/sql", "application/x-ndjson"}
-_CODE = {"c", "cpp", "csharp", "css", "csv", "clojure", "d", "dart", "diff", "dockerfile",
-         "erlang", "go", "groovy", "haskell", "html", "java", "javascript", "json", "kotlin",
-         "latex", "lua", "markdown", "perl", "php", "powershell", "python", "r", "ruby",
-         "rust", "scala", "shell", "sql", "swift", "text", "tsv", "typescript", "xml", "yaml"}
+_IMAGE_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/jpg",
+    "image/gif",
+    "image/webp",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "webp",
+}  # mimetypes and Slack filetypes
+_TEXT_MIMETYPES = {
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-yaml",
+    "application/yaml",
+    "application/toml",
+    "application/x-sh",
+    "application/sql",
+    "application/x-ndjson",
+}
+_CODE = {
+    "c",
+    "cpp",
+    "csharp",
+    "css",
+    "csv",
+    "clojure",
+    "d",
+    "dart",
+    "diff",
+    "dockerfile",
+    "erlang",
+    "go",
+    "groovy",
+    "haskell",
+    "html",
+    "java",
+    "javascript",
+    "json",
+    "kotlin",
+    "latex",
+    "lua",
+    "markdown",
+    "perl",
+    "php",
+    "powershell",
+    "python",
+    "r",
+    "ruby",
+    "rust",
+    "scala",
+    "shell",
+    "sql",
+    "swift",
+    "text",
+    "tsv",
+    "typescript",
+    "xml",
+    "yaml",
+}
 _TEXT_EXTENSIONS = _CODE | {
-    "txt", "md", "jsonl", "yml", "toml", "ini", "cfg", "conf", "log", "htm", "py", "js", "ts",
-    "tsx", "jsx", "h", "hpp", "cs", "rs", "rb", "pl", "sh", "bash", "ps1", "kt", "scss", "hs",
-    "tex", "patch"}
-_MAGIC = [(b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF87a", "gif"),
-          (b"GIF89a", "gif")]
+    "txt",
+    "md",
+    "jsonl",
+    "yml",
+    "toml",
+    "ini",
+    "cfg",
+    "conf",
+    "log",
+    "htm",
+    "py",
+    "js",
+    "ts",
+    "tsx",
+    "jsx",
+    "h",
+    "hpp",
+    "cs",
+    "rs",
+    "rb",
+    "pl",
+    "sh",
+    "bash",
+    "ps1",
+    "kt",
+    "scss",
+    "hs",
+    "tex",
+    "patch",
+}
+_MAGIC = [
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+]
 _LABEL = re.compile(r"^File (?P<name>.+) \((?:image|PDF)\):$")
 _DOC_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9\-()\[\] ]+")  # Bedrock's rule for document names
 
@@ -81,8 +176,9 @@ def slack_files(raw: Any) -> tuple[dict[str, Any], ...]:
     """An event's `files` (null, missing, stubs) reduced to FIELDS."""
     if not isinstance(raw, list):
         return ()
-    return tuple({k: f[k] for k in FIELDS if f.get(k) is not None}
-                 for f in raw if isinstance(f, dict))
+    return tuple(
+        {k: f[k] for k in FIELDS if f.get(k) is not None} for f in raw if isinstance(f, dict)
+    )
 
 
 def display_name(file: Mapping[str, Any]) -> str:
@@ -90,11 +186,16 @@ def display_name(file: Mapping[str, Any]) -> str:
     return " ".join(name.split())[:200]  # one line in the prompt
 
 
-def read_files(files: Iterable[Mapping[str, Any]], token: str, provider: str,
-               limits: FileLimits = FileLimits(), *,
-               file_info: Callable[[str], Mapping[str, Any] | None] | None = None,
-               used_names: set[str] | None = None,
-               allowance: Allowance | None = None) -> FileInput:
+def read_files(
+    files: Iterable[Mapping[str, Any]],
+    token: str,
+    provider: str,
+    limits: FileLimits = FileLimits(),
+    *,
+    file_info: Callable[[str], Mapping[str, Any] | None] | None = None,
+    used_names: set[str] | None = None,
+    allowance: Allowance | None = None,
+) -> FileInput:
     """Content blocks for a `provider` model from Slack file objects; each file that cannot
     be sent is a problem instead. `file_info(id)` (e.g. `lambda i: client.files_info(file=i)
     ["file"]`) completes `file_access: "check_file_info"` stubs (Slack Connect).
@@ -119,19 +220,25 @@ def read_files(files: Iterable[Mapping[str, Any]], token: str, provider: str,
     return result
 
 
-def read_for_jobs(jobs: Iterable[Any], token: str, provider: str,
-                  limits: FileLimits = FileLimits(), **kwargs: Any) -> dict[str, FileInput]:
+def read_for_jobs(
+    jobs: Iterable[Any], token: str, provider: str, limits: FileLimits = FileLimits(), **kwargs: Any
+) -> dict[str, FileInput]:
     """`read_files` for each queued Job with files, keyed by its ts (for `prompt_for`),
     within one turn's budget of files and bytes (`limits`, bot/turn_budget.py)."""
     used: set[str] = set()
     allowance = Allowance.of(limits.max_files, limits.max_turn_bytes)
-    return {job.ts: read_files(job.files, token, provider, limits, used_names=used,
-                               allowance=allowance, **kwargs)
-            for job in jobs if job.files}
+    return {
+        job.ts: read_files(
+            job.files, token, provider, limits, used_names=used, allowance=allowance, **kwargs
+        )
+        for job in jobs
+        if job.files
+    }
 
 
-def prompt_blocks(text: str, files: Iterable[Mapping[str, Any]],
-                  read: FileInput | None) -> list[ContentBlock]:
+def prompt_blocks(
+    text: str, files: Iterable[Mapping[str, Any]], read: FileInput | None
+) -> list[ContentBlock]:
     """One Slack message's part of the prompt: its text, its files, what could not be read."""
     files = list(files)
     blocks: list[ContentBlock] = [{"text": text if text or not files else NO_TEXT}]
@@ -142,8 +249,12 @@ def prompt_blocks(text: str, files: Iterable[Mapping[str, Any]],
         return [*blocks, {"text": f"[Attached but not read, so you have not seen them: {names}]"}]
     blocks += read.blocks
     if read.problems:
-        blocks.append({"text": "[Attached but unreadable, so you have not seen them (the user "
-                               f"is told): {'; '.join(read.problems)}]"})
+        blocks.append(
+            {
+                "text": "[Attached but unreadable, so you have not seen them (the user "
+                f"is told): {'; '.join(read.problems)}]"
+            }
+        )
     return blocks
 
 
@@ -152,13 +263,24 @@ def answer_note(problems: list[str]) -> str:
     return "\n\n:warning: I couldn't read " + "; ".join(problems) + "." if problems else ""
 
 
-def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
-            limits: FileLimits, used: set[str], allowance: Allowance) -> list[ContentBlock]:
+def _blocks(
+    file: Mapping[str, Any],
+    name: str,
+    token: str,
+    provider: str,
+    limits: FileLimits,
+    used: set[str],
+    allowance: Allowance,
+) -> list[ContentBlock]:
     mode = file.get("mode")
     if mode in ("hidden_by_limit", "tombstone", "external"):
-        raise FileProblem({"hidden_by_limit": "hidden by Slack (over the workspace's file "
-                                              "history limit)", "tombstone": "deleted",
-                           "external": "a link to a file outside Slack"}[mode])
+        raise FileProblem(
+            {
+                "hidden_by_limit": "hidden by Slack (over the workspace's file history limit)",
+                "tombstone": "deleted",
+                "external": "a link to a file outside Slack",
+            }[mode]
+        )
     kind = _kind(file, name)
     if kind == "text":
         cap = min(limits.max_bytes, limits.max_text_chars * 4)  # UTF-8: at most 4 bytes a char
@@ -188,8 +310,10 @@ def _blocks(file: Mapping[str, Any], name: str, token: str, provider: str,
     head: ContentBlock = {"text": f"File {name} ({label}):"}
     if kind == "image":
         return [head, {"image": {"format": found, "source": {"bytes": data}}}]  # type: ignore
-    return [head, {"document": {"format": "pdf", "name": _doc_name(name, used),
-                                "source": {"bytes": data}}}]
+    return [
+        head,
+        {"document": {"format": "pdf", "name": _doc_name(name, used), "source": {"bytes": data}}},
+    ]
 
 
 def _kind(file: Mapping[str, Any], name: str) -> str | None:
@@ -200,8 +324,13 @@ def _kind(file: Mapping[str, Any], name: str) -> str | None:
     if "pdf" in (mimetype.removeprefix("application/"), filetype):
         return "pdf"
     extension = PurePosixPath(name).suffix.lstrip(".").lower()
-    if (file.get("mode") == "snippet" or mimetype.startswith("text/") or filetype in _CODE
-            or mimetype in _TEXT_MIMETYPES or extension in _TEXT_EXTENSIONS):
+    if (
+        file.get("mode") == "snippet"
+        or mimetype.startswith("text/")
+        or filetype in _CODE
+        or mimetype in _TEXT_MIMETYPES
+        or extension in _TEXT_EXTENSIONS
+    ):
         return "text"
     return None
 
@@ -213,7 +342,7 @@ def _text_block(name: str, data: bytes, cut: bool, limits: FileLimits) -> Conten
     if cut:
         text = text.rstrip("\ufffd")  # the byte cut may have split a character
     if len(text) > limits.max_text_chars:
-        text, cut = text[:limits.max_text_chars], True
+        text, cut = text[: limits.max_text_chars], True
     fence = "```"
     while fence in text:
         fence += "`"
@@ -252,7 +381,8 @@ def shrink_for_storage(messages: list[Message]) -> None:
     for message in messages:
         content = message.get("content") or []
         if message.get("role") != "user" or not any(
-                "image" in b or "document" in b for b in content):
+            "image" in b or "document" in b for b in content
+        ):
             continue
         kept: list[ContentBlock] = []
         for block in content:
@@ -264,7 +394,12 @@ def shrink_for_storage(messages: list[Message]) -> None:
             if label:
                 kept.pop()
             name = label["name"] if label else block.get("document", {}).get("name", "")
-            kept.append({"text": f"[{kind} {name} was shown to you in this turn]"
-                                 if name else f"[{'an image' if kind == 'image' else 'a PDF'}"
-                                              " was shown to you in this turn]"})
+            kept.append(
+                {
+                    "text": f"[{kind} {name} was shown to you in this turn]"
+                    if name
+                    else f"[{'an image' if kind == 'image' else 'a PDF'}"
+                    " was shown to you in this turn]"
+                }
+            )
         message["content"] = kept

@@ -103,4 +103,6 @@ def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
 
     stop_all(timeout=graceful_timeout - 5)
     telemetry.shutdown()
+
+
 control_socket_disable = True  # several bots on one host would share one control socket

@@ -30,21 +30,29 @@ PROMPTS_TITLE = "Try one of these:"
 MAX_PROMPTS = 4  # what assistant.threads.setSuggestedPrompts shows
 DEFAULT_PROMPTS = (
     {"title": "What can you do?", "message": "help"},
-    {"title": "Summarize a text",
-     "message": "I'll paste a text next: summarize it in three bullet points."},
-    {"title": "Brainstorm with me",
-     "message": "Help me brainstorm ideas. Ask me for the topic first."},
-    {"title": "Draft a message",
-     "message": "Help me draft a clear, friendly Slack message. Ask me what it should say."},
+    {
+        "title": "Summarize a text",
+        "message": "I'll paste a text next: summarize it in three bullet points.",
+    },
+    {
+        "title": "Brainstorm with me",
+        "message": "Help me brainstorm ideas. Ask me for the topic first.",
+    },
+    {
+        "title": "Draft a message",
+        "message": "Help me draft a clear, friendly Slack message. Ask me what it should say.",
+    },
 )
 
 
 def help_text(personas: Personas) -> str:
     lines = ["Here's how I work:", ""]
     if personas.several:
-        lines.append("*Personas*: start a message with `<id>:` to address one (e.g. "
-                     f"`{personas.all[-1].id}: …`); it stays this thread's persona until "
-                     "you address another or reset the thread.")
+        lines.append(
+            "*Personas*: start a message with `<id>:` to address one (e.g. "
+            f"`{personas.all[-1].id}: …`); it stays this thread's persona until "
+            "you address another or reset the thread."
+        )
     else:
         lines.append("*Who answers*:")
     for persona in personas.all:
@@ -64,8 +72,9 @@ def suggested_prompts(personas: Personas) -> list[dict[str, str]]:
     for persona in personas.all:
         for prompt in persona.prompts:
             if personas.several:
-                prompts.append({"title": f"{persona.name}: {prompt}",
-                                "message": f"{persona.id}: {prompt}"})
+                prompts.append(
+                    {"title": f"{persona.name}: {prompt}", "message": f"{persona.id}: {prompt}"}
+                )
             else:
                 prompts.append({"title": prompt, "message": prompt})
     return prompts[:MAX_PROMPTS] or [dict(p) for p in DEFAULT_PROMPTS]

@@ -75,7 +75,7 @@ class Inbox:
     def messages(self, job: Job) -> list[str]:
         """The ts of the bot's messages noted for `job`, oldest first (one LIST)."""
         prefix = _message_prefix(job)
-        found = [key[len(prefix):] for key in self.blobs.keys(prefix)]
+        found = [key[len(prefix) :] for key in self.blobs.keys(prefix)]
         return sorted(found, key=lambda ts: message_time(ts) or 0.0)
 
     def recent(self, seconds: float = REPLAY_SECONDS, now: float | None = None) -> list[Job]:
@@ -83,8 +83,9 @@ class Inbox:
         now = time.time() if now is None else now
         hours = sorted({_hour(t) for t in range(int(now - seconds), int(now) + _HOUR, _HOUR)})
         listed = {key for hour in hours for key in self.blobs.keys(f"inbox/{hour}/")}
-        keys = sorted(key for key in listed
-                      if key.endswith(".json") and key[:-5] + ".done" not in listed)
+        keys = sorted(
+            key for key in listed if key.endswith(".json") and key[:-5] + ".done" not in listed
+        )
         with ThreadPoolExecutor(max_workers=16) as pool:
             found = list(pool.map(self.blobs.get, keys))
         jobs = [Job.loads(got[0]) for got in found if got is not None]
@@ -99,8 +100,11 @@ def replay(inbox: Inbox, accept: Callable[[Job], bool]) -> int:
     for job in inbox.recent():
         queued += bool(accept(job))
     if queued:
-        log.warning("the state store is new or lost its data: %d recent messages queued "
-                    "again from the durable inbox (those already handled are skipped)", queued)
+        log.warning(
+            "the state store is new or lost its data: %d recent messages queued "
+            "again from the durable inbox (those already handled are skipped)",
+            queued,
+        )
     else:
         log.info("the state store is new: nothing in the durable inbox to queue again")
     return queued

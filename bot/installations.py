@@ -30,9 +30,18 @@ from bot.store.blobs import prefixed_s3_client
 log = logging.getLogger(__name__)
 # manifest.yml's oauth_config.scopes.bot, requested by /slack/install (a test compares them)
 BOT_SCOPES = (
-    "app_mentions:read", "assistant:write", "channels:history", "groups:history",
-    "im:history", "mpim:history", "chat:write", "chat:write.customize", "reactions:write",
-    "commands", "users:read", "files:read",
+    "app_mentions:read",
+    "assistant:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "chat:write",
+    "chat:write.customize",
+    "reactions:write",
+    "commands",
+    "users:read",
+    "files:read",
 )
 STATE_SECONDS = 600  # an installer has this long between /slack/install and the redirect
 INSTALLATIONS, STATES = "installations/", "oauth-state/"
@@ -43,8 +52,13 @@ class S3InstallationStore(AmazonS3InstallationStore):
     did not answer" (raises: Slack gets a 500 and retries, a turn is retried), where
     slack_sdk returns None for both: an outage must not look like an uninstall."""
 
-    def find_bot(self, *, enterprise_id: str | None, team_id: str | None,
-                 is_enterprise_install: bool | None = False) -> Bot | None:
+    def find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
         team = None if is_enterprise_install else team_id
         key = f"{self.client_id}/{enterprise_id or 'none'}-{team or 'none'}/bot-latest"
         try:
@@ -61,14 +75,17 @@ def build_stores(config: Config) -> tuple[InstallationStore, OAuthStateStore]:
     if config.session_bucket:
         bucket, prefix = config.session_bucket, config.session_prefix
         installations: InstallationStore = S3InstallationStore(
-            s3_client=prefixed_s3_client(prefix + INSTALLATIONS), bucket_name=bucket,
-            client_id=config.client_id, historical_data_enabled=False)
+            s3_client=prefixed_s3_client(prefix + INSTALLATIONS),
+            bucket_name=bucket,
+            client_id=config.client_id,
+            historical_data_enabled=False,
+        )
         marks: S3Marks | FileMarks = S3Marks(prefixed_s3_client(prefix + STATES), bucket)
     else:
-        installs, states = (_private(config.session_dir / name)
-                            for name in (INSTALLATIONS, STATES))
-        installations = FileInstallationStore(base_dir=installs, client_id=config.client_id,
-                                              historical_data_enabled=False)
+        installs, states = (_private(config.session_dir / name) for name in (INSTALLATIONS, STATES))
+        installations = FileInstallationStore(
+            base_dir=installs, client_id=config.client_id, historical_data_enabled=False
+        )
         marks = FileMarks(Path(states), keep_seconds=STATE_SECONDS)
     return installations, SignedStateStore(config.client_secret, marks, STATE_SECONDS)
 
@@ -78,14 +95,20 @@ def _private(directory: Path) -> str:
     return str(directory)
 
 
-def oauth_settings(config: Config, installations: InstallationStore,
-                   states: OAuthStateStore) -> OAuthSettings:
+def oauth_settings(
+    config: Config, installations: InstallationStore, states: OAuthStateStore
+) -> OAuthSettings:
     settings = OAuthSettings(
-        client_id=config.client_id, client_secret=config.client_secret,
-        scopes=list(BOT_SCOPES), user_scopes=[], redirect_uri=config.redirect_uri,
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        scopes=list(BOT_SCOPES),
+        user_scopes=[],
+        redirect_uri=config.redirect_uri,
         install_page_rendering_enabled=False,  # /slack/install redirects straight to Slack
-        installation_store=installations, installation_store_bot_only=True,
-        state_store=states, state_expiration_seconds=STATE_SECONDS,
+        installation_store=installations,
+        installation_store_bot_only=True,
+        state_store=states,
+        state_expiration_seconds=STATE_SECONDS,
     )
     # Bolt's own cache of auth.test by token (OAuthSettings has no switch for it): without
     # it every request's ack waits on a Slack call. The store is still read per request, so
@@ -107,8 +130,7 @@ def delete_installation(store: InstallationStore, context: BoltContext) -> None:
     store.delete_all(**store_key(context))
 
 
-def delete_revoked(store: InstallationStore, event: dict[str, Any],
-                   context: BoltContext) -> bool:
+def delete_revoked(store: InstallationStore, event: dict[str, Any], context: BoltContext) -> bool:
     """`tokens_revoked`: the revoked user tokens and the bot token; True if the bot's."""
     tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
     for user in tokens.get("oauth") or []:

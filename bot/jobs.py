@@ -71,8 +71,14 @@ class Job:
         exactly as before the field existed: the inbox is popped by comparing this string
         with what was queued, and older workers can still load it."""
         data = asdict(self)
-        for optional in ("files", "user_team", "replayed", "enterprise", "org_install",
-                         "trace"):  # added later: omitted when empty
+        for optional in (
+            "files",
+            "user_team",
+            "replayed",
+            "enterprise",
+            "org_install",
+            "trace",
+        ):  # added later: omitted when empty
             if not data[optional]:
                 del data[optional]
         return json.dumps(data, separators=(",", ":"))

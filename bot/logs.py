@@ -23,12 +23,19 @@ from opentelemetry import trace
 
 FORMATS = ("text", "json")
 # context key -> JSON field, in the order lines show them
-FIELDS = {"event_id": "event_id", "session_id": "session_id", "ts": "message_ts",
-          "persona": "persona", "turn_id": "turn_id"}
+FIELDS = {
+    "event_id": "event_id",
+    "session_id": "session_id",
+    "ts": "message_ts",
+    "persona": "persona",
+    "turn_id": "turn_id",
+}
 # (pattern, replacement), applied in order to every formatted line
-_SECRET_NAME = (r"[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|credentials?|api[_-]?key|"
-                r"private[_-]?key|access[_-]?key|(?<![a-z])key(?![a-z])|token(?!s\b))"
-                r"[A-Za-z0-9_.-]*")
+_SECRET_NAME = (
+    r"[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|credentials?|api[_-]?key|"
+    r"private[_-]?key|access[_-]?key|(?<![a-z])key(?![a-z])|token(?!s\b))"
+    r"[A-Za-z0-9_.-]*"
+)
 _SECRET_PATTERNS = [
     # Slack tokens: bot, user, app-config, refresh (xoxe-, xoxe.xoxp-), app-level
     (re.compile(r"xox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]+"), "xox?-[redacted]"),
@@ -40,11 +47,14 @@ _SECRET_PATTERNS = [
     # OAuth code / state and other credentials in URL queries and form bodies
     (re.compile(r"(?i)([?&](?:code|state)=)[^&\s#'\"]+"), r"\1[redacted]"),
     # NAME=value, NAME: value, "name": "value" where the name says secret/token/password/key
-    (re.compile(rf"(?i)({_SECRET_NAME})(\\?['\"]?\s*[:=]\s*\\?['\"]?)[^\s'\",}}&\\]+"),
-     r"\1\2[redacted]"),
+    (
+        re.compile(rf"(?i)({_SECRET_NAME})(\\?['\"]?\s*[:=]\s*\\?['\"]?)[^\s'\",}}&\\]+"),
+        r"\1\2[redacted]",
+    ),
 ]
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
-    "bot_log_context", default=MappingProxyType({}))
+    "bot_log_context", default=MappingProxyType({})
+)
 _scoped = contextvars.ContextVar("bot_log_scoped", default=False)
 
 
@@ -92,8 +102,11 @@ class ContextFilter(logging.Filter):
         fields = _context.get()
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
-            fields = {**fields, "trace_id": trace.format_trace_id(span.trace_id),
-                      "span_id": trace.format_span_id(span.span_id)}
+            fields = {
+                **fields,
+                "trace_id": trace.format_trace_id(span.trace_id),
+                "span_id": trace.format_span_id(span.span_id),
+            }
         record.bot_context = fields
         return True
 
@@ -137,8 +150,9 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        cleaned = {key: redact(value) if isinstance(value, str) else value
-                   for key, value in entry.items()}
+        cleaned = {
+            key: redact(value) if isinstance(value, str) else value for key, value in entry.items()
+        }
         return json.dumps(cleaned, ensure_ascii=False, default=str)
 
 

@@ -20,8 +20,9 @@ _started: list[Runtime] = []
 def start_runtime(
     *, socket_mode: bool, turns_only: bool = False, exit_code: int = config_module.CONFIG_EXIT
 ) -> tuple[Runtime, App]:
-    config = config_module.load_or_exit(socket_mode=socket_mode, turns_only=turns_only,
-                                        exit_code=exit_code)
+    config = config_module.load_or_exit(
+        socket_mode=socket_mode, turns_only=turns_only, exit_code=exit_code
+    )
     logs.setup(config.log_level, config.log_format)
     telemetry.setup(config.traces)  # once per process; gunicorn: in post_fork already
     try:
@@ -38,9 +39,11 @@ def start_runtime(
     _started.append(runtime)
     log.info(
         "bot ready: %s mode, role=%s, state=%s, sessions=%s, personas=%s",
-        "turns" if turns_only else "socket" if socket_mode else "http", runtime.config.role,
+        "turns" if turns_only else "socket" if socket_mode else "http",
+        runtime.config.role,
         "redis" if runtime.state.distributed else "in-process",
-        runtime.store.kind, ",".join(runtime.personas.ids),
+        runtime.store.kind,
+        ",".join(runtime.personas.ids),
     )
     return runtime, app
 

@@ -39,40 +39,81 @@ from bot.jobs import Job, message_time
 log = logging.getLogger(__name__)
 
 SECONDS = (0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300)
-OUTCOMES = ("answered", "stopped", "replayed", "model_error", "storage_error", "lock_lost",
-            "uninstalled")
+OUTCOMES = (
+    "answered",
+    "stopped",
+    "replayed",
+    "model_error",
+    "storage_error",
+    "lock_lost",
+    "uninstalled",
+)
 
 TURNS = Counter("tsb_turns", "Turns by persona and outcome", ["persona", "outcome"])
-TURN_SECONDS = Histogram("tsb_turn_seconds", "A turn, from holding the thread lock to the "
-                         "answer posted (or the failure reported)", ["persona"], buckets=SECONDS)
-MODEL_SECONDS = Histogram("tsb_model_call_seconds", "One model request (each retry counts)",
-                          ["persona"], buckets=SECONDS)
-FIRST_TEXT_SECONDS = Histogram("tsb_first_text_seconds", "From a message (its Slack ts) to the "
-                               "first text of its answer visible in Slack", buckets=SECONDS)
-LOCK_WAIT_SECONDS = Histogram("tsb_lock_wait_seconds", "From a message (its Slack ts) to its "
-                              "turn starting under the thread lock", buckets=SECONDS)
-TOKENS = Counter("tsb_model_tokens", "Model tokens by persona and type (input, output, "
-                 "cache_read, cache_write)", ["persona", "type"])
+TURN_SECONDS = Histogram(
+    "tsb_turn_seconds",
+    "A turn, from holding the thread lock to the answer posted (or the failure reported)",
+    ["persona"],
+    buckets=SECONDS,
+)
+MODEL_SECONDS = Histogram(
+    "tsb_model_call_seconds", "One model request (each retry counts)", ["persona"], buckets=SECONDS
+)
+FIRST_TEXT_SECONDS = Histogram(
+    "tsb_first_text_seconds",
+    "From a message (its Slack ts) to the first text of its answer visible in Slack",
+    buckets=SECONDS,
+)
+LOCK_WAIT_SECONDS = Histogram(
+    "tsb_lock_wait_seconds",
+    "From a message (its Slack ts) to its turn starting under the thread lock",
+    buckets=SECONDS,
+)
+TOKENS = Counter(
+    "tsb_model_tokens",
+    "Model tokens by persona and type (input, output, cache_read, cache_write)",
+    ["persona", "type"],
+)
 UNKNOWN_TOOL = "unknown"  # the tool label of a call to a tool the persona does not have
-TOOL_CALLS = Counter("tsb_tool_calls", "Tool calls by persona, tool (one the persona has, "
-                     "else unknown) and status", ["persona", "tool", "status"])
+TOOL_CALLS = Counter(
+    "tsb_tool_calls",
+    "Tool calls by persona, tool (one the persona has, else unknown) and status",
+    ["persona", "tool", "status"],
+)
 ACCEPTED = Counter("tsb_messages_accepted", "Slack messages queued, by kind", ["kind"])
-DEDUP_HITS = Counter("tsb_dedup_hits", "Deliveries dropped as duplicates (Slack retries, "
-                     "app_mention + message), by kind", ["kind"])
-LOCK_TAKEOVERS = Counter("tsb_lock_takeovers", "Thread locks this process lost while "
-                         "running a turn (taken_over by another process, or expired)",
-                         ["reason"])
-FENCING_REFUSALS = Counter("tsb_fencing_refusals", "Session writes refused by storage "
-                           "because another holder wrote since (conditional put: 412)")
-SLACK_CALLS = Counter("tsb_slack_api_calls", "Slack Web API requests (each retry counts)",
-                      ["method"])
-SLACK_ERRORS = Counter("tsb_slack_api_errors", "Slack Web API errors by method and error "
-                       "(ratelimited = HTTP 429)", ["method", "error"])
-S3_REQUESTS = Counter("tsb_s3_requests", "S3 HTTP requests (each retry counts) by "
-                      "operation and status",
-                      ["operation", "status"])
-FEEDBACK_VOTES = Counter("tsb_feedback_votes", "Feedback clicks that counted (a first vote "
-                         "or a switch), by persona and vote", ["persona", "vote"])
+DEDUP_HITS = Counter(
+    "tsb_dedup_hits",
+    "Deliveries dropped as duplicates (Slack retries, app_mention + message), by kind",
+    ["kind"],
+)
+LOCK_TAKEOVERS = Counter(
+    "tsb_lock_takeovers",
+    "Thread locks this process lost while "
+    "running a turn (taken_over by another process, or expired)",
+    ["reason"],
+)
+FENCING_REFUSALS = Counter(
+    "tsb_fencing_refusals",
+    "Session writes refused by storage because another holder wrote since (conditional put: 412)",
+)
+SLACK_CALLS = Counter(
+    "tsb_slack_api_calls", "Slack Web API requests (each retry counts)", ["method"]
+)
+SLACK_ERRORS = Counter(
+    "tsb_slack_api_errors",
+    "Slack Web API errors by method and error (ratelimited = HTTP 429)",
+    ["method", "error"],
+)
+S3_REQUESTS = Counter(
+    "tsb_s3_requests",
+    "S3 HTTP requests (each retry counts) by operation and status",
+    ["operation", "status"],
+)
+FEEDBACK_VOTES = Counter(
+    "tsb_feedback_votes",
+    "Feedback clicks that counted (a first vote or a switch), by persona and vote",
+    ["persona", "vote"],
+)
 
 
 def _age(job: Job) -> float:
@@ -125,8 +166,12 @@ def vote(persona: str, which: str, outcome: str) -> None:
 class AgentMetrics(HookProvider):
     """Strands hooks for one agent (one turn): model time, tokens and tool calls."""
 
-    _USAGE = {"inputTokens": "input", "outputTokens": "output",
-              "cacheReadInputTokens": "cache_read", "cacheWriteInputTokens": "cache_write"}
+    _USAGE = {
+        "inputTokens": "input",
+        "outputTokens": "output",
+        "cacheReadInputTokens": "cache_read",
+        "cacheWriteInputTokens": "cache_write",
+    }
 
     def __init__(self, persona: str) -> None:
         self.persona = persona
@@ -167,8 +212,14 @@ class SlackCalls(RetryHandler):
     """First of the WebClient's retry handlers: slack_sdk asks it about every response and
     connection error, so it counts each HTTP attempt; it never retries anything itself."""
 
-    def can_retry(self, *, state: RetryState, request: HttpRequest,
-                  response: HttpResponse | None = None, error: Exception | None = None) -> bool:
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
         method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
         SLACK_CALLS.labels(method).inc()
         failure = _slack_error(response, error)
@@ -194,14 +245,24 @@ def watch_s3(client: Any) -> None:
     client.meta.events.register("response-received.s3", _s3_response)
 
 
-def _s3_response(event_name: str, response_dict: dict | None, exception: Exception | None,
-                 **kwargs: Any) -> None:
+def _s3_response(
+    event_name: str, response_dict: dict | None, exception: Exception | None, **kwargs: Any
+) -> None:
     operation = event_name.rsplit(".", 1)[-1]
     status = str(response_dict["status_code"]) if response_dict else type(exception).__name__
     S3_REQUESTS.labels(operation, status).inc()
 
 
 __all__ = [
-    "OUTCOMES", "AgentMetrics", "SlackCalls", "Turn", "accepted", "fencing_refused",
-    "file_download", "first_text", "lock_lost", "vote", "watch_s3",
+    "OUTCOMES",
+    "AgentMetrics",
+    "SlackCalls",
+    "Turn",
+    "accepted",
+    "fencing_refused",
+    "file_download",
+    "first_text",
+    "lock_lost",
+    "vote",
+    "watch_s3",
 ]

@@ -34,10 +34,16 @@ class QueueCollector:
             count, oldest = self.state.queue_stats()
         except Exception:  # the scrape still shows every other metric
             return
-        yield _gauge("tsb_queued_messages", "Messages accepted and not yet answered "
-                     "(including those being answered now)", count)
-        yield _gauge("tsb_oldest_queued_message_age_seconds", "Age of the oldest of them "
-                     "(from its Slack ts); 0 when none", oldest)
+        yield _gauge(
+            "tsb_queued_messages",
+            "Messages accepted and not yet answered (including those being answered now)",
+            count,
+        )
+        yield _gauge(
+            "tsb_oldest_queued_message_age_seconds",
+            "Age of the oldest of them (from its Slack ts); 0 when none",
+            oldest,
+        )
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -59,8 +65,10 @@ def registry(state: Any) -> CollectorRegistry:
         MultiProcessCollector(scraped)
     else:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            log.warning("PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was "
-                        "imported: /metrics shows this process only")
+            log.warning(
+                "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was "
+                "imported: /metrics shows this process only"
+            )
         scraped.register(_ThisProcess())
     scraped.register(QueueCollector(state))
     return scraped
@@ -82,18 +90,30 @@ class Endpoint:
         if self._app is None or environ.get("PATH_INFO") != "/metrics":
             return _plain(start_response, "404 Not Found", "not found")
         scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(given.strip()),
-                                                                 self._token):
-            return _plain(start_response, "401 Unauthorized", "bearer token required",
-                          [("WWW-Authenticate", 'Bearer realm="metrics"')])
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            _digest(given.strip()), self._token
+        ):
+            return _plain(
+                start_response,
+                "401 Unauthorized",
+                "bearer token required",
+                [("WWW-Authenticate", 'Bearer realm="metrics"')],
+            )
         return self._app(environ, start_response)
 
 
-def _plain(start_response: Callable[..., Any], status: str, text: str,
-           headers: list[tuple[str, str]] = ()) -> list[bytes]:
+def _plain(
+    start_response: Callable[..., Any], status: str, text: str, headers: list[tuple[str, str]] = ()
+) -> list[bytes]:
     body = f"{text}\n".encode()
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                            ("Content-Length", str(len(body))), *headers])
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *headers,
+        ],
+    )
     return [body]
 
 

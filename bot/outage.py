@@ -71,8 +71,9 @@ class Breaker:
         """Did the last call of every scope reach Redis?"""
         return not self._open_until
 
-    def call(self, fn: Callable[..., T], *args: object, scope: Hashable = None,
-             probe: bool = False) -> T:
+    def call(
+        self, fn: Callable[..., T], *args: object, scope: Hashable = None, probe: bool = False
+    ) -> T:
         """`fn(*args)`, unless Redis failed for `scope` less than `open_seconds` ago (or
         another call is finding out whether it is back): then CircuitOpen at once. A
         RedisError opens the scope's breaker, a success closes it; the first call after
@@ -82,7 +83,8 @@ class Breaker:
         with self._lock:
             if scope in self._open_until:
                 if scope in self._probing or (
-                        not probe and time.monotonic() < self._open_until[scope]):
+                    not probe and time.monotonic() < self._open_until[scope]
+                ):
                     raise CircuitOpen("Redis failed moments ago; not asked again yet")
                 self._probing.add(scope)
                 probing = True

@@ -48,8 +48,12 @@ class Progress:
         if job.reply_thread_ts:
             try:
                 self.clients.for_job(job).assistant_threads_setStatus(
-                    channel_id=job.channel, thread_ts=job.reply_thread_ts, status=THINKING,
-                    loading_messages=LOADING, **identity)
+                    channel_id=job.channel,
+                    thread_ts=job.reply_thread_ts,
+                    status=THINKING,
+                    loading_messages=LOADING,
+                    **identity,
+                )
                 return "status"
             except SlackApiError as exc:
                 log.debug("setStatus refused (%s): reacting instead", exc.response.get("error"))
@@ -63,8 +67,11 @@ class Progress:
         except Exception as exc:  # Redis down: the fact expires on its own
             log.warning("could not clear the busy mark of %s: %s", last.session_id, exc)
         if shown == "status" and failed:  # a reply clears the status; an error may not
-            self._quietly(lambda: self.clients.for_job(last).assistant_threads_setStatus(
-                channel_id=last.channel, thread_ts=last.reply_thread_ts, status=""))
+            self._quietly(
+                lambda: self.clients.for_job(last).assistant_threads_setStatus(
+                    channel_id=last.channel, thread_ts=last.reply_thread_ts, status=""
+                )
+            )
         if shown == "reaction":
             self._unreact(last, WORKING_REACTION)
 
@@ -88,8 +95,11 @@ class Progress:
             return False
 
     def _unreact(self, job: Job, name: str) -> None:
-        self._quietly(lambda: self.clients.for_job(job).reactions_remove(
-            channel=job.channel, timestamp=job.ts, name=name))
+        self._quietly(
+            lambda: self.clients.for_job(job).reactions_remove(
+                channel=job.channel, timestamp=job.ts, name=name
+            )
+        )
 
     @staticmethod
     def _quietly(call) -> None:  # noqa: ANN001

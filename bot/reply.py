@@ -27,16 +27,25 @@ ANSWER_EVENT = "thread_bot_answer"  # message metadata: which Slack message an a
 UPDATE_ATTEMPTS = 3
 # chat.update errors after which the message is replaced (deleted, posted anew) instead:
 # docs.slack.dev/reference/methods/chat.update
-UNUPDATABLE = {"block_mismatch", "msg_too_long", "cant_update_message", "edit_window_closed",
-               "message_not_found", "invalid_blocks", "invalid_blocks_format",
-               "msg_blocks_too_long"}
+UNUPDATABLE = {
+    "block_mismatch",
+    "msg_too_long",
+    "cant_update_message",
+    "edit_window_closed",
+    "message_not_found",
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "msg_blocks_too_long",
+}
 
 
 def tools_line(tools: tuple[str, ...]) -> dict:
     """A compact context line naming the tools an answer used."""
     names = neutralise_mentions(", ".join(f"`{name}`" for name in tools))
-    return {"type": "context", "elements": [
-        {"type": "mrkdwn", "text": f":hammer_and_wrench: Used {names}"}]}
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f":hammer_and_wrench: Used {names}"}],
+    }
 
 
 def _metadata(job: Job, part: int, parts: int) -> dict:
@@ -44,8 +53,9 @@ def _metadata(job: Job, part: int, parts: int) -> dict:
     return {"event_type": ANSWER_EVENT, "event_payload": payload}
 
 
-def ephemeral(client: WebClient, channel: str, user: str, text: str,
-              thread_ts: str | None = None) -> None:
+def ephemeral(
+    client: WebClient, channel: str, user: str, text: str, thread_ts: str | None = None
+) -> None:
     """A private note to `user`; a courtesy: failures are logged, never raised."""
     if not user:
         return
@@ -71,8 +81,9 @@ class Replier:
                 identity["icon_url"] = persona.icon_url
         return identity
 
-    def blocks(self, job: Job, part: str, persona: Persona | None, last: bool,
-               tools: tuple[str, ...] = ()) -> list[dict]:
+    def blocks(
+        self, job: Job, part: str, persona: Persona | None, last: bool, tools: tuple[str, ...] = ()
+    ) -> list[dict]:
         """One message of an answer: its Markdown, then (on the last) the tools it used and
         the 👍/👎 buttons."""
         blocks = [markdown_block(part)] if part.strip() else []
@@ -82,8 +93,14 @@ class Replier:
             blocks.append(feedback_actions(job.session_id, job.ts, persona.id))
         return blocks
 
-    def answer(self, job: Job, text: str, persona: Persona | None = None,
-               skip_parts: frozenset[int] = frozenset(), tools: tuple[str, ...] = ()) -> None:
+    def answer(
+        self,
+        job: Job,
+        text: str,
+        persona: Persona | None = None,
+        skip_parts: frozenset[int] = frozenset(),
+        tools: tuple[str, ...] = (),
+    ) -> None:
         """Post `text` in parts; each part's metadata names the job and the part, so a replay
         can post only the parts a crash kept from Slack."""
         parts = split_parts(text)
@@ -91,18 +108,36 @@ class Replier:
             if index not in skip_parts:
                 self._post(job, part, index, parts, persona, tools)
 
-    def _post(self, job: Job, part: str, index: int, parts: list[str],
-              persona: Persona | None, tools: tuple[str, ...]) -> None:
+    def _post(
+        self,
+        job: Job,
+        part: str,
+        index: int,
+        parts: list[str],
+        persona: Persona | None,
+        tools: tuple[str, ...],
+    ) -> None:
         last = index == len(parts) - 1
         self.clients.for_job(job).chat_postMessage(
-            channel=job.channel, thread_ts=job.reply_thread_ts, text=fallback_text(part),
+            channel=job.channel,
+            thread_ts=job.reply_thread_ts,
+            text=fallback_text(part),
             blocks=self.blocks(job, part, persona, last, tools),
-            metadata=_metadata(job, index, len(parts)), **self.identity(persona),
-            unfurl_links=False, unfurl_media=False)  # links the model wrote stay links
+            metadata=_metadata(job, index, len(parts)),
+            **self.identity(persona),
+            unfurl_links=False,
+            unfurl_media=False,
+        )  # links the model wrote stay links
 
-    def deliver(self, job: Job, text: str, persona: Persona | None,
-                stream: AnswerStream | None, skip_parts: frozenset[int] = frozenset(),
-                tools: tuple[str, ...] = ()) -> None:
+    def deliver(
+        self,
+        job: Job,
+        text: str,
+        persona: Persona | None,
+        stream: AnswerStream | None,
+        skip_parts: frozenset[int] = frozenset(),
+        tools: tuple[str, ...] = (),
+    ) -> None:
         """Make Slack show exactly the stored answer `text`, once: the messages the stream
         opened (this attempt's or an earlier one's) are finished in place, what they cannot
         hold is posted after them, and any they do not need is deleted."""
@@ -125,21 +160,35 @@ class Replier:
         self._finish(job, stream, split_parts(f"{shown}\n\n{text}".strip()), None)
         return True
 
-    def _finish(self, job: Job, stream: AnswerStream, parts: list[str],
-                persona: Persona | None, tools: tuple[str, ...] = (),
-                skip_parts: frozenset[int] = frozenset()) -> None:
+    def _finish(
+        self,
+        job: Job,
+        stream: AnswerStream,
+        parts: list[str],
+        persona: Persona | None,
+        tools: tuple[str, ...] = (),
+        skip_parts: frozenset[int] = frozenset(),
+    ) -> None:
         messages = list(stream.messages)
         for index, part in enumerate(parts):
             if index < len(messages):
                 self._replace(job, messages[index], part, index, parts, persona, tools)
             elif index not in skip_parts:
                 self._post(job, part, index, parts, persona, tools)
-        for extra in messages[len(parts):]:  # an earlier, longer attempt's
+        for extra in messages[len(parts) :]:  # an earlier, longer attempt's
             self._delete(job, extra)
         stream.forget()
 
-    def _replace(self, job: Job, message: Message, part: str, index: int, parts: list[str],
-                 persona: Persona | None, tools: tuple[str, ...]) -> None:
+    def _replace(
+        self,
+        job: Job,
+        message: Message,
+        part: str,
+        index: int,
+        parts: list[str],
+        persona: Persona | None,
+        tools: tuple[str, ...],
+    ) -> None:
         """chat.update `message` to show `part`, final; a message Slack will not update is
         deleted and the part posted instead."""
         client = self.clients.for_job(job)
@@ -148,9 +197,13 @@ class Replier:
         last = index == len(parts) - 1
         for attempt in range(UPDATE_ATTEMPTS):
             try:
-                client.chat_update(channel=job.channel, ts=message.ts, text=fallback_text(part),
-                                   blocks=self.blocks(job, part, persona, last, tools),
-                                   metadata=_metadata(job, index, len(parts)))
+                client.chat_update(
+                    channel=job.channel,
+                    ts=message.ts,
+                    text=fallback_text(part),
+                    blocks=self.blocks(job, part, persona, last, tools),
+                    metadata=_metadata(job, index, len(parts)),
+                )
                 return
             except SlackApiError as exc:
                 error = exc.response.get("error", "")
@@ -160,8 +213,9 @@ class Replier:
                     continue
                 if error not in UNUPDATABLE and error != "streaming_state_conflict":
                     raise  # retried by the worker: the stored answer is delivered again
-                log.warning("could not update %s (%s): posting the answer again instead",
-                            message.ts, error)
+                log.warning(
+                    "could not update %s (%s): posting the answer again instead", message.ts, error
+                )
                 break
         self._delete(job, message)
         self._post(job, part, index, parts, persona, tools)
@@ -184,8 +238,11 @@ class Replier:
             client = self.clients.for_job(job)
             if job.reply_thread_ts:
                 response = client.conversations_replies(
-                    channel=job.channel, ts=job.reply_thread_ts, oldest=job.ts,
-                    include_all_metadata=True, limit=200,
+                    channel=job.channel,
+                    ts=job.reply_thread_ts,
+                    oldest=job.ts,
+                    include_all_metadata=True,
+                    limit=200,
                 )
             else:
                 response = client.conversations_history(
@@ -203,10 +260,12 @@ class Replier:
         return frozenset(found)
 
     def note(self, job: Job, text: str) -> None:
-        self.clients.for_job(job).chat_postMessage(channel=job.channel,
-                                                   thread_ts=job.reply_thread_ts, text=text)
+        self.clients.for_job(job).chat_postMessage(
+            channel=job.channel, thread_ts=job.reply_thread_ts, text=text
+        )
 
-    def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None, *,
-                  job: Job) -> None:
+    def ephemeral(
+        self, channel: str, user: str, text: str, thread_ts: str | None = None, *, job: Job
+    ) -> None:
         """A private note in `job`'s workspace (e.g. where a reset was asked for)."""
         ephemeral(self.clients.for_job(job), channel, user, text, thread_ts)

@@ -47,14 +47,20 @@ def parse_target(argument: str) -> tuple[str | None, str] | Refusal:
 
 def reset_job(team: str, channel: str, thread_ts: str, user: str, requested_in: str) -> Job:
     return Job(
-        kind="reset", team=team, channel=channel, thread_ts=thread_ts,
-        ts=f"reset-{time.time():.6f}-{uuid.uuid4().hex}", user=user, requested_in=requested_in,
+        kind="reset",
+        team=team,
+        channel=channel,
+        thread_ts=thread_ts,
+        ts=f"reset-{time.time():.6f}-{uuid.uuid4().hex}",
+        user=user,
+        requested_in=requested_in,
         reply_in_thread=thread_ts != DM_THREAD,
     )
 
 
-def from_command(state: State, team: str, channel: str, user: str, text: str,
-                 is_dm: bool) -> Job | Refusal:
+def from_command(
+    state: State, team: str, channel: str, user: str, text: str, is_dm: bool
+) -> Job | Refusal:
     if not text.strip():
         if is_dm:
             return reset_job(team, channel, DM_THREAD, user, channel)

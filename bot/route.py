@@ -60,14 +60,28 @@ def _kind(text: str) -> str:
     return "help" if word.rstrip("?") in _HELP_WORDS else "turn"
 
 
-def _job(event: dict, team: str, thread_ts: str, text: str, persona_ids: Iterable[str],
-         *, reply_in_thread: bool = True) -> Job:
+def _job(
+    event: dict,
+    team: str,
+    thread_ts: str,
+    text: str,
+    persona_ids: Iterable[str],
+    *,
+    reply_in_thread: bool = True,
+) -> Job:
     persona, text = split_persona(text, list(persona_ids))
     kind = _kind(text)
     return Job(
-        kind=kind, team=team, channel=event["channel"], thread_ts=thread_ts, ts=event["ts"],
-        user=_str(event, "user"), text=text[:MAX_TEXT_CHARS], persona=persona,
-        reply_in_thread=reply_in_thread, requested_in=event["channel"],
+        kind=kind,
+        team=team,
+        channel=event["channel"],
+        thread_ts=thread_ts,
+        ts=event["ts"],
+        user=_str(event, "user"),
+        text=text[:MAX_TEXT_CHARS],
+        persona=persona,
+        reply_in_thread=reply_in_thread,
+        requested_in=event["channel"],
         user_team=_str(event, "user_team") or _str(event, "team") or team,
         files=slack_files(event.get("files")),
     )
@@ -86,7 +100,10 @@ def route_mention(event: dict, team: str, bot_user_id: str, persona_ids: Iterabl
 
 
 def route_message(
-    event: dict, team: str, bot_user_id: str, persona_ids: Iterable[str],
+    event: dict,
+    team: str,
+    bot_user_id: str,
+    persona_ids: Iterable[str],
     is_joined: Callable[[Job], bool],
 ) -> Route:
     if event.get("subtype") not in _PERSON_SUBTYPES:
@@ -99,8 +116,9 @@ def route_message(
     thread_ts = _str(event, "thread_ts") or None
     if event.get("channel_type") == "im":
         clean = strip_mentions(text, bot_user_id)
-        return _job(event, team, thread_ts or DM_THREAD, clean, persona_ids,
-                    reply_in_thread=bool(thread_ts))
+        return _job(
+            event, team, thread_ts or DM_THREAD, clean, persona_ids, reply_in_thread=bool(thread_ts)
+        )
     if f"<@{bot_user_id}" in text:
         if event.get("channel_type") == "mpim":
             # Group DMs may not get an app_mention; if one comes too, dedup (channel + ts)
@@ -138,8 +156,11 @@ def message_text(event: dict) -> str:
     names."""
     text = _str(event, "text")
     if not text.strip():
-        parts = [a.get("fallback") or a.get("text") for a in _list(event, "attachments")
-                 if isinstance(a, dict)]
+        parts = [
+            a.get("fallback") or a.get("text")
+            for a in _list(event, "attachments")
+            if isinstance(a, dict)
+        ]
         text = "\n".join(p for p in parts if isinstance(p, str))
     files = [f.get("name") or f.get("title") for f in _list(event, "files") if isinstance(f, dict)]
     if names := [f for f in files if isinstance(f, str) and f]:
@@ -161,12 +182,17 @@ class BotPost:
 
 
 def route_bot_post(
-    event: dict, team: str, bot_user_id: str, bot_id: str | None,
+    event: dict,
+    team: str,
+    bot_user_id: str,
+    bot_id: str | None,
     is_joined: Callable[[Job], bool],
 ) -> BotPost | Ignored:
     """Another app's post in a thread the bot has joined (not its own, not Slackbot's)."""
-    if not is_app_post(event) or event.get("user") in (bot_user_id, SLACKBOT) or (
-        bot_id and event.get("bot_id") == bot_id
+    if (
+        not is_app_post(event)
+        or event.get("user") in (bot_user_id, SLACKBOT)
+        or (bot_id and event.get("bot_id") == bot_id)
     ):
         return Ignored("not another app's post")
     if event.get("subtype") not in MESSAGE_SUBTYPES:
@@ -176,9 +202,10 @@ def route_bot_post(
     if not channel or not ts or not thread_ts or thread_ts == ts or not text:
         return Ignored("app post outside a thread, or empty")
     if len(text) > NOTE_CHARS:
-        text = text[:NOTE_CHARS - 1] + "…"
-    job = Job(kind="note", team=team, channel=channel, thread_ts=thread_ts, ts=ts, user="",
-              text=text)
+        text = text[: NOTE_CHARS - 1] + "…"
+    job = Job(
+        kind="note", team=team, channel=channel, thread_ts=thread_ts, ts=ts, user="", text=text
+    )
     if not is_joined(job):
         return Ignored("app post in a thread the bot has not joined")
     return BotPost(job, bot_name(event), _str(event, "bot_id") or _str(event, "app_id"))

@@ -60,8 +60,9 @@ REFUSALS_PER_MINUTE = 30  # notes about refused messages, per thread
 def slack_client(config: Config, token: str | None = None) -> WebClient:
     kwargs = {"base_url": config.api_url} if config.api_url else {}
     # one TLS context for every call (urllib would build one per HTTPS connection)
-    client = WebClient(token=token or config.bot_token or None, timeout=15,
-                       ssl=tls.default_context(), **kwargs)
+    client = WebClient(
+        token=token or config.bot_token or None, timeout=15, ssl=tls.default_context(), **kwargs
+    )
     client.retry_handlers = [
         metrics.SlackCalls(),  # counts every attempt; never retries
         ConnectionErrorRetryHandler(max_retry_count=2),
@@ -73,8 +74,9 @@ def slack_client(config: Config, token: str | None = None) -> WebClient:
 
 def build_state(config: Config) -> State:
     if config.redis_url:
-        return RedisState.from_url(config.redis_url, cluster=config.redis_cluster,
-                                   lock_ttl=config.lock_ttl_seconds)
+        return RedisState.from_url(
+            config.redis_url, cluster=config.redis_cluster, lock_ttl=config.lock_ttl_seconds
+        )
     log.warning(
         "REDIS_URL is not set: dedup, queues and thread locks live in this process only. "
         "Run exactly ONE worker process; set REDIS_URL to scale out."
@@ -93,7 +95,8 @@ class Runtime:
     inbox: Inbox
     slack: SlackClients  # the client of each job's installation (OAuth: one per workspace)
     background: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="background"))
+        default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="background")
+    )
     oauth_states: OAuthStateStore | None = None  # OAuth only: Bolt's install flow uses it
     # The ack path's Redis: short timeouts, behind a breaker (bot/outage.py); messages it
     # could not queue wait in `pending` (and the durable inbox) until Redis is back.
@@ -110,53 +113,72 @@ class Runtime:
         """Queue a held message: the flusher asks Redis every FLUSH_SECONDS, even while the
         ack path's breaker still skips it, so held messages land as soon as it is back."""
         # never refused: it was acked while the cap could not be checked
-        return self.breaker.call(self.ack_state.accept, job, keys,
-                                 scope=shard_of(job.session_id), probe=True)
+        return self.breaker.call(
+            self.ack_state.accept, job, keys, scope=shard_of(job.session_id), probe=True
+        )
 
     def _offer(self, job: Job, keys: list[str], scope: int) -> bool:
         """Queue within the thread's cap (THREAD_QUEUE_MAX); a message past it is taken
         (acked, deduped) but not queued, and its author is told (off this thread)."""
-        outcome = self.breaker.call(self.ack_state.offer, job, keys,
-                                    self.config.thread_queue_max, scope=scope)
+        outcome = self.breaker.call(
+            self.ack_state.offer, job, keys, self.config.thread_queue_max, scope=scope
+        )
         if outcome == FULL:
-            log.warning("thread %s already has %d messages waiting: %s not taken",
-                        job.session_id, self.config.thread_queue_max, job.ts)
+            log.warning(
+                "thread %s already has %d messages waiting: %s not taken",
+                job.session_id,
+                self.config.thread_queue_max,
+                job.ts,
+            )
             self.background.submit(contextvars.copy_context().run, self._refuse, job)
         return outcome == QUEUED
 
     def _settle(self, session_id: str) -> None:
         scope = shard_of(session_id)
-        self.breaker.call(self.ack_state.hold_turns, SETTLE_SECONDS, scope, scope=scope,
-                          probe=True)
+        self.breaker.call(self.ack_state.hold_turns, SETTLE_SECONDS, scope, scope=scope, probe=True)
 
     @classmethod
     def build(cls, config: Config) -> Runtime:
         client = slack_client(config)
         installations, states = build_stores(config) if config.oauth else (None, None)
         if config.oauth:
-            log.info("OAuth: installs at /slack/install, installations kept in %s",
-                     "S3" if config.session_bucket else config.session_dir / "installations")
-        slack = SlackClients(config, client, lambda token: slack_client(config, token),
-                             installations)
+            log.info(
+                "OAuth: installs at /slack/install, installations kept in %s",
+                "S3" if config.session_bucket else config.session_dir / "installations",
+            )
+        slack = SlackClients(
+            config, client, lambda token: slack_client(config, token), installations
+        )
         state = build_state(config)
         store = SessionStore(
-            bucket=config.session_bucket, prefix=config.session_prefix,
-            directory=config.session_dir, facts=state,
+            bucket=config.session_bucket,
+            prefix=config.session_prefix,
+            directory=config.session_dir,
+            facts=state,
         )
         if not config.session_bucket:
             log.warning("SESSION_BUCKET is not set: sessions live under %s", config.session_dir)
         personas = load_personas(config)
         inbox = Inbox(store.blobs.quick())  # on the ack path: short timeouts, few retries
         conversation = Conversation(
-            state, store, personas, Replier(slack, personas.several), streaming=config.streaming,
-            reader=ThreadReader.from_config(config, client), bot_user_id=slack.bot_user_id,
-            file_limits=FileLimits(max_bytes=config.file_max_bytes,
-                                   max_files=config.turn_max_files,
-                                   max_turn_bytes=config.turn_max_file_bytes), inbox=inbox,
+            state,
+            store,
+            personas,
+            Replier(slack, personas.several),
+            streaming=config.streaming,
+            reader=ThreadReader.from_config(config, client),
+            bot_user_id=slack.bot_user_id,
+            file_limits=FileLimits(
+                max_bytes=config.file_max_bytes,
+                max_files=config.turn_max_files,
+                max_turn_bytes=config.turn_max_file_bytes,
+            ),
+            inbox=inbox,
         )
         worker = Worker(state, conversation, concurrency=config.turn_concurrency)
-        runtime = cls(config, client, state, store, personas, worker, inbox, slack,
-                      oauth_states=states)
+        runtime = cls(
+            config, client, state, store, personas, worker, inbox, slack, oauth_states=states
+        )
         worker.on_sweep = runtime.on_sweep
         return runtime
 
@@ -168,8 +190,10 @@ class Runtime:
         propagates (Slack gets a 500 and retries later), except on Slack's last retry,
         where the user is told instead of left waiting.
         """
-        with logs.context(event_id=event_id, session_id=job.session_id, ts=job.ts), \
-                telemetry.accepting(job, event_id, retry):
+        with (
+            logs.context(event_id=event_id, session_id=job.session_id, ts=job.ts),
+            telemetry.accepting(job, event_id, retry),
+        ):
             return self._dedup_and_queue(job, event_id, retry)
 
     def _dedup_and_queue(self, job: Job, event_id: str | None, retry: int) -> bool:
@@ -185,15 +209,20 @@ class Runtime:
                 Replier(self.slack, False).note(job, UNAVAILABLE)
             return False
         log.info(
-            "%s %s %s in %s (ts %s)", "queued" if accepted else "duplicate",
-            job.kind, event_id or "", job.session_id, job.ts,
+            "%s %s %s in %s (ts %s)",
+            "queued" if accepted else "duplicate",
+            job.kind,
+            event_id or "",
+            job.session_id,
+            job.ts,
         )
         telemetry.note(outcome="queued" if accepted else "duplicate")
         metrics.accepted(job.kind, accepted)
         if accepted and job.kind == "turn":
             # off the request thread: the ack must not wait for a reaction
-            self.background.submit(contextvars.copy_context().run,
-                                   self.worker.conversation.progress.waiting, job)
+            self.background.submit(
+                contextvars.copy_context().run, self.worker.conversation.progress.waiting, job
+            )
         return accepted
 
     def _accept(self, job: Job, keys: list[str]) -> bool:
@@ -235,8 +264,9 @@ class Runtime:
             allowed = True
         if allowed:
             text = QUEUE_FULL.format(count=self.config.thread_queue_max)
-            Replier(self.slack, False).ephemeral(job.channel, job.user, text,
-                                                 thread_ts=job.reply_thread_ts, job=job)
+            Replier(self.slack, False).ephemeral(
+                job.channel, job.user, text, thread_ts=job.reply_thread_ts, job=job
+            )
 
     def recover_if_emptied(self, session_id: str | None = None) -> None:
         """Redis is new or lost its data (all of it, or `session_id`'s shard): the one caller
@@ -262,14 +292,15 @@ class Runtime:
         Retried until it works: until then, those messages exist only in storage."""
         for attempt in itertools.count():
             try:
-                queued = replay(self.inbox,
-                                lambda job: self.state.accept(job, dedup_keys(job, None)))
+                queued = replay(
+                    self.inbox, lambda job: self.state.accept(job, dedup_keys(job, None))
+                )
                 # messages held meanwhile by any process land before turns go on
                 self.state.replay_done(SETTLE_SECONDS if queued else 0.0)
                 return
             except Exception as exc:
                 log.error("replaying the durable inbox failed (%s); retrying", exc)
-                time.sleep(min(2.0 ** attempt, 30.0))
+                time.sleep(min(2.0**attempt, 30.0))
 
     def take(self, job: Job, event_id: str | None = None, retry: int = 0) -> bool:
         """A routed message: a stop word acts at once (never queued behind the answer it
@@ -285,15 +316,22 @@ class Runtime:
         and message), so a late retry cannot stop the next answer. True if it took effect.
         A Redis error propagates: Slack gets a 500 and retries.
         """
-        fresh = [self.breaker.call(self.ack_state.add_once, f"stop-seen:{key}", "1",
-                                   DEDUP_TTL_SECONDS) for key in dedup_keys(job, event_id)]
+        fresh = [
+            self.breaker.call(self.ack_state.add_once, f"stop-seen:{key}", "1", DEDUP_TTL_SECONDS)
+            for key in dedup_keys(job, event_id)
+        ]
         metrics.accepted(job.kind, all(fresh))
         if not all(fresh):
             log.info("duplicate stop %s in %s (ts %s)", event_id or "", job.session_id, job.ts)
             return False
         request_stop(self.state, job.session_id, STOP_ANY)
-        log.info("stop requested %s in %s by %s (ts %s)", event_id or "", job.session_id,
-                 job.user, job.ts)
+        log.info(
+            "stop requested %s in %s by %s (ts %s)",
+            event_id or "",
+            job.session_id,
+            job.user,
+            job.ts,
+        )
         return True
 
     def is_joined(self, job: Job) -> bool:
@@ -318,6 +356,7 @@ class Runtime:
         itself by a lifecycle rule: check the bucket has the right one."""
         ttl, blobs = self.config.session_ttl_days, self.store.blobs
         if isinstance(blobs, S3Blobs):
+
             def check() -> None:
                 if problem := lifecycle.check_bucket(blobs, ttl, self.config.oauth):
                     log.warning("%s", problem)

@@ -60,16 +60,23 @@ class _Entry:
 
 
 class SlackClients:
-    def __init__(self, config: Config, default: WebClient, make: Callable[[str], WebClient],
-                 store: InstallationStore | None = None, ttl: float = TTL_SECONDS) -> None:
+    def __init__(
+        self,
+        config: Config,
+        default: WebClient,
+        make: Callable[[str], WebClient],
+        store: InstallationStore | None = None,
+        ttl: float = TTL_SECONDS,
+    ) -> None:
         """`default`: the SLACK_BOT_TOKEN client (OAuth: a client without a token, for
         calls that need none). `make(token)`: a client for one installation's token
         (bot.runtime.slack_client). `store`: the installations, with OAuth."""
         self.default, self.make, self.store, self.ttl = default, make, store, ttl
         self._entries: dict[Installation, _Entry] = {}
         self._lock = threading.Lock()
-        self._rotator = TokenRotator(client_id=config.client_id,
-                                     client_secret=config.client_secret, client=default)
+        self._rotator = TokenRotator(
+            client_id=config.client_id, client_secret=config.client_secret, client=default
+        )
         self._own_user_id = functools.cache(lambda: default.auth_test()["user_id"])
 
     @property
@@ -81,8 +88,11 @@ class SlackClients:
         exactly as before, which older workers can load)."""
         if not self.oauth:
             return job
-        return dataclasses.replace(job, enterprise=context.enterprise_id or "",
-                                   org_install=bool(context.is_enterprise_install))
+        return dataclasses.replace(
+            job,
+            enterprise=context.enterprise_id or "",
+            org_install=bool(context.is_enterprise_install),
+        )
 
     def for_job(self, job: Job) -> WebClient:
         """The client of `job`'s installation; NotInstalled if it has no bot token."""
@@ -103,8 +113,12 @@ class SlackClients:
     def forget(self, enterprise_id: str | None, team_id: str | None) -> None:
         """Drop a deleted installation's client now (other processes: within the TTL)."""
         with self._lock:
-            for key in [k for k in self._entries if k.enterprise_id == enterprise_id
-                        and (k.team_id == team_id or k.is_enterprise_install)]:
+            for key in [
+                k
+                for k in self._entries
+                if k.enterprise_id == enterprise_id
+                and (k.team_id == team_id or k.is_enterprise_install)
+            ]:
                 del self._entries[key]
 
     def _entry(self, key: Installation) -> _Entry:
@@ -128,16 +142,20 @@ class SlackClients:
 
     def _find(self, key: Installation) -> Bot:
         assert self.store is not None
-        bot = self.store.find_bot(enterprise_id=key.enterprise_id, team_id=key.team_id,
-                                  is_enterprise_install=key.is_enterprise_install)
+        bot = self.store.find_bot(
+            enterprise_id=key.enterprise_id,
+            team_id=key.team_id,
+            is_enterprise_install=key.is_enterprise_install,
+        )
         if bot is None or not bot.bot_token:
-            raise NotInstalled(f"no installation for enterprise {key.enterprise_id}, "
-                               f"team {key.team_id}")
+            raise NotInstalled(
+                f"no installation for enterprise {key.enterprise_id}, team {key.team_id}"
+            )
         if bot.bot_refresh_token:  # token rotation: refresh it as Bolt's authorize does
             rotated = self._rotator.perform_bot_token_rotation(
-                bot=bot, minutes_before_expiration=ROTATE_MINUTES)
+                bot=bot, minutes_before_expiration=ROTATE_MINUTES
+            )
             if rotated is not None:
                 self.store.save_bot(rotated)
                 bot = rotated
         return bot
-

@@ -22,8 +22,11 @@ PART_CHARS = 10_000
 FALLBACK_CHARS = 3_000  # the notification text: chat.update refuses `text` over 4,000
 _FENCE = "```"
 _WORD_JOINER = "\u2060"  # invisible: "@\u2060here" reads as @here but notifies nobody
-_BROADCAST = re.compile(r"<!(here|channel|everyone|group)(?:\|[^>]*)?>"
-                        r"|<!subteam\^[^|>]*(?:\|@?([^>]*))?>", re.IGNORECASE)
+_BROADCAST = re.compile(
+    r"<!(here|channel|everyone|group)(?:\|[^>]*)?>"
+    r"|<!subteam\^[^|>]*(?:\|@?([^>]*))?>",
+    re.IGNORECASE,
+)
 _OPEN_BROADCAST = re.compile(r"<!(?=here|channel|everyone|group|subteam)", re.IGNORECASE)
 _BARE = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
 _KEYWORDS = ("here", "channel", "everyone")
@@ -53,7 +56,7 @@ def release_point(text: str) -> int:
     if start != -1 and len(text) - start <= HOLD_CHARS:
         return start
     at = text.rfind("@", max(0, len(text) - 9))
-    word = text[at + 1:].lower() if at != -1 else ""
+    word = text[at + 1 :].lower() if at != -1 else ""
     if at != -1 and (word == "" or word.isalpha()) and any(k.startswith(word) for k in _KEYWORDS):
         return at
     return len(text)
@@ -122,7 +125,8 @@ def follow_streamed(text: str, streamed: list[str]) -> list[str]:
     Broadcast mentions are neutralised (the stream sent them neutralised)."""
     text = neutralise_mentions(text)
     if any(not shown.strip() for shown in streamed[:-1]) or not text.startswith(
-            "".join(streamed[:-1])):
+        "".join(streamed[:-1])
+    ):
         return split_parts(text)
     parts, start, end = [], 0, 0
     for shown in streamed[:-1]:
@@ -145,5 +149,12 @@ def markdown_block(text: str) -> dict[str, Any]:
     return {"type": "markdown", "text": neutralise_mentions(text)}
 
 
-__all__ = ["PART_CHARS", "fallback_text", "follow_streamed", "markdown_block",
-           "neutralise_mentions", "release_point", "split_parts"]
+__all__ = [
+    "PART_CHARS",
+    "fallback_text",
+    "follow_streamed",
+    "markdown_block",
+    "neutralise_mentions",
+    "release_point",
+    "split_parts",
+]

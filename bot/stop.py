@@ -49,7 +49,9 @@ def parse_stop_value(value: Any) -> tuple[str, str] | None:
 def stop_block(session_id: str, for_ts: str) -> dict[str, Any]:
     """An actions block with the Stop button for the message that answers `for_ts`."""
     button = ButtonElement(
-        action_id=STOP_ACTION, text="Stop", style="danger",
+        action_id=STOP_ACTION,
+        text="Stop",
+        style="danger",
         value=stop_value(session_id, for_ts),
     )
     return ActionsBlock(elements=[button]).to_dict()

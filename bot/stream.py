@@ -48,16 +48,35 @@ from bot.stream_messages import (
 log = logging.getLogger(__name__)
 ROLLOVER_SECONDS = 240.0  # Slack ends a stream after about 300 s (python-slack-sdk#1859)
 # The workspace or channel cannot stream: remember it for this process, post instead.
-REFUSALS = {"not_allowed", "not_authed", "missing_scope", "unknown_method", "not_supported",
-            "feature_not_enabled", "method_not_supported_for_channel_type", "team_not_allowed",
-            "invalid_arguments", "channel_type_not_supported", "messages_tab_disabled"}
+REFUSALS = {
+    "not_allowed",
+    "not_authed",
+    "missing_scope",
+    "unknown_method",
+    "not_supported",
+    "feature_not_enabled",
+    "method_not_supported_for_channel_type",
+    "team_not_allowed",
+    "invalid_arguments",
+    "channel_type_not_supported",
+    "messages_tab_disabled",
+}
 
 
 class AnswerStream:
-    def __init__(self, client: WebClient, state: State, job: Job, identity: dict[str, str],
-                 refused: set[str], interval: float = 0.25, recipient_team: str = "",
-                 budget: SlackBudget | None = None, inbox: Inbox | None = None,
-                 maybe_earlier: bool = False) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        state: State,
+        job: Job,
+        identity: dict[str, str],
+        refused: set[str],
+        interval: float = 0.25,
+        recipient_team: str = "",
+        budget: SlackBudget | None = None,
+        inbox: Inbox | None = None,
+        maybe_earlier: bool = False,
+    ) -> None:
         """`refused`: workspaces that refused streaming (kept by the caller for the process);
         `maybe_earlier`: an earlier attempt at this job may have left messages."""
         self.refused, self.budget, self.inbox = refused, budget, inbox
@@ -109,8 +128,9 @@ class AnswerStream:
                 status = "complete" if result.get("status") == "success" else "error"
                 tool_id = result["toolUseId"]
                 self._finished.add(tool_id)
-                self._add(chunk=TaskUpdateChunk(id=tool_id, title=self._tools[tool_id],
-                                                status=status))
+                self._add(
+                    chunk=TaskUpdateChunk(id=tool_id, title=self._tools[tool_id], status=status)
+                )
         if message.get("role") == "assistant" and any("text" in b for b in message["content"]):
             self._paragraph = True
 
@@ -120,8 +140,9 @@ class AnswerStream:
             pending = "".join(i for i in self._items if isinstance(i, str))
             return (self.streamed + pending + neutralise_mentions(self._held)).strip()
 
-    def _add(self, text: str = "", chunk: TaskUpdateChunk | None = None,
-             final: bool = False) -> None:
+    def _add(
+        self, text: str = "", chunk: TaskUpdateChunk | None = None, final: bool = False
+    ) -> None:
         """Queue text (neutralised; a tail that may still become a mention waits for the
         next text, a tool call or the end) and a tool update for the flusher."""
         with self._lock:
@@ -230,14 +251,21 @@ class AnswerStream:
         """The message to stream into: the current one, or a new one when it is full or
         about to outlive Slack's stream lifetime. None: stop streaming this answer."""
         current = self.messages[-1] if self.messages else None
-        if current is not None and current.stream is not None and not current.full and (
-                time.monotonic() - current.opened < ROLLOVER_SECONDS):
+        if (
+            current is not None
+            and current.stream is not None
+            and not current.full
+            and (time.monotonic() - current.opened < ROLLOVER_SECONDS)
+        ):
             return current
         if current is not None:
             self._end(current)
         if not self._allowed("chat.startStream"):
-            log.info("session %s: the workspace's stream starts are spent; the answer is "
-                     "posted when done", self.job.session_id)
+            log.info(
+                "session %s: the workspace's stream starts are spent; the answer is "
+                "posted when done",
+                self.job.session_id,
+            )
             self._dead = True
             return None
         return Message(ts="", opened=time.monotonic())
@@ -245,18 +273,22 @@ class AnswerStream:
     def _send(self, message: Message, chunks: list[Any]) -> None:
         if message.stream is None:  # a new message: slack_sdk's helper starts the stream
             message.stream = self.client.chat_stream(
-                channel=self.job.channel, thread_ts=self.job.reply_thread_ts, buffer_size=1,
-                recipient_user_id=self.job.user or None, recipient_team_id=self.recipient_team,
-                task_display_mode="timeline", **self.identity,
+                channel=self.job.channel,
+                thread_ts=self.job.reply_thread_ts,
+                buffer_size=1,
+                recipient_user_id=self.job.user or None,
+                recipient_team_id=self.recipient_team,
+                task_display_mode="timeline",
+                **self.identity,
             )
-            chunks = [BlocksChunk(blocks=[stop_block(self.job.session_id, self.job.ts)]),
-                      *chunks]
+            chunks = [BlocksChunk(blocks=[stop_block(self.job.session_id, self.job.ts)]), *chunks]
             self.messages.append(message)
         message.stream.append(chunks=chunks)
         if not message.ts and message.stream.ts:
             message.ts = str(message.stream.ts)
-            remember_messages(self.state, self.inbox, self.job,
-                              [m.ts for m in self.messages if m.ts])
+            remember_messages(
+                self.state, self.inbox, self.job, [m.ts for m in self.messages if m.ts]
+            )
 
     def _end(self, message: Message) -> None:
         """Stop streaming into `message` (full, or about to expire); delivery finishes it."""
@@ -274,8 +306,11 @@ class AnswerStream:
         elif error in ENDED:
             message.live = False
         message.stream = None
-        log.warning("session %s: streaming stopped (%s); the answer will be completed "
-                    "another way", self.job.session_id, error)
+        log.warning(
+            "session %s: streaming stopped (%s); the answer will be completed another way",
+            self.job.session_id,
+            error,
+        )
 
     # --- the end -------------------------------------------------------------------------
     def close(self) -> None:

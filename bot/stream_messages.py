@@ -42,8 +42,7 @@ class Message:
     stream: Any = None  # slack_sdk's ChatStream while we stream into it
 
 
-def earlier_messages(state: State, inbox: Inbox | None, job: Job, maybe_earlier: bool
-                     ) -> list[str]:
+def earlier_messages(state: State, inbox: Inbox | None, job: Job, maybe_earlier: bool) -> list[str]:
     """The messages an earlier attempt at `job` left: shared state knows them, and when it
     does not (Redis lost its keys, or was down when the stream opened) storage does, asked
     only when an earlier attempt may exist (`maybe_earlier`): one LIST."""
@@ -96,5 +95,12 @@ def stop_quietly(client: WebClient, channel: str, ts: str) -> bool:
         return False
 
 
-__all__ = ["ENDED", "Message", "earlier_messages", "forget_messages", "remember_messages",
-           "stop_quietly", "stream_key"]
+__all__ = [
+    "ENDED",
+    "Message",
+    "earlier_messages",
+    "forget_messages",
+    "remember_messages",
+    "stop_quietly",
+    "stream_key",
+]

@@ -68,18 +68,25 @@ def shutdown() -> None:
 def unsampled() -> Iterator[None]:
     """Spans started inside are not recorded (the default sampler follows the parent):
     the warm-up turn at start-up is no trace an operator wants."""
-    parent = trace.NonRecordingSpan(trace.SpanContext(
-        trace_id=random.getrandbits(128) or 1,
-        span_id=random.getrandbits(64) or 1, is_remote=False,
-        trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT)))
+    parent = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=random.getrandbits(128) or 1,
+            span_id=random.getrandbits(64) or 1,
+            is_remote=False,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+        )
+    )
     with trace.use_span(parent):
         yield
 
 
 def _attributes(values: dict[str, object]) -> dict[str, object]:
     """OpenTelemetry takes str, bool, int, float and sequences of them; no None."""
-    return {key: list(value) if isinstance(value, tuple) else value
-            for key, value in values.items() if value is not None and value != ""}
+    return {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in values.items()
+        if value is not None and value != ""
+    }
 
 
 def note(**values: object) -> None:
@@ -97,11 +104,14 @@ def failed(exc: BaseException, outcome: str) -> None:
         return
     current.set_attribute("bot.outcome", outcome)
     current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-    current.add_event("exception", {
-        "exception.type": type(exc).__name__,
-        "exception.message": redact(str(exc)),
-        "exception.stacktrace": redact("".join(traceback.format_exception(exc))),
-    })
+    current.add_event(
+        "exception",
+        {
+            "exception.type": type(exc).__name__,
+            "exception.message": redact(str(exc)),
+            "exception.stacktrace": redact("".join(traceback.format_exception(exc))),
+        },
+    )
 
 
 @contextmanager
@@ -115,13 +125,20 @@ def span(name: str, **values: object) -> Iterator[Span]:
 @contextmanager
 def accepting(job: Job, event_id: str | None, retry: int) -> Iterator[Span]:
     """The accept of one Slack event (dedup, durable record, queue) in the request thread."""
-    attributes = _attributes({
-        "slack.event_id": event_id, "slack.retry_num": retry or None, "slack.team_id": job.team,
-        "slack.channel_id": job.channel, "bot.session_id": job.session_id,
-        "bot.message_ts": job.ts, "bot.job_kind": job.kind,
-    })
-    with _tracer.start_as_current_span("slack.event", kind=SpanKind.PRODUCER,
-                                       attributes=attributes) as current:
+    attributes = _attributes(
+        {
+            "slack.event_id": event_id,
+            "slack.retry_num": retry or None,
+            "slack.team_id": job.team,
+            "slack.channel_id": job.channel,
+            "bot.session_id": job.session_id,
+            "bot.message_ts": job.ts,
+            "bot.job_kind": job.kind,
+        }
+    )
+    with _tracer.start_as_current_span(
+        "slack.event", kind=SpanKind.PRODUCER, attributes=attributes
+    ) as current:
         yield current
 
 
@@ -153,13 +170,21 @@ def turn(jobs: list[Job], turn_id: str) -> Iterator[Span]:
     head, now = jobs[0], time.time_ns()
     carried = enabled() and bool(head.trace)
     queued = _queued_ns(head, now) if carried else None
-    attributes = _attributes({
-        "bot.session_id": head.session_id, "bot.message_ts": head.ts, "bot.turn_id": turn_id,
-        "bot.job_kind": head.kind, "bot.replayed": head.replayed or None,
-    })
+    attributes = _attributes(
+        {
+            "bot.session_id": head.session_id,
+            "bot.message_ts": head.ts,
+            "bot.turn_id": turn_id,
+            "bot.job_kind": head.kind,
+            "bot.replayed": head.replayed or None,
+        }
+    )
     with _tracer.start_as_current_span(
-        "turn", context=propagate.extract(head.trace) if carried else None,
-        kind=SpanKind.CONSUMER, attributes=attributes, start_time=queued or now,
+        "turn",
+        context=propagate.extract(head.trace) if carried else None,
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+        start_time=queued or now,
     ) as current:
         if queued is not None:
             _tracer.start_span("thread_lock.wait", start_time=queued).end(end_time=now)
@@ -172,10 +197,15 @@ def batch(persona: str, jobs: list[Job]) -> None:
     current = trace.get_current_span()
     if not current.is_recording():
         return
-    current.set_attributes(_attributes({
-        "bot.persona": persona, "bot.messages": len(jobs),
-        "bot.message_ts": [job.ts for job in jobs],
-    }))
+    current.set_attributes(
+        _attributes(
+            {
+                "bot.persona": persona,
+                "bot.messages": len(jobs),
+                "bot.message_ts": [job.ts for job in jobs],
+            }
+        )
+    )
     for job in jobs[1:]:
         context = _span_context(job) if job.trace else None
         if context is not None:

@@ -31,15 +31,20 @@ StartResponse = Callable[..., Any]
 
 def _respond(start_response: StartResponse, status: str, payload: dict) -> list[bytes]:
     body = json.dumps(payload).encode()
-    start_response(status, [("Content-Type", "application/json"),
-                            ("Content-Length", str(len(body)))])
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 
 class WebApp:
-    def __init__(self, app: App, health: Callable[[], dict[str, str]],
-                 signing_secret: str,
-                 metrics_app: Callable[..., Iterable[bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        health: Callable[[], dict[str, str]],
+        signing_secret: str,
+        metrics_app: Callable[..., Iterable[bytes]] | None = None,
+    ) -> None:
         self.app = app
         self.health = health
         self.metrics_app = metrics_app  # GET /metrics (None: 404)
@@ -57,8 +62,11 @@ class WebApp:
         if path == "/metrics" and self.metrics_app is not None:
             return self.metrics_app(environ, start_response)
         flow = self.app.oauth_flow
-        if flow is not None and method == "GET" and path in (flow.install_path,
-                                                             flow.redirect_uri_path):
+        if (
+            flow is not None
+            and method == "GET"
+            and path in (flow.install_path, flow.redirect_uri_path)
+        ):
             return self._oauth(flow, path, environ, start_response)
         if path != "/slack/events":
             return _respond(start_response, "404 Not Found", {"error": "not found"})
@@ -76,7 +84,8 @@ class WebApp:
             return _respond(start_response, "401 Unauthorized", {"error": "invalid signature"})
         try:
             request = payloads.bolt_request(
-                body.decode("utf-8"), environ.get("QUERY_STRING", ""),
+                body.decode("utf-8"),
+                environ.get("QUERY_STRING", ""),
                 WsgiHttpRequest(environ).get_headers(),
             )
         except (UnicodeDecodeError, payloads.MalformedPayload) as exc:
@@ -88,12 +97,16 @@ class WebApp:
         return response.get_body()
 
     @staticmethod
-    def _oauth(flow: OAuthFlow, path: str, environ: dict,
-               start_response: StartResponse) -> Iterable[bytes]:
+    def _oauth(
+        flow: OAuthFlow, path: str, environ: dict, start_response: StartResponse
+    ) -> Iterable[bytes]:
         """Bolt's OAuth flow: the install link (state cookie, redirect to Slack) and the
         page Slack sends the installer back to (the installation is stored)."""
-        request = BoltRequest(body="", query=environ.get("QUERY_STRING", ""),
-                              headers=WsgiHttpRequest(environ).get_headers())
+        request = BoltRequest(
+            body="",
+            query=environ.get("QUERY_STRING", ""),
+            headers=WsgiHttpRequest(environ).get_headers(),
+        )
         handle = flow.handle_installation if path == flow.install_path else flow.handle_callback
         answer = handle(request)
         response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
@@ -110,5 +123,9 @@ class WebApp:
 
 def create_app() -> WebApp:
     runtime, app = start_runtime(socket_mode=False, exit_code=BOOT_ERROR_EXIT)
-    return WebApp(app, runtime.health, runtime.config.signing_secret,
-                  metrics_endpoint.Endpoint(runtime.config.metrics_token, runtime.state))
+    return WebApp(
+        app,
+        runtime.health,
+        runtime.config.signing_secret,
+        metrics_endpoint.Endpoint(runtime.config.metrics_token, runtime.state),
+    )

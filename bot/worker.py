@@ -114,8 +114,9 @@ class Worker:
     def _report_now(self) -> None:
         try:
             if self.state.spend("undelivered-reporter", 1, undelivered.REPORT_SECONDS):
-                undelivered.report_pending(self.state, self.state.try_lease,
-                                           self.conversation.replier.note)
+                undelivered.report_pending(
+                    self.state, self.state.try_lease, self.conversation.replier.note
+                )
         except Exception as exc:  # Redis or Slack down: the next round tries again
             log.warning("could not report unshown answers yet: %s", exc)
         finally:
@@ -175,8 +176,12 @@ class Worker:
         if record.retry_at > time.time():
             return None
         if record.delivering is None and record.count >= MAX_FAILURES:
-            log.error("session %s: the last of %d attempts at %s never ended; giving up",
-                      lease.session_id, record.count, jobs[0].ts)
+            log.error(
+                "session %s: the last of %d attempts at %s never ended; giving up",
+                lease.session_id,
+                record.count,
+                jobs[0].ts,
+            )
             self.conversation.give_up(jobs[0], record.count)
             return jobs[:1]
         record.count += 1
@@ -192,8 +197,12 @@ class Worker:
                     attempts.save(self.state, lease.session_id, record)
                 raise
             except undelivered.Undelivered as exc:
-                log.warning("session %s: the answer to %s is stored but Slack did not take "
-                            "it (%s)", lease.session_id, exc.job.ts, exc.__cause__)
+                log.warning(
+                    "session %s: the answer to %s is stored but Slack did not take it (%s)",
+                    lease.session_id,
+                    exc.job.ts,
+                    exc.__cause__,
+                )
                 return self._after_undelivered(lease, jobs, record, exc)
             except Exception as exc:
                 log.exception("session %s: turn failed", lease.session_id)
@@ -202,18 +211,25 @@ class Worker:
                     return self._after_undelivered(lease, jobs, record, None)
                 return self._after_failure(lease, jobs, record)
 
-    def _after_failure(self, lease: Lease, jobs: list[Job], record: attempts.Attempts
-                       ) -> list[Job] | None:
+    def _after_failure(
+        self, lease: Lease, jobs: list[Job], record: attempts.Attempts
+    ) -> list[Job] | None:
         """Back off after a failed attempt; after MAX_FAILURES drop the job, apologising."""
         if record.count < MAX_FAILURES:
             return self._retry(lease, record, BACKOFF_SECONDS * 2.0 ** (record.count - 1))
-        log.error("session %s: dropping a job after %d failed attempts", lease.session_id,
-                  record.count)
+        log.error(
+            "session %s: dropping a job after %d failed attempts", lease.session_id, record.count
+        )
         self.conversation.give_up(jobs[0], record.count)
         return jobs[:1]
 
-    def _after_undelivered(self, lease: Lease, jobs: list[Job], record: attempts.Attempts,
-                           exc: undelivered.Undelivered | None) -> list[Job] | None:
+    def _after_undelivered(
+        self,
+        lease: Lease,
+        jobs: list[Job],
+        record: attempts.Attempts,
+        exc: undelivered.Undelivered | None,
+    ) -> list[Job] | None:
         """An answer is stored, Slack did not show it: retry with backoff (not holding the
         thread) until DELIVERY_GIVE_UP_SECONDS, then record it for a note in the thread."""
         now = time.time()
@@ -222,8 +238,12 @@ class Worker:
         attempts.save(self.state, lease.session_id, record)
         if now - record.delivering >= DELIVERY_GIVE_UP_SECONDS:
             job = exc.job if exc is not None else jobs[0]
-            log.error("session %s: giving up showing the answer to %s after %.0f s",
-                      lease.session_id, job.ts, now - record.delivering)
+            log.error(
+                "session %s: giving up showing the answer to %s after %.0f s",
+                lease.session_id,
+                job.ts,
+                now - record.delivering,
+            )
             undelivered.record(self.state, job, record.delivering)
             return list(exc.jobs) if exc is not None else jobs[:1]
         delay = min(BACKOFF_SECONDS * 2.0 ** (record.count - 1), DELIVERY_MAX_BACKOFF_SECONDS)

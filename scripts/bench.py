@@ -90,29 +90,37 @@ Turn = Callable[[str], None]  # text -> one turn on the contender's thread
 def contenders(bucket: str, tmp: Path, redis_url: str, meter: Meter) -> dict[str, Turn]:
     personas = Personas([PERSONA], "openai", None)
     personas.use_model("default", ScriptedModel())
-    ours = SessionStore(bucket=bucket, prefix="ours/", directory=tmp,
-                        facts=RedisState(connect(redis_url)))
+    ours = SessionStore(
+        bucket=bucket, prefix="ours/", directory=tmp, facts=RedisState(connect(redis_url))
+    )
     cold = SessionStore(bucket=bucket, prefix="ours/", directory=tmp, cache_bytes=0)
     for store in (ours, cold):
         meter.attach(store.blobs.client)
         store.snapshots_since()
     storage = S3Storage(bucket, prefix="snap")
     meter.attach(storage._get_client())
+
     def this_bot(store: SessionStore) -> Turn:
         thread = f"{time.time() + 7200:.6f}"  # newer than the layout mark: no legacy probe
 
         def turn(text: str) -> None:
             job = Job("turn", "T1", "C1", thread, f"{time.time():.6f}", "U1", text=text)
             run_turn(store, personas, PERSONA, [job], MemoryState().try_lease(job.session_id))
+
         return turn
 
     def stock(make_manager: Callable[[], Any]) -> Turn:
         def turn(text: str) -> None:
             manager = make_manager()
-            agent = Agent(model=personas.model(PERSONA), system_prompt=PERSONA.system_prompt,
-                          session_manager=manager, callback_handler=None,
-                          conversation_manager=SlidingWindowConversationManager(WINDOW_SIZE))
+            agent = Agent(
+                model=personas.model(PERSONA),
+                system_prompt=PERSONA.system_prompt,
+                session_manager=manager,
+                callback_handler=None,
+                conversation_manager=SlidingWindowConversationManager(WINDOW_SIZE),
+            )
             agent(prompt_for([Job("turn", "T1", "C1", thread, "1.0", "U1", text=text)]))
+
         return turn
 
     sid, thread = f"bench-{uuid.uuid4().hex[:8]}", "1700000000.000100"
@@ -121,8 +129,9 @@ def contenders(bucket: str, tmp: Path, redis_url: str, meter: Meter) -> dict[str
     return {
         "this bot (hot)": this_bot(ours),
         "this bot (cold)": this_bot(cold),
-        "S3SessionManager": stock(lambda: S3SessionManager(
-            sid, bucket=bucket, prefix="s3sm", boto_session=metered)),
+        "S3SessionManager": stock(
+            lambda: S3SessionManager(sid, bucket=bucket, prefix="s3sm", boto_session=metered)
+        ),
         "Snapshot+S3Storage": stock(lambda: SnapshotSessionManager(sid, storage=storage)),
         "FileSessionManager": stock(lambda: FileSessionManager(sid, storage_dir=str(tmp / "f"))),
     }
@@ -143,10 +152,14 @@ def storage_table(args: argparse.Namespace, bucket: str, tmp: Path, redis_url: s
     meter = Meter()
     turns = contenders(bucket, tmp, redis_url, meter)
     client = boto3.client("s3")
-    print(f"== storage per turn: {args.turns} turns per point, zero-latency model, window "
-          f"{WINDOW_SIZE}; floor = 1 GET + 1 PUT of the same size")
-    print(f"{'store':<20} {'msgs':>5} {'S3 ms':>5} {'req/turn':>8} {'KB/turn':>8} "
-          f"{'p50 ms':>7} {'p95 ms':>7} {'floor':>6} {'ratio':>6}")
+    print(
+        f"== storage per turn: {args.turns} turns per point, zero-latency model, window "
+        f"{WINDOW_SIZE}; floor = 1 GET + 1 PUT of the same size"
+    )
+    print(
+        f"{'store':<20} {'msgs':>5} {'S3 ms':>5} {'req/turn':>8} {'KB/turn':>8} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'floor':>6} {'ratio':>6}"
+    )
     for name, turn in turns.items():
         stored = 0
         for length in args.lengths:
@@ -165,15 +178,21 @@ def storage_table(args: argparse.Namespace, bucket: str, tmp: Path, redis_url: s
                 written = (meter.bytes - sent) / args.turns
                 floor = storage_floor(client, bucket, max(int(written), 1024), latency)
                 p50 = pct(times, 0.5)
-                shown = f"{count:8.1f} {written / 1024:8.1f}" if "File" not in name else \
-                    f"{'-':>8} {'-':>8}"
-                print(f"{name:<20} {length:>5} {latency * 1000:>5.0f} {shown} {p50:7.1f} "
-                      f"{pct(times, 0.95):7.1f} {floor:6.1f} {p50 / floor:5.1f}x")
+                shown = (
+                    f"{count:8.1f} {written / 1024:8.1f}"
+                    if "File" not in name
+                    else f"{'-':>8} {'-':>8}"
+                )
+                print(
+                    f"{name:<20} {length:>5} {latency * 1000:>5.0f} {shown} {p50:7.1f} "
+                    f"{pct(times, 0.95):7.1f} {floor:6.1f} {p50 / floor:5.1f}x"
+                )
             meter.latency = 0.0
 
 
-def end_to_end(args: argparse.Namespace, env: dict[str, str], slack: FakeSlack,
-               redis_url: str) -> None:
+def end_to_end(
+    args: argparse.Namespace, env: dict[str, str], slack: FakeSlack, redis_url: str
+) -> None:
     meter = Meter()
     for cold in (False, True):
         with Bot(env, ScriptedModel()) as bot:
@@ -182,17 +201,22 @@ def end_to_end(args: argparse.Namespace, env: dict[str, str], slack: FakeSlack,
             e2e_rows(args, bot, slack, redis_url, meter, "cold" if cold else "hot")
 
 
-def e2e_rows(args: argparse.Namespace, bot: Bot, slack: FakeSlack, redis_url: str,
-             meter: Meter, label: str) -> None:
+def e2e_rows(
+    args: argparse.Namespace, bot: Bot, slack: FakeSlack, redis_url: str, meter: Meter, label: str
+) -> None:
     meter.attach(bot.runtime.store.blobs.client)
     meter.attach(bot.runtime.inbox.blobs.client)  # acceptance: the durable inbox record
     web = WebClient(token="xoxb-test-token", base_url=slack.base_url)
     client = boto3.client("s3")
     bucket = bot.runtime.store.bucket
-    print(f"\n== end to end ({label}): signed mention -> chat.postMessage, one thread, "
-          "this bot (floor = 1 Redis round trip + 1 S3 GET + 1 S3 PUT + 1 Slack post)")
-    print(f"{'msgs':>5} {'S3 ms':>5} {'S3 req/answer':>13} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'floor':>6} {'ratio':>6}")
+    print(
+        f"\n== end to end ({label}): signed mention -> chat.postMessage, one thread, "
+        "this bot (floor = 1 Redis round trip + 1 S3 GET + 1 S3 PUT + 1 Slack post)"
+    )
+    print(
+        f"{'msgs':>5} {'S3 ms':>5} {'S3 req/answer':>13} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'floor':>6} {'ratio':>6}"
+    )
     root = f"{time.time():.6f}"
     send = lambda text: ask(bot, slack, root, text)  # noqa: E731
     ask(bot, slack, root, QUESTION, mention=True)
@@ -208,8 +232,10 @@ def e2e_rows(args: argparse.Namespace, bot: Bot, slack: FakeSlack, redis_url: st
             count = (meter.requests - requests) / args.turns
             floor = e2e_floor(client, bucket, redis_url, web, latency)
             p50 = pct(times, 0.5)
-            print(f"{length:>5} {latency * 1000:>5.0f} {count:13.1f} {p50:7.1f} "
-                  f"{pct(times, 0.95):7.1f} {floor:6.1f} {p50 / floor:5.1f}x")
+            print(
+                f"{length:>5} {latency * 1000:>5.0f} {count:13.1f} {p50:7.1f} "
+                f"{pct(times, 0.95):7.1f} {floor:6.1f} {p50 / floor:5.1f}x"
+            )
         meter.latency = 0.0
 
 
@@ -224,8 +250,7 @@ def ask(bot: Bot, slack: FakeSlack, root: str, text: str, mention: bool = False)
     return (posted.at - started) * 1000
 
 
-def e2e_floor(client: Any, bucket: str, redis_url: str, web: WebClient, latency: float
-              ) -> float:
+def e2e_floor(client: Any, bucket: str, redis_url: str, web: WebClient, latency: float) -> float:
     ping = redis.Redis.from_url(redis_url)
     times = []
     for _ in range(20):
@@ -246,14 +271,24 @@ def main() -> None:
     args = parser.parse_args()
     args.lengths = [int(n) for n in args.lengths.split(",")]
     os.environ["OPENAI_API_KEY"] = "bench"
-    with TemporaryDirectory() as tmp, S3Server() as s3, RedisServer() as redis_server, \
-            FakeSlack(rate_limits=False) as slack:
+    with (
+        TemporaryDirectory() as tmp,
+        S3Server() as s3,
+        RedisServer() as redis_server,
+        FakeSlack(rate_limits=False) as slack,
+    ):
         os.environ.update(s3.env())
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         s3.create_bucket(bucket)
         storage_table(args, bucket, Path(tmp), redis_server.url)
-        env = base_env(slack.base_url, SESSION_DIR=str(Path(tmp) / "bot"), LOG_LEVEL="WARNING",
-                       REDIS_URL=redis_server.url, SESSION_BUCKET=bucket, SESSION_PREFIX="e2e/")
+        env = base_env(
+            slack.base_url,
+            SESSION_DIR=str(Path(tmp) / "bot"),
+            LOG_LEVEL="WARNING",
+            REDIS_URL=redis_server.url,
+            SESSION_BUCKET=bucket,
+            SESSION_PREFIX="e2e/",
+        )
         end_to_end(args, env, slack, redis_server.url)
     if args.deployment:  # real gunicorn processes: acks, the burst, then memory
         import bench_acks

@@ -65,16 +65,21 @@ def burst(env: dict[str, str], tmp: str, slack: FakeSlack, count: int = 50) -> f
         before = len(slack.calls("chat.postMessage"))
         started = time.monotonic()
         with ThreadPoolExecutor(count) as pool:
-            list(pool.map(lambda _: post_event(web.url, SECRET, event_callback(
-                mention_event("burst", "C3", next_ts()))), range(count)))
+            list(
+                pool.map(
+                    lambda _: post_event(
+                        web.url, SECRET, event_callback(mention_event("burst", "C3", next_ts()))
+                    ),
+                    range(count),
+                )
+            )
         slack.wait_for("chat.postMessage", count=before + count, timeout=120)
         return time.monotonic() - started
     finally:
         web.kill()
 
 
-def deployment(env: dict[str, str], tmp: str, split: bool, args: argparse.Namespace
-               ) -> list[float]:
+def deployment(env: dict[str, str], tmp: str, split: bool, args: argparse.Namespace) -> list[float]:
     role = {"PROCESS_ROLE": "accept"} if split else {}
     web = BotProcess(f"web-{uuid.uuid4().hex[:4]}", {**env, **role}, Path(tmp)).start()
     turns = None
@@ -82,8 +87,13 @@ def deployment(env: dict[str, str], tmp: str, split: bool, args: argparse.Namesp
         web.wait_ready()
         if split:
             log = open(Path(tmp) / "turns.log", "ab")  # noqa: SIM115
-            turns = subprocess.Popen([sys.executable, "-m", "bot", "turns"], cwd=ROOT,
-                                     env=web.env, stdout=log, stderr=subprocess.STDOUT)
+            turns = subprocess.Popen(
+                [sys.executable, "-m", "bot", "turns"],
+                cwd=ROOT,
+                env=web.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return acks_during_drain(web.url, args.backlog, args.acks)
     finally:
         web.kill()
@@ -97,8 +107,12 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=200)
     parser.add_argument("--acks", type=int, default=200)
     args = parser.parse_args()
-    with (RedisServer() as redis_server, FakeSlack(rate_limits=False) as slack,
-          FakeOpenAI() as fake, TemporaryDirectory() as tmp):
+    with (
+        RedisServer() as redis_server,
+        FakeSlack(rate_limits=False) as slack,
+        FakeOpenAI() as fake,
+        TemporaryDirectory() as tmp,
+    ):
         moto = MotoProcess(Path(tmp))  # in its own process: in ours it would share our GIL
         try:
             moto.wait_ready()
@@ -107,27 +121,50 @@ def main() -> None:
             moto.stop()
 
 
-def run(args: argparse.Namespace, redis_server: RedisServer, slack: FakeSlack,
-        fake: FakeOpenAI, tmp: str, s3_url: str) -> None:
+def run(
+    args: argparse.Namespace,
+    redis_server: RedisServer,
+    slack: FakeSlack,
+    fake: FakeOpenAI,
+    tmp: str,
+    s3_url: str,
+) -> None:
     fake.delay = 1.0
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3_client(s3_url).create_bucket(Bucket=bucket)
-    s3_env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-              "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": s3_url,
-              "SESSION_BUCKET": bucket, "SESSION_PREFIX": "bot/"}
-    env = bot_env(slack.base_url, redis_server.url, s3_env, fake.base_url,
-                  WEB_CONCURRENCY="2", LOG_LEVEL="WARNING")
-    print(f"== ack latency of {args.acks} mentions while {args.backlog} one-second turns "
-          "drain (web: gunicorn, 2 workers)")
+    s3_env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": s3_url,
+        "SESSION_BUCKET": bucket,
+        "SESSION_PREFIX": "bot/",
+    }
+    env = bot_env(
+        slack.base_url,
+        redis_server.url,
+        s3_env,
+        fake.base_url,
+        WEB_CONCURRENCY="2",
+        LOG_LEVEL="WARNING",
+    )
+    print(
+        f"== ack latency of {args.acks} mentions while {args.backlog} one-second turns "
+        "drain (web: gunicorn, 2 workers)"
+    )
     for split in (False, True):
         latencies = deployment(env, tmp, split, args)
         label = "accept-only web + turns" if split else "every process answers"
-        print(f"{label:>24}: p50 {pct(latencies, 0.5):6.1f} ms  p99 "
-              f"{pct(latencies, 0.99):6.1f} ms  (goal p99 <= 50 ms)")
+        print(
+            f"{label:>24}: p50 {pct(latencies, 0.5):6.1f} ms  p99 "
+            f"{pct(latencies, 0.99):6.1f} ms  (goal p99 <= 50 ms)"
+        )
         redis_server_flush(redis_server)
     seconds = burst(env, tmp, slack)
-    print(f"== 50 one-second mentions at once, one web process group: all answered in "
-          f"{seconds:.2f} s (goal <= 1.5 s)")
+    print(
+        f"== 50 one-second mentions at once, one web process group: all answered in "
+        f"{seconds:.2f} s (goal <= 1.5 s)"
+    )
 
 
 def redis_server_flush(server: RedisServer) -> None:

@@ -100,17 +100,19 @@ class PeakSampler:
                 self.peak[pid] = (max(old_rss, rss), max(old_pss, pss))
             rss_sum = sum(v[0] for v in now.values())
             pss_sum = sum(v[1] for v in now.values())
-            self.group_peak = (max(self.group_peak[0], rss_sum),
-                               max(self.group_peak[1], pss_sum))
+            self.group_peak = (max(self.group_peak[0], rss_sum), max(self.group_peak[1], pss_sum))
             self._stop.wait(self.interval)
 
 
 def answers(slack: FakeSlack) -> int:
     """Final answers Slack shows: posted, or a streamed message's closing chat.update (the
     message that carries the 👍/👎 buttons)."""
-    return sum(1 for call in slack.calls(include_failed=False)
-               if call.method in ("chat.postMessage", "chat.update")
-               and "answer_feedback" in str(call.params.get("blocks", "")))
+    return sum(
+        1
+        for call in slack.calls(include_failed=False)
+        if call.method in ("chat.postMessage", "chat.update")
+        and "answer_feedback" in str(call.params.get("blocks", ""))
+    )
 
 
 def burst(web: BotProcess, slack: FakeSlack, count: int, timeout: float = 120.0) -> float:
@@ -119,8 +121,9 @@ def burst(web: BotProcess, slack: FakeSlack, count: int, timeout: float = 120.0)
     started = time.monotonic()
 
     def send(_: int) -> None:
-        status, body = post_event(web.url, SECRET, event_callback(
-            mention_event("how much memory?", "C3", next_ts())))
+        status, body = post_event(
+            web.url, SECRET, event_callback(mention_event("how much memory?", "C3", next_ts()))
+        )
         assert status == 200, (status, body)
 
     with ThreadPoolExecutor(count) as pool:
@@ -132,8 +135,9 @@ def burst(web: BotProcess, slack: FakeSlack, count: int, timeout: float = 120.0)
     return time.monotonic() - started
 
 
-def table(title: str, names: dict[int, str], values: Sample,
-          group: tuple[float, float] | None = None) -> tuple[float, float]:
+def table(
+    title: str, names: dict[int, str], values: Sample, group: tuple[float, float] | None = None
+) -> tuple[float, float]:
     print(f"== {title}")
     print(f"{'process':>10} {'RSS MB':>8} {'PSS MB':>8}")
     for pid, name in names.items():
@@ -149,20 +153,36 @@ def main() -> None:
     parser.add_argument("--mentions", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--streaming", action="store_true", help="STREAMING=on (default off)")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for the web processes (repeatable)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the web processes (repeatable)",
+    )
     parser.add_argument("--settle", type=float, default=2.0, help="idle seconds before sampling")
     args = parser.parse_args()
-    with (RedisServer() as redis_server, S3Server() as s3, FakeSlack(rate_limits=False) as slack,
-          FakeOpenAI() as fake, TemporaryDirectory() as tmp):
+    with (
+        RedisServer() as redis_server,
+        S3Server() as s3,
+        FakeSlack(rate_limits=False) as slack,
+        FakeOpenAI() as fake,
+        TemporaryDirectory() as tmp,
+    ):
         fake.delay = 1.0
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         s3.create_bucket(bucket)
         s3_env = {**s3.env(), "SESSION_BUCKET": bucket, "SESSION_PREFIX": "bot/"}
-        env = bot_env(slack.base_url, redis_server.url, s3_env, fake.base_url,
-                      WEB_CONCURRENCY=str(args.workers), LOG_LEVEL="INFO",
-                      STREAMING="on" if args.streaming else "off",
-                      **dict(item.split("=", 1) for item in args.env))
+        env = bot_env(
+            slack.base_url,
+            redis_server.url,
+            s3_env,
+            fake.base_url,
+            WEB_CONCURRENCY=str(args.workers),
+            LOG_LEVEL="INFO",
+            STREAMING="on" if args.streaming else "off",
+            **dict(item.split("=", 1) for item in args.env),
+        )
         web = BotProcess(f"memory-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start()
         try:
             web.wait_ready()
@@ -172,28 +192,40 @@ def main() -> None:
             names = {web.proc.pid: "master"}
             names.update({pid: f"worker {i + 1}" for i, pid in enumerate(web.worker_pids())})
             pids = list(names)
-            print(f"web process group: gunicorn master + {args.workers} workers, "
-                  f"MODEL_PROVIDER=openai (fake, 1 s per call), "
-                  f"STREAMING={'on' if args.streaming else 'off'} {' '.join(args.env)}")
+            print(
+                f"web process group: gunicorn master + {args.workers} workers, "
+                f"MODEL_PROVIDER=openai (fake, 1 s per call), "
+                f"STREAMING={'on' if args.streaming else 'off'} {' '.join(args.env)}"
+            )
             idle = sample(pids)
             idle_total = table("idle after warm-up", names, idle)
             with PeakSampler(pids) as sampler:
                 seconds = burst(web, slack, args.mentions)
                 time.sleep(0.3)  # replies posted; let the turns end
-            peak_total = table(f"peak while {args.mentions} one-second mentions are answered "
-                               f"at once ({seconds:.2f} s, {sampler.samples} samples)",
-                               names, sampler.peak, sampler.group_peak)
+            peak_total = table(
+                f"peak while {args.mentions} one-second mentions are answered "
+                f"at once ({seconds:.2f} s, {sampler.samples} samples)",
+                names,
+                sampler.peak,
+                sampler.group_peak,
+            )
             time.sleep(args.settle)
             after_total = table("idle after the burst", names, sample(pids))
             worst = max(v[0] for v in idle.values())
-            print(f"== goals: idle <= {IDLE_GOAL_MB:.0f} MB per process, peak <= "
-                  f"{PEAK_GOAL_MB:.0f} MB for the group")
-            print(f"idle, largest process RSS {worst:6.1f} MB = "
-                  f"{worst / IDLE_GOAL_MB:.2f}x goal  (group RSS {idle_total[0]:.1f}, "
-                  f"PSS {idle_total[1]:.1f} MB)")
+            print(
+                f"== goals: idle <= {IDLE_GOAL_MB:.0f} MB per process, peak <= "
+                f"{PEAK_GOAL_MB:.0f} MB for the group"
+            )
+            print(
+                f"idle, largest process RSS {worst:6.1f} MB = "
+                f"{worst / IDLE_GOAL_MB:.2f}x goal  (group RSS {idle_total[0]:.1f}, "
+                f"PSS {idle_total[1]:.1f} MB)"
+            )
             for label, (rss, pss) in (("peak", peak_total), ("after", after_total)):
-                print(f"{label:>5}, group RSS {rss:6.1f} MB = {rss / PEAK_GOAL_MB:.2f}x goal,"
-                      f" PSS {pss:6.1f} MB = {pss / PEAK_GOAL_MB:.2f}x goal")
+                print(
+                    f"{label:>5}, group RSS {rss:6.1f} MB = {rss / PEAK_GOAL_MB:.2f}x goal,"
+                    f" PSS {pss:6.1f} MB = {pss / PEAK_GOAL_MB:.2f}x goal"
+                )
         finally:
             web.kill()
 

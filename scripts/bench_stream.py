@@ -26,9 +26,16 @@ from tests.fakes.model import ScriptedModel  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.harness import Bot, base_env, mention_event, next_ts  # noqa: E402
 
-ANSWER_CALLS = ("chat.startStream", "chat.appendStream", "chat.stopStream", "chat.update",
-                "chat.postMessage", "assistant.threads.setStatus", "reactions.add",
-                "reactions.remove")
+ANSWER_CALLS = (
+    "chat.startStream",
+    "chat.appendStream",
+    "chat.stopStream",
+    "chat.update",
+    "chat.postMessage",
+    "assistant.threads.setStatus",
+    "reactions.add",
+    "reactions.remove",
+)
 
 
 class TimedModel(ScriptedModel):
@@ -52,12 +59,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(slack: FakeSlack, directory: str, streaming: str, answers: int, chars: int
-        ) -> tuple[list[float], float]:
+def run(
+    slack: FakeSlack, directory: str, streaming: str, answers: int, chars: int
+) -> tuple[list[float], float]:
     text = ("stream " * (chars // 7 + 1))[:chars]
     model = TimedModel(replies=[text] * answers, token_chars=6, token_delay=0.02)
-    env = base_env(slack.base_url, SESSION_DIR=directory, LOG_LEVEL="WARNING",
-                   STREAMING=streaming)
+    env = base_env(slack.base_url, SESSION_DIR=directory, LOG_LEVEL="WARNING", STREAMING=streaming)
     first_visible = "chat.startStream" if streaming == "on" else "chat.postMessage"
     lags = []
     with Bot(env, model) as bot:
@@ -80,17 +87,25 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=600)
     args = parser.parse_args()
     with FakeSlack(rate_limits=False) as slack, TemporaryDirectory() as tmp:
-        print(f"== {args.answers} answers of {args.chars} chars, 6-char deltas 20 ms apart "
-              f"(model time ~{args.chars / 6 * 0.02:.1f} s each)")
-        results = {mode: run(slack, f"{tmp}/{mode}", mode, args.answers, args.chars)
-                   for mode in ("on", "off")}
+        print(
+            f"== {args.answers} answers of {args.chars} chars, 6-char deltas 20 ms apart "
+            f"(model time ~{args.chars / 6 * 0.02:.1f} s each)"
+        )
+        results = {
+            mode: run(slack, f"{tmp}/{mode}", mode, args.answers, args.chars)
+            for mode in ("on", "off")
+        }
         for mode, (lags, calls) in results.items():
-            print(f"STREAMING={mode:<3}: first token -> first visible text p50 "
-                  f"{statistics.median(lags):7.1f} ms  p95 {pct(lags, 0.95):7.1f} ms   "
-                  f"Slack calls per answer {calls:4.1f}")
+            print(
+                f"STREAMING={mode:<3}: first token -> first visible text p50 "
+                f"{statistics.median(lags):7.1f} ms  p95 {pct(lags, 0.95):7.1f} ms   "
+                f"Slack calls per answer {calls:4.1f}"
+            )
         on, off = (statistics.median(results[m][0]) for m in ("on", "off"))
-        print(f"streaming shows text {off / max(on, 0.1):.1f}x sooner (p50); goal: p50 and "
-              f"p95 under 300 ms with streaming on")
+        print(
+            f"streaming shows text {off / max(on, 0.1):.1f}x sooner (p50); goal: p50 and "
+            f"p95 under 300 ms with streaming on"
+        )
 
 
 if __name__ == "__main__":

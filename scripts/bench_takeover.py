@@ -81,8 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    with (RedisServer() as redis_server, S3Server() as s3, FakeSlack(rate_limits=False) as slack,
-          FakeOpenAI() as fake, TemporaryDirectory() as tmp):
+    with (
+        RedisServer() as redis_server,
+        S3Server() as s3,
+        FakeSlack(rate_limits=False) as slack,
+        FakeOpenAI() as fake,
+        TemporaryDirectory() as tmp,
+    ):
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         s3.create_bucket(bucket)
         s3_env = {**s3.env(), "SESSION_BUCKET": bucket, "SESSION_PREFIX": "bot/"}
@@ -91,14 +96,20 @@ def main() -> None:
         env["WEB_CONCURRENCY"] = "1"
         os.environ.setdefault("OPENAI_API_KEY", "bench")
         times = [one_run(env, tmp, fake) for _ in range(args.runs)]
-        print(f"== SIGKILL mid-turn -> the thread's next model call on another process "
-              f"({args.runs} runs, default lease)")
-        print(f"median {statistics.median(times):5.1f} s   max {max(times):5.1f} s   "
-              f"goal <= 10 s: {'met' if max(times) <= 10 else 'NOT met'}")
+        print(
+            f"== SIGKILL mid-turn -> the thread's next model call on another process "
+            f"({args.runs} runs, default lease)"
+        )
+        print(
+            f"median {statistics.median(times):5.1f} s   max {max(times):5.1f} s   "
+            f"goal <= 10 s: {'met' if max(times) <= 10 else 'NOT met'}"
+        )
         first, second = cold_start(env, tmp, slack)
         print("== cold start: a fresh web process, ready, then two mentions in new threads")
-        print(f"first answer {first * 1000:6.0f} ms   next {second * 1000:6.0f} ms   "
-              f"ratio {first / second:4.1f}x (goal: the first waits no longer than the next)")
+        print(
+            f"first answer {first * 1000:6.0f} ms   next {second * 1000:6.0f} ms   "
+            f"ratio {first / second:4.1f}x (goal: the first waits no longer than the next)"
+        )
 
 
 if __name__ == "__main__":

@@ -122,9 +122,18 @@ def plan(messages: int, threads: int) -> list[int]:
     return [base + (i < extra) for i in range(threads)]
 
 
-def user(index: int, count: int, root: str, courier: Courier, ledger: Ledger,
-         observer: Observer, rng: random.Random, start_at: float, stop_at: float,
-         double_text: float) -> None:
+def user(
+    index: int,
+    count: int,
+    root: str,
+    courier: Courier,
+    ledger: Ledger,
+    observer: Observer,
+    rng: random.Random,
+    start_at: float,
+    stop_at: float,
+    double_text: float,
+) -> None:
     """One thread's user: a mention, then replies with think times, sometimes double-texting
     before the previous answer arrived. While nothing in the thread has been answered (the
     bot ignores replies in threads it has not joined) for REMENTION_AFTER s, the next
@@ -163,11 +172,13 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
     started = time.monotonic()
     stop_at = started + args.max_minutes * 60
     per_thread = plan(args.messages, args.threads)
-    log(f"seed {args.seed}; {args.messages} messages over {args.threads} threads on "
+    log(
+        f"seed {args.seed}; {args.messages} messages over {args.threads} threads on "
         f"{args.workers} processes; kill every {args.kill_every}s, SIGTERM every "
         f"{args.sigterm_every}s, Redis restart every {args.redis_restart_every}s, outage "
         f"every {args.redis_outage_every}s; "
-        f"logs in {log_dir}")
+        f"logs in {log_dir}"
+    )
 
     def model(body: dict[str, Any]) -> str:  # a model that takes its time
         time.sleep(random.uniform(args.model_min, args.model_max))
@@ -182,11 +193,22 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         s3_client(moto.url).create_bucket(Bucket=bucket)
         slack = stack.enter_context(FakeSlack(rate_limits=False))
         openai = stack.enter_context(FakeOpenAI(reply_fn=model))
-        s3_env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                  "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto.url,
-                  "SESSION_BUCKET": bucket, "SESSION_PREFIX": "soak/"}
-        env = bot_env(slack.base_url, redis.url, s3_env, openai.base_url, LOG_LEVEL="INFO",
-                      STREAMING="on" if args.streaming else "off")
+        s3_env = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": moto.url,
+            "SESSION_BUCKET": bucket,
+            "SESSION_PREFIX": "soak/",
+        }
+        env = bot_env(
+            slack.base_url,
+            redis.url,
+            s3_env,
+            openai.base_url,
+            LOG_LEVEL="INFO",
+            STREAMING="on" if args.streaming else "off",
+        )
         cluster = Cluster(env, log_dir, args.workers)
         stack.callback(cluster.cleanup)
         cluster.start()
@@ -196,24 +218,44 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         stack.callback(observer.stop)
         # Slack retries after about 1 and 5 minutes; here 0.5, 1.5 and 4.5 s (a compressed
         # schedule: an outage of a few seconds can still outlast every delivery)
-        courier = Courier(cluster, random.Random(rng.random()), timeout=3.0, max_attempts=4,
-                          backoff=0.5, growth=3.0)
+        courier = Courier(
+            cluster,
+            random.Random(rng.random()),
+            timeout=3.0,
+            max_attempts=4,
+            backoff=0.5,
+            growth=3.0,
+        )
         ledger = Ledger()
-        chaos = Chaos(cluster, random.Random(rng.random()), args.kill_every,
-                      args.sigterm_every)
+        chaos = Chaos(cluster, random.Random(rng.random()), args.kill_every, args.sigterm_every)
         redis_chaos = RedisChaos(
-            redis, cluster, random.Random(rng.random()),
+            redis,
+            cluster,
+            random.Random(rng.random()),
             Schedule(args.redis_restart_every, tuple(args.redis_down), args.redis_restarts),
-            Schedule(args.redis_outage_every, tuple(args.redis_outage), args.redis_outages))
+            Schedule(args.redis_outage_every, tuple(args.redis_outage), args.redis_outages),
+        )
         roots = [now_ts() for _ in range(args.threads)]
         ramp = max(1.0, args.threads * 0.2)
         t0 = time.monotonic()
         users = [
             threading.Thread(
-                target=_guard, name=f"user-{i}", daemon=True,
-                args=(user, i, per_thread[i], roots[i], courier, ledger, observer,
-                      random.Random(rng.random()), t0 + rng.uniform(0, ramp), stop_at,
-                      args.double_text),
+                target=_guard,
+                name=f"user-{i}",
+                daemon=True,
+                args=(
+                    user,
+                    i,
+                    per_thread[i],
+                    roots[i],
+                    courier,
+                    ledger,
+                    observer,
+                    random.Random(rng.random()),
+                    t0 + rng.uniform(0, ramp),
+                    stop_at,
+                    args.double_text,
+                ),
             )
             for i in range(args.threads)
         ]
@@ -226,22 +268,27 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             time.sleep(0.5)
             if time.monotonic() - last_log >= 15:
                 last_log = time.monotonic()
-                log(f"sent {len(ledger.deliveries)}/{args.messages}, answered "
+                log(
+                    f"sent {len(ledger.deliveries)}/{args.messages}, answered "
                     f"{len(observer.answered)}, kills {sum(chaos.kills.values())}, "
                     f"SIGTERMs {len(chaos.sigterms)}, Redis restarts {len(redis_chaos.restarts)}, "
-                    f"outages {len(redis_chaos.outages)}")
+                    f"outages {len(redis_chaos.outages)}"
+                )
         if _failures:
             log(f"user threads failed: {_failures[:3]}")
-        log(f"all {len(ledger.deliveries)} messages sent after {time.monotonic() - t0:.1f}s; "
-            "stopping the chaos")
+        log(
+            f"all {len(ledger.deliveries)} messages sent after {time.monotonic() - t0:.1f}s; "
+            "stopping the chaos"
+        )
         redis_chaos.stop()
         chaos.stop()
         if redis_chaos.enabled:
             log(f"every process healthy again: {redis_chaos.wait_healthy()}")
 
         # quiescence: a marker per thread is answered only after everything before it
-        marker_courier = Courier(cluster, random.Random(rng.random()), timeout=5.0,
-                                 give_up_after=60, backoff=0.5)
+        marker_courier = Courier(
+            cluster, random.Random(rng.random()), timeout=5.0, give_up_after=60, backoff=0.5
+        )
         markers = []
         answered = set(observer.answered)
         for i, root in enumerate(roots):
@@ -249,7 +296,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             # a thread with nothing answered was never joined (its mentions lost with Redis)
             joined = any(d.text in answered for d in ledger.threads().get(root, []))
             event = (message_event if joined else mention_event)(
-                text, CHANNEL, now_ts(), thread_ts=root)
+                text, CHANNEL, now_ts(), thread_ts=root
+            )
             ledger.add(marker_courier.deliver(event, root, text))
             markers.append(text)
         wait = max(10.0, min(300.0, stop_at - time.monotonic()))
@@ -261,22 +309,43 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
 
         threads = ledger.threads()
         stale = slack.stale_messages()
-        result = account(threads, observer.answers(),
-                         list(openai.requests), CHANNEL,
-                         count=lambda d: d.text not in set(markers))
+        result = account(
+            threads,
+            observer.answers(),
+            list(openai.requests),
+            CHANNEL,
+            count=lambda d: d.text not in set(markers),
+        )
         overlaps = len(overlapping(list(openai.requests), thread_key))
         lost = [d for ds in threads.values() for d in ds if d.text in set(result.lost)]
         stored = {t for body in result.final_requests.values() for t in asked_ever(body)}
         causes = lost_causes(lost, [b.log_text() for b in cluster.every], redis_chaos, stored)
-        ok = report(result, chaos, redis_chaos, wall, overlaps, unanswered_markers,
-                    ledger.deliveries, causes, _mentions, stale)
+        ok = report(
+            result,
+            chaos,
+            redis_chaos,
+            wall,
+            overlaps,
+            unanswered_markers,
+            ledger.deliveries,
+            causes,
+            _mentions,
+            stale,
+        )
         print(f"(bot logs: {recovery_counts(cluster)})", flush=True)
         print(f"({delivery_counts(slack)})", flush=True)
         print(verdict(result, stale), flush=True)
         if args.keep_logs or not ok:
-            dump(log_dir / "soak.json", ledger, slack, openai, cluster, started,
-                 redis_restarts=[vars(o) for o in redis_chaos.restarts],
-                 redis_outages=[vars(o) for o in redis_chaos.outages])
+            dump(
+                log_dir / "soak.json",
+                ledger,
+                slack,
+                openai,
+                cluster,
+                started,
+                redis_restarts=[vars(o) for o in redis_chaos.restarts],
+                redis_outages=[vars(o) for o in redis_chaos.outages],
+            )
         if _failures or time.monotonic() > stop_at:
             log(f"hit --max-minutes or a user failed: {_failures[:3]}")
             return 2
@@ -299,33 +368,82 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=50)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--kill-every", type=float, default=5.0,
-                        help="seconds between SIGKILLs (0 = none)")
-    parser.add_argument("--sigterm-every", type=float, default=0.0,
-                        help="seconds between SIGTERM + restart of a process (0 = none)")
-    parser.add_argument("--redis-restart-every", type=float, default=0.0, metavar="SECONDS",
-                        help="seconds between restarts of redis-server, empty (0 = none)")
-    parser.add_argument("--redis-restarts", type=int, default=0, metavar="N",
-                        help="at most N Redis restarts (0 = no limit)")
-    parser.add_argument("--redis-down", type=float, nargs=2, default=[0.5, 2.0],
-                        metavar=("MIN", "MAX"), help="seconds Redis is down per restart")
-    parser.add_argument("--redis-outage-every", type=float, default=0.0, metavar="SECONDS",
-                        help="seconds between Redis outages keeping the data (0 = none)")
-    parser.add_argument("--redis-outage", type=float, nargs=2, default=[1.0, 5.0],
-                        metavar=("MIN", "MAX"), help="seconds each Redis outage lasts")
-    parser.add_argument("--redis-outages", type=int, default=0, metavar="N",
-                        help="at most N Redis outages (0 = no limit)")
-    parser.add_argument("--double-text", type=float, default=0.25,
-                        help="chance a user sends before the previous answer arrived")
+    parser.add_argument(
+        "--kill-every", type=float, default=5.0, help="seconds between SIGKILLs (0 = none)"
+    )
+    parser.add_argument(
+        "--sigterm-every",
+        type=float,
+        default=0.0,
+        help="seconds between SIGTERM + restart of a process (0 = none)",
+    )
+    parser.add_argument(
+        "--redis-restart-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds between restarts of redis-server, empty (0 = none)",
+    )
+    parser.add_argument(
+        "--redis-restarts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="at most N Redis restarts (0 = no limit)",
+    )
+    parser.add_argument(
+        "--redis-down",
+        type=float,
+        nargs=2,
+        default=[0.5, 2.0],
+        metavar=("MIN", "MAX"),
+        help="seconds Redis is down per restart",
+    )
+    parser.add_argument(
+        "--redis-outage-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="seconds between Redis outages keeping the data (0 = none)",
+    )
+    parser.add_argument(
+        "--redis-outage",
+        type=float,
+        nargs=2,
+        default=[1.0, 5.0],
+        metavar=("MIN", "MAX"),
+        help="seconds each Redis outage lasts",
+    )
+    parser.add_argument(
+        "--redis-outages",
+        type=int,
+        default=0,
+        metavar="N",
+        help="at most N Redis outages (0 = no limit)",
+    )
+    parser.add_argument(
+        "--double-text",
+        type=float,
+        default=0.25,
+        help="chance a user sends before the previous answer arrived",
+    )
     parser.add_argument("--model-min", type=float, default=0.1, help="model latency, s")
     parser.add_argument("--model-max", type=float, default=1.0, help="model latency, s")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--max-minutes", type=float, default=15.0,
-                        help="hard bound on the run (exit 2 when reached)")
-    parser.add_argument("--streaming", action="store_true",
-                        help="stream answers (chat.startStream…) instead of posting them")
-    parser.add_argument("--keep-logs", action="store_true",
-                        help="keep the bot logs even when the run passes")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=15.0,
+        help="hard bound on the run (exit 2 when reached)",
+    )
+    parser.add_argument(
+        "--streaming",
+        action="store_true",
+        help="stream answers (chat.startStream…) instead of posting them",
+    )
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the bot logs even when the run passes"
+    )
     args = parser.parse_args()
     if args.threads < 1 or args.messages < args.threads or args.workers < 1:
         parser.error("need --threads >= 1, --messages >= --threads, --workers >= 1")
@@ -347,8 +465,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     # last resort: if cleanup itself hangs, interrupt the run well after --max-minutes
-    watchdog = threading.Timer(args.max_minutes * 60 + 180, os.kill,
-                               args=(os.getpid(), signal.SIGTERM))
+    watchdog = threading.Timer(
+        args.max_minutes * 60 + 180, os.kill, args=(os.getpid(), signal.SIGTERM)
+    )
     watchdog.daemon = True
     watchdog.start()
     log_dir = Path(tempfile.mkdtemp(prefix="soak-"))

@@ -48,7 +48,9 @@ class MotoProcess:
         self.log = open(log_dir / "moto.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
 
@@ -81,8 +83,11 @@ class MotoProcess:
 def shown(slack: FakeSlack) -> list[MessageView]:
     """The bot's replies in threads as a user sees them now, finished: not deleted, not
     still streaming, no Stop button, not empty."""
-    return [m for m in slack.bot_messages(CHANNEL)
-            if m.thread_ts and m.thread_ts != m.ts and not is_stale(m)]
+    return [
+        m
+        for m in slack.bot_messages(CHANNEL)
+        if m.thread_ts and m.thread_ts != m.ts and not is_stale(m)
+    ]
 
 
 class Observer:
@@ -115,7 +120,7 @@ class Observer:
 
     def poll(self) -> None:
         requests = list(self.openai.requests)
-        for req in requests[self._seen_requests:]:
+        for req in requests[self._seen_requests :]:
             self._by_reply.setdefault(default_reply(req.body), asked(req.body))
         self._seen_requests = len(requests)
         now = time.time()
@@ -136,10 +141,15 @@ class Observer:
         finished bot message (a message updated in place or deleted and posted anew counts
         once), at the time it was first seen so, for tests.chaos_helpers.account."""
         self.poll()
-        calls = [Call("chat.postMessage", {"channel": m.channel, "thread_ts": m.thread_ts,
-                                           "text": m.text, "ts": m.ts},
-                      None, self._first_seen.get((m.ts, m.text), time.time()))
-                 for m in shown(self.slack)]
+        calls = [
+            Call(
+                "chat.postMessage",
+                {"channel": m.channel, "thread_ts": m.thread_ts, "text": m.text, "ts": m.ts},
+                None,
+                self._first_seen.get((m.ts, m.text), time.time()),
+            )
+            for m in shown(self.slack)
+        ]
         return sorted(calls, key=lambda c: c.at)
 
     def wait(self, tokens: list[str], timeout: float) -> bool:
@@ -156,8 +166,14 @@ class Observer:
 def delivery_counts(slack: FakeSlack) -> str:
     """How answers reached the threads (informational)."""
     streamed = sum(1 for m in list(slack.streams.messages.values()) if not m["streaming"])
-    counts = {name: len(slack.calls(method, include_failed=False)) for name, method in (
-        ("posted", "chat.postMessage"), ("updated", "chat.update"), ("deleted", "chat.delete"))}
+    counts = {
+        name: len(slack.calls(method, include_failed=False))
+        for name, method in (
+            ("posted", "chat.postMessage"),
+            ("updated", "chat.update"),
+            ("deleted", "chat.delete"),
+        )
+    }
     return f"answers streamed {streamed}, " + ", ".join(f"{k} {n}" for k, n in counts.items())
 
 
@@ -165,8 +181,9 @@ class Chaos:
     """Every `kill_every` s SIGKILL a random process and refill its slot (in the background,
     so the cadence holds); every `sigterm_every` s SIGTERM one. At least one stays up."""
 
-    def __init__(self, cluster: Cluster, rng: random.Random, kill_every: float,
-                 sigterm_every: float) -> None:
+    def __init__(
+        self, cluster: Cluster, rng: random.Random, kill_every: float, sigterm_every: float
+    ) -> None:
         self.cluster, self.rng = cluster, rng
         self.kill_every, self.sigterm_every = kill_every, sigterm_every
         self.kills: Counter[str] = Counter()
@@ -244,24 +261,45 @@ RECOVERY_LOGS = {  # bot log lines of the recovery paths (informational)
 
 def recovery_counts(cluster: Cluster) -> str:
     texts = [bot.log_text() for bot in cluster.every]
-    return ", ".join(f"{name} {sum(t.count(needle) for t in texts)}"
-                     for name, needle in RECOVERY_LOGS.items())
+    return ", ".join(
+        f"{name} {sum(t.count(needle) for t in texts)}" for name, needle in RECOVERY_LOGS.items()
+    )
 
 
-def dump(path: Path, ledger: Ledger, slack: FakeSlack, openai: FakeOpenAI, cluster: Cluster,
-         started: float, **extra: Any) -> None:
+def dump(
+    path: Path,
+    ledger: Ledger,
+    slack: FakeSlack,
+    openai: FakeOpenAI,
+    cluster: Cluster,
+    started: float,
+    **extra: Any,
+) -> None:
     """Everything the accounting used, and `extra`, for a post-mortem (times: time.time())."""
     offset = time.time() - time.monotonic()  # FakeOpenAI times are monotonic
     data = {
-        "deliveries": [{"thread": d.thread, "text": d.text, "sent_at": d.sent_at,
-                        "acked_at": d.acked_at, "attempts": [vars(a) for a in d.attempts]}
-                       for d in ledger.deliveries],
+        "deliveries": [
+            {
+                "thread": d.thread,
+                "text": d.text,
+                "sent_at": d.sent_at,
+                "acked_at": d.acked_at,
+                "attempts": [vars(a) for a in d.attempts],
+            }
+            for d in ledger.deliveries
+        ],
         "bot_messages": [vars(m) for m in slack.bot_messages(CHANNEL, include_deleted=True)],
         "stale": [m.ts for m in slack.stale_messages()],
-        "model_requests": [{"model": r.body.get("model"), "asked": asked(r.body),
-                            "started": r.started + offset,
-                            "finished": r.finished + offset if r.finished else None,
-                            "status": r.status} for r in list(openai.requests)],
+        "model_requests": [
+            {
+                "model": r.body.get("model"),
+                "asked": asked(r.body),
+                "started": r.started + offset,
+                "finished": r.finished + offset if r.finished else None,
+                "status": r.status,
+            }
+            for r in list(openai.requests)
+        ],
         "cluster_events": cluster.events,
         **extra,
     }
@@ -269,8 +307,7 @@ def dump(path: Path, ledger: Ledger, slack: FakeSlack, openai: FakeOpenAI, clust
     log(f"wrote {path}")
 
 
-def settle(slack: FakeSlack, openai: FakeOpenAI, quiet: float = 3.0, limit: float = 30.0
-            ) -> None:
+def settle(slack: FakeSlack, openai: FakeOpenAI, quiet: float = 3.0, limit: float = 30.0) -> None:
     """Wait until no model call runs and no Slack call came for `quiet` seconds."""
     deadline = time.monotonic() + limit
     last = (-1, -1)

@@ -23,8 +23,12 @@ from dataclasses import dataclass
 from tests.chaos_helpers import Cluster, Delivery
 from tests.fakes.redis_server import STOP_MODES, RedisServer
 
-HOW = {"kill": "SIGKILL", "shutdown": "SHUTDOWN NOSAVE",  # empty restarts (STOP_MODES)
-       "pause": "SIGSTOP", "refuse": "port closed"}  # outages, data kept
+HOW = {
+    "kill": "SIGKILL",
+    "shutdown": "SHUTDOWN NOSAVE",  # empty restarts (STOP_MODES)
+    "pause": "SIGSTOP",
+    "refuse": "port closed",
+}  # outages, data kept
 OUTAGE_MODES = ("pause", "refuse")
 
 
@@ -40,6 +44,7 @@ class Outage:
 class Schedule:
     """About every `every` s (x0.7-1.3), down for `down` s (uniform), at most `limit` times
     (0: until stopped); `every` 0: never."""
+
     every: float
     down: tuple[float, float] = (0.5, 2.0)
     limit: int = 0
@@ -51,9 +56,15 @@ class RedisChaos:
     a time. After each, wait up to `recover_timeout` s for every live bot process to answer
     /readyz 200; one that does not is an error."""
 
-    def __init__(self, server: RedisServer, cluster: Cluster, rng: random.Random,
-                 restarts: Schedule, outages: Schedule | None = None,
-                 recover_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        server: RedisServer,
+        cluster: Cluster,
+        rng: random.Random,
+        restarts: Schedule,
+        outages: Schedule | None = None,
+        recover_timeout: float = 30.0,
+    ) -> None:
         self.server, self.cluster, self.rng = server, cluster, rng
         self.plans = {"restart": restarts, "outage": outages or Schedule(0)}
         self.recover_timeout = recover_timeout
@@ -81,16 +92,22 @@ class RedisChaos:
 
     def _run(self) -> None:
         now = time.monotonic()
-        due = {kind: now + p.every * self.rng.uniform(0.7, 1.3) if p.every > 0
-               else float("inf") for kind, p in self.plans.items()}
+        due = {
+            kind: now + p.every * self.rng.uniform(0.7, 1.3) if p.every > 0 else float("inf")
+            for kind, p in self.plans.items()
+        }
         while min(due.values()) < float("inf") and not self._stop.wait(
-                max(0.0, min(due.values()) - time.monotonic())):
+            max(0.0, min(due.values()) - time.monotonic())
+        ):
             kind = min(due, key=lambda k: due[k])
             plan = self.plans[kind]
             due[kind] += plan.every * self.rng.uniform(0.7, 1.3)
             done = self.restart() if kind == "restart" else self.outage()
-            if done is None or plan.limit and len(
-                    self.restarts if kind == "restart" else self.outages) >= plan.limit:
+            if (
+                done is None
+                or plan.limit
+                and len(self.restarts if kind == "restart" else self.outages) >= plan.limit
+            ):
                 due[kind] = float("inf")
 
     def restart(self) -> Outage | None:
@@ -98,8 +115,7 @@ class RedisChaos:
         outage = Outage(self.rng.choice(STOP_MODES), time.time())
         self.restarts.append(outage)
         down = self.rng.uniform(*self.plans["restart"].down)
-        return self._cause(outage, lambda: self.server.restart(down_seconds=down,
-                                                               how=outage.how))
+        return self._cause(outage, lambda: self.server.restart(down_seconds=down, how=outage.how))
 
     def outage(self) -> Outage | None:
         """Redis unreachable for a while, then back with every key."""
@@ -115,8 +131,10 @@ class RedisChaos:
                 self.server.resume()
             self.server.wait_ready()
 
-        return self._cause(outage, freeze if outage.how == "pause"
-                           else lambda: self.server.bounce(down_seconds=down))
+        return self._cause(
+            outage,
+            freeze if outage.how == "pause" else lambda: self.server.bounce(down_seconds=down),
+        )
 
     def _cause(self, outage: Outage, act: Callable[[], None]) -> Outage | None:
         try:
@@ -137,8 +155,10 @@ class RedisChaos:
                 outage.recovered_at = time.time()
                 return
             if time.monotonic() > deadline:
-                self.errors.append(f"{sick} not healthy {self.recover_timeout:.0f} s after the "
-                                   f"Redis {HOW[outage.how]} at {time.strftime('%H:%M:%S')}")
+                self.errors.append(
+                    f"{sick} not healthy {self.recover_timeout:.0f} s after the "
+                    f"Redis {HOW[outage.how]} at {time.strftime('%H:%M:%S')}"
+                )
                 return
             time.sleep(0.1)
 
@@ -158,12 +178,17 @@ class RedisChaos:
     def soon_after_ack(self, delivery: Delivery, within: float = 30.0) -> bool:
         """Whether Redis restarted empty within `within` s after this delivery was acked."""
         acked = delivery.acked_at
-        return acked is not None and any(acked <= o.down_at <= acked + within
-                                         for o in self.restarts)
+        return acked is not None and any(
+            acked <= o.down_at <= acked + within for o in self.restarts
+        )
 
     def report(self) -> str:
-        return "\n".join((_line("Redis restarts      ", self.restarts),
-                          _line("Redis outages       ", self.outages)))
+        return "\n".join(
+            (
+                _line("Redis restarts      ", self.restarts),
+                _line("Redis outages       ", self.outages),
+            )
+        )
 
 
 def _line(title: str, faults: list[Outage]) -> str:
@@ -172,13 +197,14 @@ def _line(title: str, faults: list[Outage]) -> str:
     kinds = Counter(o.how for o in faults)
     downs = [o.up_at - o.down_at for o in faults if o.up_at]
     recoveries = [o.recovered_at - o.up_at for o in faults if o.up_at and o.recovered_at]
-    line = (f"{title} {len(faults)} ("
-            + ", ".join(f"{HOW[k]} {n}" for k, n in sorted(kinds.items())))
+    line = f"{title} {len(faults)} (" + ", ".join(f"{HOW[k]} {n}" for k, n in sorted(kinds.items()))
     if downs:
         line += f"; down {min(downs):.1f}-{max(downs):.1f} s"
     if recoveries:
-        line += (f"; all processes healthy {statistics.median(recoveries):.2f} s after "
-                 f"(max {max(recoveries):.2f} s)")
+        line += (
+            f"; all processes healthy {statistics.median(recoveries):.2f} s after "
+            f"(max {max(recoveries):.2f} s)"
+        )
     return line + ")"
 
 
@@ -187,8 +213,9 @@ _QUEUED = re.compile(r" (queued|duplicate) (\w+) \S* ?in \S+ \(ts (\d+\.\d+)\)")
 _REFUSED = re.compile(r"could not queue (\d+\.\d+) on Slack's last retry")
 
 
-def lost_causes(lost: list[Delivery], logs: list[str], chaos: RedisChaos,
-                stored: set[str]) -> Counter[str]:
+def lost_causes(
+    lost: list[Delivery], logs: list[str], chaos: RedisChaos, stored: set[str]
+) -> Counter[str]:
     """What became of each lost message, from the bot logs (INFO) and `stored`, the tokens
     in the thread's memory (its final model request):
     - "wiped from the inbox": queued, and Redis restarted within 30 s of its ack;
@@ -213,8 +240,9 @@ def lost_causes(lost: list[Delivery], logs: list[str], chaos: RedisChaos,
         if "queued" in kinds and not chaos.soon_after_ack(d):
             causes["queued, NO Redis restart soon after"] += 1
         elif "queued" in kinds:
-            causes["answer stored, never posted, wiped" if d.text in stored
-                   else "wiped from the inbox"] += 1
+            causes[
+                "answer stored, never posted, wiped" if d.text in stored else "wiped from the inbox"
+            ] += 1
         elif "refused" in kinds:
             causes["told to resend"] += 1
         elif "duplicate" in kinds:

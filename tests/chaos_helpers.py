@@ -60,8 +60,9 @@ def model_id(process_name: str) -> str:
 # --- model requests --------------------------------------------------------------------
 def chat(body: dict[str, Any]) -> list[tuple[str, str]]:
     """(role, text) of the non-system messages of a model request."""
-    return [(m["role"], message_text(m)) for m in body.get("messages", [])
-            if m.get("role") != "system"]
+    return [
+        (m["role"], message_text(m)) for m in body.get("messages", []) if m.get("role") != "system"
+    ]
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -79,8 +80,9 @@ def asked_ever(body: dict[str, Any]) -> set[str]:
     return {t for role, text in chat(body) if role == "user" for t in tokens(text)}
 
 
-def history_problems(body: dict[str, Any], order: list[str], must: set[str],
-                     may: Iterable[str] = ()) -> list[str]:
+def history_problems(
+    body: dict[str, Any], order: list[str], must: set[str], may: Iterable[str] = ()
+) -> list[str]:
     """What is wrong with the history of a thread's final model request.
 
     order: the thread's tokens in acknowledgement order; must: tokens that have to be in the
@@ -120,7 +122,7 @@ def history_problems(body: dict[str, Any], order: list[str], must: set[str],
     if missing:
         windowed = len(messages) >= WINDOW_SIZE - 1
         present = [t for t in needed if t in counts]
-        is_suffix = present == needed[len(needed) - len(present):]
+        is_suffix = present == needed[len(needed) - len(present) :]
         if not (windowed and is_suffix):
             problems.append(f"answered but missing from the history: {missing}")
     return problems
@@ -188,8 +190,9 @@ class Cluster:
         with self._lock:
             self.events.append((time.time(), action, bot.name))
 
-    def kill(self, slot: int, mode: str = "group",
-             then: Callable[[], None] | None = None) -> BotProcess:
+    def kill(
+        self, slot: int, mode: str = "group", then: Callable[[], None] | None = None
+    ) -> BotProcess:
         """SIGKILL slot's process ("group": master + worker, then a new process on a new
         port; "worker": the gunicorn worker only, the master boots a new one), call `then`
         once it is dead, and wait until the slot serves again; returns the slot's process."""
@@ -270,10 +273,18 @@ class Courier:
     """Deliver events like Slack: on timeout / connection error / non-2xx, retry (same
     event_id, X-Slack-Retry-Num) on a random live process, until acked or out of attempts."""
 
-    def __init__(self, cluster: Cluster, rng: random.Random | None = None, *,
-                 timeout: float = 5.0, max_attempts: int | None = None,
-                 give_up_after: float = 60.0, backoff: float = 0.2, growth: float = 1.0,
-                 max_retry_num: int = SLACK_MAX_RETRY) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        rng: random.Random | None = None,
+        *,
+        timeout: float = 5.0,
+        max_attempts: int | None = None,
+        give_up_after: float = 60.0,
+        backoff: float = 0.2,
+        growth: float = 1.0,
+        max_retry_num: int = SLACK_MAX_RETRY,
+    ) -> None:
         self.cluster = cluster
         self.rng = rng or random.Random()
         self._rng_lock = threading.Lock()
@@ -290,8 +301,16 @@ class Courier:
         with self._rng_lock:
             return self.rng.choice(others) if others else None
 
-    def deliver(self, event: dict, thread: str, text: str, *, event_id: str | None = None,
-                first: BotProcess | None = None, retry_from: int = 0) -> Delivery:
+    def deliver(
+        self,
+        event: dict,
+        thread: str,
+        text: str,
+        *,
+        event_id: str | None = None,
+        first: BotProcess | None = None,
+        retry_from: int = 0,
+    ) -> Delivery:
         payload = event_callback(event, event_id=event_id)
         delivery = Delivery(thread, text, event["ts"], payload["event_id"], time.time())
         give_up = time.monotonic() + self.give_up_after
@@ -305,7 +324,9 @@ class Courier:
                 try:
                     retry_num = min(retry, self.max_retry_num) or None
                     status, _ = bot.post(
-                        payload, timeout=self.timeout, retry_num=retry_num,
+                        payload,
+                        timeout=self.timeout,
+                        retry_num=retry_num,
                         retry_reason="http_timeout" if retry_num else None,
                     )
                     outcome = str(status)
@@ -373,13 +394,20 @@ class Accounting:
 
     @property
     def ok(self) -> bool:
-        return not (self.doubled or self.lost or self.unanswered or self.out_of_order
-                    or self.invalid_history)
+        return not (
+            self.doubled
+            or self.lost
+            or self.unanswered
+            or self.out_of_order
+            or self.invalid_history
+        )
 
     def figures(self) -> str:
         """The one-line verdict: `lost 0  unanswered 0  doubled 0  invalid 0`."""
-        return (f"lost {len(self.lost)}  unanswered {len(self.unanswered)}  "
-                f"doubled {len(self.doubled)}  invalid {len(self.invalid_history)}")
+        return (
+            f"lost {len(self.lost)}  unanswered {len(self.unanswered)}  "
+            f"doubled {len(self.doubled)}  invalid {len(self.invalid_history)}"
+        )
 
     def summary(self) -> str:
         lat = self.latencies
@@ -397,11 +425,17 @@ class Accounting:
         )
 
 
-def account(threads: dict[str, list[Delivery]], posts: list[Call], requests: list[Request],
-            channel: str, *, excused: Callable[[Delivery], bool] = lambda d: False,
-            may_be_in_history: Callable[[Delivery], bool] = lambda d: False,
-            no_history: Callable[[Delivery], bool] = lambda d: False,
-            count: Callable[[Delivery], bool] = lambda d: True) -> Accounting:
+def account(
+    threads: dict[str, list[Delivery]],
+    posts: list[Call],
+    requests: list[Request],
+    channel: str,
+    *,
+    excused: Callable[[Delivery], bool] = lambda d: False,
+    may_be_in_history: Callable[[Delivery], bool] = lambda d: False,
+    no_history: Callable[[Delivery], bool] = lambda d: False,
+    count: Callable[[Delivery], bool] = lambda d: True,
+) -> Accounting:
     """Who answered what, per thread, from the recorded posts and model requests.
 
     excused(d): a message allowed to go unanswered (not counted as lost, or as unanswered
@@ -424,8 +458,11 @@ def account(threads: dict[str, list[Delivery]], posts: list[Call], requests: lis
 
     for thread, deliveries in threads.items():
         mine = {d.text: d for d in deliveries}
-        thread_posts = [c for c in posts if c.params.get("channel") == channel
-                        and c.params.get("thread_ts") == thread]
+        thread_posts = [
+            c
+            for c in posts
+            if c.params.get("channel") == channel and c.params.get("thread_ts") == thread
+        ]
         covering: dict[str, list[int]] = defaultdict(list)
         sequence: list[str] = []  # tokens in the order their answers were posted
         for index, post in enumerate(thread_posts):
@@ -465,8 +502,13 @@ def account(threads: dict[str, list[Delivery]], posts: list[Call], requests: lis
             must = {t for t in covering if not no_history(mine[t])}
             may = {d.text for d in deliveries if may_be_in_history(d)}
             problems = history_problems(body, [d.text for d in deliveries], must, may - must)
-            forbidden = [t for role, text in chat(body) if role == "user" for t in tokens(text)
-                         if t in mine and no_history(mine[t])]
+            forbidden = [
+                t
+                for role, text in chat(body)
+                if role == "user"
+                for t in tokens(text)
+                if t in mine and no_history(mine[t])
+            ]
             if forbidden:
                 problems.append(f"in the history although it must not be: {forbidden}")
             if problems:
@@ -482,8 +524,9 @@ def thread_key(body: dict[str, Any]) -> str:
     return found[0][:4] if found else ""
 
 
-def overlapping(requests: list[Request], key: Callable[[dict[str, Any]], str]
-                ) -> list[tuple[Request, Request]]:
+def overlapping(
+    requests: list[Request], key: Callable[[dict[str, Any]], str]
+) -> list[tuple[Request, Request]]:
     """Like FakeOpenAI.overlaps, in O(n log n): pairs of requests with the same key whose
     [started, finished] intervals overlap (each request paired with the latest-ending one
     before it)."""
@@ -509,8 +552,9 @@ def answered_tokens(posts: list[Call], requests: list[Request]) -> set[str]:
     return {t for p in posts for t in asked(by_reply.get(p.params.get("text", ""), {}))}
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str,
-               interval: float = 0.05) -> Any:
+def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

@@ -92,8 +92,9 @@ def session_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_bot(fake_slack: FakeSlack, session_dir: Path, redis_url: str
-             ) -> Iterator[Callable[..., Bot]]:
+def make_bot(
+    fake_slack: FakeSlack, session_dir: Path, redis_url: str
+) -> Iterator[Callable[..., Bot]]:
     bots: list[Bot] = []
 
     def make(model: ScriptedModel | None = None, redis: bool = True, **env: str) -> Bot:
@@ -114,7 +115,10 @@ def make_bot_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     """One embedded bot for a whole module (fuzzing sends hundreds of requests)."""
     with FakeSlack() as slack, pytest.MonkeyPatch.context() as patch:
         patch.setenv("OPENAI_API_KEY", "test-key")
-        env = base_env(slack.base_url, SESSION_DIR=str(tmp_path_factory.mktemp("sessions")),
-                       LOG_LEVEL="WARNING")
+        env = base_env(
+            slack.base_url,
+            SESSION_DIR=str(tmp_path_factory.mktemp("sessions")),
+            LOG_LEVEL="WARNING",
+        )
         with Bot(env, ScriptedModel()) as bot:
             yield bot

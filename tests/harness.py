@@ -103,15 +103,29 @@ class Bot:
     def event(self, event: dict, event_id: str | None = None, **kw: Any) -> tuple[int, str]:
         return post_event(self.url, SECRET, event_callback(event, event_id=event_id), **kw)
 
-    def mention(self, text: str, channel: str = "C1", ts: str | None = None,
-                thread_ts: str | None = None, user: str = "U1", **kw: Any) -> dict:
+    def mention(
+        self,
+        text: str,
+        channel: str = "C1",
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        user: str = "U1",
+        **kw: Any,
+    ) -> dict:
         event = mention_event(text, channel, ts or next_ts(), thread_ts, user)
         status, body = self.event(event, **kw)
         assert status == 200, (status, body)
         return event
 
-    def reply(self, text: str, thread_ts: str, channel: str = "C1", user: str = "U1",
-              ts: str | None = None, **kw: Any) -> dict:
+    def reply(
+        self,
+        text: str,
+        thread_ts: str,
+        channel: str = "C1",
+        user: str = "U1",
+        ts: str | None = None,
+        **kw: Any,
+    ) -> dict:
         event = message_event(text, channel, ts or next_ts(), thread_ts, user)
         status, body = self.event(event, **kw)
         assert status == 200, (status, body)
@@ -119,8 +133,9 @@ class Bot:
 
     def command(self, text: str, channel: str = "C1", user: str = "U1") -> tuple[int, str]:
         channel_name = "directmessage" if channel.startswith("D") else "general"
-        return post_form(self.url, SECRET, command_form(text, channel, user,
-                                                        channel_name=channel_name))
+        return post_form(
+            self.url, SECRET, command_form(text, channel, user, channel_name=channel_name)
+        )
 
     def shortcut(self, channel: str, message: dict, user: str = "U1") -> tuple[int, str]:
         return post_interactive(self.url, SECRET, message_shortcut(channel, message, user))
@@ -130,5 +145,13 @@ class Bot:
         return post_interactive(self.url, SECRET, payload)
 
 
-__all__ = ["Bot", "SECRET", "base_env", "event_callback", "mention_event", "message_event",
-           "next_ts", "now_ts"]
+__all__ = [
+    "Bot",
+    "SECRET",
+    "base_env",
+    "event_callback",
+    "mention_event",
+    "message_event",
+    "next_ts",
+    "now_ts",
+]

@@ -19,31 +19,40 @@ from tests.fakes.slack_payloads import event_callback
 from tests.harness import SECRET, base_env
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMAND = [sys.executable, "-m", "gunicorn", "-c", "python:bot.gunicorn_conf",
-           "bot.web:create_app()"]
+COMMAND = [
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "-c",
+    "python:bot.gunicorn_conf",
+    "bot.web:create_app()",
+]
 START_TIMEOUT = 40.0
 LOG_TAIL_CHARS = 6_000
 
 
-def bot_env(slack_url: str, redis_url: str, s3_env: dict[str, str], openai_url: str,
-            **extra: str) -> dict[str, str]:
+def bot_env(
+    slack_url: str, redis_url: str, s3_env: dict[str, str], openai_url: str, **extra: str
+) -> dict[str, str]:
     """Everything a web process needs besides PORT; `extra` wins."""
     env = {key: value for key, value in os.environ.items() if key != "PERSONAS_FILE"}
     env.update(base_env(slack_url))
     env.update(s3_env)
-    env.update({
-        "WEB_CONCURRENCY": "1",
-        "REDIS_URL": redis_url,
-        "MODEL_PROVIDER": "openai",
-        "OPENAI_BASE_URL": openai_url,
-        "OPENAI_API_KEY": "x",
-        "LOCK_TTL_SECONDS": "3",  # short, so a killed worker frees its threads fast
-        "PYTHONUNBUFFERED": "1",
-        # Soaks burst into threads whose turns wait out an outage on purpose: about
-        # losing nothing, not about the per-thread cap (tests/security/test_turn_budget.py).
-        "THREAD_QUEUE_MAX": "1000",
-        **extra,
-    })
+    env.update(
+        {
+            "WEB_CONCURRENCY": "1",
+            "REDIS_URL": redis_url,
+            "MODEL_PROVIDER": "openai",
+            "OPENAI_BASE_URL": openai_url,
+            "OPENAI_API_KEY": "x",
+            "LOCK_TTL_SECONDS": "3",  # short, so a killed worker frees its threads fast
+            "PYTHONUNBUFFERED": "1",
+            # Soaks burst into threads whose turns wait out an outage on purpose: about
+            # losing nothing, not about the per-thread cap (tests/security/test_turn_budget.py).
+            "THREAD_QUEUE_MAX": "1000",
+            **extra,
+        }
+    )
     return env
 
 
@@ -73,8 +82,13 @@ class BotProcess:
         """Spawn the process; call `wait_ready()` before sending traffic."""
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in _reap()
         self.proc = subprocess.Popen(
-            COMMAND, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            COMMAND,
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -236,7 +250,6 @@ class BotProcess:
         status, body = post_event(self.url, SECRET, payload, **kw)
         assert status == 200, f"{self.name}: {status} {body}\n{self.log_tail()}"
         return payload
-
 
     def post(self, payload: dict, timeout: float = 10.0, **kw: Any) -> tuple[int, str]:
         """POST a signed event_callback payload; (status, body), no assertion. Connection

@@ -63,8 +63,9 @@ def assert_final(slack: FakeSlack, root: str, answer: str, votes: bool = True) -
 
 
 @pytest.mark.parametrize("chars", [6_000, 15_000, 45_000])
-def test_a_streamed_answer_of_any_length_arrives_whole_and_once(make_bot, fake_slack,
-                                                                chars: int) -> None:
+def test_a_streamed_answer_of_any_length_arrives_whole_and_once(
+    make_bot, fake_slack, chars: int
+) -> None:
     answer = long_text(chars)
     bot = streaming_bot(make_bot, slow(answer, chars=2_000, delay=0.01))
     root = bot.mention("write a lot")["ts"]
@@ -77,8 +78,9 @@ def test_a_streamed_answer_of_any_length_arrives_whole_and_once(make_bot, fake_s
 
 
 @pytest.mark.parametrize("chars", [6_000, 45_000])
-def test_a_posted_answer_of_any_length_arrives_whole_and_once(make_bot, fake_slack,
-                                                              chars: int) -> None:
+def test_a_posted_answer_of_any_length_arrives_whole_and_once(
+    make_bot, fake_slack, chars: int
+) -> None:
     answer = long_text(chars)
     bot = make_bot(ScriptedModel([answer]))  # STREAMING=off
     root = bot.mention("write a lot")["ts"]
@@ -88,8 +90,9 @@ def test_a_posted_answer_of_any_length_arrives_whole_and_once(make_bot, fake_sla
     assert fake_slack.calls("chat.startStream") == []
 
 
-def test_a_stream_rolls_over_before_slack_ends_it(make_bot, fake_slack,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stream_rolls_over_before_slack_ends_it(
+    make_bot, fake_slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Slack ends a stream after about five minutes (here compressed to 1.5 s): a longer
     answer continues in a new streamed message before that, and all of it ends final."""
     fake_slack.stream_lifetime = 1.5
@@ -124,20 +127,29 @@ print("hello")
 
 
 @pytest.mark.parametrize("streaming", ["on", "off"])
-def test_what_streams_and_what_stays_are_the_same_markdown(make_bot, fake_slack,
-                                                           streaming: str) -> None:
+def test_what_streams_and_what_stays_are_the_same_markdown(
+    make_bot, fake_slack, streaming: str
+) -> None:
     bot = make_bot(slow(FORMATTED, chars=7), STREAMING=streaming)
     root = bot.mention("format please")["ts"]
     fake_slack.wait_for("chat.update" if streaming == "on" else "chat.postMessage", timeout=15)
     settle(bot)
     [final] = fake_slack.bot_messages("C1", root)
     assert final.text == FORMATTED.strip() and final.has_feedback
-    streamed = "".join(c.get("text", "") for call in fake_slack.calls()
-                       if call.method in ("chat.startStream", "chat.appendStream")
-                       for c in call.params.get("chunks") or [] if c["type"] == "markdown_text")
+    streamed = "".join(
+        c.get("text", "")
+        for call in fake_slack.calls()
+        if call.method in ("chat.startStream", "chat.appendStream")
+        for c in call.params.get("chunks") or []
+        if c["type"] == "markdown_text"
+    )
     assert streamed.strip() == (FORMATTED.strip() if streaming == "on" else "")
-    kinds = [b["type"] for b in fake_slack.calls("chat.update" if streaming == "on" else
-                                                 "chat.postMessage")[-1].params["blocks"]]
+    kinds = [
+        b["type"]
+        for b in fake_slack.calls("chat.update" if streaming == "on" else "chat.postMessage")[
+            -1
+        ].params["blocks"]
+    ]
     assert kinds == ["markdown", "context_actions"]  # Markdown, as streamed; no mrkdwn
     system = bot.runtime.personas.default_for("C1").system_prompt
     assert "standard Markdown" in system and "mrkdwn" not in system
@@ -184,18 +196,25 @@ def test_a_message_slack_will_not_update_is_replaced(make_bot, fake_slack, error
 
 
 def test_redis_emptied_between_attempts_the_retry_finishes_the_first_message(
-        make_bot, fake_slack, redis_url: str) -> None:
+    make_bot, fake_slack, redis_url: str
+) -> None:
     """The stream's ts is noted in the durable inbox too: after Redis lost every key, the
     message replayed from the inbox finishes the half-streamed message instead of leaving
     it (still showing Stop) beside a second answer."""
-    model = slow({"text": "partial answ", "then_raise": OSError("disk went away")},
-                 "the whole answer")
+    model = slow(
+        {"text": "partial answ", "then_raise": OSError("disk went away")}, "the whole answer"
+    )
     bot = streaming_bot(make_bot, model)
     root = bot.mention("go", ts=now_ts())["ts"]  # the inbox replays the last hour
     fake_slack.wait_for("chat.appendStream", timeout=15)
     deadline = time.monotonic() + 10
-    while len(model.calls) < 1 or bot.runtime.worker.conversation.state.fact(
-            f"stream:T1_C1_{root.replace('.', '-')}:{root}") is None:
+    while (
+        len(model.calls) < 1
+        or bot.runtime.worker.conversation.state.fact(
+            f"stream:T1_C1_{root.replace('.', '-')}:{root}"
+        )
+        is None
+    ):
         assert time.monotonic() < deadline, "the stream was never shared"
         time.sleep(0.02)
     time.sleep(0.3)  # the first attempt has failed and waits to retry
@@ -210,12 +229,14 @@ def test_redis_emptied_between_attempts_the_retry_finishes_the_first_message(
 
 
 def test_a_stream_redis_could_not_remember_is_finished_by_the_retry(
-        make_bot, fake_slack, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_bot, fake_slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Redis fails while the stream opens (its ts is only in the durable inbox), then the
     turn fails: the retry finds the message in storage and finishes it (found by the soak:
     a message left streaming beside a second answer)."""
-    model = slow({"text": "partial answ", "then_raise": OSError("disk went away")},
-                 "the whole answer")
+    model = slow(
+        {"text": "partial answ", "then_raise": OSError("disk went away")}, "the whole answer"
+    )
     bot = streaming_bot(make_bot, model)
     state = bot.runtime.worker.conversation.state
     remember = state.set_fact
@@ -234,7 +255,8 @@ def test_a_stream_redis_could_not_remember_is_finished_by_the_retry(
 
 
 def test_a_stored_answer_replayed_with_a_newer_message_queued_finishes_its_own_stream(
-        make_bot, fake_slack) -> None:
+    make_bot, fake_slack
+) -> None:
     """The answer was stored but Slack failed its final update; a newer message is queued
     meanwhile, so the retry's batch ends with another message: the stored answer still
     finishes the message that streamed it (found by the soak: a message left streaming)."""

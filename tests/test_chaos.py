@@ -82,16 +82,22 @@ def private_redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def make_cluster(redis_url: str, s3_env: dict[str, str], fake_slack: FakeSlack,
-                 fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[MakeCluster]:
+def make_cluster(
+    redis_url: str,
+    s3_env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    tmp_path: Path,
+) -> Iterator[MakeCluster]:
     """`make_cluster(size, redis=url, s3_endpoint=url)` -> started Cluster; all stopped at
     teardown, their logs printed (pytest shows them when the test failed)."""
     made: list[Cluster] = []
 
     def make(size: int, redis: str | None = None, s3_endpoint: str | None = None) -> Cluster:
         s3 = {**s3_env, **({"AWS_ENDPOINT_URL": s3_endpoint} if s3_endpoint else {})}
-        env = bot_env(fake_slack.base_url, redis or redis_url, s3, fake_openai.base_url,
-                      LOG_LEVEL="INFO")
+        env = bot_env(
+            fake_slack.base_url, redis or redis_url, s3, fake_openai.base_url, LOG_LEVEL="INFO"
+        )
         cluster = Cluster(env, tmp_path, size)
         made.append(cluster)
         return cluster.start()
@@ -109,8 +115,11 @@ def make_cluster(redis_url: str, s3_env: dict[str, str], fake_slack: FakeSlack,
 
 # --- helpers ---------------------------------------------------------------------------
 def thread_posts(fake_slack: FakeSlack, thread: str) -> list[str]:
-    return [c.params.get("text", "") for c in fake_slack.calls("chat.postMessage", False)
-            if c.params.get("channel") == CHANNEL and c.params.get("thread_ts") == thread]
+    return [
+        c.params.get("text", "")
+        for c in fake_slack.calls("chat.postMessage", False)
+        if c.params.get("channel") == CHANNEL and c.params.get("thread_ts") == thread
+    ]
 
 
 def event_for(text: str, root: str, first: bool) -> dict[str, Any]:
@@ -130,11 +139,13 @@ def send_markers(courier: Courier, ledger: Ledger, prefix: str) -> list[str]:
     return markers
 
 
-def wait_answered(fake_slack: FakeSlack, fake_openai: FakeOpenAI, texts: list[str],
-                  timeout: float, what: str) -> None:
+def wait_answered(
+    fake_slack: FakeSlack, fake_openai: FakeOpenAI, texts: list[str], timeout: float, what: str
+) -> None:
     def done() -> bool:
-        answered = answered_tokens(fake_slack.calls("chat.postMessage", False),
-                                   list(fake_openai.requests))
+        answered = answered_tokens(
+            fake_slack.calls("chat.postMessage", False), list(fake_openai.requests)
+        )
         return all(t in answered for t in texts)
 
     wait_until(done, timeout, what, interval=0.1)
@@ -150,8 +161,8 @@ def model_apologies(posts: list[str]) -> int:
 
 # --- 1. SIGKILL chaos ------------------------------------------------------------------
 def test_sigkill_chaos_on_three_workers_answers_every_message_once_in_order(
-        make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
-        rng: random.Random) -> None:
+    make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI, rng: random.Random
+) -> None:
     """4 threads x 7 messages spread over 3 processes while a process (or only its gunicorn
     worker) is SIGKILLed again and again, mostly while it runs a turn or just after its
     model answered (commit / post), and brought back."""
@@ -210,9 +221,15 @@ def test_sigkill_chaos_on_three_workers_answers_every_message_once_in_order(
         delivery = ledger.add(courier.deliver(event_for(text, root, False), root, text))
         assert delivery.acked, delivery
     last = [d.text for d in ledger.deliveries[-threads:]]
-    running = wait_until(lambda: [r for r in list(fake_openai.requests)
-                                  if not r.finished and set(asked(r.body)) & set(last)],
-                         10, "a last message's turn")
+    running = wait_until(
+        lambda: [
+            r
+            for r in list(fake_openai.requests)
+            if not r.finished and set(asked(r.body)) & set(last)
+        ],
+        10,
+        "a last message's turn",
+    )
     target = cluster.by_model(running[0].body["model"])
     if target in cluster.slots:
         cluster.kill(cluster.slots.index(target), "group")
@@ -223,8 +240,12 @@ def test_sigkill_chaos_on_three_workers_answers_every_message_once_in_order(
 
     markers = send_markers(courier, ledger, "k")  # then prove nothing is answered twice
     wait_answered(fake_slack, fake_openai, markers, 45, "every thread's marker answered")
-    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
-                     list(fake_openai.requests), CHANNEL)
+    result = account(
+        ledger.threads(),
+        fake_slack.calls("chat.postMessage", False),
+        list(fake_openai.requests),
+        CHANNEL,
+    )
     print("kills:", kills, "\n", result.summary())
     assert result.ok, result.summary()
     assert result.answered == result.sent == threads * (per_thread + 2)
@@ -236,8 +257,8 @@ def test_sigkill_chaos_on_three_workers_answers_every_message_once_in_order(
 
 # --- 2. SIGTERM mid-turn -----------------------------------------------------------------
 def test_sigterm_mid_turn_finishes_the_turn_and_hands_the_queue_to_another_worker(
-        make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
-        rng: random.Random) -> None:
+    make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI, rng: random.Random
+) -> None:
     cluster = make_cluster(2)
     courier = Courier(cluster, rng, give_up_after=20)
     ledger = Ledger()
@@ -269,13 +290,16 @@ def test_sigterm_mid_turn_finishes_the_turn_and_hands_the_queue_to_another_worke
     wait_answered(fake_slack, fake_openai, queued, 20, "the queued messages answered")
     markers = send_markers(courier, ledger, "g")
     wait_answered(fake_slack, fake_openai, markers, 20, "the marker answered")
-    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
-                     list(fake_openai.requests), CHANNEL)
+    result = account(
+        ledger.threads(),
+        fake_slack.calls("chat.postMessage", False),
+        list(fake_openai.requests),
+        CHANNEL,
+    )
     assert result.ok, result.summary()
     assert result.answered == result.sent == 4
     # the in-flight turn was finished by the stopping worker: one model call, no redo
-    assert [r.body["model"] for r in requests_asking(fake_openai, first)] == [
-        model_id(victim.name)]
+    assert [r.body["model"] for r in requests_asking(fake_openai, first)] == [model_id(victim.name)]
     # the queued messages were handed back and answered by the other worker
     for text in queued:
         calls = requests_asking(fake_openai, text)
@@ -285,8 +309,12 @@ def test_sigterm_mid_turn_finishes_the_turn_and_hands_the_queue_to_another_worke
 
 # --- 3. Redis restart ----------------------------------------------------------------------
 def test_redis_restart_while_messages_flow(
-        make_cluster: MakeCluster, private_redis: RedisServer, fake_slack: FakeSlack,
-        fake_openai: FakeOpenAI, rng: random.Random) -> None:
+    make_cluster: MakeCluster,
+    private_redis: RedisServer,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    rng: random.Random,
+) -> None:
     """Redis here keeps nothing on disk, so a restart loses what was queued; the durable
     inbox must bring it back. What must hold: every acked message answered once and in
     order, those queued before the restart included; during the outage requests are
@@ -294,15 +322,19 @@ def test_redis_restart_while_messages_flow(
     /readyz says 503 then 200; the workers ride it out without restarting."""
     cluster = make_cluster(2, redis=private_redis.url)
     fake_openai.delay = 0.2
-    courier = Courier(cluster, rng, timeout=5.0, backoff=0.3, max_retry_num=2,
-                      give_up_after=40)
+    courier = Courier(cluster, rng, timeout=5.0, backoff=0.3, max_retry_num=2, give_up_after=40)
     ledger = Ledger()
     roots = [now_ts() for _ in range(3)]  # Slack's ts: the durable inbox replays by time
     for i, root in enumerate(roots):  # threads the bot has joined (stored in S3)
         text = make_token("r", i, 0)
         ledger.add(courier.deliver(event_for(text, root, True), root, text))
-    wait_answered(fake_slack, fake_openai, [d.text for d in ledger.deliveries], 20,
-                  "the threads' first answers")
+    wait_answered(
+        fake_slack,
+        fake_openai,
+        [d.text for d in ledger.deliveries],
+        20,
+        "the threads' first answers",
+    )
     pids = {bot.name: (bot.proc.pid, bot.worker_pids()) for bot in cluster.slots}
     flowing = threading.Event()
     flowing.set()
@@ -320,22 +352,24 @@ def test_redis_restart_while_messages_flow(
 
     def outage_mention(index: int) -> None:
         root, text = now_ts(), make_token("r", 10 + index, 0)
-        delivery = courier.deliver(event_for(text, root, True), root, text,
-                                   first=cluster.slots[index])
+        delivery = courier.deliver(
+            event_for(text, root, True), root, text, first=cluster.slots[index]
+        )
         outage.append(ledger.add(delivery))
 
     users = threading.Thread(
-        target=run_parallel, args=([lambda i=i: user(i) for i in range(3)], 60), daemon=True)
+        target=run_parallel, args=([lambda i=i: user(i) for i in range(3)], 60), daemon=True
+    )
     users.start()
     time.sleep(1.0)
     down_at = time.time()
     private_redis.stop()
-    mentions = [threading.Thread(target=outage_mention, args=(i,), daemon=True)
-                for i in range(2)]
+    mentions = [threading.Thread(target=outage_mention, args=(i,), daemon=True) for i in range(2)]
     for t in mentions:
         t.start()
     unhealthy = wait_until(
-        lambda: all(bot.health() == 503 for bot in cluster.slots), 10, "/readyz 503")
+        lambda: all(bot.health() == 503 for bot in cluster.slots), 10, "/readyz 503"
+    )
     time.sleep(max(0.0, down_at + 1.0 - time.time()))
     restart_at = time.time()
     private_redis.start()
@@ -357,25 +391,38 @@ def test_redis_restart_while_messages_flow(
 
     deliveries = ledger.deliveries
     assert all(d.acked for d in deliveries), [d for d in deliveries if not d.acked]
-    during = [a for d in deliveries for a in d.attempts
-              if a.started > down_at + 0.2 and a.ended < restart_at]
+    during = [
+        a
+        for d in deliveries
+        for a in d.attempts
+        if a.started > down_at + 0.2 and a.ended < restart_at
+    ]
     assert during, "no request reached the bot while Redis was down"
     assert [a for a in during if a.outcome != "200"] == [], (down_at, restart_at)
     assert len(outage) == 2 and all(d.attempts[0].outcome == "200" for d in outage), outage
-    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
-                     list(fake_openai.requests), CHANNEL)
+    result = account(
+        ledger.threads(),
+        fake_slack.calls("chat.postMessage", False),
+        list(fake_openai.requests),
+        CHANNEL,
+    )
     print(result.summary())
     assert result.ok, result.summary()
     late = [d for d in deliveries if after_restart(d)]
     assert len(late) >= 5 and all(d.text in result.answer_of for d in late)
     assert {bot.name: (bot.proc.pid, bot.worker_pids()) for bot in cluster.slots} == pids, (
-        "a worker restarted")
+        "a worker restarted"
+    )
 
 
 # --- 4. S3 and model failures ---------------------------------------------------------
 def test_s3_and_model_failures_give_one_visible_reply_per_message(
-        make_cluster: MakeCluster, s3_proxy: FaultyProxy, fake_slack: FakeSlack,
-        fake_openai: FakeOpenAI, rng: random.Random) -> None:
+    make_cluster: MakeCluster,
+    s3_proxy: FaultyProxy,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    rng: random.Random,
+) -> None:
     """S3 (behind a fault-injecting proxy) fails in bursts and slows down; the model fails
     with errors its client does not retry (400) and with ones it does (500). Every message
     gets exactly one reply, an answer or a short apology; memory stays valid."""
@@ -411,8 +458,9 @@ def test_s3_and_model_failures_give_one_visible_reply_per_message(
             delivery = courier.deliver(event_for(text, root, m == 0), root, text)
             assert delivery.acked, delivery
             ledger.add(delivery)
-            posted = wait_until(lambda n=before: thread_posts(fake_slack, root)[n:], 60,
-                                f"a reply to {text}")
+            posted = wait_until(
+                lambda n=before: thread_posts(fake_slack, root)[n:], 60, f"a reply to {text}"
+            )
             replies[text] = posted[0]
             m, after = m + 1, after + injected.is_set()
             time.sleep(rng.uniform(0.0, 0.3))
@@ -434,22 +482,31 @@ def test_s3_and_model_failures_give_one_visible_reply_per_message(
     for root in roots:  # exactly one visible reply per message
         texts = [d.text for d in ledger.threads()[root]]
         assert len(thread_posts(fake_slack, root)) == len(texts), (
-            texts, thread_posts(fake_slack, root))
+            texts,
+            thread_posts(fake_slack, root),
+        )
     for text, post in replies.items():
         assert post.startswith((MODEL_FAILED, STORAGE_FAILED)) or (
-            post.startswith(f"echo: {text} [")), (text, post)
+            post.startswith(f"echo: {text} [")
+        ), (text, post)
     apologized = {t for t, p in replies.items() if not p.startswith("echo: ")}
     model_failed = {t for t, p in replies.items() if p.startswith(MODEL_FAILED)}
     posts = [p for root in roots for p in thread_posts(fake_slack, root)]
     assert model_apologies(posts) == injected_400, posts
-    retried = sum(len(TURN_RETRIED.findall(bot.log_text())) + len(ACCEPT_REFUSED.findall(
-        bot.log_text())) for bot in cluster.every)
+    retried = sum(
+        len(TURN_RETRIED.findall(bot.log_text())) + len(ACCEPT_REFUSED.findall(bot.log_text()))
+        for bot in cluster.every
+    )
     assert retried >= injected_403, "the injected S3 errors failed no turn and no delivery"
-    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
-                     list(fake_openai.requests), CHANNEL,
-                     excused=lambda d: d.text in apologized,
-                     no_history=lambda d: d.text in model_failed,
-                     may_be_in_history=lambda d: d.text in apologized - model_failed)
+    result = account(
+        ledger.threads(),
+        fake_slack.calls("chat.postMessage", False),
+        list(fake_openai.requests),
+        CHANNEL,
+        excused=lambda d: d.text in apologized,
+        no_history=lambda d: d.text in model_failed,
+        may_be_in_history=lambda d: d.text in apologized - model_failed,
+    )
     print(result.summary(), "apologies:", sorted(apologized))
     assert result.ok, result.summary()
     assert result.answered == result.sent - len(apologized)
@@ -457,7 +514,8 @@ def test_s3_and_model_failures_give_one_visible_reply_per_message(
 
 # --- 5. Slack retries across processes ------------------------------------------------
 def test_slack_retries_on_other_processes_are_answered_once(
-        make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     """Each message arrives up to 4 times (X-Slack-Retry-Num 1..3, same event_id) and a thread
     mention twice more (as app_mention and as message), on all three processes: at once,
     while the turn runs, and after it was answered."""
@@ -469,8 +527,9 @@ def test_slack_retries_on_other_processes_are_answered_once(
     lock = threading.Lock()
 
     def post(bot: Any, payload: dict, retry: int | None = None) -> None:
-        status, _ = bot.post(payload, retry_num=retry,
-                             retry_reason="http_timeout" if retry else None)
+        status, _ = bot.post(
+            payload, retry_num=retry, retry_reason="http_timeout" if retry else None
+        )
         with lock:
             statuses.append((bot.name, status))
 
@@ -500,8 +559,7 @@ def test_slack_retries_on_other_processes_are_answered_once(
 
         ts = next_ts()  # a thread mention: delivered as app_mention and as message
         as_mention = event_callback(mention_event(second, CHANNEL, ts, thread_ts=root))
-        as_message = event_callback(
-            message_event(f"<@UBOT> {second}", CHANNEL, ts, thread_ts=root))
+        as_message = event_callback(message_event(f"<@UBOT> {second}", CHANNEL, ts, thread_ts=root))
         started = time.time()
         at_once((b, as_mention), (c, as_message), (a, as_mention, 1))
         ledger.add(Delivery(root, second, ts, as_mention["event_id"], started, time.time()))
@@ -510,8 +568,11 @@ def test_slack_retries_on_other_processes_are_answered_once(
         wait_answered(fake_slack, fake_openai, [second], 20, "the second answer")
         post(c, as_message, 2)
 
-    with background(lambda: thread(0), "t0"), background(lambda: thread(1), "t1"), \
-            background(lambda: thread(2), "t2"):
+    with (
+        background(lambda: thread(0), "t0"),
+        background(lambda: thread(1), "t1"),
+        background(lambda: thread(2), "t2"),
+    ):
         pass
     assert statuses and all(status == 200 for _, status in statuses), statuses
 
@@ -519,8 +580,12 @@ def test_slack_retries_on_other_processes_are_answered_once(
     courier = Courier(cluster)
     markers = send_markers(courier, ledger, "s")
     wait_answered(fake_slack, fake_openai, markers, 20, "every thread's marker answered")
-    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
-                     list(fake_openai.requests), CHANNEL)
+    result = account(
+        ledger.threads(),
+        fake_slack.calls("chat.postMessage", False),
+        list(fake_openai.requests),
+        CHANNEL,
+    )
     assert result.ok, result.summary()
     assert result.answered == result.sent == 9
     for d in ledger.deliveries:  # no delivery caused a second model call
@@ -538,8 +603,8 @@ def snapshot_puts(proxy: FaultyProxy) -> int:
 
 
 def test_kills_at_each_step_of_a_turn_recompute_or_replay_and_answer_once(
-        make_cluster: MakeCluster, s3_proxy: FaultyProxy, fake_slack: FakeSlack,
-        fake_openai: FakeOpenAI) -> None:
+    make_cluster: MakeCluster, s3_proxy: FaultyProxy, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     """The process running a turn is SIGKILLed
     1. during the model call, before anything was saved: the turn is recomputed;
     2. while the turn's snapshot PUT is in flight (held by the proxy, it lands after the
@@ -556,8 +621,9 @@ def test_kills_at_each_step_of_a_turn_recompute_or_replay_and_answer_once(
 
     def ask(text: str) -> BotProcess:
         """Send `text`; the process whose model call answers it."""
-        ledger.add(courier.deliver(message_event(text, CHANNEL, next_ts(), thread_ts=root),
-                                   root, text))
+        ledger.add(
+            courier.deliver(message_event(text, CHANNEL, next_ts(), thread_ts=root), root, text)
+        )
         [request] = wait_until(lambda: requests_asking(fake_openai, text), 15, "the turn")
         victim = cluster.by_model(request.body["model"])
         assert victim in cluster.slots
@@ -595,16 +661,23 @@ def test_kills_at_each_step_of_a_turn_recompute_or_replay_and_answer_once(
     markers = send_markers(courier, ledger, "c")  # answered after the replayed turn
     wait_answered(fake_slack, fake_openai, markers, 30, "the marker answered")
     assert len(requests_asking(fake_openai, third)) == 1  # replayed, not recomputed
-    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
-                     list(fake_openai.requests), CHANNEL)
+    result = account(
+        ledger.threads(),
+        fake_slack.calls("chat.postMessage", False),
+        list(fake_openai.requests),
+        CHANNEL,
+    )
     assert result.ok, result.summary()
     assert result.answered == result.sent == 5
 
 
 # --- 7. a turn running across a Redis restart -------------------------------------------
 def test_turn_running_across_a_redis_restart_keeps_messages_queued_after_it(
-        make_cluster: MakeCluster, private_redis: RedisServer, fake_slack: FakeSlack,
-        fake_openai: FakeOpenAI) -> None:
+    make_cluster: MakeCluster,
+    private_redis: RedisServer,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+) -> None:
     """A turn is running when Redis restarts empty; its lease's watchdog takes the thread
     lock back in the new Redis. A message accepted (200) after the restart queues behind
     it and must be answered: the finishing turn must not trim it from the new inbox."""
@@ -632,15 +705,20 @@ def test_turn_running_across_a_redis_restart_keeps_messages_queued_after_it(
     wait_answered(fake_slack, fake_openai, [after], 5, "the message queued after restart")
     markers = send_markers(courier, ledger, "x")
     wait_answered(fake_slack, fake_openai, markers, 20, "the marker answered")
-    result = account(ledger.threads(), fake_slack.calls("chat.postMessage", False),
-                     list(fake_openai.requests), CHANNEL)
+    result = account(
+        ledger.threads(),
+        fake_slack.calls("chat.postMessage", False),
+        list(fake_openai.requests),
+        CHANNEL,
+    )
     assert result.ok, result.summary()
     assert result.answered == result.sent == 4
 
 
 # --- 8. a long answer cut by a kill between its chunks ----------------------------------
 def test_kill_between_the_chunks_of_a_long_answer_posts_every_chunk_once(
-        make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     cluster = make_cluster(2)
     courier = Courier(cluster, give_up_after=20)
     root, first, long = next_ts(), make_token("l", 0, 0), make_token("l", 0, 1)

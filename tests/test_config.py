@@ -22,10 +22,14 @@ def test_defaults_are_embedded() -> None:
     assert (config.thread_context_messages, config.thread_context_chars) == (50, 12_000)
     assert config.file_max_bytes == 5_000_000
     assert load({**GOOD, "FILE_MAX_BYTES": "2000000"}).file_max_bytes == 2_000_000
-    budget = load({**GOOD, "TURN_MAX_FILES": "3", "TURN_MAX_FILE_BYTES": "9000000",
-                   "THREAD_QUEUE_MAX": "7"})
+    budget = load(
+        {**GOOD, "TURN_MAX_FILES": "3", "TURN_MAX_FILE_BYTES": "9000000", "THREAD_QUEUE_MAX": "7"}
+    )
     assert (budget.turn_max_files, budget.turn_max_file_bytes, budget.thread_queue_max) == (
-        3, 9_000_000, 7)
+        3,
+        9_000_000,
+        7,
+    )
 
 
 def test_thread_context_can_be_turned_off() -> None:
@@ -33,25 +37,28 @@ def test_thread_context_can_be_turned_off() -> None:
     assert (config.thread_context_messages, config.thread_context_chars) == (0, 4000)
 
 
-@pytest.mark.parametrize("env,variable", [
-    ({}, "SLACK_BOT_TOKEN"),
-    ({"SLACK_BOT_TOKEN": "xapp-wrong"}, "SLACK_BOT_TOKEN"),
-    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
-    ({**GOOD, "MODEL_PROVIDER": "llama"}, "MODEL_PROVIDER"),
-    ({**GOOD, "PORT": "eighty"}, "PORT"),
-    ({**GOOD, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
-    ({**GOOD, "PERSONAS_FILE": "/no/such/file.toml"}, "PERSONAS_FILE"),
-    ({**GOOD, "SESSION_DIR": "/tmp"}, "SESSION_DIR"),
-    ({**GOOD, "PROCESS_ROLE": "web"}, "PROCESS_ROLE"),
-    ({**GOOD, "PROCESS_ROLE": "accept"}, "REDIS_URL"),
-    ({**GOOD, "THREAD_CONTEXT_MESSAGES": "-1"}, "THREAD_CONTEXT_MESSAGES"),
-    ({**GOOD, "THREAD_CONTEXT_MESSAGES": "all"}, "THREAD_CONTEXT_MESSAGES"),
-    ({**GOOD, "THREAD_CONTEXT_CHARS": "100"}, "THREAD_CONTEXT_CHARS"),
-    ({**GOOD, "FILE_MAX_BYTES": "5MB"}, "FILE_MAX_BYTES"),
-    ({**GOOD, "FILE_MAX_BYTES": "0"}, "FILE_MAX_BYTES"),
-    ({**GOOD, "TURN_MAX_FILES": "0"}, "TURN_MAX_FILES"),
-    ({**GOOD, "THREAD_QUEUE_MAX": "twenty"}, "THREAD_QUEUE_MAX"),
-])
+@pytest.mark.parametrize(
+    "env,variable",
+    [
+        ({}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xapp-wrong"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({**GOOD, "MODEL_PROVIDER": "llama"}, "MODEL_PROVIDER"),
+        ({**GOOD, "PORT": "eighty"}, "PORT"),
+        ({**GOOD, "REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({**GOOD, "PERSONAS_FILE": "/no/such/file.toml"}, "PERSONAS_FILE"),
+        ({**GOOD, "SESSION_DIR": "/tmp"}, "SESSION_DIR"),
+        ({**GOOD, "PROCESS_ROLE": "web"}, "PROCESS_ROLE"),
+        ({**GOOD, "PROCESS_ROLE": "accept"}, "REDIS_URL"),
+        ({**GOOD, "THREAD_CONTEXT_MESSAGES": "-1"}, "THREAD_CONTEXT_MESSAGES"),
+        ({**GOOD, "THREAD_CONTEXT_MESSAGES": "all"}, "THREAD_CONTEXT_MESSAGES"),
+        ({**GOOD, "THREAD_CONTEXT_CHARS": "100"}, "THREAD_CONTEXT_CHARS"),
+        ({**GOOD, "FILE_MAX_BYTES": "5MB"}, "FILE_MAX_BYTES"),
+        ({**GOOD, "FILE_MAX_BYTES": "0"}, "FILE_MAX_BYTES"),
+        ({**GOOD, "TURN_MAX_FILES": "0"}, "TURN_MAX_FILES"),
+        ({**GOOD, "THREAD_QUEUE_MAX": "twenty"}, "THREAD_QUEUE_MAX"),
+    ],
+)
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load(env)
@@ -60,11 +67,11 @@ def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
 def test_a_turns_process_needs_redis_but_no_request_secrets() -> None:
     with pytest.raises(ConfigError, match="REDIS_URL"):
         load({"SLACK_BOT_TOKEN": "xoxb-1"}, turns_only=True)
-    config = load({"SLACK_BOT_TOKEN": "xoxb-1", "REDIS_URL": "redis://r:6379/0"},
-                  turns_only=True)
+    config = load({"SLACK_BOT_TOKEN": "xoxb-1", "REDIS_URL": "redis://r:6379/0"}, turns_only=True)
     assert config.role == "turns" and config.signing_secret == "" and config.app_token == ""
     assert load({**GOOD, "REDIS_URL": "redis://r:6379/0", "PROCESS_ROLE": "Accept"}).role == (
-        "accept")
+        "accept"
+    )
 
 
 def test_socket_mode_needs_an_app_token_not_a_secret() -> None:
@@ -104,7 +111,9 @@ def personas_from(tmp_path, text: str):
 
 
 def test_personas_carry_a_description_and_prompts(tmp_path) -> None:
-    personas = personas_from(tmp_path, """
+    personas = personas_from(
+        tmp_path,
+        """
 [[persona]]
 id = "critic"
 system_prompt = "x"
@@ -114,24 +123,36 @@ prompts = ["Review my plan", " Is this sound? "]
 [[persona]]
 id = "plain"
 system_prompt = "y"
-""")
+""",
+    )
     critic, plain = personas.all
-    assert (critic.description, critic.prompts) == ("Reviews plans.", ("Review my plan",
-                                                                       "Is this sound?"))
+    assert (critic.description, critic.prompts) == (
+        "Reviews plans.",
+        ("Review my plan", "Is this sound?"),
+    )
     assert (plain.description, plain.prompts) == ("", ())
 
 
-@pytest.mark.parametrize("field", [
-    'description = "two\\nlines"', "description = 5", 'prompts = "not a list"',
-    'prompts = [""]', "prompts = [1]", 'prompts = ["a\\nb"]',
-])
+@pytest.mark.parametrize(
+    "field",
+    [
+        'description = "two\\nlines"',
+        "description = 5",
+        'prompts = "not a list"',
+        'prompts = [""]',
+        "prompts = [1]",
+        'prompts = ["a\\nb"]',
+    ],
+)
 def test_bad_description_or_prompts_stop_start_up(tmp_path, field: str) -> None:
     with pytest.raises(ConfigError, match="PERSONAS_FILE .*critic"):
         personas_from(tmp_path, f'[[persona]]\nid = "critic"\nsystem_prompt = "x"\n{field}\n')
 
 
 def test_a_persona_can_summarize_its_history(tmp_path) -> None:
-    personas = personas_from(tmp_path, """
+    personas = personas_from(
+        tmp_path,
+        """
 [[persona]]
 id = "critic"
 system_prompt = "x"
@@ -148,27 +169,31 @@ history = "summarize"
 id = "plain"
 system_prompt = "z"
 history = "window"
-""")
+""",
+    )
     critic, brief, plain = personas.all
     assert (critic.history, critic.keep_recent, critic.summarize_at) == ("summarize", 6, 0.8)
     assert (brief.history, brief.keep_recent, brief.summarize_at) == ("summarize", 10, 0.7)
     assert plain.history == "window"
 
 
-@pytest.mark.parametrize("fields,named", [
-    ('history = "forget"', "history"),
-    ("history = true", "history"),
-    ("keep_recent = 6", "keep_recent"),  # the window keeps WINDOW_SIZE messages
-    ("summarize_at = 0.5", "summarize_at"),
-    ('history = "window"\nkeep_recent = 6', "keep_recent"),
-    ('history = "summarize"\nkeep_recent = 1', "keep_recent"),
-    ('history = "summarize"\nkeep_recent = 5.5', "keep_recent"),
-    ('history = "summarize"\nkeep_recent = true', "keep_recent"),
-    ('history = "summarize"\nkeep_recent = "10"', "keep_recent"),
-    ('history = "summarize"\nsummarize_at = 0', "summarize_at"),
-    ('history = "summarize"\nsummarize_at = 1.5', "summarize_at"),
-    ('history = "summarize"\nsummarize_at = "70%"', "summarize_at"),
-])
+@pytest.mark.parametrize(
+    "fields,named",
+    [
+        ('history = "forget"', "history"),
+        ("history = true", "history"),
+        ("keep_recent = 6", "keep_recent"),  # the window keeps WINDOW_SIZE messages
+        ("summarize_at = 0.5", "summarize_at"),
+        ('history = "window"\nkeep_recent = 6', "keep_recent"),
+        ('history = "summarize"\nkeep_recent = 1', "keep_recent"),
+        ('history = "summarize"\nkeep_recent = 5.5', "keep_recent"),
+        ('history = "summarize"\nkeep_recent = true', "keep_recent"),
+        ('history = "summarize"\nkeep_recent = "10"', "keep_recent"),
+        ('history = "summarize"\nsummarize_at = 0', "summarize_at"),
+        ('history = "summarize"\nsummarize_at = 1.5', "summarize_at"),
+        ('history = "summarize"\nsummarize_at = "70%"', "summarize_at"),
+    ],
+)
 def test_bad_history_fields_stop_start_up(tmp_path, fields: str, named: str) -> None:
     with pytest.raises(ConfigError, match=rf"PERSONAS_FILE .*\(critic\): {named} "):
         personas_from(tmp_path, f'[[persona]]\nid = "critic"\nsystem_prompt = "x"\n{fields}\n')

@@ -13,8 +13,11 @@ import yaml
 ROOT = Path(__file__).parents[1]
 DRAIN_SECONDS = 25  # bot.main.stop_all
 # bot/gunicorn_conf.py reads the configuration when imported: read the value instead
-GRACEFUL_TIMEOUT = int(re.search(r"^graceful_timeout = (\d+)", (
-    ROOT / "bot" / "gunicorn_conf.py").read_text(), re.M).group(1))
+GRACEFUL_TIMEOUT = int(
+    re.search(
+        r"^graceful_timeout = (\d+)", (ROOT / "bot" / "gunicorn_conf.py").read_text(), re.M
+    ).group(1)
+)
 
 
 def dockerfile() -> str:

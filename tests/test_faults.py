@@ -12,13 +12,13 @@ from tests.harness import Bot, base_env, mention_event, message_event, next_ts
 from tests.listeners.test_events import model_called
 
 
-def test_redis_down_at_ack_time_holds_the_message_until_it_is_back(fake_slack, session_dir
-                                                                    ) -> None:
+def test_redis_down_at_ack_time_holds_the_message_until_it_is_back(fake_slack, session_dir) -> None:
     """Storage up (files here): held in the durable inbox, acked, answered once Redis is
     back (both down: tests/test_redis_outage.py)."""
     with RedisServer() as redis_server:
-        env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir),
-                       REDIS_URL=redis_server.url)
+        env = base_env(
+            fake_slack.base_url, SESSION_DIR=str(session_dir), REDIS_URL=redis_server.url
+        )
         with Bot(env, ScriptedModel()) as bot:
             redis_server.stop()
             event = mention_event("hello", "C1", next_ts())
@@ -36,8 +36,9 @@ def test_redis_down_at_ack_time_holds_the_message_until_it_is_back(fake_slack, s
 def test_redis_restart_mid_flight_loses_nothing(fake_slack, session_dir) -> None:
     with RedisServer() as redis_server:
         model = ScriptedModel()
-        env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir),
-                       REDIS_URL=redis_server.url)
+        env = base_env(
+            fake_slack.base_url, SESSION_DIR=str(session_dir), REDIS_URL=redis_server.url
+        )
         with Bot(env, model) as bot:
             root = bot.mention("before the blip")
             fake_slack.wait_for("chat.postMessage")
@@ -47,13 +48,17 @@ def test_redis_restart_mid_flight_loses_nothing(fake_slack, session_dir) -> None
             assert "before the blip" in str(model.calls[-1]["messages"])  # memory is in storage
 
 
-def test_s3_errors_are_retried_and_then_the_turn_succeeds(fake_slack, s3_server, s3_env,
-                                                          session_dir, monkeypatch) -> None:
+def test_s3_errors_are_retried_and_then_the_turn_succeeds(
+    fake_slack, s3_server, s3_env, session_dir, monkeypatch
+) -> None:
     with FaultyProxy(s3_server.endpoint_url) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         model = ScriptedModel()
-        env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir), **{
-            k: v for k, v in s3_env.items() if k.startswith("SESSION")})
+        env = base_env(
+            fake_slack.base_url,
+            SESSION_DIR=str(session_dir),
+            **{k: v for k, v in s3_env.items() if k.startswith("SESSION")},
+        )
         with Bot(env, model) as bot:
             root = bot.mention("first")
             fake_slack.wait_for("chat.postMessage")
@@ -61,8 +66,14 @@ def test_s3_errors_are_retried_and_then_the_turn_succeeds(fake_slack, s3_server,
             event = message_event("second", "C1", next_ts(), root["ts"])
             statuses = [bot.event(event, event_id="Ev0FAULTS1")[0]]
             while statuses[-1] != 200 and len(statuses) < 4:  # Slack's retries
-                statuses.append(bot.event(event, event_id="Ev0FAULTS1",
-                                          retry_num=len(statuses), retry_reason="http_error")[0])
+                statuses.append(
+                    bot.event(
+                        event,
+                        event_id="Ev0FAULTS1",
+                        retry_num=len(statuses),
+                        retry_reason="http_error",
+                    )[0]
+                )
             assert statuses[-1] == 200 and set(statuses[:-1]) <= {500}, statuses
             answer = fake_slack.wait_for("chat.postMessage", count=2, timeout=30)[-1]
             assert answer.params["text"].startswith("reply to: second")
@@ -77,8 +88,9 @@ def test_s3_errors_are_retried_and_then_the_turn_succeeds(fake_slack, s3_server,
         assert sum(1 for method, _ in proxy.requests if method == "PUT") >= 3  # went via the proxy
 
 
-def test_slack_errors_on_posting_are_retried_without_a_second_model_call(make_bot, fake_slack
-                                                                         ) -> None:
+def test_slack_errors_on_posting_are_retried_without_a_second_model_call(
+    make_bot, fake_slack
+) -> None:
     model = ScriptedModel()
     bot = make_bot(model)
     fake_slack.fail_next("chat.postMessage", times=1, status=429, retry_after=0)
@@ -113,7 +125,9 @@ def test_crash_between_posting_and_dequeuing_does_not_post_twice(make_bot, fake_
     bot.reply("next", thread_ts=root["ts"])
     posted = fake_slack.wait_for("chat.postMessage", count=2, timeout=15)
     assert crashes and [p.params["text"].split(" [")[0] for p in posted] == [
-        "reply to: only once please", "reply to: next"]
+        "reply to: only once please",
+        "reply to: next",
+    ]
     assert len(model.calls) == 2
 
 

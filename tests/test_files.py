@@ -47,17 +47,21 @@ TOKEN = "xoxb-test-token"  # the harness's bot token; the file server wants exac
 BEDROCK_DOC_NAME = re.compile(r"^(?!.*\s\s)[A-Za-z0-9\s\-()\[\]]{1,200}$")
 
 
-def tiny_png(width: int = 3, height: int = 2, rgb: tuple[int, int, int] = (200, 30, 90)
-             ) -> bytes:
+def tiny_png(width: int = 3, height: int = 2, rgb: tuple[int, int, int] = (200, 30, 90)) -> bytes:
     """A valid RGB PNG, built from its spec: signature, IHDR, zlib'd scanlines, IEND."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = zlib.crc32(kind + data) & 0xFFFFFFFF
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))  # filter 0 per row
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit truecolour
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def tiny_pdf(text: str = "Q3 revenue: 42") -> bytes:
@@ -79,7 +83,9 @@ def tiny_pdf(text: str = "Q3 revenue: 42") -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -105,13 +111,15 @@ def pdf_file(server: FileServer, name: str = "Q3 report.pdf", **options) -> dict
     return slack_file(name, url, "application/pdf", "pdf", len(PDF))
 
 
-def text_file(server: FileServer, content: bytes = b"hug a kitten",
-              name: str = "notes.txt") -> dict:
+def text_file(
+    server: FileServer, content: bytes = b"hug a kitten", name: str = "notes.txt"
+) -> dict:
     url = server.add(f"/files-pri/T1-F3/download/{name}", content, "text/plain")
     return slack_file(name, url, "text/plain", "text", len(content), source=FILE_SNIPPET)
 
 
 # --- read_files ------------------------------------------------------------------------
+
 
 def test_text_file_reaches_the_model_as_fenced_text(files: FileServer) -> None:
     got = read_files([text_file(files)], TOKEN, "bedrock")
@@ -122,8 +130,9 @@ def test_text_file_reaches_the_model_as_fenced_text(files: FileServer) -> None:
 
 def test_long_text_is_cut_with_a_note_and_fences_survive_backticks(files: FileServer) -> None:
     content = ("```python\nprint('hi')\n```\n" + "x" * 500).encode()
-    got = read_files([text_file(files, content, "README.md")], TOKEN, "openai",
-                     FileLimits(max_text_chars=100))
+    got = read_files(
+        [text_file(files, content, "README.md")], TOKEN, "openai", FileLimits(max_text_chars=100)
+    )
     text = got.blocks[0]["text"]
     assert text.startswith("File README.md:\n````\n```python") and got.problems == []
     assert text.endswith("\n````\n[cut: only the first 100 characters are shown]")
@@ -133,13 +142,16 @@ def test_png_becomes_an_image_block_with_the_same_bytes(files: FileServer) -> No
     for provider in ("bedrock", "anthropic", "openai"):
         got = read_files([png_file(files)], TOKEN, provider)
         assert got.problems == []
-        assert got.blocks == [{"text": "File photo.png (image):"},
-                              {"image": {"format": "png", "source": {"bytes": PNG}}}]
+        assert got.blocks == [
+            {"text": "File photo.png (image):"},
+            {"image": {"format": "png", "source": {"bytes": PNG}}},
+        ]
 
 
 @pytest.mark.parametrize("provider", ["bedrock", "anthropic", "openai"])
-def test_pdf_is_a_document_where_the_provider_takes_documents(files: FileServer,
-                                                              provider: str) -> None:
+def test_pdf_is_a_document_where_the_provider_takes_documents(
+    files: FileServer, provider: str
+) -> None:
     got = read_files([pdf_file(files)], TOKEN, provider)
     assert got.problems == []
     label, block = got.blocks
@@ -150,8 +162,10 @@ def test_pdf_is_a_document_where_the_provider_takes_documents(files: FileServer,
 
 def test_media_for_a_provider_without_support_is_a_clear_problem(files: FileServer) -> None:
     got = read_files([pdf_file(files), png_file(files), text_file(files)], TOKEN, "llamacpp")
-    assert got.problems == ["Q3 report.pdf: PDFs are unsupported for this model (llamacpp)",
-                            "photo.png: images are unsupported for this model (llamacpp)"]
+    assert got.problems == [
+        "Q3 report.pdf: PDFs are unsupported for this model (llamacpp)",
+        "photo.png: images are unsupported for this model (llamacpp)",
+    ]
     assert [b["text"].split(":")[0] for b in got.blocks] == ["File notes.txt"]
     assert [r.path for r in files.requests] == ["/files-pri/T1-F3/download/notes.txt"]
 
@@ -197,32 +211,45 @@ def test_too_large_by_actual_bytes_stops_reading(files: FileServer) -> None:
     assert got.problems == ["photo.png: too large (over 20,000 bytes)"] and got.blocks == []
 
 
-def test_download_failures_are_named(files: FileServer,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_failures_are_named(files: FileServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_FILE_HOSTS", f"{files.url('').rstrip('/')},http://127.0.0.1:9")
     failing = png_file(files, name="broken.png", status=500)
     slow = png_file(files, name="slow.png", delay=1.5)
     got = read_files([failing, slow], TOKEN, "anthropic", FileLimits(timeout=0.3))
-    assert got.problems == ["broken.png: download failed (HTTP 500)",
-                            "slow.png: download timed out after 0.3 s"]
+    assert got.problems == [
+        "broken.png: download failed (HTTP 500)",
+        "slow.png: download timed out after 0.3 s",
+    ]
     wrong_token = read_files([png_file(files)], "xoxb-someone-else", "anthropic")
     assert wrong_token.problems == ["photo.png: download failed (HTTP 403)"]
     gone = png_file(files) | {"url_private_download": "http://127.0.0.1:9/nothing-listens"}
-    assert read_files([gone], TOKEN, "anthropic").problems[0].startswith(
-        "photo.png: download failed (")
+    assert (
+        read_files([gone], TOKEN, "anthropic")
+        .problems[0]
+        .startswith("photo.png: download failed (")
+    )
 
 
 def test_a_sign_in_page_instead_of_the_file_points_at_the_scope(files: FileServer) -> None:
     image = png_file(files, login_page=True)
-    text = slack_file("notes.txt", files.add("/notes.txt", login_page=True), "text/plain",
-                      "text", 12, source=FILE_SNIPPET)
+    text = slack_file(
+        "notes.txt",
+        files.add("/notes.txt", login_page=True),
+        "text/plain",
+        "text",
+        12,
+        source=FILE_SNIPPET,
+    )
     got = read_files([image, text], TOKEN, "bedrock")
+    hint = "(got a web page: does the app have the files:read scope?)"
     assert got.problems == [
-        "photo.png: not a valid image (got a web page: does the app have the files:read scope?)",
-        "notes.txt: not the file (got a web page: does the app have the files:read scope?)",
-    ] and got.blocks == []
-    page = slack_file("page.html", files.add("/page.html", login_page=True), "text/html",
-                      "html", 80)
+        f"photo.png: not a valid image {hint}",
+        f"notes.txt: not the file {hint}",
+    ]
+    assert got.blocks == []
+    page = slack_file(
+        "page.html", files.add("/page.html", login_page=True), "text/html", "html", 80
+    )
     assert read_files([page], TOKEN, "bedrock").blocks[0]["text"].startswith("File page.html:")
 
 
@@ -243,18 +270,21 @@ def test_hidden_deleted_unsupported_and_stub_files_are_named(files: FileServer) 
     ]
 
 
-def test_check_file_info_stubs_are_completed_with_files_info(files: FileServer,
-                                                             fake_slack: FakeSlack) -> None:
+def test_check_file_info_stubs_are_completed_with_files_info(
+    files: FileServer, fake_slack: FakeSlack
+) -> None:
     stub = load("24_message_im_file_share_check_file_info.json")["event"]["files"][0]
     fake_slack.set_response("files.info", {"ok": True, "file": text_file(files)})
     client = WebClient(token=TOKEN, base_url=fake_slack.base_url)
-    got = read_files([stub], TOKEN, "bedrock",
-                     file_info=lambda file_id: client.files_info(file=file_id)["file"])
+    got = read_files(
+        [stub], TOKEN, "bedrock", file_info=lambda file_id: client.files_info(file=file_id)["file"]
+    )
     assert got.problems == [] and got.blocks[0]["text"].startswith("File notes.txt:")
     assert fake_slack.calls("files.info")[0].params["file"] == stub["id"]
     fake_slack.set_response("files.info", {"ok": False, "error": "file_not_found"})
-    failed = read_files([stub], TOKEN, "bedrock",
-                        file_info=lambda file_id: client.files_info(file=file_id)["file"])
+    failed = read_files(
+        [stub], TOKEN, "bedrock", file_info=lambda file_id: client.files_info(file=file_id)["file"]
+    )
     assert failed.problems[0].startswith("F12345678: Slack would not share this file (")
 
 
@@ -282,14 +312,23 @@ def test_url_private_is_the_fallback(files: FileServer) -> None:
 
 # --- prompt, storage, jobs --------------------------------------------------------------
 
+
 def test_prompt_holds_each_message_text_then_its_files_then_what_was_not_read(
     files: FileServer,
 ) -> None:
-    plain = Job(kind="turn", team="T1", channel="C1", thread_ts="1.1", ts="1.2", user="U1",
-                text="hello")
-    with_files = Job(kind="turn", team="T1", channel="C1", thread_ts="1.1", ts="1.3",
-                     user="U1", text="", files=(text_file(files), {"id": "F0H",
-                                                                   "mode": "hidden_by_limit"}))
+    plain = Job(
+        kind="turn", team="T1", channel="C1", thread_ts="1.1", ts="1.2", user="U1", text="hello"
+    )
+    with_files = Job(
+        kind="turn",
+        team="T1",
+        channel="C1",
+        thread_ts="1.1",
+        ts="1.3",
+        user="U1",
+        text="",
+        files=(text_file(files), {"id": "F0H", "mode": "hidden_by_limit"}),
+    )
     read = read_for_jobs([plain, with_files], TOKEN, "bedrock")
     assert list(read) == ["1.3"]
     content = prompt_for([plain, with_files], file_input=read)[0]["content"]
@@ -298,15 +337,18 @@ def test_prompt_holds_each_message_text_then_its_files_then_what_was_not_read(
     assert "F0H: hidden by Slack" in content[3]["text"] and len(content) == 4
     assert prompt_for([plain])[0]["content"] == [{"text": "hello"}]  # unchanged without files
     unread = prompt_for([with_files])[0]["content"]  # nobody read them: the model is told
-    assert unread[1] == {"text": "[Attached but not read, so you have not seen them: "
-                                 "notes.txt, F0H]"}
+    assert unread[1] == {
+        "text": "[Attached but not read, so you have not seen them: notes.txt, F0H]"
+    }
     assert answer_note([]) == "" and "F0H: hidden" in answer_note(read["1.3"].problems)
 
 
 def test_shrink_for_storage_keeps_a_placeholder_not_the_bytes(files: FileServer) -> None:
     read = read_files([png_file(files), pdf_file(files), text_file(files)], TOKEN, "bedrock")
-    messages = [{"role": "user", "content": [{"text": "look"}, *read.blocks]},
-                {"role": "assistant", "content": [{"text": "a red square and a report"}]}]
+    messages = [
+        {"role": "user", "content": [{"text": "look"}, *read.blocks]},
+        {"role": "assistant", "content": [{"text": "a red square and a report"}]},
+    ]
     shrink_for_storage(messages)
     assert messages[0]["content"][:3] == [
         {"text": "look"},
@@ -322,29 +364,61 @@ def test_shrink_for_storage_keeps_a_placeholder_not_the_bytes(files: FileServer)
 def test_job_files_are_copied_null_safe_and_round_trip_through_json() -> None:
     event_files = load(FILE_SNIPPET)["event"]["files"]
     kept = slack_files(event_files + [{"id": "F0H", "mode": "hidden_by_limit"}, "junk"])
-    assert kept[0] == {k: event_files[0][k] for k in (
-        "id", "name", "title", "mimetype", "filetype", "size", "mode", "file_access",
-        "url_private_download", "url_private")}
+    assert kept[0] == {
+        k: event_files[0][k]
+        for k in (
+            "id",
+            "name",
+            "title",
+            "mimetype",
+            "filetype",
+            "size",
+            "mode",
+            "file_access",
+            "url_private_download",
+            "url_private",
+        )
+    }
     assert kept[1] == {"id": "F0H", "mode": "hidden_by_limit"} and len(kept) == 2
     assert slack_files(None) == () and slack_files({"id": "F1"}) == ()
-    job = Job(kind="turn", team="T1", channel="C1", thread_ts="1.1", ts="1.2", user="U1",
-              text="hi", files=kept)
+    job = Job(
+        kind="turn",
+        team="T1",
+        channel="C1",
+        thread_ts="1.1",
+        ts="1.2",
+        user="U1",
+        text="hi",
+        files=kept,
+    )
     assert Job.loads(job.dumps()) == job and Job.loads(job.dumps()).dumps() == job.dumps()
     assert isinstance(Job.loads(job.dumps()).files, tuple)
     old = Job(kind="turn", team="T1", channel="C1", thread_ts="1.1", ts="1.3", user="U1")
     queued_before = json.dumps(  # what the previous release queued
-        {k: v for k, v in asdict(old).items()
-         if k not in ("files", "user_team", "replayed", "enterprise", "org_install",
-                      "trace")},
-        separators=(",", ":"))
+        {
+            k: v
+            for k, v in asdict(old).items()
+            if k not in ("files", "user_team", "replayed", "enterprise", "org_install", "trace")
+        },
+        separators=(",", ":"),
+    )
     assert old.dumps() == queued_before and Job.loads(queued_before) == old
 
 
-def test_a_job_with_files_is_queued_and_finished_on_redis(redis_url: str,
-                                                          files: FileServer) -> None:
+def test_a_job_with_files_is_queued_and_finished_on_redis(
+    redis_url: str, files: FileServer
+) -> None:
     state = RedisState(connect(redis_url), lock_ttl=3)
-    job = Job(kind="turn", team="T1", channel="C1", thread_ts="5.1", ts="5.2", user="U1",
-              text="é", files=slack_files([png_file(files), text_file(files)]))
+    job = Job(
+        kind="turn",
+        team="T1",
+        channel="C1",
+        thread_ts="5.1",
+        ts="5.2",
+        user="U1",
+        text="é",
+        files=slack_files([png_file(files), text_file(files)]),
+    )
     assert state.accept(job, ["msg:files:5.2"])
     lease = state.try_lease(job.session_id)
     queued = state.queued(job.session_id)
@@ -355,14 +429,16 @@ def test_a_job_with_files_is_queued_and_finished_on_redis(redis_url: str,
 
 # --- end to end: the real bot over signed HTTP ------------------------------------------
 
+
 def joined_thread(bot: Bot, fake_slack: FakeSlack) -> str:
     root = bot.mention("I'll send you some files")
     fake_slack.wait_for("chat.postMessage")
     return root["ts"]
 
 
-def test_a_files_only_message_is_answered_not_greeted(make_bot, fake_slack: FakeSlack,
-                                                      files: FileServer) -> None:
+def test_a_files_only_message_is_answered_not_greeted(
+    make_bot, fake_slack: FakeSlack, files: FileServer
+) -> None:
     model = ScriptedModel(["hi", "That snippet says: hug a kitten."])
     bot = make_bot(model)
     thread = joined_thread(bot, fake_slack)
@@ -382,15 +458,18 @@ def test_file_share_reaches_the_model_and_the_session_stores_a_placeholder(
     bot = make_bot(model)
     thread = joined_thread(bot, fake_slack)
     zip_file = slack_file("report.zip", files.url("/never-fetched"), "application/zip", "zip", 9)
-    event = file_share_event("what are these?", "C1", next_ts(),
-                             [png_file(files), text_file(files), zip_file], thread)
+    event = file_share_event(
+        "what are these?", "C1", next_ts(), [png_file(files), text_file(files), zip_file], thread
+    )
     assert bot.event(event)[0] == 200
     fake_slack.wait_for("chat.postMessage", count=2)
     settle(bot, timeout=10)
     sent = model.calls[1]["messages"][-1]["content"]
     assert sent[0] == {"text": "what are these?"}
-    assert sent[1:3] == [{"text": "File photo.png (image):"},
-                         {"image": {"format": "png", "source": {"bytes": PNG}}}]
+    assert sent[1:3] == [
+        {"text": "File photo.png (image):"},
+        {"image": {"format": "png", "source": {"bytes": PNG}}},
+    ]
     assert sent[3]["text"].startswith("File notes.txt:\n```\nhug a kitten")
     assert "report.zip: unsupported type (application/zip)" in sent[4]["text"]
     answer = fake_slack.calls("chat.postMessage")[1].params["text"]

@@ -16,33 +16,71 @@ from tests.harness import SECRET
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
-                                                                max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 event_like = st.fixed_dictionaries(
-    {"type": st.sampled_from(["event_callback", "url_verification", "block_actions",
-                              "message_action", "shortcut", "view_submission", "junk"])},
+    {
+        "type": st.sampled_from(
+            [
+                "event_callback",
+                "url_verification",
+                "block_actions",
+                "message_action",
+                "shortcut",
+                "view_submission",
+                "junk",
+            ]
+        )
+    },
     optional={
         "event": st.dictionaries(
-            st.sampled_from(["type", "text", "user", "channel", "ts", "thread_ts", "subtype",
-                             "bot_id", "channel_type", "edited", "team"]),
-            json_values, max_size=8),
-        "event_id": st.text(max_size=20), "team_id": json_values, "challenge": json_values,
+            st.sampled_from(
+                [
+                    "type",
+                    "text",
+                    "user",
+                    "channel",
+                    "ts",
+                    "thread_ts",
+                    "subtype",
+                    "bot_id",
+                    "channel_type",
+                    "edited",
+                    "team",
+                ]
+            ),
+            json_values,
+            max_size=8,
+        ),
+        "event_id": st.text(max_size=20),
+        "team_id": json_values,
+        "challenge": json_values,
         "payload": json_values,
     },
 )
 
 slack_like_event = st.fixed_dictionaries(
-    {"type": st.just("event_callback"),
-     "event": st.fixed_dictionaries(
-         {"type": st.sampled_from(["app_mention", "message"])},
-         optional={"text": st.text(max_size=200), "user": st.text(max_size=6),
-                   "channel": st.text(max_size=6), "ts": st.text(max_size=12),
-                   "thread_ts": st.text(max_size=12), "channel_type": st.sampled_from(["im", "x"]),
-                   "subtype": st.sampled_from(["bot_message", "file_share", "me_message"]),
-                   "bot_id": st.text(max_size=3)}),
-     "team_id": st.text(max_size=4), "event_id": st.text(max_size=10)},
+    {
+        "type": st.just("event_callback"),
+        "event": st.fixed_dictionaries(
+            {"type": st.sampled_from(["app_mention", "message"])},
+            optional={
+                "text": st.text(max_size=200),
+                "user": st.text(max_size=6),
+                "channel": st.text(max_size=6),
+                "ts": st.text(max_size=12),
+                "thread_ts": st.text(max_size=12),
+                "channel_type": st.sampled_from(["im", "x"]),
+                "subtype": st.sampled_from(["bot_message", "file_share", "me_message"]),
+                "bot_id": st.text(max_size=3),
+            },
+        ),
+        "team_id": st.text(max_size=4),
+        "event_id": st.text(max_size=10),
+    },
 )
 
 
@@ -50,7 +88,8 @@ def bodies() -> st.SearchStrategy[tuple[str, str]]:
     as_json = (event_like | slack_like_event).map(lambda d: ("application/json", json.dumps(d)))
     as_form = st.dictionaries(
         st.sampled_from(["command", "text", "channel_id", "user_id", "team_id", "payload"]),
-        st.text(max_size=60), max_size=6,
+        st.text(max_size=60),
+        max_size=6,
     ).map(lambda d: ("application/x-www-form-urlencoded", urllib.parse.urlencode(d)))
     raw = st.text(max_size=300).map(lambda t: ("application/json", t))
     return as_json | as_form | raw
@@ -68,8 +107,17 @@ def test_signed_garbage_never_gets_a_5xx(make_bot_once, body: tuple[str, str]) -
 # --- Slack-valid variants of the real bodies in tests/payloads/ -----------------------
 # Slack may send null for any optional field, leave it out, or add fields we have never
 # seen. Only what names the payload's kind is always there.
-REQUIRED = {("type",), ("event",), ("event", "type"), ("command",), ("challenge",),
-            ("callback_id",), ("actions",), ("view",), ("ssl_check",)}
+REQUIRED = {
+    ("type",),
+    ("event",),
+    ("event", "type"),
+    ("command",),
+    ("challenge",),
+    ("callback_id",),
+    ("actions",),
+    ("view",),
+    ("ssl_check",),
+}
 # Inside objects: every block has a `type`, every block action an `action_id`.
 NESTED_REQUIRED = {"type", "action_id"}
 STORED = sorted(p.name for p in PAYLOADS.iterdir() if p.name not in ("README.md", "meta.json"))
@@ -101,16 +149,20 @@ def slack_valid_variants(draw: st.DrawFn) -> tuple[str, str, str]:
     name = draw(st.sampled_from(STORED))
     content_type, raw = raw_body(name)
     is_form = name.endswith(".txt")
-    body = dict(parse_qsl(raw, keep_blank_values=True)) if is_form else json.loads(
-        (PAYLOADS / name).read_text())
+    body = (
+        dict(parse_qsl(raw, keep_blank_values=True))
+        if is_form
+        else json.loads((PAYLOADS / name).read_text())
+    )
     for _ in range(draw(st.integers(1, 3))):
         paths = [p for p in _paths(body) if not is_form or len(p) == 1]
         if not paths:
             break
         path = draw(st.sampled_from(paths))
         parent = _parent(body, path)
-        mutation = draw(st.sampled_from(["remove", "extra"] if is_form else
-                                        ["null", "remove", "extra"]))
+        mutation = draw(
+            st.sampled_from(["remove", "extra"] if is_form else ["null", "remove", "extra"])
+        )
         if mutation == "null":  # Slack sends [] for an empty list, never null
             if not isinstance(parent[path[-1]], list):
                 parent[path[-1]] = None
@@ -118,7 +170,8 @@ def slack_valid_variants(draw: st.DrawFn) -> tuple[str, str, str]:
             del parent[path[-1]]
         elif isinstance(parent, dict):
             parent[draw(st.text(min_size=1, max_size=12))] = draw(
-                st.text(max_size=8) if is_form else json_values)
+                st.text(max_size=8) if is_form else json_values
+            )
     if is_form:
         return name, content_type, urllib.parse.urlencode(body)
     text = json.dumps(body)

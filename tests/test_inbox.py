@@ -29,8 +29,15 @@ def now_ts(ago: float = 0) -> str:
 
 
 def turn(ts: str, thread: str = "1.0") -> Job:
-    return Job(kind="turn", team="T1", channel="C1", thread_ts=thread, ts=ts, user="U1",
-               text=f"message {ts}")
+    return Job(
+        kind="turn",
+        team="T1",
+        channel="C1",
+        thread_ts=thread,
+        ts=ts,
+        user="U1",
+        text=f"message {ts}",
+    )
 
 
 @pytest.fixture(params=["file", "s3"])
@@ -63,8 +70,10 @@ def test_a_reset_id_carries_its_time() -> None:
 
 
 def answers(slack: FakeSlack, text: str) -> int:
-    return sum(f"reply to: {text}" in call.params.get("text", "")
-               for call in slack.calls("chat.postMessage"))
+    return sum(
+        f"reply to: {text}" in call.params.get("text", "")
+        for call in slack.calls("chat.postMessage")
+    )
 
 
 def wait_answered(slack: FakeSlack, texts: tuple[str, ...], timeout: float = 20) -> None:

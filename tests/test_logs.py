@@ -45,14 +45,22 @@ def test_log_format_is_text_or_json() -> None:
 
 
 @pytest.mark.parametrize("fmt,variable", [("json", "SLACK_BOT_TOKEN"), ("xml", "LOG_FORMAT")])
-def test_a_configuration_error_is_logged_in_the_chosen_format(fmt: str, variable: str,
-                                                             tmp_path: Path) -> None:
+def test_a_configuration_error_is_logged_in_the_chosen_format(
+    fmt: str, variable: str, tmp_path: Path
+) -> None:
     """Procfile `turns` in an empty directory (no .env): one line, then exit."""
     env = {**clean_env(), "LOG_FORMAT": fmt}
     if fmt == "xml":
         env["SLACK_BOT_TOKEN"] = "xoxb-1-2-abc"
-    done = subprocess.run([sys.executable, "-m", "bot", "turns"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "turns"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     [line] = done.stderr.splitlines()
     assert done.returncode == 2 and variable in line, done.stderr
     if fmt == "json":
@@ -75,8 +83,11 @@ def test_a_json_line_has_the_fields_and_the_context() -> None:
     assert first["message"] == "queued turn" and first["level"] == "INFO"
     assert first["logger"] == "test.logs.json" and isinstance(first["process"], int)
     assert first["time"].endswith("Z") and "T" in first["time"]
-    assert (first["event_id"], first["session_id"], first["message_ts"]) == ("Ev1", "T1_C1_1-2",
-                                                                             "1.2")
+    assert (first["event_id"], first["session_id"], first["message_ts"]) == (
+        "Ev1",
+        "T1_C1_1-2",
+        "1.2",
+    )
     assert (inner["turn_id"], inner["persona"], inner["event_id"]) == ("abc", "critic", "Ev1")
     assert "turn_id" not in again and "persona" not in again and again["event_id"] == "Ev1"
     assert not {"event_id", "session_id", "exception"} & set(outside)
@@ -140,9 +151,9 @@ def json_lines() -> Iterator[Lines]:
     strands.setLevel(levels[1])
 
 
-def test_request_and_turn_lines_carry_their_context(make_bot: Callable[..., Any],
-                                                    fake_slack: FakeSlack,
-                                                    json_lines: Lines) -> None:
+def test_request_and_turn_lines_carry_their_context(
+    make_bot: Callable[..., Any], fake_slack: FakeSlack, json_lines: Lines
+) -> None:
     failure = RuntimeError("provider refused api_key=sk-live-42")
     bot = make_bot(ScriptedModel([failure, failure]))
     first = bot.mention("hello", event_id="EvFirst")
@@ -154,8 +165,11 @@ def test_request_and_turn_lines_carry_their_context(make_bot: Callable[..., Any]
     assert (queued["event_id"], queued["message_ts"]) == ("EvFirst", first["ts"])
     assert queued["session_id"] == f"T1_C1_{first['ts'].replace('.', '-')}"
     assert "turn_id" not in queued and "persona" not in queued  # the request path
-    failed = [line for line in lines if line["message"].startswith("session ")
-              and "turn failed" in line["message"]]
+    failed = [
+        line
+        for line in lines
+        if line["message"].startswith("session ") and "turn failed" in line["message"]
+    ]
     assert [line["message_ts"] for line in failed] == [first["ts"], second["ts"]]
     assert all(line["persona"] == "default" and line["level"] == "ERROR" for line in failed)
     assert all(line["thread"].startswith("turn") for line in failed)
@@ -165,6 +179,9 @@ def test_request_and_turn_lines_carry_their_context(make_bot: Callable[..., Any]
     assert first_turn != second_turn
     assert failed[1]["session_id"] == f"T1_C2_{second['ts'].replace('.', '-')}"
     # Strands' own lines, logged on its own thread inside the turn, carry the turn too
-    strands = [line for line in lines if line["logger"].startswith("strands")
-               and line.get("turn_id") == first_turn]
+    strands = [
+        line
+        for line in lines
+        if line["logger"].startswith("strands") and line.get("turn_id") == first_turn
+    ]
     assert strands and {line["thread"] for line in strands} - {failed[0]["thread"]}

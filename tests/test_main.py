@@ -19,24 +19,40 @@ from tests.harness import base_env
 ROOT = Path(__file__).resolve().parent.parent
 STARTS = {
     "python -m bot": [sys.executable, "-m", "bot"],
-    "Procfile web": [sys.executable, "-m", "gunicorn", "-c", "python:bot.gunicorn_conf",
-                     "bot.web:create_app()"],
+    "Procfile web": [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:bot.gunicorn_conf",
+        "bot.web:create_app()",
+    ],
     "Procfile worker": [sys.executable, "-m", "bot", "socket"],
     "Procfile turns": [sys.executable, "-m", "bot", "turns"],
 }
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLACK_", "REDIS_", "SESSION_", "PERSONAS_", "MODEL_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "REDIS_", "SESSION_", "PERSONAS_", "MODEL_"))
+    }
     return {**env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra}
 
 
 @pytest.mark.parametrize("start", list(STARTS), ids=list(STARTS))
 def test_no_env_file_is_one_config_error_and_an_exit(start: str, tmp_path: Path) -> None:
     """A fresh clone: no .env, no tokens. Run from an empty directory (no .env there)."""
-    done = subprocess.run(STARTS[start], cwd=tmp_path, env=clean_env(), capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        STARTS[start],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
     assert output.count("configuration error") == 1, output
@@ -48,10 +64,21 @@ def test_a_worker_that_cannot_boot_stops_gunicorn_instead_of_looping(tmp_path: P
     """Config the master accepts but the app refuses (a broken personas file)."""
     personas = tmp_path / "personas.toml"
     personas.write_text('[[persona]]\nid = "Not Valid!"\nsystem_prompt = "x"\n')
-    env = clean_env(**base_env("http://127.0.0.1:9/api/"), PERSONAS_FILE=str(personas),
-                    PORT=str(free_port()), SESSION_DIR=str(tmp_path / "sessions"))
-    done = subprocess.run(STARTS["Procfile web"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    env = clean_env(
+        **base_env("http://127.0.0.1:9/api/"),
+        PERSONAS_FILE=str(personas),
+        PORT=str(free_port()),
+        SESSION_DIR=str(tmp_path / "sessions"),
+    )
+    done = subprocess.run(
+        STARTS["Procfile web"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
     assert output.count("configuration error") == 1, output
@@ -59,13 +86,22 @@ def test_a_worker_that_cannot_boot_stops_gunicorn_instead_of_looping(tmp_path: P
 
 
 def test_start_up_log_has_no_spurious_warnings(tmp_path: Path, fake_slack: FakeSlack) -> None:
-    env = clean_env(**base_env(fake_slack.base_url, LOG_LEVEL="INFO"), PORT=str(free_port()),
-                    SESSION_DIR=str(tmp_path / "sessions"))
+    env = clean_env(
+        **base_env(fake_slack.base_url, LOG_LEVEL="INFO"),
+        PORT=str(free_port()),
+        SESSION_DIR=str(tmp_path / "sessions"),
+    )
     log = tmp_path / "bot.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(STARTS["python -m bot"], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            STARTS["python -m bot"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + 40
             while "bot ready" not in log.read_text() and time.monotonic() < deadline:
@@ -78,6 +114,7 @@ def test_start_up_log_has_no_spurious_warnings(tmp_path: Path, fake_slack: FakeS
     assert "bot ready" in output, output
     warnings = [line for line in output.splitlines() if " WARNING " in line]
     # The embedded defaults are announced on purpose; nothing else may warn.
-    assert all("REDIS_URL is not set" in w or "SESSION_BUCKET is not set" in w
-               for w in warnings), warnings
+    assert all("REDIS_URL is not set" in w or "SESSION_BUCKET is not set" in w for w in warnings), (
+        warnings
+    )
     assert "will be unused" not in output and "Traceback" not in output, output

@@ -40,8 +40,11 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def parse(text: str) -> Samples:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -51,8 +54,9 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 def scrape(url: str, token: str | None = TOKEN) -> tuple[int, str]:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
-                                    timeout=10) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=10
+        ) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
@@ -109,9 +113,11 @@ def test_metrics_port_needs_the_token() -> None:
 
 # --- outcomes, in process ----------------------------------------------------------------
 def test_model_errors_answers_tools_tokens_slack_calls_and_dedup_are_counted(
-        make_bot, fake_slack: FakeSlack, tmp_path: Path) -> None:
-    model = ScriptedModel([RuntimeError("boom"),
-                           {"tool": "calculator", "input": {"expression": "2+2"}}, "Four."])
+    make_bot, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    model = ScriptedModel(
+        [RuntimeError("boom"), {"tool": "calculator", "input": {"expression": "2+2"}}, "Four."]
+    )
     bot = make_bot(model, PERSONAS_FILE=personas_file(tmp_path))
     before = here()
 
@@ -132,13 +138,11 @@ def test_model_errors_answers_tools_tokens_slack_calls_and_dedup_are_counted(
     assert moved("tsb_lock_wait_seconds_count") == 2
     assert moved("tsb_first_text_seconds_count") == 1  # the answer (not the apology)
     assert moved("tsb_model_call_seconds_count", persona="calc") == 3  # failed, tool, answer
-    assert moved("tsb_tool_calls_total", persona="calc", tool="calculator",
-                 status="success") == 1
+    assert moved("tsb_tool_calls_total", persona="calc", tool="calculator", status="success") == 1
     assert moved("tsb_model_tokens_total", persona="calc", type="output") == 1  # "Four."
     assert moved("tsb_dedup_hits_total", kind="turn") == 1
     assert moved("tsb_slack_api_calls_total", method="chat.postMessage") == 3  # with the 429
-    assert moved("tsb_slack_api_errors_total", method="chat.postMessage",
-                 error="ratelimited") == 1
+    assert moved("tsb_slack_api_errors_total", method="chat.postMessage", error="ratelimited") == 1
 
 
 def test_a_stopped_answer_is_counted_as_stopped(make_bot, fake_slack: FakeSlack) -> None:
@@ -150,13 +154,16 @@ def test_a_stopped_answer_is_counted_as_stopped(make_bot, fake_slack: FakeSlack)
     fake_slack.wait_for("chat.stopStream", timeout=15)
     settle(bot)
     after = here()
-    for name, labels in (("tsb_turns_total", {"persona": "default", "outcome": "stopped"}),
-                         ("tsb_first_text_seconds_count", {})):  # the streamed text
+    for name, labels in (
+        ("tsb_turns_total", {"persona": "default", "outcome": "stopped"}),
+        ("tsb_first_text_seconds_count", {}),
+    ):  # the streamed text
         assert value(after, name, **labels) == value(before, name, **labels) + 1, name
 
 
-def test_a_storage_error_is_counted_and_the_retry_answers(make_bot, fake_slack: FakeSlack,
-                                                          session_dir: Path) -> None:
+def test_a_storage_error_is_counted_and_the_retry_answers(
+    make_bot, fake_slack: FakeSlack, session_dir: Path
+) -> None:
     model = ScriptedModel(block_until=threading.Event())
     bot = make_bot(model)  # file sessions under session_dir
     before = here()
@@ -166,28 +173,37 @@ def test_a_storage_error_is_counted_and_the_retry_answers(make_bot, fake_slack: 
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("a file where the session's directory goes: its write fails")
     model.block_until.set()
-    wait_until(lambda: value(here(), "tsb_turns_total", persona="default",
-                             outcome="storage_error") > value(before, "tsb_turns_total",
-                                                              persona="default",
-                                                              outcome="storage_error"),
-               10, "the failed attempt counted")
+    wait_until(
+        lambda: (
+            value(here(), "tsb_turns_total", persona="default", outcome="storage_error")
+            > value(before, "tsb_turns_total", persona="default", outcome="storage_error")
+        ),
+        10,
+        "the failed attempt counted",
+    )
     blocker.unlink()  # the worker retries the turn a second later
     fake_slack.wait_for("chat.postMessage", timeout=15)
     settle(bot)
     after = here()
     for outcome in ("storage_error", "answered"):
-        assert value(after, "tsb_turns_total", persona="default", outcome=outcome) == value(
-            before, "tsb_turns_total", persona="default", outcome=outcome) + 1, outcome
+        assert (
+            value(after, "tsb_turns_total", persona="default", outcome=outcome)
+            == value(before, "tsb_turns_total", persona="default", outcome=outcome) + 1
+        ), outcome
 
 
 def test_s3_requests_are_counted_by_operation_and_status_retries_included(
-        fake_slack: FakeSlack, s3_server, s3_env, session_dir, monkeypatch) -> None:  # noqa: ANN001
+    fake_slack: FakeSlack, s3_server, s3_env, session_dir, monkeypatch
+) -> None:  # noqa: ANN001
     before = here()
     with FaultyProxy(s3_server.endpoint_url) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         model = ScriptedModel(block_until=threading.Event())
-        env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir), **{
-            k: v for k, v in s3_env.items() if k.startswith("SESSION")})
+        env = base_env(
+            fake_slack.base_url,
+            SESSION_DIR=str(session_dir),
+            **{k: v for k, v in s3_env.items() if k.startswith("SESSION")},
+        )
         with Bot(env, model) as bot:
             bot.mention("remember this", ts=now_ts())
             wait_until(lambda: model.calls, 10, "the model call")
@@ -211,8 +227,10 @@ def test_queue_stats_count_queued_messages_and_the_oldest_age(redis_url: str) ->
     for state in (MemoryState(), RedisState(connect(redis_url))):
         assert state.queue_stats() == (0, 0.0)
         sent = time.time() - 30
-        jobs = [Job("turn", "T1", "C1", f"{sent:.6f}", f"{sent + i:.6f}", "U1", text="hi")
-                for i in range(3)] + [Job("turn", "T1", "C2", "1.1", f"{time.time():.6f}", "U1")]
+        jobs = [
+            Job("turn", "T1", "C1", f"{sent:.6f}", f"{sent + i:.6f}", "U1", text="hi")
+            for i in range(3)
+        ] + [Job("turn", "T1", "C2", "1.1", f"{time.time():.6f}", "U1")]
         for job in jobs:
             assert state.accept(job, [f"msg:{job.channel}:{job.ts}"])
         count, oldest = state.queue_stats()
@@ -223,13 +241,14 @@ def test_queue_stats_count_queued_messages_and_the_oldest_age(redis_url: str) ->
         assert count == 1 and oldest < 5
 
 
-def test_fencing_refusals_and_lock_takeovers_are_counted(redis_url: str, session_dir: Path
-                                                         ) -> None:
+def test_fencing_refusals_and_lock_takeovers_are_counted(redis_url: str, session_dir: Path) -> None:
     before = here()
     store = SessionStore(bucket=None, prefix="", directory=session_dir)
     managers = [store.manager("T1_C1_5-1") for _ in range(2)]
-    agents = [Agent(model=ScriptedModel(), session_manager=manager, callback_handler=None)
-              for manager in managers]
+    agents = [
+        Agent(model=ScriptedModel(), session_manager=manager, callback_handler=None)
+        for manager in managers
+    ]
     for agent in agents:
         agent("first")
     managers[0].commit(agents[0])
@@ -242,14 +261,17 @@ def test_fencing_refusals_and_lock_takeovers_are_counted(redis_url: str, session
     assert lease.lost.wait(5)
     lease.stop_watchdog()
     after = here()
-    assert value(after, "tsb_fencing_refusals_total") == value(
-        before, "tsb_fencing_refusals_total") + 1
-    assert value(after, "tsb_lock_takeovers_total", reason="taken_over") == value(
-        before, "tsb_lock_takeovers_total", reason="taken_over") + 1
+    assert (
+        value(after, "tsb_fencing_refusals_total")
+        == value(before, "tsb_fencing_refusals_total") + 1
+    )
+    assert (
+        value(after, "tsb_lock_takeovers_total", reason="taken_over")
+        == value(before, "tsb_lock_takeovers_total", reason="taken_over") + 1
+    )
 
 
-def test_file_downloads_are_counted_among_the_slack_calls(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_downloads_are_counted_among_the_slack_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     """Files come from files.slack.com through urllib, not the WebClient: counted apart."""
     before = here()
     with FileServer(token="xoxb-file-token") as server:
@@ -264,8 +286,9 @@ def test_file_downloads_are_counted_among_the_slack_calls(
         return value(after, name, **labels) - value(before, name, **labels)
 
     assert moved("tsb_slack_api_calls_total", method="files.download") == 2
-    errors = {dict(labels).get("error"): count - before.get((name, labels), 0.0)
-              for (name, labels), count in after.items()
-              if name == "tsb_slack_api_errors_total"
-              and dict(labels).get("method") == "files.download"}
+    errors = {
+        dict(labels).get("error"): count - before.get((name, labels), 0.0)
+        for (name, labels), count in after.items()
+        if name == "tsb_slack_api_errors_total" and dict(labels).get("method") == "files.download"
+    }
     assert {error for error, count in errors.items() if count} == {"http_403"}, errors

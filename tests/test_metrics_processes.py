@@ -42,12 +42,24 @@ def per_process(directory: Path, name: str, **labels: str) -> dict[str, float]:
 
 
 @pytest.fixture
-def web(redis_url: str, s3_env: dict[str, str], fake_slack: FakeSlack,
-        fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[tuple[BotProcess, Path]]:
+def web(
+    redis_url: str,
+    s3_env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    tmp_path: Path,
+) -> Iterator[tuple[BotProcess, Path]]:
     directory = tmp_path / "prometheus"
-    env = bot_env(fake_slack.base_url, redis_url, s3_env, fake_openai.base_url,
-                  WEB_CONCURRENCY="2", METRICS_TOKEN=TOKEN,
-                  PROMETHEUS_MULTIPROC_DIR=str(directory), LOG_LEVEL="INFO")
+    env = bot_env(
+        fake_slack.base_url,
+        redis_url,
+        s3_env,
+        fake_openai.base_url,
+        WEB_CONCURRENCY="2",
+        METRICS_TOKEN=TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(directory),
+        LOG_LEVEL="INFO",
+    )
     bot = BotProcess("metrics", env, tmp_path)
     try:
         yield bot.start().wait_ready(), directory
@@ -59,7 +71,8 @@ def web(redis_url: str, s3_env: dict[str, str], fake_slack: FakeSlack,
 
 
 def test_gunicorn_workers_are_counted_together_whichever_answers_the_scrape(
-        web: tuple[BotProcess, Path], fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    web: tuple[BotProcess, Path], fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     bot, directory = web
     url = f"{bot.base}/metrics"
     assert scrape(url, token=None)[0] == 401 and scrape(url, token="wrong")[0] == 401
@@ -100,8 +113,8 @@ def test_gunicorn_workers_are_counted_together_whichever_answers_the_scrape(
 
 
 def test_socket_mode_serves_metrics_on_its_port(
-        tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
-        socket_server, monkeypatch) -> None:  # noqa: ANN001, F811
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI, socket_server, monkeypatch
+) -> None:  # noqa: ANN001, F811
     port = free_port()
     monkeypatch.setenv("METRICS_TOKEN", TOKEN)
     monkeypatch.setenv("METRICS_PORT", str(port))
@@ -111,9 +124,15 @@ def test_socket_mode_serves_metrics_on_its_port(
         socket_server.wait_ack(socket_server.push_event(event_callback(mention)))
         fake_slack.wait_for("chat.postMessage", in_thread(mention["ts"], "echo: "), timeout=15)
         assert scrape(url, token=None)[0] == 401 and scrape(url, token="wrong")[0] == 401
-        samples = wait_until(lambda: (s := metrics_of(url)) and value(
-            s, "tsb_turns_total", persona="default", outcome="answered") == 1 and s,
-            10, "the turn counted")
+        samples = wait_until(
+            lambda: (
+                (s := metrics_of(url))
+                and value(s, "tsb_turns_total", persona="default", outcome="answered") == 1
+                and s
+            ),
+            10,
+            "the turn counted",
+        )
         assert value(samples, "tsb_slack_api_calls_total", method="apps.connections.open") >= 1
         assert value(samples, "tsb_slack_api_calls_total", method="chat.postMessage") >= 1
         assert value(samples, "tsb_queued_messages") == 0
@@ -122,18 +141,34 @@ def test_socket_mode_serves_metrics_on_its_port(
 
 
 def test_the_turns_process_serves_metrics_on_its_port(
-        redis_url: str, fake_slack: FakeSlack, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    redis_url: str, fake_slack: FakeSlack, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
     port = free_port()
-    env = {**os.environ, **base_env(fake_slack.base_url), "REDIS_URL": redis_url,
-           "SESSION_DIR": str(tmp_path / "sessions"), "OPENAI_BASE_URL": fake_openai.base_url,
-           "METRICS_TOKEN": TOKEN, "METRICS_PORT": str(port), "SESSION_BUCKET": "",
-           "PERSONAS_FILE": "", "SLACK_APP_TOKEN": ""}
+    env = {
+        **os.environ,
+        **base_env(fake_slack.base_url),
+        "REDIS_URL": redis_url,
+        "SESSION_DIR": str(tmp_path / "sessions"),
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "METRICS_TOKEN": TOKEN,
+        "METRICS_PORT": str(port),
+        "SESSION_BUCKET": "",
+        "PERSONAS_FILE": "",
+        "SLACK_APP_TOKEN": "",
+    }
     log = tmp_path / "turns.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "turns"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "turns"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/metrics"
     try:
+
         def served() -> Samples | None:
             assert proc.poll() is None, log.read_text()
             try:

@@ -36,14 +36,20 @@ CLIENT_ID = "1234567890.0987654321"
 COOKIE = "slack-app-oauth-state"
 SCOPE = ",".join(BOT_SCOPES)
 # A: a workspace of an Enterprise Grid org; B: an ordinary workspace (enterprise null)
-TEAM_A = Workspace("TA0001", "xoxb-team-a", "UBOTA", "BBOTA", enterprise_id="EA0001",
-                   name="Alpha", scope=SCOPE)
+TEAM_A = Workspace(
+    "TA0001", "xoxb-team-a", "UBOTA", "BBOTA", enterprise_id="EA0001", name="Alpha", scope=SCOPE
+)
 TEAM_B = Workspace("TB0002", "xoxb-team-b", "UBOTB", "BBOTB", name="Beta", scope=SCOPE)
 
 
 def oauth_env(slack: FakeSlack, **extra: str) -> dict[str, str]:
-    return base_env(slack.base_url, SLACK_BOT_TOKEN="", SLACK_CLIENT_ID=CLIENT_ID,
-                    SLACK_CLIENT_SECRET="client-secret", **extra)
+    return base_env(
+        slack.base_url,
+        SLACK_BOT_TOKEN="",
+        SLACK_CLIENT_ID=CLIENT_ID,
+        SLACK_CLIENT_SECRET="client-secret",
+        **extra,
+    )
 
 
 def get(url: str, cookie: str | None = None) -> tuple[int, http.client.HTTPMessage, str]:
@@ -69,7 +75,8 @@ def start_install(bot: Bot) -> str:
     assert status == 302, status
     location = urlsplit(headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == (
-        "https://slack.com/oauth/v2/authorize")
+        "https://slack.com/oauth/v2/authorize"
+    )
     query = parse_qs(location.query)
     assert query["client_id"] == [CLIENT_ID] and query["scope"] == [SCOPE]
     state = query["state"][0]
@@ -83,7 +90,8 @@ def install(bot: Bot, slack: FakeSlack, workspace: Workspace) -> str:
     slack.add_install(code, workspace)
     state = start_install(bot)
     status, _, page = get(
-        f"{base(bot)}/slack/oauth_redirect?{urlencode({'code': code, 'state': state})}", state)
+        f"{base(bot)}/slack/oauth_redirect?{urlencode({'code': code, 'state': state})}", state
+    )
     assert status == 200, page
     return page
 
@@ -98,31 +106,41 @@ def send(bot: Bot, workspace: Workspace, event: dict[str, Any]) -> tuple[int, st
 def _authorization(workspace: Workspace) -> dict[str, Any]:
     """An org-wide install is authorized for the org: `team_id` null (payload 16)."""
     org = workspace.is_enterprise_install
-    return {"enterprise_id": workspace.enterprise_id, "user_id": workspace.bot_user_id,
-            "team_id": None if org else workspace.team_id, "is_enterprise_install": org}
+    return {
+        "enterprise_id": workspace.enterprise_id,
+        "user_id": workspace.bot_user_id,
+        "team_id": None if org else workspace.team_id,
+        "is_enterprise_install": org,
+    }
 
 
 def lifecycle_event(name: str, workspace: Workspace, **event: Any) -> dict[str, Any]:
     """Stored body `name` (app_uninstalled, tokens_revoked) for `workspace`: ids changed."""
     body = load_payload(name)
-    body.update(team_id=workspace.team_id, enterprise_id=workspace.enterprise_id,
-                event_time=int(time.time()), event_id=f"Ev{time.time_ns()}")
+    body.update(
+        team_id=workspace.team_id,
+        enterprise_id=workspace.enterprise_id,
+        event_time=int(time.time()),
+        event_id=f"Ev{time.time_ns()}",
+    )
     body["event"].update(event)
     for authorization in body.get("authorizations", []):
         authorization.update(_authorization(workspace))
     return body
 
 
-def mention(workspace: Workspace, text: str, ts: str, thread_ts: str | None = None
-            ) -> dict[str, Any]:
+def mention(
+    workspace: Workspace, text: str, ts: str, thread_ts: str | None = None
+) -> dict[str, Any]:
     event = mention_event(text, "C1", ts, thread_ts, "U1", team=workspace.team_id)
     event["text"] = event["text"].replace("<@UBOT>", f"<@{workspace.bot_user_id}>")
     return event
 
 
 def posted(slack: FakeSlack, token: str) -> list[str]:
-    return [c.params.get("text", "") for c in slack.calls("chat.postMessage", False)
-            if c.token == token]
+    return [
+        c.params.get("text", "") for c in slack.calls("chat.postMessage", False) if c.token == token
+    ]
 
 
 @pytest.fixture
@@ -134,7 +152,7 @@ def oauth_bot(fake_slack: FakeSlack, session_dir: Path) -> Iterator[Bot]:
 # --- the install flow ---------------------------------------------------------------
 @pytest.mark.parametrize("storage", ["file", "s3"])
 def test_install_flow_over_http_stores_the_installation(
-        storage: str, fake_slack: FakeSlack, session_dir: Path, request: pytest.FixtureRequest
+    storage: str, fake_slack: FakeSlack, session_dir: Path, request: pytest.FixtureRequest
 ) -> None:
     extra = request.getfixturevalue("s3_env") if storage == "s3" else {}
     env = oauth_env(fake_slack, SESSION_DIR=str(session_dir), **extra)
@@ -157,7 +175,9 @@ def test_install_flow_over_http_stores_the_installation(
         assert store is not None
         found = store.find_bot(enterprise_id=None, team_id="TB0002")
         assert found is not None and (found.bot_token, found.bot_user_id) == (
-            "xoxb-team-b", "UBOTB")
+            "xoxb-team-b",
+            "UBOTB",
+        )
         assert found.bot_id == "BBOTB"  # from auth.test with the new token, as Bolt asks it
         where = f"installations/{CLIENT_ID}/none-TB0002/bot-latest"
         if storage == "s3":
@@ -177,8 +197,8 @@ def s3_keys(env: dict[str, str]) -> list[str]:
 
 # --- two workspaces -----------------------------------------------------------------
 def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstalls(
-        oauth_bot: Bot, fake_slack: FakeSlack, session_dir: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    oauth_bot: Bot, fake_slack: FakeSlack, session_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bot, model = oauth_bot, ScriptedModel()
     bot.runtime.personas.use_model(bot.runtime.personas.ids[0], model)
     for workspace in (TEAM_A, TEAM_B):
@@ -235,8 +255,9 @@ def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstall
     assert bot.runtime.store.exists(sessions[TEAM_B])
     # a message still queued for A is dropped, without a Slack call
     before = len(fake_slack.calls())
-    queued = bot.runtime.slack.bind(Job("turn", "TA0001", "C1", root, next_ts(), "U1", "hi"),
-                                    _context(TEAM_A))
+    queued = bot.runtime.slack.bind(
+        Job("turn", "TA0001", "C1", root, next_ts(), "U1", "hi"), _context(TEAM_A)
+    )
     assert bot.runtime.worker.conversation.handle([queued], lease=None) == [queued]  # type: ignore[arg-type]
     assert len(fake_slack.calls()) == before
     # A's events are no longer authorized; B's thread remembers everything
@@ -248,7 +269,8 @@ def test_two_workspaces_each_use_their_own_token_and_sessions_then_one_uninstall
 
 
 def test_a_workspaces_token_is_checked_with_slack_once_not_per_event(
-        oauth_bot: Bot, fake_slack: FakeSlack) -> None:
+    oauth_bot: Bot, fake_slack: FakeSlack
+) -> None:
     """Bolt authorizes every request from the store; its auth.test result is cached by
     token, so acks do not wait on a Slack call, and an uninstall still takes effect at once
     (the store is read every time)."""
@@ -260,19 +282,30 @@ def test_a_workspaces_token_is_checked_with_slack_once_not_per_event(
     after = [c for c in fake_slack.calls("auth.test") if c.token == TEAM_B.token]
     assert len(after) == checks + 1, [c.token for c in after]
 
-    status, _ = post_event(oauth_bot.url, SECRET, lifecycle_event("56_app_uninstalled.json",
-                                                                   TEAM_B))
+    status, _ = post_event(
+        oauth_bot.url, SECRET, lifecycle_event("56_app_uninstalled.json", TEAM_B)
+    )
     assert status == 200
     assert send(oauth_bot, TEAM_B, mention(TEAM_B, "beta after", next_ts()))[0] == 200
     time.sleep(1)
-    assert not [c for c in fake_slack.calls("chat.postMessage")
-                if "beta after" in c.params.get("text", "")]  # not authorized any more
+    assert not [
+        c for c in fake_slack.calls("chat.postMessage") if "beta after" in c.params.get("text", "")
+    ]  # not authorized any more
 
 
 def test_an_org_wide_install_answers_with_the_orgs_token_and_uninstalls_by_org(
-        oauth_bot: Bot, fake_slack: FakeSlack, session_dir: Path) -> None:
-    org = Workspace("TW0003", "xoxb-org", "UBOTO", "BBOTO", enterprise_id="EORG1",
-                    is_enterprise_install=True, name="Org", scope=SCOPE)
+    oauth_bot: Bot, fake_slack: FakeSlack, session_dir: Path
+) -> None:
+    org = Workspace(
+        "TW0003",
+        "xoxb-org",
+        "UBOTO",
+        "BBOTO",
+        enterprise_id="EORG1",
+        is_enterprise_install=True,
+        name="Org",
+        scope=SCOPE,
+    )
     install(oauth_bot, fake_slack, org)
     token_file = session_dir / f"installations/{CLIENT_ID}/EORG1-none/bot-latest"
     assert token_file.is_file()  # keyed by the org, whichever workspace installed it
@@ -289,12 +322,16 @@ def test_an_org_wide_install_answers_with_the_orgs_token_and_uninstalls_by_org(
 def _context(workspace: Workspace) -> Any:
     from slack_bolt import BoltContext
 
-    return BoltContext(enterprise_id=workspace.enterprise_id, team_id=workspace.team_id,
-                       is_enterprise_install=workspace.is_enterprise_install)
+    return BoltContext(
+        enterprise_id=workspace.enterprise_id,
+        team_id=workspace.team_id,
+        is_enterprise_install=workspace.is_enterprise_install,
+    )
 
 
 def test_tokens_revoked_deletes_the_bot_token_on_s3(
-        fake_slack: FakeSlack, session_dir: Path, s3_env: dict[str, str]) -> None:
+    fake_slack: FakeSlack, session_dir: Path, s3_env: dict[str, str]
+) -> None:
     env = oauth_env(fake_slack, SESSION_DIR=str(session_dir), **s3_env)
     with Bot(env, ScriptedModel()) as bot:
         install(bot, fake_slack, TEAM_B)
@@ -302,8 +339,9 @@ def test_tokens_revoked_deletes_the_bot_token_on_s3(
         assert key in s3_keys(s3_env)
         assert send(bot, TEAM_B, mention(TEAM_B, "hello", next_ts()))[0] == 200
         fake_slack.wait_for("chat.postMessage", lambda c: c.token == TEAM_B.token)
-        revoked = lifecycle_event("57_tokens_revoked.json", TEAM_B,
-                                  tokens={"oauth": [], "bot": [TEAM_B.bot_user_id]})
+        revoked = lifecycle_event(
+            "57_tokens_revoked.json", TEAM_B, tokens={"oauth": [], "bot": [TEAM_B.bot_user_id]}
+        )
         assert post_event(bot.url, SECRET, revoked)[0] == 200
         assert key not in s3_keys(s3_env)
         assert bot.runtime.slack.store.find_bot(enterprise_id=None, team_id="TB0002") is None
@@ -315,15 +353,18 @@ def test_tokens_revoked_deletes_the_bot_token_on_s3(
 
 # --- single-token mode --------------------------------------------------------------
 def test_single_token_uninstall_deletes_that_teams_sessions(
-        fake_slack: FakeSlack, session_dir: Path) -> None:
+    fake_slack: FakeSlack, session_dir: Path
+) -> None:
     with Bot(base_env(fake_slack.base_url, SESSION_DIR=str(session_dir)), ScriptedModel()) as bot:
         root = next_ts()
         one = Workspace("T1", "xoxb-test-token")
         other = Workspace("T2", "xoxb-test-token")
         for workspace in (one, other):  # e.g. a Slack Connect org's own installation id
             event = mention_event("hi", "C1", root, team=workspace.team_id)
-            assert post_event(bot.url, SECRET, event_callback(event, team_id=workspace.team_id)
-                              )[0] == 200
+            assert (
+                post_event(bot.url, SECRET, event_callback(event, team_id=workspace.team_id))[0]
+                == 200
+            )
         fake_slack.wait_for("chat.postMessage", count=2)
         mine, theirs = session_id("T1", "C1", root), session_id("T2", "C1", root)
         assert bot.runtime.store.exists(mine) and bot.runtime.store.exists(theirs)
@@ -334,7 +375,8 @@ def test_single_token_uninstall_deletes_that_teams_sessions(
 
 
 def test_a_turn_running_when_the_app_is_uninstalled_stores_nothing(
-        fake_slack: FakeSlack, session_dir: Path) -> None:
+    fake_slack: FakeSlack, session_dir: Path
+) -> None:
     """The uninstall deletes the team's sessions while its turn waits on the model; that
     turn must not write its session back. Messages sent after it (a reinstall) are kept."""
     gate = threading.Event()

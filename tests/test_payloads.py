@@ -43,15 +43,25 @@ def place(name: str) -> tuple[str, str | None]:
 
 
 def answers(slack: FakeSlack) -> Counter[tuple[str, str | None]]:
-    return Counter((c.params.get("channel"), c.params.get("thread_ts"))
-                   for c in slack.calls("chat.postMessage", include_failed=False))
+    return Counter(
+        (c.params.get("channel"), c.params.get("thread_ts"))
+        for c in slack.calls("chat.postMessage", include_failed=False)
+    )
 
 
 def real_slack_bot(make_bot, fake_slack: FakeSlack, model: ScriptedModel) -> Bot:
-    fake_slack.set_response("auth.test", {
-        "ok": True, "user_id": BOT_USER, "bot_id": "B0BOT", "team_id": "T0EXAMPLE",
-        "team": "Example", "user": "thread-bot", "url": "https://example.slack.com/",
-    })
+    fake_slack.set_response(
+        "auth.test",
+        {
+            "ok": True,
+            "user_id": BOT_USER,
+            "bot_id": "B0BOT",
+            "team_id": "T0EXAMPLE",
+            "team": "Example",
+            "user": "thread-bot",
+            "url": "https://example.slack.com/",
+        },
+    )
     return make_bot(model)
 
 
@@ -91,8 +101,13 @@ def test_every_real_payload_is_acked_and_handled_as_slack_means_it(
     settle(bot)
     assert answers(fake_slack) == expected
     assert len(model.calls) == turns
-    problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info
-                or (r.levelno >= logging.WARNING and r.name.startswith(("slack_bolt", "bot.bolt")))]
+    problems = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.ERROR
+        or r.exc_info
+        or (r.levelno >= logging.WARNING and r.name.startswith(("slack_bolt", "bot.bolt")))
+    ]
     assert not problems, [f"{r.name}: {r.getMessage()}" for r in problems]
 
 
@@ -120,16 +135,38 @@ def context_of(name: str) -> Any:
     return BoltRequest(body=body, headers={"content-type": [content_type]}).context
 
 
-@pytest.mark.parametrize(("names", "installation"), [
-    (["11_app_mention_real_enterprise_null.json", "22_message_im_real.json",
-      "80_message_action_reset_real_enterprise_null.form.json"], "T0EXAMPLE"),
-    (["10_app_mention_grid_authed_users.json", "26_message_thread_reply_A.json",
-      "70_slash_command_grid_bolt.txt", "81_message_action_reset_grid_bolt.form.json"],
-     "T0EXAMPLE"),
-    (["16_app_mention_org_wide_install.json", "43_message_org_app_mention_text.json",
-      "89_block_actions_org_wide_java.form.json", "92_view_submission_org_wide_java.form.json"],
-     "E111"),
-], ids=["workspace", "grid_workspace", "grid_org_wide"])
+@pytest.mark.parametrize(
+    ("names", "installation"),
+    [
+        (
+            [
+                "11_app_mention_real_enterprise_null.json",
+                "22_message_im_real.json",
+                "80_message_action_reset_real_enterprise_null.form.json",
+            ],
+            "T0EXAMPLE",
+        ),
+        (
+            [
+                "10_app_mention_grid_authed_users.json",
+                "26_message_thread_reply_A.json",
+                "70_slash_command_grid_bolt.txt",
+                "81_message_action_reset_grid_bolt.form.json",
+            ],
+            "T0EXAMPLE",
+        ),
+        (
+            [
+                "16_app_mention_org_wide_install.json",
+                "43_message_org_app_mention_text.json",
+                "89_block_actions_org_wide_java.form.json",
+                "92_view_submission_org_wide_java.form.json",
+            ],
+            "E111",
+        ),
+    ],
+    ids=["workspace", "grid_workspace", "grid_org_wide"],
+)
 def test_installation_is_the_same_for_every_kind_of_request(names, installation) -> None:
     """Events, slash commands and shortcuts of one install key a thread the same way, even
     where Slack sends `team_id: null` (org-wide events) or `"team": null` (org-wide actions)."""
@@ -146,10 +183,20 @@ def test_slack_connect_users_of_the_other_org_share_the_thread_session() -> None
         assert installation_id(context_of(name)) == installation_id(root) == "T0EXAMPLE"
 
 
-@pytest.mark.parametrize("body", [
-    "[]", "null", "5", '"text"', '{"team": 5}', '{"authorizations": [7]}',
-    '{"event": {"user": 5}}', "payload=not-json", "payload=%5B%5D",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[]",
+        "null",
+        "5",
+        '"text"',
+        '{"team": 5}',
+        '{"authorizations": [7]}',
+        '{"event": {"user": 5}}',
+        "payload=not-json",
+        "payload=%5B%5D",
+    ],
+)
 def test_what_slack_never_sends_is_malformed(body: str) -> None:
     content_type = "application/x-www-form-urlencoded" if "=" in body else "application/json"
     with pytest.raises(MalformedPayload):
@@ -160,12 +207,12 @@ def test_signed_non_slack_bodies_get_a_400_and_change_nothing(make_bot, fake_sla
     model = ScriptedModel()
     bot = make_bot(model)
     for body in ("[1, 2]", '{"team": 5, "type": "block_actions"}', "\xff garbage"):
-        status, response = _post(bot.url, body, {**sign(SECRET, body),
-                                                 "Content-Type": "application/json"})
+        status, response = _post(
+            bot.url, body, {**sign(SECRET, body), "Content-Type": "application/json"}
+        )
         assert status == 400 and "not a Slack payload" in response, (body, status, response)
     settle(bot)
     assert model.calls == [] and fake_slack.calls("chat.postMessage") == []
-
 
 
 def test_org_wide_install_keeps_one_session_across_events_and_shortcuts(
@@ -182,16 +229,19 @@ def test_org_wide_install_keeps_one_session_across_events_and_shortcuts(
     reply = json.loads((PAYLOADS / "47_message_org_wide_thread_reply_new_channel.json").read_text())
     reply["event"].update(channel=channel, thread_ts=thread_ts)
     post = lambda body, kind="application/json": _post(  # noqa: E731
-        bot.url, body, {**sign(SECRET, body), "Content-Type": kind})
+        bot.url, body, {**sign(SECRET, body), "Content-Type": kind}
+    )
     assert post(json.dumps(reply))[0] == 200
     fake_slack.wait_for("chat.postMessage", count=2)
     assert len(model.calls[-1]["messages"]) == 3  # the reply continued the mention's session
 
     # The message shortcut of an org-wide install: Slack sends "team": null there.
     shortcut = json.loads(
-        (PAYLOADS / "80_message_action_reset_real_enterprise_null.form.json").read_text())
-    shortcut.update(team=None, is_enterprise_install=True,
-                    enterprise={"id": "E111", "name": "Org Name"})
+        (PAYLOADS / "80_message_action_reset_real_enterprise_null.form.json").read_text()
+    )
+    shortcut.update(
+        team=None, is_enterprise_install=True, enterprise={"id": "E111", "name": "Org Name"}
+    )
     shortcut["channel"]["id"] = channel
     shortcut["message"].update(ts=thread_ts)
     form = "payload=" + quote(json.dumps(shortcut), safe="")

@@ -37,8 +37,13 @@ Factory = Callable[..., BotProcess]
 
 
 @pytest.fixture
-def bots(redis_url: str, s3_env: dict[str, str], fake_slack: FakeSlack,
-         fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[Factory]:
+def bots(
+    redis_url: str,
+    s3_env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    tmp_path: Path,
+) -> Iterator[Factory]:
     """`bots(name)` -> an unstarted BotProcess; all are stopped (or killed) at teardown."""
     env = bot_env(fake_slack.base_url, redis_url, s3_env, fake_openai.base_url)
     made: list[BotProcess] = []
@@ -67,8 +72,9 @@ def tag(word: str) -> str:
 
 def chat(body: dict[str, Any]) -> list[tuple[str, str]]:
     """(role, text) of the non-system messages of a model request."""
-    return [(m["role"], message_text(m)) for m in body.get("messages", [])
-            if m.get("role") != "system"]
+    return [
+        (m["role"], message_text(m)) for m in body.get("messages", []) if m.get("role") != "system"
+    ]
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -86,12 +92,16 @@ def in_thread(thread_ts: str, channel: str = CHANNEL) -> Callable[[Call], bool]:
 
 
 def posts(fake_slack: FakeSlack, thread_ts: str) -> list[str]:
-    return [c.params.get("text", "") for c in fake_slack.calls("chat.postMessage", False)
-            if in_thread(thread_ts)(c)]
+    return [
+        c.params.get("text", "")
+        for c in fake_slack.calls("chat.postMessage", False)
+        if in_thread(thread_ts)(c)
+    ]
 
 
-def wait_posts(fake_slack: FakeSlack, thread_ts: str, count: int,
-               timeout: float = ANSWER_TIMEOUT) -> list[str]:
+def wait_posts(
+    fake_slack: FakeSlack, thread_ts: str, count: int, timeout: float = ANSWER_TIMEOUT
+) -> list[str]:
     calls = fake_slack.wait_for("chat.postMessage", in_thread(thread_ts), count, timeout)
     return [c.params.get("text", "") for c in calls]
 
@@ -124,8 +134,9 @@ def echo(text: str, n: int) -> str:
 
 
 # --- tests -----------------------------------------------------------------------------
-def test_memory_across_two_worker_processes(bots: Factory, fake_slack: FakeSlack,
-                                            fake_openai: FakeOpenAI) -> None:
+def test_memory_across_two_worker_processes(
+    bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     a, b = start_all([bots("A"), bots("B")])
     root, first, second = next_ts(), tag("first"), tag("second")
 
@@ -140,8 +151,9 @@ def test_memory_across_two_worker_processes(bots: Factory, fake_slack: FakeSlack
     assert chat(request) == [("user", first), ("assistant", echo(first, 1)), ("user", second)]
 
 
-def test_memory_survives_restart_of_all_workers(bots: Factory, fake_slack: FakeSlack,
-                                                fake_openai: FakeOpenAI) -> None:
+def test_memory_survives_restart_of_all_workers(
+    bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     a, b = start_all([bots("A"), bots("B")])
     root, first, second = next_ts(), tag("first"), tag("second")
     a.send(mention_event(first, CHANNEL, root))
@@ -159,7 +171,8 @@ def test_memory_survives_restart_of_all_workers(bots: Factory, fake_slack: FakeS
 
 
 def test_simultaneous_messages_in_one_thread_on_two_processes(
-        bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     a, b = start_all([bots("A"), bots("B")])
     root, start = next_ts(), tag("start")
     a.send(mention_event(start, CHANNEL, root))
@@ -187,8 +200,11 @@ def test_simultaneous_messages_in_one_thread_on_two_processes(
 
     def turns() -> list[dict[str, Any]]:
         """Model calls for the new messages (the thread's calls after the first)."""
-        return [body for body in fake_openai.bodies()
-                if first_user_text(body) == start and len(chat(body)) > 1]
+        return [
+            body
+            for body in fake_openai.bodies()
+            if first_user_text(body) == start and len(chat(body)) > 1
+        ]
 
     def settled() -> bool:
         asked = " ".join(last_user_text(body) for body in turns())
@@ -201,8 +217,10 @@ def test_simultaneous_messages_in_one_thread_on_two_processes(
     except AssertionError as exc:
         overlapping = len(fake_openai.overlaps(first_user_text))
         calls = [chat(body) for body in turns()]
-        raise AssertionError(f"{exc}; {overlapping} overlapping turns of this thread; "
-                             f"model calls: {calls}; posts: {posts(fake_slack, root)}") from None
+        raise AssertionError(
+            f"{exc}; {overlapping} overlapping turns of this thread; "
+            f"model calls: {calls}; posts: {posts(fake_slack, root)}"
+        ) from None
     calls = turns()
     assert 1 <= len(calls) <= 2, [chat(body) for body in calls]
     assert fake_openai.overlaps(first_user_text) == [], "two turns of one thread overlapped"
@@ -213,8 +231,7 @@ def test_simultaneous_messages_in_one_thread_on_two_processes(
     else:  # serialized: the second turn saw the first exchange
         first_ask = last_user_text(calls[0])
         assert len(chat(calls[0])) == 3 and len(chat(calls[1])) == 5
-        assert chat(calls[1])[2:4] == [("user", first_ask),
-                                       ("assistant", echo(first_ask, 3))]
+        assert chat(calls[1])[2:4] == [("user", first_ask), ("assistant", echo(first_ask, 3))]
         assert {first_ask, last_user_text(calls[1])} == set(texts.values())
 
     # A message reaching the other process while a turn of its thread is running waits for
@@ -225,11 +242,16 @@ def test_simultaneous_messages_in_one_thread_on_two_processes(
     wait_until(lambda: requests_asking(fake_openai, gamma), ANSWER_TIMEOUT, "gamma's turn")
     b.send(message_event(delta, CHANNEL, next_ts(), thread_ts=root))
     wait_posts(fake_slack, root, 1 + len(calls) + 2)
-    [gamma_call], [delta_call] = requests_asking(fake_openai, gamma), requests_asking(
-        fake_openai, delta)
+    [gamma_call], [delta_call] = (
+        requests_asking(fake_openai, gamma),
+        requests_asking(fake_openai, delta),
+    )
     assert len(chat(gamma_call)) == earlier + 1
     assert chat(delta_call)[earlier:] == [
-        ("user", gamma), ("assistant", echo(gamma, earlier + 1)), ("user", delta)]
+        ("user", gamma),
+        ("assistant", echo(gamma, earlier + 1)),
+        ("user", delta),
+    ]
     calls += [gamma_call, delta_call]
     assert fake_openai.overlaps(first_user_text) == [], "two turns of one thread overlapped"
 
@@ -249,14 +271,14 @@ def test_simultaneous_messages_in_one_thread_on_two_processes(
 
 
 def test_turn_killed_mid_way_is_answered_once_by_another_process(
-        bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     [a] = start_all([bots("A")])
     gate = threading.Event()
     fake_openai.block_until = gate  # the model call hangs until released
     root, first, second = next_ts(), tag("first"), tag("second")
     a.send(mention_event(first, CHANNEL, root))
-    wait_until(lambda: requests_asking(fake_openai, first), ANSWER_TIMEOUT,
-               "A's model request")
+    wait_until(lambda: requests_asking(fake_openai, first), ANSWER_TIMEOUT, "A's model request")
 
     a.kill()  # SIGKILL master and worker mid-turn: A's thread lock stays until its TTL
     assert not a.alive and a.group_members() == []
@@ -276,7 +298,8 @@ def test_turn_killed_mid_way_is_answered_once_by_another_process(
 
 
 def test_worker_killed_mid_stream_its_message_is_completed_not_copied(
-        bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     """SIGKILL while the answer streams: another process re-runs the turn and finishes the
     half-streamed message in place (its ts is in Redis); Slack never shows a second copy."""
     [a] = start_all([bots("A", STREAMING="on")])
@@ -296,7 +319,8 @@ def test_worker_killed_mid_stream_its_message_is_completed_not_copied(
 
 
 def test_slack_retry_on_another_process_is_answered_once(
-        bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     a, b = start_all([bots("A"), bots("B")])
     root, first, marker = next_ts(), tag("first"), tag("marker")
     event = mention_event(first, CHANNEL, root)
@@ -311,7 +335,8 @@ def test_slack_retry_on_another_process_is_answered_once(
 
 
 def test_thread_mention_delivered_as_app_mention_and_message_is_answered_once(
-        bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> None:
+    bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
     a, b = start_all([bots("A"), bots("B")])
     root, first, mention, marker = next_ts(), tag("first"), tag("mention"), tag("marker")
     a.send(mention_event(first, CHANNEL, root))
@@ -329,7 +354,8 @@ def test_thread_mention_delivered_as_app_mention_and_message_is_answered_once(
 
 
 def test_accept_only_web_and_a_turns_process_split_the_work(
-        bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
     """PROCESS_ROLE=accept: the web process acks and queues but never answers; the Procfile's
     `turns` process answers from Redis, and what waits while none runs is answered later."""
     [web] = start_all([bots("web", PROCESS_ROLE="accept")])
@@ -349,5 +375,11 @@ def test_accept_only_web_and_a_turns_process_split_the_work(
 
 def start_turns(env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
     log = open(log_dir / "turns.log", "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen([sys.executable, "-m", "bot", "turns"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "turns"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )

@@ -45,14 +45,18 @@ def test_message_routes() -> None:
     base = message_event("hi", "C1", "3.0")
     joined = lambda job: True  # noqa: E731
     assert isinstance(route_message(base | {"thread_ts": "1.0"}, "T1", "UBOT", IDS, joined), Job)
-    assert isinstance(route_message(base | {"thread_ts": "1.0"}, "T1", "UBOT", IDS,
-                                    lambda job: False), Ignored)
+    assert isinstance(
+        route_message(base | {"thread_ts": "1.0"}, "T1", "UBOT", IDS, lambda job: False), Ignored
+    )
     assert isinstance(route_message(base, "T1", "UBOT", IDS, joined), Ignored)
-    dm = route_message(message_event("hi", "D1", "3.0", channel_type="im"), "T1", "UBOT", IDS,
-                       joined)
+    dm = route_message(
+        message_event("hi", "D1", "3.0", channel_type="im"), "T1", "UBOT", IDS, joined
+    )
     assert isinstance(dm, Job) and dm.thread_ts == "dm" and dm.reply_thread_ts is None
-    assert isinstance(route_message(base | {"thread_ts": "1.0", "text": "<@UBOT> hi"},
-                                    "T1", "UBOT", IDS, joined), Ignored)
+    assert isinstance(
+        route_message(base | {"thread_ts": "1.0", "text": "<@UBOT> hi"}, "T1", "UBOT", IDS, joined),
+        Ignored,
+    )
     no_user = base | {"user": None, "thread_ts": "1.0"}
     assert isinstance(route_message(no_user, "T1", "UBOT", IDS, joined), Ignored)
 
@@ -73,17 +77,25 @@ def test_slackbot_and_nulls_never_start_turns() -> None:
 
 def test_stop_and_help_words_are_commands_only_when_they_are_the_whole_message() -> None:
     joined = lambda job: True  # noqa: E731
-    for text, kind in [("stop", "stop"), ("Stop answering!", "stop"), ("cancel.", "stop"),
-                       ("critic: stop", "stop"), ("help", "help"), ("Help?", "help"),
-                       ("stop the build when tests fail", "turn"), ("help me write", "turn"),
-                       ("reset", "reset")]:
+    for text, kind in [
+        ("stop", "stop"),
+        ("Stop answering!", "stop"),
+        ("cancel.", "stop"),
+        ("critic: stop", "stop"),
+        ("help", "help"),
+        ("Help?", "help"),
+        ("stop the build when tests fail", "turn"),
+        ("help me write", "turn"),
+        ("reset", "reset"),
+    ]:
         assert route_mention(mention(f"<@UBOT> {text}"), "T1", "UBOT", IDS).kind == kind, text
         reply = message_event(text, "C1", "3.0", "1.0")
         assert route_message(reply, "T1", "UBOT", IDS, joined).kind == kind, text
         dm = message_event(text, "D1", "3.0", channel_type="im")
         assert route_message(dm, "T1", "UBOT", IDS, joined).kind == kind, text
-    unjoined = route_message(message_event("stop", "C1", "3.0", "1.0"), "T1", "UBOT", IDS,
-                             lambda job: False)
+    unjoined = route_message(
+        message_event("stop", "C1", "3.0", "1.0"), "T1", "UBOT", IDS, lambda job: False
+    )
     assert isinstance(unjoined, Ignored)
 
 
@@ -100,7 +112,8 @@ def test_file_shares_carry_their_files_null_safe() -> None:
     assert files_only.text == "" and files_only.files == job.files  # still a turn
     stub = load("24_message_im_file_share_check_file_info.json")["event"]  # Slack Connect
     assert route_message(stub, "T1", "UBOT", IDS, joined).files == (
-        {"id": "F12345678", "mode": "file_access", "file_access": "check_file_info"},)
+        {"id": "F12345678", "mode": "file_access", "file_access": "check_file_info"},
+    )
     shared = load("28_message_file_share_channel.json")["event"]
     in_thread = shared | {"thread_ts": "1.0", "files": None}
     assert route_message(in_thread, "T1", "UBOT", IDS, joined).files == ()

@@ -37,16 +37,23 @@ def test_the_budget_fails_open_when_the_state_store_cannot_count() -> None:
 
 
 def test_a_burst_of_answers_in_one_workspace_degrades_instead_of_collecting_429s(
-        redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(slack_budget, "MINUTE_SECONDS", MINUTE)
     answer = "An answer that streams for a while. " * 12
     model = ScriptedModel([answer] * 40, token_chars=12, token_delay=0.01)
     with FakeSlack(minute=MINUTE) as slack:
-        env = base_env(slack.base_url, SESSION_DIR=str(tmp_path), REDIS_URL=redis_url,
-                       STREAMING="on", LOG_LEVEL="WARNING")
+        env = base_env(
+            slack.base_url,
+            SESSION_DIR=str(tmp_path),
+            REDIS_URL=redis_url,
+            STREAMING="on",
+            LOG_LEVEL="WARNING",
+        )
         with Bot(env, model) as bot:
-            roots = [bot.mention(f"question {i}", channel=f"C{i % 10}")
-                     for i in range(40)]  # 40 questions in a couple of seconds
+            roots = [
+                bot.mention(f"question {i}", channel=f"C{i % 10}") for i in range(40)
+            ]  # 40 questions in a couple of seconds
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and len(answered(slack, roots)) < len(roots):
                 time.sleep(0.2)
@@ -63,6 +70,11 @@ def test_a_burst_of_answers_in_one_workspace_degrades_instead_of_collecting_429s
 
 def answered(slack: FakeSlack, roots: list[dict]) -> list[str]:
     """The roots whose thread shows a final answer with 👍/👎."""
-    return [root["ts"] for root in roots if any(
-        message.has_feedback and not message.streaming and not message.has_stop
-        for message in slack.bot_messages(root["channel"], root["ts"]))]
+    return [
+        root["ts"]
+        for root in roots
+        if any(
+            message.has_feedback and not message.streaming and not message.has_stop
+            for message in slack.bot_messages(root["channel"], root["ts"])
+        )
+    ]

@@ -42,9 +42,8 @@ class BotProcess:
         self.stderr_path = stderr
 
     def output(self) -> str:
-        return (
-            self.stdout_path.read_text("utf-8", "replace")
-            + self.stderr_path.read_text("utf-8", "replace")
+        return self.stdout_path.read_text("utf-8", "replace") + self.stderr_path.read_text(
+            "utf-8", "replace"
         )
 
     def assert_alive(self) -> None:
@@ -87,8 +86,12 @@ def bot_process(
     # Log to files, not pipes: DEBUG output would fill a pipe buffer and stall the bot.
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "socket"], cwd=ROOT, env=env,
-            stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            [sys.executable, "-m", "bot", "socket"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
         )
     bot = BotProcess(proc, stdout, stderr)
     try:
@@ -113,7 +116,9 @@ def in_thread(thread_ts: str, *needles: str) -> Callable[[Call], bool]:
 
 
 def test_socket_mode_worker_end_to_end(
-    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
     socket_server: FakeSocketMode,
 ) -> None:
     with bot_process(tmp_path, fake_slack, fake_openai, socket_server) as bot:
@@ -127,7 +132,8 @@ def test_socket_mode_worker_end_to_end(
         envelope = socket_server.push_event(event_callback(mention))
         assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
         first = fake_slack.wait_for(
-            "chat.postMessage", in_thread(thread_ts, "echo: ", "hello there", "[1 msgs]"),
+            "chat.postMessage",
+            in_thread(thread_ts, "echo: ", "hello there", "[1 msgs]"),
             timeout=15,
         )
         assert first[0].params["channel"] == "C1"
@@ -138,7 +144,8 @@ def test_socket_mode_worker_end_to_end(
         envelope = socket_server.push_event(event_callback(reply))
         assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
         fake_slack.wait_for(
-            "chat.postMessage", in_thread(thread_ts, "echo: ", "and again", "[3 msgs]"),
+            "chat.postMessage",
+            in_thread(thread_ts, "echo: ", "and again", "[3 msgs]"),
             timeout=15,
         )
 
@@ -149,8 +156,9 @@ def test_socket_mode_worker_end_to_end(
         assert ack["envelope_id"] == envelope
         assert "Resetting thread" in ack["payload"]["text"], ack
         assert thread_ts in ack["payload"]["text"], ack
-        fake_slack.wait_for("chat.postMessage", in_thread(thread_ts, "reset this conversation"),
-                            timeout=15)
+        fake_slack.wait_for(
+            "chat.postMessage", in_thread(thread_ts, "reset this conversation"), timeout=15
+        )
 
         # 4. What nothing listens to is acked and the bot carries on: a reaction, a modal
         #    closed, a button click, an event type from the future (real bodies, ids varied).
@@ -161,8 +169,10 @@ def test_socket_mode_worker_end_to_end(
         future = event_callback(reaction | {"type": "brand_new_event_type_from_the_future"})
         envelope = socket_server.push_event(future)
         assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
-        for name in ("94_view_closed_org_wide_java.form.json",
-                     "87_block_actions_button_grid_bolt.form.json"):
+        for name in (
+            "94_view_closed_org_wide_java.form.json",
+            "87_block_actions_button_grid_bolt.form.json",
+        ):
             envelope = socket_server.push("interactive", load(name))
             assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}, name
         bot.assert_alive()
@@ -171,8 +181,9 @@ def test_socket_mode_worker_end_to_end(
         real = load("11_app_mention_real_enterprise_null.json")
         envelope = socket_server.push_event(real)
         assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
-        fake_slack.wait_for("chat.postMessage", in_thread(real["event"]["ts"], "echo: "),
-                            timeout=15)
+        fake_slack.wait_for(
+            "chat.postMessage", in_thread(real["event"]["ts"], "echo: "), timeout=15
+        )
 
         # 5. Slack asks for a refresh: the bot opens a new connection (a fresh
         #    apps.connections.open) and keeps working on it; memory was really reset.
@@ -183,7 +194,8 @@ def test_socket_mode_worker_end_to_end(
         envelope = socket_server.push_event(event_callback(again))
         assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
         fake_slack.wait_for(
-            "chat.postMessage", in_thread(thread_ts, "echo: ", "after reset", "[1 msgs]"),
+            "chat.postMessage",
+            in_thread(thread_ts, "echo: ", "after reset", "[1 msgs]"),
             timeout=15,
         )
 
@@ -202,7 +214,9 @@ def test_socket_mode_worker_end_to_end(
 
 
 def test_socket_mode_debug_logs_keep_secrets_out(
-    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+    tmp_path: Path,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
     socket_server: FakeSocketMode,
 ) -> None:
     with bot_process(tmp_path, fake_slack, fake_openai, socket_server) as bot:
@@ -210,8 +224,7 @@ def test_socket_mode_debug_logs_keep_secrets_out(
         mention = mention_event("secret test", "C1", next_ts())
         envelope = socket_server.push_event(event_callback(mention))
         socket_server.wait_ack(envelope)
-        fake_slack.wait_for("chat.postMessage", in_thread(mention["ts"], "secret test"),
-                            timeout=15)
+        fake_slack.wait_for("chat.postMessage", in_thread(mention["ts"], "secret test"), timeout=15)
         assert bot.terminate() == 0
     output = bot.output()
     assert "DEBUG" in output  # LOG_LEVEL=DEBUG really was in effect

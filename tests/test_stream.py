@@ -62,8 +62,9 @@ def test_answer_streams_in_batches_and_ends_as_the_stored_answer(make_bot, fake_
     assert 1 <= len(appends) < deltas / 3, f"{len(appends)} appends for {deltas} deltas"
     assert fake_slack.calls("chat.postMessage") == []  # one message, no second copy
     streamed_blocks = [b for c in message["chunks"] if c["type"] == "blocks" for b in c["blocks"]]
-    assert any(e.get("action_id") == "stop_answer" for b in streamed_blocks
-               for e in b.get("elements", []))  # a Stop button while it streams
+    assert any(
+        e.get("action_id") == "stop_answer" for b in streamed_blocks for e in b.get("elements", [])
+    )  # a Stop button while it streams
     final = json.dumps(message["blocks"])
     assert "stop_answer" not in final and "feedback_buttons" in final  # then 👍/👎 instead
     status = fake_slack.calls("assistant.threads.setStatus")
@@ -106,8 +107,12 @@ def test_dm_top_level_is_posted_not_streamed(make_bot, fake_slack) -> None:
 def test_expired_stream_is_finished_with_an_update_of_the_same_message(
     make_bot, fake_slack, tmp_path: Path
 ) -> None:
-    model = slow({"tool": "calculator", "input": {"expression": "6*7"}, "text": "Let me check."},
-                 "It is 42.", chars=4, delay=0.05)
+    model = slow(
+        {"tool": "calculator", "input": {"expression": "6*7"}, "text": "Let me check."},
+        "It is 42.",
+        chars=4,
+        delay=0.05,
+    )
     model.delay = 0.6  # before each model call: the stream expires between them
     bot = streaming_bot(make_bot, model, PERSONAS_FILE=personas_file(tmp_path))
     root = bot.mention("what is 6*7?")
@@ -120,9 +125,12 @@ def test_expired_stream_is_finished_with_an_update_of_the_same_message(
     assert message["text"] == "Let me check.\n\nIt is 42." and not message["streaming"]
     assert message["metadata"]["event_payload"] == {"for_ts": root["ts"], "part": 0, "parts": 1}
     assert fake_slack.calls("chat.postMessage") == []
-    tasks = [c for call in fake_slack.calls("chat.startStream") + fake_slack.calls(
-        "chat.appendStream") for c in call.params.get("chunks") or []
-        if c["type"] == "task_update"]
+    tasks = [
+        c
+        for call in fake_slack.calls("chat.startStream") + fake_slack.calls("chat.appendStream")
+        for c in call.params.get("chunks") or []
+        if c["type"] == "task_update"
+    ]
     assert tasks and tasks[0]["title"] == "calculator"
 
 
@@ -155,8 +163,13 @@ def test_tool_runs_show_as_tasks_and_persona_identity_is_on_the_stream(
     wait_for_streams(fake_slack, 1)
     start = fake_slack.calls("chat.startStream")[0].params
     assert (start["username"], start["icon_emoji"]) == ("Calc", ":abacus:")
-    chunks = [c for call in fake_slack.calls() if call.method.startswith("chat.")
-              for c in call.params.get("chunks") or [] if c["type"] == "task_update"]
+    chunks = [
+        c
+        for call in fake_slack.calls()
+        if call.method.startswith("chat.")
+        for c in call.params.get("chunks") or []
+        if c["type"] == "task_update"
+    ]
     assert [c["status"] for c in chunks] == ["in_progress", "complete"]
 
 
@@ -170,8 +183,9 @@ def test_a_posted_answer_names_the_tools_it_used(make_bot, fake_slack, tmp_path:
 
 
 def test_model_error_mid_stream_ends_the_message_with_the_apology(make_bot, fake_slack) -> None:
-    model = slow({"text": "Half an answ", "then_raise": RuntimeError("provider broke")},
-                 "fresh answer")
+    model = slow(
+        {"text": "Half an answ", "then_raise": RuntimeError("provider broke")}, "fresh answer"
+    )
     bot = streaming_bot(make_bot, model)
     root = bot.mention("try")
     wait_for_streams(fake_slack, 1)
@@ -184,9 +198,7 @@ def test_model_error_mid_stream_ends_the_message_with_the_apology(make_bot, fake
     assert model.calls[-1]["messages"][0]["content"] == [{"text": "again"}]  # history valid
 
 
-def test_a_failed_attempt_mid_stream_is_completed_in_the_same_message(
-    make_bot, fake_slack
-) -> None:
+def test_a_failed_attempt_mid_stream_is_completed_in_the_same_message(make_bot, fake_slack) -> None:
     """A storage error mid-turn (as after a crash): the retry re-runs the model and replaces
     the half-streamed message, never posting a second copy."""
     model = slow({"text": "partial", "then_raise": OSError("disk went away")}, "whole answer")
@@ -226,8 +238,14 @@ def test_the_stop_button_on_the_streaming_message_stops_it(make_bot, fake_slack)
     root = bot.mention("ramble on")
     fake_slack.wait_for("chat.appendStream")
     [message] = fake_slack.streams.messages.values()
-    [button] = [e for c in message["chunks"] if c["type"] == "blocks" for b in c["blocks"]
-                for e in b["elements"] if e["action_id"] == "stop_answer"]
+    [button] = [
+        e
+        for c in message["chunks"]
+        if c["type"] == "blocks"
+        for b in c["blocks"]
+        for e in b["elements"]
+        if e["action_id"] == "stop_answer"
+    ]
     click = block_action(button_action("stop_answer", button["value"]), "C1", message["ts"])
     assert bot.interact(click)[0] == 200
     wait_for_streams(fake_slack, 1)
@@ -237,9 +255,7 @@ def test_the_stop_button_on_the_streaming_message_stops_it(make_bot, fake_slack)
     assert "stop_answer" not in json.dumps(final["blocks"])
 
 
-def test_status_falls_back_to_a_reaction_and_waiting_messages_get_one(
-    make_bot, fake_slack
-) -> None:
+def test_status_falls_back_to_a_reaction_and_waiting_messages_get_one(make_bot, fake_slack) -> None:
     fake_slack.set_response("assistant.threads.setStatus", {"ok": False, "error": "not_allowed"})
     gate = threading.Event()
     bot = streaming_bot(make_bot, ScriptedModel(block_until=gate))
@@ -248,11 +264,16 @@ def test_status_falls_back_to_a_reaction_and_waiting_messages_get_one(
     waiting = bot.reply("second", thread_ts=root["ts"])
     added = fake_slack.wait_for("reactions.add", count=2)
     assert [(c.params["timestamp"], c.params["name"]) for c in added] == [
-        (root["ts"], "eyes"), (waiting["ts"], "hourglass_flowing_sand")]
+        (root["ts"], "eyes"),
+        (waiting["ts"], "hourglass_flowing_sand"),
+    ]
     gate.set()
     removed = fake_slack.wait_for("reactions.remove", count=3, timeout=15)
     assert [(c.params["timestamp"], c.params["name"]) for c in removed] == [
-        (root["ts"], "eyes"), (waiting["ts"], "hourglass_flowing_sand"), (waiting["ts"], "eyes")]
+        (root["ts"], "eyes"),
+        (waiting["ts"], "hourglass_flowing_sand"),
+        (waiting["ts"], "eyes"),
+    ]
 
 
 def test_status_is_cleared_when_the_turn_fails(make_bot, fake_slack) -> None:

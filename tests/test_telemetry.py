@@ -36,16 +36,20 @@ tools = ["calculator"]
 PRODUCER, CONSUMER = 4, 5  # OTLP SpanKind numbers
 
 
-@pytest.mark.parametrize("env,expected", [
-    ({}, ()),
-    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ("otlp",)),
-    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, ("otlp",)),
-    ({"OTEL_TRACES_EXPORTER": "console,otlp"}, ("console", "otlp")),
-    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}, ()),
-    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, ()),
-])
-def test_tracing_is_off_unless_the_otel_variables_ask(env: dict[str, str],
-                                                      expected: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({}, ()),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ("otlp",)),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, ("otlp",)),
+        ({"OTEL_TRACES_EXPORTER": "console,otlp"}, ("console", "otlp")),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_EXPORTER": "none"}, ()),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, ()),
+    ],
+)
+def test_tracing_is_off_unless_the_otel_variables_ask(
+    env: dict[str, str], expected: tuple[str, ...]
+) -> None:
     assert load({**GOOD, **env}).traces == expected
 
 
@@ -55,12 +59,20 @@ def test_an_unsupported_exporter_names_the_variable() -> None:
 
 
 def test_jobs_without_trace_serialize_as_before_and_old_jobs_load() -> None:
-    old = ('{"kind":"turn","team":"T1","channel":"C1","thread_ts":"1.0","ts":"1.0",'
-           '"user":"U1","text":"hi","persona":null,"reply_in_thread":true,"requested_in":"C1"}')
+    old = (
+        '{"kind":"turn","team":"T1","channel":"C1","thread_ts":"1.0","ts":"1.0",'
+        '"user":"U1","text":"hi","persona":null,"reply_in_thread":true,"requested_in":"C1"}'
+    )
     job = Job.loads(old)
     assert job.trace == {} and job.dumps() == old
-    traced = Job.loads(old[:-1] + ',"trace":{"traceparent":"00-' + "1" * 32 + "-" + "2" * 16
-                       + '-01","queued_at":"1700000000.5"}}')
+    traced = Job.loads(
+        old[:-1]
+        + ',"trace":{"traceparent":"00-'
+        + "1" * 32
+        + "-"
+        + "2" * 16
+        + '-01","queued_at":"1700000000.5"}}'
+    )
     assert traced.trace["queued_at"] == "1700000000.5"
     assert Job.loads(traced.dumps()) == traced and traced.dumps() != old
 
@@ -80,8 +92,9 @@ def collector() -> Iterator[OTLPCollector]:
 
 
 def _one(spans: list[Span], name: str, **where: Any) -> Span:
-    found = [s for s in spans if s.name == name
-             and all(getattr(s, k) == v for k, v in where.items())]
+    found = [
+        s for s in spans if s.name == name and all(getattr(s, k) == v for k, v in where.items())
+    ]
     assert len(found) == 1, (name, where, [(s.name, s.parent_id) for s in spans])
     return found[0]
 
@@ -96,23 +109,35 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def test_one_trace_per_turn_from_the_slack_event_to_the_post(
-        redis_url: str, s3_env: dict[str, str], fake_slack: FakeSlack,
-        collector: OTLPCollector, tmp_path: Path) -> None:
+    redis_url: str,
+    s3_env: dict[str, str],
+    fake_slack: FakeSlack,
+    collector: OTLPCollector,
+    tmp_path: Path,
+) -> None:
     personas = tmp_path / "personas.toml"
     personas.write_text(PERSONAS)
     with FakeOpenAI(_reply) as openai:
-        env = bot_env(fake_slack.base_url, redis_url, s3_env, openai.base_url,
-                      PERSONAS_FILE=str(personas), LOG_FORMAT="json", LOG_LEVEL="INFO",
-                      OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
-                      OTEL_BSP_SCHEDULE_DELAY="100")
+        env = bot_env(
+            fake_slack.base_url,
+            redis_url,
+            s3_env,
+            openai.base_url,
+            PERSONAS_FILE=str(personas),
+            LOG_FORMAT="json",
+            LOG_LEVEL="INFO",
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
+            OTEL_BSP_SCHEDULE_DELAY="100",
+        )
         web = BotProcess("web", {**env, "PROCESS_ROLE": "accept"}, tmp_path).start()
         turns = None
         try:
             web.wait_ready()
             root, reply = next_ts(), next_ts()
             web.send(mention_event("what is 2+2?", "C1", root), event_id="EvA")
-            web.send(message_event("and twice that?", "C1", reply, thread_ts=root),
-                     event_id="EvB")  # queued too: no turns process yet, so coalesced
+            web.send(
+                message_event("and twice that?", "C1", reply, thread_ts=root), event_id="EvB"
+            )  # queued too: no turns process yet, so coalesced
             turns = start_turns(web.env, tmp_path)
             wait_posts(fake_slack, root, 1)
             later = next_ts()
@@ -125,8 +150,12 @@ def test_one_trace_per_turn_from_the_slack_event_to_the_post(
             # a turn span ends last, after its children; the accept spans come from the web
             # process, whose exporter may send its last batch after the turns process
             spans = collector.wait_for(
-                lambda got: len([s for s in got if s.name == "turn"]) == 3
-                and len(_accepts(got)) == 4 and got)
+                lambda got: (
+                    len([s for s in got if s.name == "turn"]) == 3
+                    and len(_accepts(got)) == 4
+                    and got
+                )
+            )
         finally:
             if turns is not None:
                 turns.send_signal(signal.SIGTERM)
@@ -147,14 +176,18 @@ def check_trace(spans: list[Span], root: str, reply: str, later: str) -> None:
     assert {s.service for s in spans} == {"thread-session-bot"}
     assert {s.name for s in spans if not s.parent_id} == {"slack.event"}  # no warm-up trace
     assert (first.kind, first.parent_id, first.attributes["slack.event_id"]) == (
-        PRODUCER, "", "EvA")
+        PRODUCER,
+        "",
+        "EvA",
+    )
     assert first.attributes["bot.outcome"] == "queued"
     turn = _one(spans, "turn", trace_id=first.trace_id)
     assert (turn.kind, turn.parent_id) == (CONSUMER, first.span_id)  # the event's trace
     assert (second.trace_id, second.span_id) in turn.links  # coalesced: linked
     assert turn.attributes["bot.message_ts"] == [root, reply]
     assert turn.attributes["bot.persona"] == "calc" and turn.attributes["bot.outcome"] == (
-        "answered")
+        "answered"
+    )
     in_turn = [s for s in spans if s.trace_id == turn.trace_id]
     wait = _one(in_turn, "thread_lock.wait", parent_id=turn.span_id)
     assert wait.start_ns == turn.start_ns >= first.start_ns  # from when it was queued
@@ -183,11 +216,13 @@ def check_trace(spans: list[Span], root: str, reply: str, later: str) -> None:
 
 def check_logs(web_log: Path, accept: Span) -> None:
     lines = _json_lines(web_log)
-    assert any(line["logger"] == "gunicorn.error" and "Booting worker" in line["message"]
-               for line in lines), lines[:5]  # gunicorn's own lines are JSON too
+    assert any(
+        line["logger"] == "gunicorn.error" and "Booting worker" in line["message"] for line in lines
+    ), lines[:5]  # gunicorn's own lines are JSON too
     [queued] = [line for line in lines if line["message"].startswith("queued turn EvA")]
     assert queued["event_id"] == "EvA" and queued["session_id"].endswith(
-        accept.attributes["bot.message_ts"].replace(".", "-"))
+        accept.attributes["bot.message_ts"].replace(".", "-")
+    )
     assert queued["message_ts"] == accept.attributes["bot.message_ts"]
     assert queued["trace_id"] == accept.trace_id and queued["span_id"] == accept.span_id
     assert "turn_id" not in queued

@@ -64,13 +64,24 @@ def thread() -> list[dict[str, Any]]:
     messages = [person("U1", "shall we ship 2.0?", ROOT)]
     messages += [person("U2" if i % 2 else "U1", f"reply {i}", ts_at(i)) for i in range(1, 37)]
     messages += [
-        stored("31_message_other_bot_bot_profile.json", ts_at(37), text="build passed",
-               bot_profile=load("31_message_other_bot_bot_profile.json")["event"]["bot_profile"]
-               | {"name": "CI bot"}),
+        stored(
+            "31_message_other_bot_bot_profile.json",
+            ts_at(37),
+            text="build passed",
+            bot_profile=load("31_message_other_bot_bot_profile.json")["event"]["bot_profile"]
+            | {"name": "CI bot"},
+        ),
         stored("39_message_channel_join_bot.json", ts_at(38)),
         person("USLACKBOT", "Reminder: standup", ts_at(39)),
-        {"type": "message", "user": "UBOT", "bot_id": "BBOT", "text": "I think so.",
-         "ts": ts_at(40), "thread_ts": ROOT, "parent_user_id": "U1"},
+        {
+            "type": "message",
+            "user": "UBOT",
+            "bot_id": "BBOT",
+            "text": "I think so.",
+            "ts": ts_at(40),
+            "thread_ts": ROOT,
+            "parent_user_id": "U1",
+        },
         stored("32_message_bot_message_classic.json", ts_at(41), text="deploy queued"),
         person("U2", "line one\nline two <@U1>", ts_at(42)),
         person("U3", "who am I?", ts_at(43)),
@@ -79,13 +90,18 @@ def thread() -> list[dict[str, Any]]:
     return messages
 
 
-def serve(slack: FakeSlack, messages: list[dict[str, Any]], page: int = 15,
-          on_page: Callable[[int], None] = lambda n: None) -> None:
+def serve(
+    slack: FakeSlack,
+    messages: list[dict[str, Any]],
+    page: int = 15,
+    on_page: Callable[[int], None] = lambda n: None,
+) -> None:
     """conversations.replies in short pages, as Slack gives rate-limited apps."""
+
     def replies(call: Call) -> dict[str, Any]:
         start = int(call.params.get("cursor", "").removeprefix("bmV4dF90czo") or 0)
         on_page(start // page)
-        chunk = messages[start:start + page]
+        chunk = messages[start : start + page]
         more = start + page < len(messages)
         body: dict[str, Any] = {"ok": True, "messages": chunk, "has_more": more}
         if more:
@@ -98,13 +114,24 @@ def serve(slack: FakeSlack, messages: list[dict[str, Any]], page: int = 15,
             return {"ok": False, "error": "user_not_found"}
         name = PEOPLE[user]
         display = name if " " not in name else ""  # Ada has only a real name
-        return {"ok": True, "user": {
-            "id": user, "team_id": "T1", "name": name.split()[0].lower(), "deleted": False,
-            "real_name": name, "is_bot": False,
-            "profile": {"real_name": name, "display_name": display,
-                        "real_name_normalized": name, "display_name_normalized": display,
-                        "team": "T1"},
-        }}
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": "T1",
+                "name": name.split()[0].lower(),
+                "deleted": False,
+                "real_name": name,
+                "is_bot": False,
+                "profile": {
+                    "real_name": name,
+                    "display_name": display,
+                    "real_name_normalized": name,
+                    "display_name_normalized": display,
+                    "team": "T1",
+                },
+            },
+        }
 
     slack.set_response("conversations.replies", replies)
     slack.set_response("users.info", users)
@@ -119,18 +146,20 @@ def test_reads_every_page_names_authors_once_and_keeps_the_newest(fake_slack) ->
     serve(fake_slack, thread())
     read = reader(fake_slack, limits=ContextLimits(max_messages=8))
     text = read.earlier("C1", ROOT, ts_at(44), "UBOT")
-    assert text == "\n".join([
-        HEADER,
-        "(34 earlier messages not shown)",
-        '[user U1 "Ada Lovelace"] reply 34',
-        '[user U2 "grace"] reply 35',
-        '[user U1 "Ada Lovelace"] reply 36',
-        '[app B999 "CI bot"] build passed',
-        "[assistant] I think so.",
-        '[app B888 "classic-bot"] deploy queued',
-        '[user U2 "grace"] line one\n  line two @Ada Lovelace',
-        "[user U3] who am I?",
-    ])
+    assert text == "\n".join(
+        [
+            HEADER,
+            "(34 earlier messages not shown)",
+            '[user U1 "Ada Lovelace"] reply 34',
+            '[user U2 "grace"] reply 35',
+            '[user U1 "Ada Lovelace"] reply 36',
+            '[app B999 "CI bot"] build passed',
+            "[assistant] I think so.",
+            '[app B888 "classic-bot"] deploy queued',
+            '[user U2 "grace"] line one\n  line two @Ada Lovelace',
+            "[user U3] who am I?",
+        ]
+    )
     calls = fake_slack.calls("conversations.replies")
     assert [c.params.get("cursor") for c in calls] == [None, "bmV4dF90czo15", "bmV4dF90czo30"]
     assert all(c.params["limit"] == "200" and c.params["ts"] == ROOT for c in calls)
@@ -143,7 +172,8 @@ def test_reads_every_page_names_authors_once_and_keeps_the_newest(fake_slack) ->
 def test_the_char_limit_keeps_the_newest_and_is_never_exceeded(fake_slack) -> None:
     serve(fake_slack, thread())
     text = reader(fake_slack, limits=ContextLimits(max_chars=600)).earlier(
-        "C1", ROOT, ts_at(44), "UBOT")
+        "C1", ROOT, ts_at(44), "UBOT"
+    )
     assert text is not None and len(text) <= 600
     assert text.endswith("[user U3] who am I?") and "shall we ship" not in text
     shown = text.count("\n[")
@@ -151,7 +181,8 @@ def test_the_char_limit_keeps_the_newest_and_is_never_exceeded(fake_slack) -> No
     huge = [person("U1", "look at this log:", ROOT), person("U2", "x" * 5_000, ts_at(1))]
     serve(fake_slack, huge)
     text = reader(fake_slack, limits=ContextLimits(max_chars=1_000)).earlier(
-        "C1", ROOT, ts_at(2), "UBOT")
+        "C1", ROOT, ts_at(2), "UBOT"
+    )
     assert text is not None and len(text) <= 1_000 and text.endswith("x…")
     assert text.splitlines()[1] == "(1 earlier message not shown)"
 
@@ -164,25 +195,39 @@ def test_nothing_earlier_is_none_since_a_reset_and_zero_reads_nothing(fake_slack
     assert reader(fake_slack).earlier("C1", ROOT, ts_at(1), "UBOT") is None
     serve(fake_slack, thread())
     after_reset = reader(fake_slack).earlier("C1", ROOT, ts_at(44), "UBOT", since_ts=ts_at(41))
-    assert after_reset == "\n".join([HEADER,
-                                     '[user U2 "grace"] line one\n  line two @Ada Lovelace',
-                                     "[user U3] who am I?"])
+    assert after_reset == "\n".join(
+        [HEADER, '[user U2 "grace"] line one\n  line two @Ada Lovelace', "[user U3] who am I?"]
+    )
     fake_slack.reset()
-    assert reader(fake_slack, limits=ContextLimits(max_messages=0)).earlier(
-        "C1", ROOT, ts_at(44), "UBOT") is None
+    assert (
+        reader(fake_slack, limits=ContextLimits(max_messages=0)).earlier(
+            "C1", ROOT, ts_at(44), "UBOT"
+        )
+        is None
+    )
     assert reader(fake_slack).earlier("D1", "dm", ts_at(44), "UBOT") is None
     assert fake_slack.calls() == []
 
 
 def test_the_bots_own_posts_name_the_persona_that_wrote_them(fake_slack) -> None:
-    own = {"type": "message", "user": "UBOT", "bot_id": "BBOT", "text": "Looks risky.",
-           "username": "critic", "ts": ts_at(1), "thread_ts": ROOT, "parent_user_id": "U1"}
+    own = {
+        "type": "message",
+        "user": "UBOT",
+        "bot_id": "BBOT",
+        "text": "Looks risky.",
+        "username": "critic",
+        "ts": ts_at(1),
+        "thread_ts": ROOT,
+        "parent_user_id": "U1",
+    }
     serve(fake_slack, [person("U1", "<@UBOT> critic: thoughts?", ROOT), own])
-    assert reader(fake_slack).earlier("C1", ROOT, ts_at(2), "UBOT") == "\n".join([
-        HEADER,
-        '[user U1 "Ada Lovelace"] @assistant critic: thoughts?',
-        "[assistant (critic)] Looks risky.",
-    ])
+    assert reader(fake_slack).earlier("C1", ROOT, ts_at(2), "UBOT") == "\n".join(
+        [
+            HEADER,
+            '[user U1 "Ada Lovelace"] @assistant critic: thoughts?',
+            "[assistant (critic)] Looks risky.",
+        ]
+    )
 
 
 def test_a_429_on_the_second_page_returns_the_first_page_at_once(fake_slack, caplog) -> None:
@@ -225,7 +270,8 @@ def test_a_slow_slack_is_cut_at_the_deadline(fake_slack) -> None:
     serve(fake_slack, thread(), on_page=lambda page: time.sleep(0.4))
     started = time.monotonic()
     text = reader(fake_slack, deadline=1.0, request_timeout=0.6).earlier(
-        "C1", ROOT, ts_at(44), "UBOT")
+        "C1", ROOT, ts_at(44), "UBOT"
+    )
     assert time.monotonic() - started < 1.5
     assert text is not None and "reply 14" in text and "reply 44" not in text
     assert text.endswith("could not be read)")
@@ -256,11 +302,15 @@ def in_thread(name: str, thread_ts: str = "8.1", **ids: Any) -> dict[str, Any]:
 
 def test_other_apps_posts_in_joined_threads_are_routed_as_notes() -> None:
     joined = lambda job: job.thread_ts == "8.1"  # noqa: E731
-    post = route_bot_post(in_thread("31_message_other_bot_bot_profile.json"), "T1", "UBOT",
-                          "BBOT", joined)
+    post = route_bot_post(
+        in_thread("31_message_other_bot_bot_profile.json"), "T1", "UBOT", "BBOT", joined
+    )
     assert not isinstance(post, Ignored)
     assert (post.name, post.job.text, post.job.session_id) == (
-        "other-app", "Hi there! Thanks for sharing the info!", session_id("T1", "C1", "8.1"))
+        "other-app",
+        "Hi there! Thanks for sharing the info!",
+        session_id("T1", "C1", "8.1"),
+    )
     for event in (
         in_thread("31_message_other_bot_bot_profile.json", thread_ts="7.7"),  # not joined
         in_thread("31_message_other_bot_bot_profile.json") | {"thread_ts": None},
@@ -272,9 +322,14 @@ def test_other_apps_posts_in_joined_threads_are_routed_as_notes() -> None:
         in_thread("35_message_changed_bolt.json") | {"bot_id": "B999"},
     ):
         assert isinstance(route_bot_post(event, "T1", "UBOT", "BBOT", joined), Ignored), event
-    classic = route_bot_post(in_thread("32_message_bot_message_classic.json") | {
-        "text": "", "attachments": [{"fallback": "Build #12 failed", "color": "danger"}]},
-        "T1", "UBOT", None, joined)
+    classic = route_bot_post(
+        in_thread("32_message_bot_message_classic.json")
+        | {"text": "", "attachments": [{"fallback": "Build #12 failed", "color": "danger"}]},
+        "T1",
+        "UBOT",
+        None,
+        joined,
+    )
     assert (classic.name, classic.job.text) == ("classic-bot", "Build #12 failed")
 
 
@@ -297,8 +352,14 @@ def test_other_apps_posts_become_notes_end_to_end(make_bot, fake_slack) -> None:
     settle(bot)
     assert len(model.calls) == 1  # apps' posts never start a turn
     notes, count = pending_notes(bot.runtime.state, sid)
-    assert notes == ['[app B999 "other-app"] Hi there! Thanks for sharing the info!',
-                     '[app B888 "classic-bot"] deploy queued'] and count == 2
+    assert (
+        notes
+        == [
+            '[app B999 "other-app"] Hi there! Thanks for sharing the info!',
+            '[app B888 "classic-bot"] deploy queued',
+        ]
+        and count == 2
+    )
     assert notes_text(notes).startswith("Posted in this thread by other apps")
     assert pending_notes(bot.runtime.state, session_id("T1", "C1", "7.7")) == ([], 0)
     consumed(bot.runtime.state, sid, count)

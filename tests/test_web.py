@@ -46,13 +46,15 @@ def test_bad_and_stale_signatures_are_rejected(make_bot, fake_slack) -> None:
     assert model.calls == [] and fake_slack.calls("chat.postMessage") == []
 
 
-def test_readiness_reports_dependencies_and_liveness_stays_cheap(make_bot, fake_slack,
-                                                                 session_dir) -> None:
+def test_readiness_reports_dependencies_and_liveness_stays_cheap(
+    make_bot, fake_slack, session_dir
+) -> None:
     bot = make_bot()
     status, body = get(bot.url.replace("/slack/events", "/readyz"))
     assert status == 200 and body == {"ok": True, "checks": {"state": "ok", "storage": "ok"}}
-    env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir),
-                   REDIS_URL="redis://127.0.0.1:1/0")
+    env = base_env(
+        fake_slack.base_url, SESSION_DIR=str(session_dir), REDIS_URL="redis://127.0.0.1:1/0"
+    )
     with Bot(env, ScriptedModel()) as down:
         status, body = get(down.url.replace("/slack/events", "/readyz"))
         assert status == 503 and body["checks"]["state"].startswith("error")

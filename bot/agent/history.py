@@ -21,8 +21,10 @@ def _adopted(state: dict[str, Any], manager: ConversationManager) -> dict[str, A
     `history` changed, its threads go on with the messages they had (going back to
     "window", a summary stays the first message until the window drops it)."""
     mine, theirs = type(manager).__name__, state.get("__name__")
-    if theirs != mine and theirs in (SlidingWindowConversationManager.__name__,
-                                     SummarizingConversationManager.__name__):
+    if theirs != mine and theirs in (
+        SlidingWindowConversationManager.__name__,
+        SummarizingConversationManager.__name__,
+    ):
         return {"__name__": mine, "removed_message_count": state["removed_message_count"]}
     return state
 
@@ -54,7 +56,8 @@ class SummarizingConversationManager(strands_managers.SummarizingConversationMan
             super().reduce_context(agent, e, **kwargs)
         finally:
             if len(agent.messages) == len(before) and all(
-                    now is then for now, then in zip(agent.messages, before, strict=True)):
+                now is then for now, then in zip(agent.messages, before, strict=True)
+            ):
                 self.removed_message_count = removed  # nothing was summarized
 
 

@@ -30,12 +30,16 @@ def _timeout() -> float:
 # SDK modules a provider's client imports lazily on its first request (openai's resources
 # alone take most of a second): imported during warm-up instead of by the first user.
 _HTTPX = ("httpcore._backends.anyio", "anyio._backends._asyncio")  # their first connection
-LAZY_MODULES = {"openai": ("openai.resources", *_HTTPX),
-                "anthropic": ("anthropic.resources", *_HTTPX)}
+LAZY_MODULES = {
+    "openai": ("openai.resources", *_HTTPX),
+    "anthropic": ("anthropic.resources", *_HTTPX),
+}
 # What build_model imports for a provider, imported only when a persona uses it.
-MODEL_MODULES = {"bedrock": ("botocore.config", "strands.models.bedrock"),
-                 "anthropic": ("strands.models.anthropic",),
-                 "openai": ("bot.agent.openai_model",)}
+MODEL_MODULES = {
+    "bedrock": ("botocore.config", "strands.models.bedrock"),
+    "anthropic": ("strands.models.anthropic",),
+    "openai": ("bot.agent.openai_model",),
+}
 
 
 def warm_provider(provider: str) -> None:
@@ -80,7 +84,8 @@ def build_model(provider: str, model_id: str | None) -> Model:
             raise ConfigError("MODEL_PROVIDER=anthropic needs ANTHROPIC_API_KEY; set it in .env.")
         return AnthropicModel(
             client_args={"timeout": _timeout(), "max_retries": MODEL_MAX_RETRIES},
-            model_id=model_id or "", max_tokens=4096,
+            model_id=model_id or "",
+            max_tokens=4096,
         )
     if provider == "openai":
         from bot.agent.openai_model import SharedTLSOpenAIModel

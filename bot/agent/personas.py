@@ -65,23 +65,29 @@ class Personas:
         listed = next((p for p in self.all if channel in p.channels), None)
         return listed or next((p for p in self.all if not p.only_in_channels), None)
 
-    def choose(self, channel: str, wanted: str | None, sticky: str | None
-               ) -> tuple[Persona | None, str]:
+    def choose(
+        self, channel: str, wanted: str | None, sticky: str | None
+    ) -> tuple[Persona | None, str]:
         """The persona for a message in `channel` that addresses `wanted` (or none) in a
         thread whose current persona is `sticky`; None and the reason to tell the asker
         when no persona may answer there. A persona with `only_in_channels` is used only in
         its `channels`, however it is asked for."""
         addressed = self.get(wanted)
         if addressed is not None and not self.allowed_in(addressed, channel):
-            return None, (f":no_entry: {addressed.name} only answers in its own channels, "
-                          "so it did not answer this here.")
+            return None, (
+                f":no_entry: {addressed.name} only answers in its own channels, "
+                "so it did not answer this here."
+            )
         current = self.get(sticky)
         if current is not None and not self.allowed_in(current, channel):
             current = None
         chosen = addressed or current or self.default_for(channel)
         if chosen is None:
-            return None, ":no_entry: No persona answers in this channel: each only answers in " \
-                         "its own channels."
+            return (
+                None,
+                ":no_entry: No persona answers in this channel: each only answers in "
+                "its own channels.",
+            )
         return chosen, ""
 
     @staticmethod
@@ -118,13 +124,13 @@ def _history(raw: dict[str, Any], where: str) -> dict[str, Any]:
     history = raw.get("history", "window")
     if history not in HISTORY_MODES:
         raise ConfigError(
-            f"{where}: history must be \"window\" (drop the oldest messages) or "
-            f"\"summarize\" (the model summarizes them), not {history!r}."
+            f'{where}: history must be "window" (drop the oldest messages) or '
+            f'"summarize" (the model summarizes them), not {history!r}.'
         )
     if history == "window":
         for knob in _SUMMARY_KNOBS:
             if knob in raw:
-                raise ConfigError(f"{where}: {knob} only applies with history = \"summarize\".")
+                raise ConfigError(f'{where}: {knob} only applies with history = "summarize".')
         return {}
     keep = raw.get("keep_recent", Persona.keep_recent)
     if isinstance(keep, bool) or not isinstance(keep, int) or not 2 <= keep <= 1000:
@@ -145,10 +151,10 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
     where = f"PERSONAS_FILE {source}, persona #{index + 1}"
     pid = str(raw.get("id", "")).strip()
     if not _ID.match(pid):
-        raise ConfigError(f"{where}: id {pid!r} must be 1-32 of a-z 0-9 _ - (e.g. \"helper\").")
+        raise ConfigError(f'{where}: id {pid!r} must be 1-32 of a-z 0-9 _ - (e.g. "helper").')
     prompt = raw.get("system_prompt")
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ConfigError(f"{where} ({pid}): set system_prompt = \"…\".")
+        raise ConfigError(f'{where} ({pid}): set system_prompt = "…".')
     provider = raw.get("provider")
     if provider not in (None, "bedrock", "anthropic", "openai"):
         raise ConfigError(f"{where} ({pid}): provider must be bedrock, anthropic or openai.")
@@ -161,22 +167,29 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
     ):
         raise ConfigError(
             f"{where} ({pid}): prompts must be a list of one-line texts, "
-            "e.g. prompts = [\"Review my plan\"]."
+            'e.g. prompts = ["Review my plan"].'
         )
     history = _history(raw, f"{where} ({pid})")
     only = raw.get("only_in_channels", False)
     if not isinstance(only, bool) or (only and not raw.get("channels")):
         raise ConfigError(
             f"{where} ({pid}): only_in_channels must be true or false, and true needs "
-            "channels = [\"C…\"] listing where the persona may answer."
+            'channels = ["C…"] listing where the persona may answer.'
         )
     return Persona(
-        id=pid, name=str(raw.get("name") or pid), system_prompt=prompt, provider=provider,
-        model_id=raw.get("model_id"), tools=tuple(raw.get("tools", ())),
-        channels=tuple(raw.get("channels", ())), only_in_channels=only,
+        id=pid,
+        name=str(raw.get("name") or pid),
+        system_prompt=prompt,
+        provider=provider,
+        model_id=raw.get("model_id"),
+        tools=tuple(raw.get("tools", ())),
+        channels=tuple(raw.get("channels", ())),
+        only_in_channels=only,
         icon_emoji=raw.get("icon_emoji"),
-        icon_url=raw.get("icon_url"), description=description.strip(),
-        prompts=tuple(p.strip() for p in prompts), **history,
+        icon_url=raw.get("icon_url"),
+        description=description.strip(),
+        prompts=tuple(p.strip() for p in prompts),
+        **history,
     )
 
 
@@ -187,9 +200,7 @@ def read_personas(config: Config) -> list[Persona]:
     try:
         data = tomllib.loads(config.personas_file.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(
-            f"PERSONAS_FILE {config.personas_file} is not valid TOML: {exc}"
-        ) from exc
+        raise ConfigError(f"PERSONAS_FILE {config.personas_file} is not valid TOML: {exc}") from exc
     raw = data.get("persona", [])
     if not raw:
         raise ConfigError(

@@ -47,8 +47,7 @@ class TurnResult:
 def tools_used(messages: list[Message]) -> tuple[str, ...]:
     """Names of the tools called after the last prompt from Slack."""
     _, tail = last_prompt(messages)
-    names = [block["toolUse"]["name"] for m in tail for block in m["content"]
-             if "toolUse" in block]
+    names = [block["toolUse"]["name"] for m in tail for block in m["content"] if "toolUse" in block]
     return tuple(dict.fromkeys(names))
 
 
@@ -73,25 +72,36 @@ def with_handled(app_data: dict[str, Any], jobs: list[Job]) -> dict[str, Any]:
     return {**app_data, "handled": handled[-HANDLED_KEPT:]}
 
 
-def prompt_for(jobs: list[Job], preamble: list[str] = (),
-               file_input: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def prompt_for(
+    jobs: list[Job], preamble: list[str] = (), file_input: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """One user message for the queued Slack messages; their ts ride along as metadata.
 
     `preamble`: context texts that come first (the thread so far, other apps' posts). Per
     message: its text, then the blocks of its files from `file_input` (job ts ->
     bot.files.FileInput, from bot.files.read_for_jobs), then a note on unreadable files."""
     file_input = file_input or {}
-    return [{
-        "role": "user",
-        "content": [{"text": text} for text in preamble] + [
-            block for job in jobs
-            for block in prompt_blocks(job.text, job.files, file_input.get(job.ts))],
-        "metadata": {"custom": {"slack_ts": [job.ts for job in jobs]}},
-    }]
+    return [
+        {
+            "role": "user",
+            "content": [{"text": text} for text in preamble]
+            + [
+                block
+                for job in jobs
+                for block in prompt_blocks(job.text, job.files, file_input.get(job.ts))
+            ],
+            "metadata": {"custom": {"slack_ts": [job.ts for job in jobs]}},
+        }
+    ]
 
 
-def build_agent(store: SessionStore, personas: Personas, persona: Persona, session_id: str,
-                callback_handler: Any = None) -> tuple[Agent, Any]:
+def build_agent(
+    store: SessionStore,
+    personas: Personas,
+    persona: Persona,
+    session_id: str,
+    callback_handler: Any = None,
+) -> tuple[Agent, Any]:
     manager = store.manager(session_id)
     agent = Agent(
         model=personas.model(persona),
@@ -111,10 +121,17 @@ def build_agent(store: SessionStore, personas: Personas, persona: Persona, sessi
 Context = Callable[[bool], list[str]]  # has the persona history here? -> preamble texts
 
 
-def run_turn(store: SessionStore, personas: Personas, persona: Persona, jobs: list[Job],
-             lease: Lease, stream: AnswerStream | None = None,
-             context: Context | None = None, token: str = "",
-             file_limits: FileLimits | None = None) -> TurnResult:
+def run_turn(
+    store: SessionStore,
+    personas: Personas,
+    persona: Persona,
+    jobs: list[Job],
+    lease: Lease,
+    stream: AnswerStream | None = None,
+    context: Context | None = None,
+    token: str = "",
+    file_limits: FileLimits | None = None,
+) -> TurnResult:
     handler = stream.on_event if stream is not None else None
     with telemetry.span("session.restore", persona=persona.id) as restore:  # on construction
         agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)

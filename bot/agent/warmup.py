@@ -34,8 +34,9 @@ class _LocalModel(Model):
     def get_config(self) -> dict[str, Any]:
         return {}
 
-    async def stream(self, messages: Any, tool_specs: Any = None, system_prompt: Any = None,
-                     **kwargs: Any) -> AsyncGenerator[Any, None]:
+    async def stream(
+        self, messages: Any, tool_specs: Any = None, system_prompt: Any = None, **kwargs: Any
+    ) -> AsyncGenerator[Any, None]:
         yield {"messageStart": {"role": "assistant"}}
         yield {"contentBlockStart": {"start": {}}}
         yield {"contentBlockDelta": {"delta": {"text": "ok"}}}
@@ -61,10 +62,15 @@ def warm_up(personas: Personas, store: SessionStore) -> float:
             personas.model(persona)  # built once per process, as turns use it
             warm_provider(persona.provider or personas.default_provider)
             manager = store.manager(session_id)
-            agent = Agent(model=_LocalModel(), system_prompt=persona.system_prompt,
-                          tools=personas.tools(persona), callback_handler=None,
-                          agent_id=persona.id, session_manager=manager,
-                          conversation_manager=SlidingWindowConversationManager(window_size=40))
+            agent = Agent(
+                model=_LocalModel(),
+                system_prompt=persona.system_prompt,
+                tools=personas.tools(persona),
+                callback_handler=None,
+                agent_id=persona.id,
+                session_manager=manager,
+                conversation_manager=SlidingWindowConversationManager(window_size=40),
+            )
             agent("warm up")
             manager.commit(agent)
     except Exception as exc:

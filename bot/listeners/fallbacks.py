@@ -29,14 +29,19 @@ def on_error(error: Exception, request: BoltRequest) -> BoltResponse | None:
     body = request.body
     if isinstance(error, BoltUnhandledRequestError):
         if body.get("type") == "app_rate_limited":  # Slack is dropping this app's events
-            log.warning("Slack rate-limited this app's events (minute %s)",
-                        body.get("minute_rate_limited"))
+            log.warning(
+                "Slack rate-limited this app's events (minute %s)", body.get("minute_rate_limited")
+            )
         else:
             log.debug("acknowledged unhandled %s", _kind(body))
         return BoltResponse(status=200, body="")
     if isinstance(error, TRANSIENT_ERRORS):  # the 500 makes Slack retry later
-        log.warning("could not take %s now (%s: %s); Slack will retry", _kind(body),
-                    type(error).__name__, error)
+        log.warning(
+            "could not take %s now (%s: %s); Slack will retry",
+            _kind(body),
+            type(error).__name__,
+            error,
+        )
         return None
     # A bug or a payload no listener can use: a retry would fail the same way, so ack it.
     log.error("listener failed on %s", _kind(body), exc_info=error)

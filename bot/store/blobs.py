@@ -49,11 +49,15 @@ def _boto_session() -> Any:
 def s3_client(quick: bool = False) -> Any:
     """An S3 client of the process's boto3 session (thread-safe; costly: build few)."""
     timeouts = {"connect_timeout": 1, "read_timeout": 2} if quick else {}
-    client = _boto_session().client("s3", config=BotoConfig(
-        user_agent_extra="strands-agents thread-session-bot",
-        retries={"mode": "standard", "max_attempts": 2 if quick else 4},
-        max_pool_connections=128, **timeouts,
-    ))
+    client = _boto_session().client(
+        "s3",
+        config=BotoConfig(
+            user_agent_extra="strands-agents thread-session-bot",
+            retries={"mode": "standard", "max_attempts": 2 if quick else 4},
+            max_pool_connections=128,
+            **timeouts,
+        ),
+    )
     metrics.watch_s3(client)  # every S3 request, retries included, by operation and status
     return client
 
@@ -114,8 +118,13 @@ class S3Blobs:
     def put(self, key: str, data: bytes, etag: str | None) -> str:
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
-            response = self._call("put_object", Key=self.prefix + key, Body=data,
-                                  ContentType="application/json", **condition)
+            response = self._call(
+                "put_object",
+                Key=self.prefix + key,
+                Body=data,
+                ContentType="application/json",
+                **condition,
+            )
         except ClientError as e:
             if e.response["Error"]["Code"] in _CONDITION_FAILED:
                 raise FencingError(f"conditional write of {key} refused: {condition}") from e
@@ -131,7 +140,7 @@ class S3Blobs:
         while True:
             page = self._call("list_objects_v2", Prefix=self.prefix + prefix, **token)
             for obj in page.get("Contents", []):
-                yield obj["Key"][len(self.prefix):], obj["LastModified"].timestamp()
+                yield obj["Key"][len(self.prefix) :], obj["LastModified"].timestamp()
             if not page.get("IsTruncated"):
                 return
             token = {"ContinuationToken": page["NextContinuationToken"]}
@@ -147,7 +156,7 @@ class S3Blobs:
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
-            batch = [{"Key": self.prefix + key} for key in keys[start:start + 1000]]
+            batch = [{"Key": self.prefix + key} for key in keys[start : start + 1000]]
             self._call("delete_objects", Delete={"Objects": batch, "Quiet": True})
 
     def ping(self) -> None:
@@ -219,8 +228,12 @@ class FileBlobs:
             for path in sorted(base.rglob("*")):
                 key = path.relative_to(self.directory).as_posix()
                 with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
-                    if (path.is_file() and not path.name.endswith(".tmp")
-                            and key != LOCK_FILE and key.startswith(prefix)):
+                    if (
+                        path.is_file()
+                        and not path.name.endswith(".tmp")
+                        and key != LOCK_FILE
+                        and key.startswith(prefix)
+                    ):
                         yield key, path.stat().st_mtime
 
     def delete(self, keys: list[str]) -> None:

@@ -44,13 +44,21 @@ class _ReadOnlyRepository(SessionRepository):
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent:
         return self.agent
 
-    def list_messages(self, session_id: str, agent_id: str, limit: int | None = None,
-                      offset: int = 0, **kwargs: Any) -> list[SessionMessage]:
+    def list_messages(
+        self,
+        session_id: str,
+        agent_id: str,
+        limit: int | None = None,
+        offset: int = 0,
+        **kwargs: Any,
+    ) -> list[SessionMessage]:
         self.keys = list(self.blobs.keys(agent_prefix(session_id, agent_id)))
         numbered = sorted(
-            (int(key.rsplit("_", 1)[1][:-5]), key) for key in self.keys
-            if key.rsplit("/", 1)[-1].startswith("message_") and key.endswith(".json"))
-        wanted = [key for _, key in numbered][offset:offset + limit if limit else None]
+            (int(key.rsplit("_", 1)[1][:-5]), key)
+            for key in self.keys
+            if key.rsplit("/", 1)[-1].startswith("message_") and key.endswith(".json")
+        )
+        wanted = [key for _, key in numbered][offset : offset + limit if limit else None]
         if not wanted:
             return []
         with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
@@ -72,6 +80,10 @@ def restore(blobs: Blobs, session_id: str, agent: Any) -> list[str] | None:
         return None
     repository = _ReadOnlyRepository(blobs, SessionAgent.from_dict(json.loads(got[0])))
     RepositorySessionManager(session_id, session_repository=repository).initialize(agent)
-    log.info("session %s agent %s: read %d messages of the old layout; migrating",
-             session_id, agent.agent_id, len(agent.messages))
+    log.info(
+        "session %s agent %s: read %d messages of the old layout; migrating",
+        session_id,
+        agent.agent_id,
+        len(agent.messages),
+    )
     return repository.keys or [agent_prefix(session_id, agent.agent_id) + "agent.json"]

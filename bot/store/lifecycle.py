@@ -29,8 +29,10 @@ _DAY = 86400.0
 
 def configuration(prefix: str, ttl_days: int | None) -> dict[str, Any]:
     """The bucket lifecycle configuration for these settings (JSON for the AWS CLI)."""
-    rules = [_rule("expire-inbox", prefix + "inbox/", INBOX_KEEP_DAYS),
-             _rule("expire-oauth-state", prefix + OAUTH_STATES, OAUTH_STATE_KEEP_DAYS)]
+    rules = [
+        _rule("expire-inbox", prefix + "inbox/", INBOX_KEEP_DAYS),
+        _rule("expire-oauth-state", prefix + OAUTH_STATES, OAUTH_STATE_KEEP_DAYS),
+    ]
     if ttl_days:
         rules.append(_rule("expire-idle-sessions", prefix + SESSION_KEYS, ttl_days))
     return {"Rules": rules}
@@ -38,8 +40,13 @@ def configuration(prefix: str, ttl_days: int | None) -> dict[str, Any]:
 
 def _rule(rule_id: str, prefix: str, days: int) -> dict[str, Any]:
     # Versioned buckets keep overwritten and deleted objects as old versions: expire those too.
-    return {"ID": rule_id, "Status": "Enabled", "Filter": {"Prefix": prefix},
-            "Expiration": {"Days": days}, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}
+    return {
+        "ID": rule_id,
+        "Status": "Enabled",
+        "Filter": {"Prefix": prefix},
+        "Expiration": {"Days": days},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+    }
 
 
 def _expires_after(rule: dict[str, Any], key: str) -> int | None:
@@ -71,13 +78,17 @@ def check_bucket(blobs: S3Blobs, ttl_days: int | None, oauth: bool = False) -> s
         problems.append("nothing expires abandoned OAuth states")
     sessions = _expiry(rules, f"{blobs.prefix}{SESSION_KEYS}/x")
     if sessions != ttl_days:
-        problems.append(f"sessions expire after {sessions or 'no'} days but "
-                        f"SESSION_TTL_DAYS={ttl_days or 'unset'}")
+        problems.append(
+            f"sessions expire after {sessions or 'no'} days but "
+            f"SESSION_TTL_DAYS={ttl_days or 'unset'}"
+        )
     if not problems:
         return None
-    return (f"bucket {blobs.bucket}: {'; '.join(problems)}. Apply the rule printed by "
-            "`python -m bot lifecycle` with `aws s3api put-bucket-lifecycle-configuration "
-            f"--bucket {blobs.bucket} --lifecycle-configuration file://rule.json`.")
+    return (
+        f"bucket {blobs.bucket}: {'; '.join(problems)}. Apply the rule printed by "
+        "`python -m bot lifecycle` with `aws s3api put-bucket-lifecycle-configuration "
+        f"--bucket {blobs.bucket} --lifecycle-configuration file://rule.json`."
+    )
 
 
 def sweep(blobs: Blobs, ttl_days: int | None, now: float | None = None) -> list[str]:
@@ -102,14 +113,19 @@ def sweep(blobs: Blobs, ttl_days: int | None, now: float | None = None) -> list[
 
 def start_sweeper(blobs: Blobs, ttl_days: int | None, on_expired: Any = None) -> threading.Thread:
     """Sweep now and then hourly, in a daemon thread (file store only)."""
+
     def loop() -> None:
         while True:
             try:
                 expired = sweep(blobs, ttl_days)
                 sessions = {k for k in expired if k.startswith(SESSION_KEYS)}
                 if expired:
-                    log.info("expired %d stored objects (%d of sessions idle over %s days)",
-                             len(expired), len(sessions), ttl_days)
+                    log.info(
+                        "expired %d stored objects (%d of sessions idle over %s days)",
+                        len(expired),
+                        len(sessions),
+                        ttl_days,
+                    )
                 if on_expired is not None and sessions:
                     on_expired(sessions)
             except Exception as exc:
@@ -135,5 +151,4 @@ def main() -> None:
         ttl = session_ttl_days(dict(os.environ))
     except ConfigError as exc:
         raise SystemExit(f"configuration error: {exc}") from None
-    print(json.dumps(configuration(os.environ.get("SESSION_PREFIX") or "sessions/", ttl),
-                     indent=2))
+    print(json.dumps(configuration(os.environ.get("SESSION_PREFIX") or "sessions/", ttl), indent=2))

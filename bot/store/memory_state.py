@@ -129,8 +129,9 @@ class MemoryState:
             if job.kind == "turn":
                 self._joined.set(sid, True, JOINED_TTL_SECONDS)
                 if job.thread_ts != DM_THREAD:
-                    self._recent.set((job.team, job.channel, job.user), job.thread_ts,
-                                     JOINED_TTL_SECONDS)
+                    self._recent.set(
+                        (job.team, job.channel, job.user), job.thread_ts, JOINED_TTL_SECONDS
+                    )
             self._wake.append(sid)
             self._cond.notify()
             return QUEUED
@@ -179,8 +180,10 @@ class MemoryState:
         with self._cond:
             inboxes = [inbox for inbox in self._inbox.values() if inbox]
             count = sum(len(inbox) for inbox in inboxes)
-            heads = [message_time(inbox[0].ts) or self._pending.get(inbox[0].session_id, now)
-                     for inbox in inboxes]
+            heads = [
+                message_time(inbox[0].ts) or self._pending.get(inbox[0].session_id, now)
+                for inbox in inboxes
+            ]
         return count, max(0.0, now - min(heads)) if heads else 0.0
 
     def try_lease(self, session_id: str) -> Lease | None:
@@ -228,9 +231,16 @@ class MemoryState:
         """See State.forget_team."""
         named = team_pattern(team).search
         with self._cond:
-            dropped = sum(one.drop(lambda key: isinstance(key, str) and named(key) is not None
-                                   and not key.startswith(KEPT_ON_UNINSTALL))
-                          for one in self._maps)
+            dropped = sum(
+                one.drop(
+                    lambda key: (
+                        isinstance(key, str)
+                        and named(key) is not None
+                        and not key.startswith(KEPT_ON_UNINSTALL)
+                    )
+                )
+                for one in self._maps
+            )
             dropped += self._recent.drop(lambda key: key[0] == team)
             for sid in {sid for sid in (*self._inbox, *self._pending) if named(sid)}:
                 self._pending.pop(sid, None)
@@ -294,8 +304,9 @@ class MemoryState:
         with self._cond:
             return dict(self._counts.get(key, {}))
 
-    def append_note(self, key: str, note: str, max_notes: int = 50,
-                    ttl: float = JOINED_TTL_SECONDS) -> None:
+    def append_note(
+        self, key: str, note: str, max_notes: int = 50, ttl: float = JOINED_TTL_SECONDS
+    ) -> None:
         with self._cond:
             self._wrote()
             self._notes.set(key, [*(self._notes.get(key) or []), note][-max_notes:], ttl)

@@ -100,13 +100,18 @@ class RedisFacts:
 
     def _team_keys(self, team: str) -> list[str]:
         glob = f"{PREFIX}*:{_glob_escape(team)}[_:]*"
-        where = ({"target_nodes": RedisCluster.PRIMARIES}
-                 if isinstance(self.client, RedisCluster) else {})
+        where = (
+            {"target_nodes": RedisCluster.PRIMARIES}
+            if isinstance(self.client, RedisCluster)
+            else {}
+        )
         pattern = team_pattern(team)
-        found = {raw.decode() for raw in self.client.scan_iter(match=glob, count=_BATCH,
-                                                               **where)}
-        return sorted(name for name in found if pattern.search(name)
-                      and not _LOCK.match(name) and not name.startswith(_KEPT))
+        found = {raw.decode() for raw in self.client.scan_iter(match=glob, count=_BATCH, **where)}
+        return sorted(
+            name
+            for name in found
+            if pattern.search(name) and not _LOCK.match(name) and not name.startswith(_KEPT)
+        )
 
     # Small facts: one key per command, so any slot is fine.
     def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None:
@@ -140,8 +145,9 @@ class RedisFacts:
         raw = self.client.hgetall(f"{PREFIX}count:{key}")
         return {k.decode(): int(v) for k, v in raw.items()}
 
-    def append_note(self, key: str, note: str, max_notes: int = 50,
-                    ttl: float = JOINED_TTL_SECONDS) -> None:
+    def append_note(
+        self, key: str, note: str, max_notes: int = 50, ttl: float = JOINED_TTL_SECONDS
+    ) -> None:
         name = f"{PREFIX}notes:{key}"
         pipe = self.client.pipeline()
         pipe.rpush(name, note)

@@ -87,8 +87,7 @@ class RedisState(RedisFacts):
             self._bind(client)  # type: ignore[arg-type]
 
     @classmethod
-    def from_url(cls, url: str, cluster: bool | None = None, lock_ttl: float = 30.0
-                 ) -> RedisState:
+    def from_url(cls, url: str, cluster: bool | None = None, lock_ttl: float = 30.0) -> RedisState:
         state = cls(lambda: connect(url, cluster), lock_ttl=lock_ttl)
         state._url, state._cluster = url, cluster
         return state
@@ -141,16 +140,27 @@ class RedisState(RedisFacts):
         keys += [at.dedup(k) for k in dedup_keys]
         when = message_time(job.ts) if job.replayed else None
         cap = 0 if job.replayed else max_queued  # a replayed job was taken once already
-        args = [job.dumps(), sid, time.time(), DEDUP_TTL_SECONDS, JOINED_TTL_SECONDS, job.kind,
-                "" if when is None else repr(when), cap]
+        args = [
+            job.dumps(),
+            sid,
+            time.time(),
+            DEDUP_TTL_SECONDS,
+            JOINED_TTL_SECONDS,
+            job.kind,
+            "" if when is None else repr(when),
+            cap,
+        ]
         outcome = self._accept(keys=keys, args=args)
         if outcome != 1:
             return FULL if outcome == 2 else DUPLICATE
         pipe = client.pipeline(transaction=False)
         pipe.lpush(WAKE, sid)
         if job.kind == "turn" and job.thread_ts != DM_THREAD:
-            pipe.set(f"{PREFIX}recent:{job.team}:{job.channel}:{job.user}", job.thread_ts,
-                     ex=JOINED_TTL_SECONDS)
+            pipe.set(
+                f"{PREFIX}recent:{job.team}:{job.channel}:{job.user}",
+                job.thread_ts,
+                ex=JOINED_TTL_SECONDS,
+            )
         try:
             pipe.execute()
         except RedisError as exc:  # queued already: the sweep finds it without the wake-up
@@ -180,9 +190,21 @@ class RedisState(RedisFacts):
         # EVAL, not EVALSHA (a restarted primary has no script cache, and cluster pipelines
         # refuse EVALSHA); execute_command: ClusterPipeline.eval() is not EVAL
         now = repr(time.time())
-        results = self._each_shard(lambda pipe, one: pipe.execute_command(
-            "EVAL", lua.CLAIM_EPOCH, 4, one.epoch, one.replaying, one.replayed, one.since,
-            epoch, REPLAY_PAUSE_SECONDS, now), shards)
+        results = self._each_shard(
+            lambda pipe, one: pipe.execute_command(
+                "EVAL",
+                lua.CLAIM_EPOCH,
+                4,
+                one.epoch,
+                one.replaying,
+                one.replayed,
+                one.since,
+                epoch,
+                REPLAY_PAUSE_SECONDS,
+                now,
+            ),
+            shards,
+        )
         claimed = {one.number for one, got in zip(shards, results, strict=True) if got == 1}
         with self._guard:
             self._claimed |= claimed
@@ -190,8 +212,9 @@ class RedisState(RedisFacts):
 
     def replaying(self, session_id: str | None = None) -> bool:
         shards = [shard(session_id)] if session_id else SHARD_LIST
-        return any(self._each_shard(
-            lambda pipe, one: pipe.exists(one.replaying, one.settling), shards))
+        return any(
+            self._each_shard(lambda pipe, one: pipe.exists(one.replaying, one.settling), shards)
+        )
 
     def replay_done(self, settle_seconds: float = 0.0) -> None:
         with self._guard:  # emptied in place: a quick() twin shares this set
@@ -218,9 +241,12 @@ class RedisState(RedisFacts):
     def orphans(self, limit: int = 100) -> list[str]:
         """Threads with queued work and no lock holder, at most `limit`, rotating through
         each shard's pending set so long-running threads at its head cannot hide the rest."""
-        ranges = self._each_shard(lambda pipe, one: pipe.zrange(
-            one.pending, self._sweep_at[one.number], self._sweep_at[one.number] + limit - 1),
-            SHARD_LIST)
+        ranges = self._each_shard(
+            lambda pipe, one: pipe.zrange(
+                one.pending, self._sweep_at[one.number], self._sweep_at[one.number] + limit - 1
+            ),
+            SHARD_LIST,
+        )
         sids = []
         for one, got in zip(SHARD_LIST, ranges, strict=True):
             at = self._sweep_at[one.number]
@@ -237,8 +263,9 @@ class RedisState(RedisFacts):
     def queue_stats(self) -> tuple[int, float]:
         """(messages queued in all threads, including those a running turn is answering;
         age in seconds of the oldest of them), (0, 0.0) when none."""
-        pending = self._each_shard(lambda pipe, one: pipe.zrange(one.pending, 0, -1,
-                                                                 withscores=True), SHARD_LIST)
+        pending = self._each_shard(
+            lambda pipe, one: pipe.zrange(one.pending, 0, -1, withscores=True), SHARD_LIST
+        )
         entries = [(s.decode(), score) for got in pending for s, score in got]
         if not entries:
             return 0, 0.0
@@ -257,8 +284,12 @@ class RedisState(RedisFacts):
         return count, max(0.0, now - oldest) if oldest is not None else 0.0
 
     def try_lease(self, session_id: str) -> Lease | None:
-        lock = self.client.lock(shard(session_id).thread("lock", session_id),
-                                timeout=self.lock_ttl, blocking=False, thread_local=False)
+        lock = self.client.lock(
+            shard(session_id).thread("lock", session_id),
+            timeout=self.lock_ttl,
+            blocking=False,
+            thread_local=False,
+        )
         if not lock.acquire():
             return None
         return RedisLease(self, session_id, lock)

@@ -51,8 +51,15 @@ class Facts(Protocol):  # the part of bot.store.state.State that keeps generatio
 class SessionStore:
     """Builds session managers and answers questions about stored sessions."""
 
-    def __init__(self, *, bucket: str | None, prefix: str, directory: Path,
-                 facts: Facts | None = None, cache_bytes: int = 32 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: str | None,
+        prefix: str,
+        directory: Path,
+        facts: Facts | None = None,
+        cache_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
         self.bucket = bucket
         self.blobs: Blobs = S3Blobs(bucket, prefix) if bucket else FileBlobs(directory)
         self.cache = SnapshotCache(cache_bytes)
@@ -71,9 +78,14 @@ class SessionStore:
         return session_id
 
     def manager(self, session_id: str) -> SnapshotSessionManager:
-        return SnapshotSessionManager(self._checked(session_id), self.blobs, self.cache,
-                                      self._generation, self._set_generation,
-                                      may_have_legacy=self._may_have_legacy)
+        return SnapshotSessionManager(
+            self._checked(session_id),
+            self.blobs,
+            self.cache,
+            self._generation,
+            self._set_generation,
+            may_have_legacy=self._may_have_legacy,
+        )
 
     def _may_have_legacy(self, session_id: str) -> bool:
         """Could this session be in the old layout? Not a thread started after the first
@@ -142,16 +154,22 @@ class SessionStore:
         (bot.jobs.session_id). Returns how many sessions had objects."""
         head = jobs.session_id(team, "", "").split("_")[0] + "_"  # the id's team part
         # first: a turn already running for this team must not write its session back
-        self.facts.set_fact(f"uninstalled:{head}", f"{time.time():.6f}",
-                            ttl=UNINSTALL_MARK_SECONDS)
+        self.facts.set_fact(f"uninstalled:{head}", f"{time.time():.6f}", ttl=UNINSTALL_MARK_SECONDS)
         keys = [*self.blobs.keys(f"session/{head}"), *self.blobs.keys(f"session_{head}")]
-        sessions = {key.split("/")[0].removeprefix("session_") if key.startswith("session_")
-                    else key.split("/")[1] for key in keys}
+        sessions = {
+            key.split("/")[0].removeprefix("session_")
+            if key.startswith("session_")
+            else key.split("/")[1]
+            for key in keys
+        }
         for sid in sessions:
             self._set_generation(sid, None)  # before: no process restores a cached copy
         self.cache.drop_prefix(f"session/{head}")
-        keys += [key for key in self.blobs.keys("inbox/")  # inbox/<hour>/<session>/<ts>.json
-                 if key.count("/") == 3 and key.split("/")[2].startswith(head)]
+        keys += [
+            key
+            for key in self.blobs.keys("inbox/")  # inbox/<hour>/<session>/<ts>.json
+            if key.count("/") == 3 and key.split("/")[2].startswith(head)
+        ]
         if keys:
             self.blobs.delete(keys)
         return len(sessions)

@@ -52,7 +52,7 @@ def last_prompt(messages: list[Message]) -> tuple[list[str], list[Message]]:
     its metadata) and the messages after it; ([], []) if none."""
     for index in range(len(messages) - 1, -1, -1):
         if asked := messages[index].get("metadata", {}).get("custom", {}).get("slack_ts"):
-            return asked, messages[index + 1:]
+            return asked, messages[index + 1 :]
     return [], []
 
 
@@ -100,9 +100,15 @@ SetGeneration = Callable[[str, str | None], None]
 class SnapshotSessionManager(SessionManager):
     """Restores on agent initialization; writes only at `commit()` (never per message)."""
 
-    def __init__(self, session_id: str, blobs: Blobs, cache: SnapshotCache,
-                 generation: Generation, set_generation: SetGeneration,
-                 may_have_legacy: Callable[[str], bool] = lambda session_id: True) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        blobs: Blobs,
+        cache: SnapshotCache,
+        generation: Generation,
+        set_generation: SetGeneration,
+        may_have_legacy: Callable[[str], bool] = lambda session_id: True,
+    ) -> None:
         self.session_id, self.blobs, self.cache = session_id, blobs, cache
         self._may_have_legacy = may_have_legacy
         self._generation, self._set_generation = generation, set_generation
@@ -149,10 +155,15 @@ class SnapshotSessionManager(SessionManager):
         keep = len(agent.messages)  # the old layout could hold the start of a crashed turn
         while keep > 0 and not is_complete_exchange_end(agent.messages[keep - 1]):
             keep -= 1
-        if keep < len(agent.messages) and (keep or not agent.conversation_manager
-                                           .removed_message_count):
-            log.warning("session %s agent %s: dropping %d messages of an interrupted turn",
-                        self.session_id, agent.agent_id, len(agent.messages) - keep)
+        if keep < len(agent.messages) and (
+            keep or not agent.conversation_manager.removed_message_count
+        ):
+            log.warning(
+                "session %s agent %s: dropping %d messages of an interrupted turn",
+                self.session_id,
+                agent.agent_id,
+                len(agent.messages) - keep,
+            )
             del agent.messages[keep:]
 
     def app_data(self, agent_id: str) -> dict[str, Any]:
@@ -164,8 +175,9 @@ class SnapshotSessionManager(SessionManager):
         agent_id = agent.agent_id
         app = self._app_data.get(agent_id, {}) if app_data is None else app_data
         snapshot = agent.take_snapshot(preset="session", app_data=app)
-        data = json.dumps(encode_bytes_values(snapshot.to_dict()),
-                          ensure_ascii=False).encode("utf-8")
+        data = json.dumps(encode_bytes_values(snapshot.to_dict()), ensure_ascii=False).encode(
+            "utf-8"
+        )
         key = snapshot_key(self.session_id, agent_id)
         generation = uuid.uuid4().hex
         self._set_generation(self.session_id, generation)  # before: no cache outlives this
@@ -181,8 +193,7 @@ class SnapshotSessionManager(SessionManager):
             try:
                 self.blobs.delete(keys)
             except Exception as exc:  # left behind: ignored (the snapshot wins), reset drops it
-                log.warning("session %s: could not delete the old layout: %s",
-                            self.session_id, exc)
+                log.warning("session %s: could not delete the old layout: %s", self.session_id, exc)
 
     def discard(self) -> None:
         """Nothing was written during the turn, so there is nothing to undo."""

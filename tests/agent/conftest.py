@@ -17,5 +17,6 @@ def store(request: pytest.FixtureRequest, session_dir: Path) -> SessionStore:
         return SessionStore(bucket=None, prefix="", directory=session_dir)
     env = request.getfixturevalue("s3_env")
     cache = 0 if request.param == "s3-no-cache" else 32 * 1024 * 1024
-    return SessionStore(bucket=env["SESSION_BUCKET"], prefix="bot/", directory=session_dir,
-                        cache_bytes=cache)
+    return SessionStore(
+        bucket=env["SESSION_BUCKET"], prefix="bot/", directory=session_dir, cache_bytes=cache
+    )

@@ -22,8 +22,15 @@ from bot.store.memory_state import MemoryState
 from bot.store.sessions import SessionStore
 from tests.fakes.model import Scripted, ScriptedModel
 
-SAM = Persona(id="sam", name="Sam", system_prompt="You are Sam.", tools=("calculator",),
-              history="summarize", keep_recent=4, summarize_at=0.5)
+SAM = Persona(
+    id="sam",
+    name="Sam",
+    system_prompt="You are Sam.",
+    tools=("calculator",),
+    history="summarize",
+    keep_recent=4,
+    summarize_at=0.5,
+)
 CONTEXT_WINDOW = 600  # tokens: small, so that 30 turns fill half of it several times
 TURNS = 30
 SUMMARY = "reply to: Please summarize this conversation."  # the model's (default) summary
@@ -36,12 +43,17 @@ class Model(ScriptedModel):
     provider error) while `failing`."""
 
     def __init__(self, replies: list[Scripted] = ()) -> None:
-        super().__init__(replies, count_input_tokens=True, script_summaries=False,
-                         context_window_limit=CONTEXT_WINDOW)
+        super().__init__(
+            replies,
+            count_input_tokens=True,
+            script_summaries=False,
+            context_window_limit=CONTEXT_WINDOW,
+        )
         self.failing = False
 
-    async def stream(self, messages: Any, tool_specs: Any = None, system_prompt: Any = None,
-                     **kwargs: Any) -> AsyncGenerator[Any, None]:
+    async def stream(
+        self, messages: Any, tool_specs: Any = None, system_prompt: Any = None, **kwargs: Any
+    ) -> AsyncGenerator[Any, None]:
         if self.failing and system_prompt == DEFAULT_SUMMARIZATION_PROMPT:
             self.calls.append({"failed": copy.deepcopy(messages)})
             raise RuntimeError("the summary call was throttled")
@@ -64,8 +76,10 @@ def script() -> list[Scripted]:
     replies: list[Scripted] = []
     for i in range(TURNS):
         if i % 5 == 3:
-            replies += [{"tool": "calculator", "input": {"expression": f"{i} * 2"}, "id": f"t{i}"},
-                        f"{i} * 2 is {i * 2}."]
+            replies += [
+                {"tool": "calculator", "input": {"expression": f"{i} * 2"}, "id": f"t{i}"},
+                f"{i} * 2 is {i * 2}.",
+            ]
         else:
             replies.append(f"answer {i}: {ANSWER}")
     return replies
@@ -114,7 +128,8 @@ def test_build_agent_summarizes_for_a_summarize_persona(store: SessionStore) -> 
 
 
 def test_restored_agent_sends_exactly_what_the_summarizing_live_agent_would(
-        store: SessionStore) -> None:
+    store: SessionStore,
+) -> None:
     """The summary and the messages after it, the system prompt and the tools: all restored."""
     calls = live_and_restored(store).calls
     summaries = summarizing(calls)
@@ -133,7 +148,7 @@ def test_restore_is_exact_after_a_failed_summary(store: SessionStore) -> None:
     calls = live_and_restored(store, failing_turns=range(8, 14)).calls
     failed = [index for index, call in enumerate(calls) if "failed" in call]
     assert failed, "no summary call failed"
-    assert summarizing(calls[failed[-1]:]), "no summary was made after the failures"
+    assert summarizing(calls[failed[-1] :]), "no summary was made after the failures"
 
 
 def test_summarized_history_through_run_turn(store: SessionStore) -> None:
@@ -142,8 +157,12 @@ def test_summarized_history_through_run_turn(store: SessionStore) -> None:
     model = Model(script())
     results = [turn(store, model, job(f"question {i}", f"3.{i}")) for i in range(TURNS)]
     assert [r.text for r in results[:5]] == [
-        f"answer 0: {ANSWER}", f"answer 1: {ANSWER}", f"answer 2: {ANSWER}", "3 * 2 is 6.",
-        f"answer 4: {ANSWER}"]
+        f"answer 0: {ANSWER}",
+        f"answer 1: {ANSWER}",
+        f"answer 2: {ANSWER}",
+        "3 * 2 is 6.",
+        f"answer 4: {ANSWER}",
+    ]
     assert results[13].tools == ("calculator",) and results[14].tools == ()
     assert len(summarizing(model.calls)) >= 2
     assert all(call["tool_specs"] is None for call in summarizing(model.calls))
@@ -167,7 +186,7 @@ def test_an_overflow_error_is_answered_after_summarizing(store: SessionStore) ->
     assert retried[0]["content"][0]["text"].startswith(SUMMARY)
     assert retried[-1]["content"] == [{"text": "question 4"}]
     turn(store, model, job("question 5", "4.5"))  # restored: the summary, then the rest
-    assert model.calls[-1]["messages"][:len(retried)] == retried
+    assert model.calls[-1]["messages"][: len(retried)] == retried
 
 
 def test_changing_a_personas_history_keeps_its_threads(store: SessionStore) -> None:
@@ -190,5 +209,5 @@ def test_changing_a_personas_history_keeps_its_threads(store: SessionStore) -> N
     summarized = answering(model.calls)[-1]["messages"]
     assert summarized[0]["content"][0]["text"].startswith(SUMMARY)
     result = turn(store, model, job(f"question {i}", f"5.{i}"), window)
-    assert answering(model.calls)[-1]["messages"][:len(summarized)] == summarized
+    assert answering(model.calls)[-1]["messages"][: len(summarized)] == summarized
     assert result.text.startswith(f"reply to: question {i}")

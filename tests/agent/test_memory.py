@@ -49,19 +49,37 @@ print(json.dumps({{"sdks": sorted(name for name in {sdks!r} if name in sys.modul
 """
 
 
-EXPECTED = {"openai": ["openai", "strands.models.openai"],
-            "anthropic": ["anthropic", "strands.models.anthropic"], "bedrock": []}
+EXPECTED = {
+    "openai": ["openai", "strands.models.openai"],
+    "anthropic": ["anthropic", "strands.models.anthropic"],
+    "bedrock": [],
+}
 
 
 def test_a_process_imports_only_its_providers_sdk_and_the_master_preloads_it(
-        tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-1",
-           "SLACK_SIGNING_SECRET": "s", "OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k",
-           "AWS_DEFAULT_REGION": "us-east-1", "SESSION_DIR": str(tmp_path / "sessions")}
-    started = {provider: subprocess.Popen(  # at once: each is a fresh interpreter
-        [sys.executable, "-c", START.format(sdks=SDKS)], cwd=tmp_path, text=True,
-        env={**env, "MODEL_PROVIDER": provider}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    ) for provider in EXPECTED}
+    tmp_path: Path,
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "OPENAI_API_KEY": "k",
+        "ANTHROPIC_API_KEY": "k",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SESSION_DIR": str(tmp_path / "sessions"),
+    }
+    started = {
+        provider: subprocess.Popen(  # at once: each is a fresh interpreter
+            [sys.executable, "-c", START.format(sdks=SDKS)],
+            cwd=tmp_path,
+            text=True,
+            env={**env, "MODEL_PROVIDER": provider},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for provider in EXPECTED
+    }
     for provider, proc in started.items():
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
@@ -71,8 +89,9 @@ def test_a_process_imports_only_its_providers_sdk_and_the_master_preloads_it(
         assert found["after_preload"] == [], provider
 
 
-def test_openai_requests_share_one_tls_context(fake_openai: FakeOpenAI,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_requests_share_one_tls_context(
+    fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     model = build_model("openai", None)
 
@@ -103,8 +122,10 @@ def test_a_turn_leaves_no_agent_behind(make_bot, fake_slack: FakeSlack, streamin
     gc.disable()  # what outlives the turn now lives until a cyclic collection
     try:
         root = bot.mention("hi")
-        fake_slack.wait_for("chat.update" if streaming == "on" else "chat.postMessage",
-                            lambda call: call.params.get("thread_ts", root["ts"]) == root["ts"])
+        fake_slack.wait_for(
+            "chat.update" if streaming == "on" else "chat.postMessage",
+            lambda call: call.params.get("thread_ts", root["ts"]) == root["ts"],
+        )
         settle(bot)
         left = [type(o).__name__ for o in gc.get_objects() if isinstance(o, Agent | AnswerStream)]
     finally:
@@ -114,9 +135,11 @@ def test_a_turn_leaves_no_agent_behind(make_bot, fake_slack: FakeSlack, streamin
 
 def test_the_master_preloads_what_the_personas_use(tmp_path: Path) -> None:
     personas = tmp_path / "personas.toml"
-    personas.write_text('[[persona]]\nid = "a"\nsystem_prompt = "x"\ntools = ["calculator"]\n'
-                        '[[persona]]\nid = "b"\nsystem_prompt = "y"\nprovider = "anthropic"\n'
-                        'tools = ["http_request"]\n')
+    personas.write_text(
+        '[[persona]]\nid = "a"\nsystem_prompt = "x"\ntools = ["calculator"]\n'
+        '[[persona]]\nid = "b"\nsystem_prompt = "y"\nprovider = "anthropic"\n'
+        'tools = ["http_request"]\n'
+    )
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "MODEL_PROVIDER": "openai"}
     modules = preload_modules(config_module.load({**env, "PERSONAS_FILE": str(personas)}))
     assert modules[0] == "bot.web" and "strands_tools.http_request" in modules
@@ -127,17 +150,29 @@ def test_the_master_preloads_what_the_personas_use(tmp_path: Path) -> None:
     assert broken == ["bot.web", *provider_modules("openai")]  # says what is wrong
 
 
-def test_bedrock_personas_share_one_boto3_session(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bedrock_personas_share_one_boto3_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A session per model loads botocore's data again: 4 personas took 34 MB, now 10."""
-    for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "x"),
-                        ("AWS_SECRET_ACCESS_KEY", "x")):
+    for name, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "x"),
+        ("AWS_SECRET_ACCESS_KEY", "x"),
+    ):
         monkeypatch.setenv(name, value)
     personas = tmp_path / "personas.toml"
-    personas.write_text('[[persona]]\nid = "a"\nsystem_prompt = "x"\n'
-                        '[[persona]]\nid = "b"\nsystem_prompt = "y"\n')
-    loaded = load_personas(config_module.load({
-        "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "MODEL_PROVIDER": "bedrock",
-        "PERSONAS_FILE": str(personas)}))
+    personas.write_text(
+        '[[persona]]\nid = "a"\nsystem_prompt = "x"\n[[persona]]\nid = "b"\nsystem_prompt = "y"\n'
+    )
+    loaded = load_personas(
+        config_module.load(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "MODEL_PROVIDER": "bedrock",
+                "PERSONAS_FILE": str(personas),
+            }
+        )
+    )
     first, second = (loaded.model(persona).client for persona in loaded.all)
     assert first is not second and first._loader is second._loader

@@ -64,7 +64,9 @@ def test_restored_agent_sends_exactly_what_a_live_one_would(store: SessionStore)
     restored_model, live_model = ScriptedModel(copy.deepcopy(script)), ScriptedModel(script)
     loaded = personas(restored_model)
     live = Agent(
-        model=live_model, system_prompt=ALICE.system_prompt, tools=[calculator],
+        model=live_model,
+        system_prompt=ALICE.system_prompt,
+        tools=[calculator],
         conversation_manager=SlidingWindowConversationManager(window_size=WINDOW_SIZE),
         callback_handler=None,
     )
@@ -109,21 +111,40 @@ def test_old_layout_with_an_interrupted_turn_is_migrated(store: SessionStore) ->
     sid = job("x", "0").session_id
     old_worker_turns(store, sid, "alice", "one")
     manager = old_manager(store, sid)
-    for index, message in enumerate([
-        {"role": "user", "content": [{"text": "two"}],
-         "metadata": {"custom": {"slack_ts": ["5.2"]}}},
-        {"role": "assistant", "content": [{"toolUse": {
-            "toolUseId": "t1", "name": "calculator", "input": {"expression": "1+1"}}}]},
-    ], start=2):
+    for index, message in enumerate(
+        [
+            {
+                "role": "user",
+                "content": [{"text": "two"}],
+                "metadata": {"custom": {"slack_ts": ["5.2"]}},
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {
+                        "toolUse": {
+                            "toolUseId": "t1",
+                            "name": "calculator",
+                            "input": {"expression": "1+1"},
+                        }
+                    }
+                ],
+            },
+        ],
+        start=2,
+    ):
         manager.session_repository.create_message(
-            sid, "alice", SessionMessage.from_message(message, index))
+            sid, "alice", SessionMessage.from_message(message, index)
+        )
     model = ScriptedModel()
     loaded = personas(model)
     turn(store, loaded, ALICE, job("two", "5.2"))  # the unanswered message, re-run
     sent = model.calls[-1]["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
-    assert [m["content"] for m in sent if m["role"] == "user"] == [[{"text": "one"}],
-                                                                   [{"text": "two"}]]
+    assert [m["content"] for m in sent if m["role"] == "user"] == [
+        [{"text": "one"}],
+        [{"text": "two"}],
+    ]
     assert not list(store.blobs.keys(f"session_{sid}/agents/"))  # the old layout is gone
     turn(store, loaded, ALICE, job("three", "5.3"))
     assert [m["role"] for m in model.calls[-1]["messages"]] == ["user", "assistant"] * 2 + ["user"]
@@ -158,7 +179,8 @@ def test_lost_lease_writes_nothing(store: SessionStore) -> None:
 
 
 def test_a_stored_answer_replay_covers_exactly_its_jobs_wherever_they_sit(
-        store: SessionStore) -> None:
+    store: SessionStore,
+) -> None:
     """A message held during a Redis outage is queued ahead of an interrupted turn's jobs
     (by message time): the replay answers exactly those jobs, never the inserted one."""
     model = ScriptedModel(["the answer"])

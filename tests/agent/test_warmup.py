@@ -16,8 +16,14 @@ from bot.store.sessions import SessionStore
 
 def test_warm_up_loads_the_provider_and_leaves_no_session(tmp_path: Path, caplog) -> None:
     store = SessionStore(bucket=None, prefix="", directory=tmp_path / "sessions")
-    config = config_module.load({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
-                                 "MODEL_PROVIDER": "openai", "OPENAI_API_KEY": "k"})
+    config = config_module.load(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_SIGNING_SECRET": "s",
+            "MODEL_PROVIDER": "openai",
+            "OPENAI_API_KEY": "k",
+        }
+    )
     seconds = warm_up(load_personas(config), store)
     assert seconds > 0 and "openai.resources" in sys.modules
     left = [p.name for p in (tmp_path / "sessions").iterdir() if p.name != LOCK_FILE]
@@ -27,8 +33,14 @@ def test_warm_up_loads_the_provider_and_leaves_no_session(tmp_path: Path, caplog
 
 def test_warm_up_on_s3_deletes_what_it_wrote(s3_env: dict[str, str], caplog) -> None:
     store = SessionStore(bucket=s3_env["SESSION_BUCKET"], prefix="bot/", directory=Path("."))
-    config = config_module.load({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
-                                 "MODEL_PROVIDER": "openai", "OPENAI_API_KEY": "k"})
+    config = config_module.load(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_SIGNING_SECRET": "s",
+            "MODEL_PROVIDER": "openai",
+            "OPENAI_API_KEY": "k",
+        }
+    )
     warm_up(load_personas(config), store)
     listing = boto3.client("s3").list_objects_v2(Bucket=s3_env["SESSION_BUCKET"])
     assert [o["Key"] for o in listing["Contents"]] == ["bot/layout.json"]

@@ -56,8 +56,9 @@ class _Handler(QuietHandler):
         if served.status != 200:
             self.send_json(served.status, {"ok": False, "error": "fatal_error"})
             return
-        body, ctype = (LOGIN_PAGE, "text/html") if served.login_page else (
-            served.data, served.content_type)
+        body, ctype = (
+            (LOGIN_PAGE, "text/html") if served.login_page else (served.data, served.content_type)
+        )
         self.send_response(200)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -92,8 +93,13 @@ class FileServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self._thread.port}{path}"
 
-    def add(self, path: str, data: bytes = b"", content_type: str = "application/octet-stream",
-            **options: object) -> str:
+    def add(
+        self,
+        path: str,
+        data: bytes = b"",
+        content_type: str = "application/octet-stream",
+        **options: object,
+    ) -> str:
         """Serve `data` at `path` (options: see Served); returns the file's URL."""
         self.routes[path] = Served(data, content_type, **options)  # type: ignore[arg-type]
         return self.url(path)

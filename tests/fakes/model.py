@@ -143,7 +143,7 @@ class ScriptedModel(Model):
                     await asyncio.sleep(self.token_delay)
                 if kwargs.get("cancel_signal") is not None and kwargs["cancel_signal"].is_set():
                     break
-                yield {"contentBlockDelta": {"delta": {"text": text[start:start + size]}}}
+                yield {"contentBlockDelta": {"delta": {"text": text[start : start + size]}}}
             if isinstance(reply, dict) and isinstance(reply.get("then_raise"), BaseException):
                 raise reply["then_raise"]  # a provider error mid-stream
             yield {"contentBlockStop": {}}

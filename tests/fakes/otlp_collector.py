@@ -88,8 +88,9 @@ class OTLPCollector:
         for resource_spans in request.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
-                spans += [_span(s, str(resource.get("service.name", "")))
-                          for s in scope_spans.spans]
+                spans += [
+                    _span(s, str(resource.get("service.name", ""))) for s in scope_spans.spans
+                ]
         with self._lock:
             self._spans += spans
 
@@ -110,11 +111,16 @@ class OTLPCollector:
 
 def _span(span: Any, service: str) -> Span:
     return Span(
-        name=span.name, trace_id=span.trace_id.hex(), span_id=span.span_id.hex(),
-        parent_id=span.parent_span_id.hex(), kind=span.kind,
-        start_ns=span.start_time_unix_nano, end_ns=span.end_time_unix_nano,
+        name=span.name,
+        trace_id=span.trace_id.hex(),
+        span_id=span.span_id.hex(),
+        parent_id=span.parent_span_id.hex(),
+        kind=span.kind,
+        start_ns=span.start_time_unix_nano,
+        end_ns=span.end_time_unix_nano,
         attributes={a.key: _value(a.value) for a in span.attributes},
         links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
-        service=service, status_code=span.status.code,
+        service=service,
+        status_code=span.status.code,
         events=tuple(event.name for event in span.events),
     )

@@ -44,13 +44,24 @@ def free_cluster_port() -> int:
 class TLSNode(RedisServer):
     """A cluster node that serves TLS only (its plain port is off)."""
 
-    def __init__(self, port: int, binary: str, certs: Path, extra_args: tuple[str, ...]
-                 ) -> None:
+    def __init__(self, port: int, binary: str, certs: Path, extra_args: tuple[str, ...]) -> None:
         self.certs = certs
-        tls = ("--port", "0", "--tls-port", str(port), "--tls-cluster", "yes",
-               "--tls-cert-file", str(certs / "node.pem"), "--tls-key-file",
-               str(certs / "node.key"), "--tls-ca-cert-file", str(certs / "ca.pem"),
-               "--tls-auth-clients", "no")
+        tls = (
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cluster",
+            "yes",
+            "--tls-cert-file",
+            str(certs / "node.pem"),
+            "--tls-key-file",
+            str(certs / "node.key"),
+            "--tls-ca-cert-file",
+            str(certs / "ca.pem"),
+            "--tls-auth-clients",
+            "no",
+        )
         super().__init__(port=port, binary=binary, extra_args=(*extra_args, *tls))
 
     @property
@@ -79,11 +90,19 @@ def tls_binaries() -> tuple[str, str] | None:
         server, cli = Path(directory, "redis-server"), Path(directory, "redis-cli")
         if not (server.exists() and cli.exists()):
             continue
-        probe = subprocess.run([str(server), "--port", "0", "--tls-port", "0"],
-                               capture_output=True, text=True, timeout=10)
-        if "Bad directive" not in probe.stdout + probe.stderr and subprocess.run(
+        probe = subprocess.run(
+            [str(server), "--port", "0", "--tls-port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if (
+            "Bad directive" not in probe.stdout + probe.stderr
+            and subprocess.run(
                 [str(cli), "--tls", "--version"], capture_output=True, timeout=10
-        ).returncode == 0:
+            ).returncode
+            == 0
+        ):
             return str(server), str(cli)
     return None
 
@@ -100,23 +119,38 @@ def make_certs(directory: Path) -> Path:
 
     now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
-          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now)
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    san = x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    node = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(2).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).add_extension(san, critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test CA"))
+        .issuer_name(name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    san = x509.SubjectAlternativeName(
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
+    node = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(san, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     directory.mkdir(parents=True, exist_ok=True)
     pem = serialization.Encoding.PEM
     (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
     (directory / "node.pem").write_bytes(node.public_bytes(pem))
-    (directory / "node.key").write_bytes(key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (directory / "node.key").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return directory
 
 
@@ -138,8 +172,14 @@ class RedisCluster:
         return [node.port for node in self.nodes]
 
     def start(self) -> RedisCluster:
-        cluster = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                   "--cluster-node-timeout", str(NODE_TIMEOUT_MS))
+        cluster = (
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            str(NODE_TIMEOUT_MS),
+        )
         cli = [self._cli()]
         for _ in range(self.size):
             port = free_cluster_port()
@@ -154,9 +194,10 @@ class RedisCluster:
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run(
-            [*cli, "--cluster", "create", *addresses,
-             "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
+            [*cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
         self.wait_healthy()
         return self
@@ -180,7 +221,8 @@ class RedisCluster:
                 return False
             nodes = client.cluster("nodes")
             return len(nodes) == self.size and all(
-                info["connected"] and "fail" not in info["flags"] for info in nodes.values())
+                info["connected"] and "fail" not in info["flags"] for info in nodes.values()
+            )
 
     def client(self, node: RedisServer) -> redis.Redis:
         """A plain client of one node (not cluster-aware)."""

@@ -42,8 +42,9 @@ class RedisServer:
     The port is chosen once and kept across `restart()` so clients can reconnect.
     """
 
-    def __init__(self, port: int | None = None, binary: str | None = None,
-                 extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, port: int | None = None, binary: str | None = None, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.port = port or free_port()
         self.binary = binary or find_redis_server()
         self.extra_args = extra_args  # e.g. cluster mode (tests/fakes/redis_cluster.py)
@@ -111,8 +112,10 @@ class RedisServer:
             return
         if how == "shutdown" and proc.poll() is None:
             # a bare socket: redis-py would retry the command once the server hangs up
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", self.port), timeout=2) as sock:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock,
+            ):
                 sock.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
                 while sock.recv(4096):  # until the server closes the connection
                     pass
@@ -128,8 +131,10 @@ class RedisServer:
         the dump. The dump is removed once loaded, so a later `restart` starts empty."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", self.port), timeout=5) as sock:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock,
+            ):
                 sock.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$4\r\nSAVE\r\n")
                 while sock.recv(4096):
                     pass

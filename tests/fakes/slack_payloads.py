@@ -57,12 +57,17 @@ def new_event_id() -> str:
     return f"Ev{next(_event_seq):06d}{uuid.uuid4().hex[:8].upper()}"
 
 
-def event_callback(event: dict[str, Any], event_id: str | None = None,
-                   team_id: str = "T1") -> dict[str, Any]:
+def event_callback(
+    event: dict[str, Any], event_id: str | None = None, team_id: str = "T1"
+) -> dict[str, Any]:
     """The Events API envelope Slack wraps around `event`, for workspace `team_id`."""
     body = load(MENTION)
-    body.update(team_id=team_id, event=event, event_id=event_id or new_event_id(),
-                event_time=int(time.time()))
+    body.update(
+        team_id=team_id,
+        event=event,
+        event_id=event_id or new_event_id(),
+        event_time=int(time.time()),
+    )
     body["authorizations"][0].update(team_id=team_id, user_id=BOT_USER)
     return body
 
@@ -74,22 +79,36 @@ def _set_text(event: dict[str, Any], text: str) -> None:
     event["client_msg_id"] = str(uuid.uuid4())
 
 
-def mention_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
-                  user: str = "U1", team: str = "T1") -> dict[str, Any]:
+def mention_event(
+    text: str,
+    channel: str,
+    ts: str,
+    thread_ts: str | None = None,
+    user: str = "U1",
+    team: str = "T1",
+) -> dict[str, Any]:
     """An `app_mention` of the bot; with `thread_ts`, one written inside that thread."""
     return _person(MENTION, f"<@{BOT_USER}> {text}", channel, ts, thread_ts, user, team=team)
 
 
-def message_event(text: str, channel: str, ts: str, thread_ts: str | None = None,
-                  user: str = "U1", channel_type: str = "channel",
-                  team: str = "T1") -> dict[str, Any]:
+def message_event(
+    text: str,
+    channel: str,
+    ts: str,
+    thread_ts: str | None = None,
+    user: str = "U1",
+    channel_type: str = "channel",
+    team: str = "T1",
+) -> dict[str, Any]:
     """A person's `message`; with `thread_ts`, a reply in that thread."""
-    return _person(MESSAGE, text, channel, ts, thread_ts, user, channel_type=channel_type,
-                   team=team)
+    return _person(
+        MESSAGE, text, channel, ts, thread_ts, user, channel_type=channel_type, team=team
+    )
 
 
-def _person(source: str, text: str, channel: str, ts: str, thread_ts: str | None, user: str,
-            **fields: Any) -> dict[str, Any]:
+def _person(
+    source: str, text: str, channel: str, ts: str, thread_ts: str | None, user: str, **fields: Any
+) -> dict[str, Any]:
     """The event of stored body `source` as `user`'s message `text` (ids and `fields` set)."""
     event = load(source)["event"]
     _set_text(event, text)
@@ -99,49 +118,92 @@ def _person(source: str, text: str, channel: str, ts: str, thread_ts: str | None
     return event
 
 
-def slack_file(name: str, url: str, mimetype: str, filetype: str, size: int,
-               file_id: str | None = None, source: str = FILE_SHARE) -> dict[str, Any]:
+def slack_file(
+    name: str,
+    url: str,
+    mimetype: str,
+    filetype: str,
+    size: int,
+    file_id: str | None = None,
+    source: str = FILE_SHARE,
+) -> dict[str, Any]:
     """The file object of a stored file_share body (a hosted PNG, or with FILE_SNIPPET a
     text snippet) standing for another file: id, name, type, size and URLs changed."""
     file = load(source)["event"]["files"][0]
-    file.update(id=file_id or f"F{uuid.uuid4().hex[:10].upper()}", name=name, title=name,
-                mimetype=mimetype, filetype=filetype, size=size, url_private=url,
-                url_private_download=url)
+    file.update(
+        id=file_id or f"F{uuid.uuid4().hex[:10].upper()}",
+        name=name,
+        title=name,
+        mimetype=mimetype,
+        filetype=filetype,
+        size=size,
+        url_private=url,
+        url_private_download=url,
+    )
     return file
 
 
-def file_share_event(text: str, channel: str, ts: str, files: list[dict[str, Any]],
-                     thread_ts: str | None = None, user: str = "U1",
-                     channel_type: str = "channel") -> dict[str, Any]:
+def file_share_event(
+    text: str,
+    channel: str,
+    ts: str,
+    files: list[dict[str, Any]],
+    thread_ts: str | None = None,
+    user: str = "U1",
+    channel_type: str = "channel",
+) -> dict[str, Any]:
     """A person's `file_share` message carrying `files`; with `thread_ts`, in that thread."""
-    return _person(FILE_SHARE, text, channel, ts, thread_ts, user, channel_type=channel_type,
-                   files=files)
+    return _person(
+        FILE_SHARE, text, channel, ts, thread_ts, user, channel_type=channel_type, files=files
+    )
 
 
-def command_form(text: str, channel: str = "C1", user: str = "U1", team: str = "T1",
-                 command: str = "/reset", channel_name: str = "general") -> dict[str, str]:
+def command_form(
+    text: str,
+    channel: str = "C1",
+    user: str = "U1",
+    team: str = "T1",
+    command: str = "/reset",
+    channel_name: str = "general",
+) -> dict[str, str]:
     """A slash command's form fields."""
     form = load(COMMAND)
-    form.update(command=command, text=text, channel_id=channel, user_id=user, team_id=team,
-                channel_name=channel_name, response_url="http://127.0.0.1:9/commands")
+    form.update(
+        command=command,
+        text=text,
+        channel_id=channel,
+        user_id=user,
+        team_id=team,
+        channel_name=channel_name,
+        response_url="http://127.0.0.1:9/commands",
+    )
     return form
 
 
-def message_shortcut(channel: str, message: dict[str, Any], user: str = "U1",
-                     team: str = "T1", callback_id: str = "reset_conversation"
-                     ) -> dict[str, Any]:
+def message_shortcut(
+    channel: str,
+    message: dict[str, Any],
+    user: str = "U1",
+    team: str = "T1",
+    callback_id: str = "reset_conversation",
+) -> dict[str, Any]:
     """A message shortcut (`message_action`) on `message`."""
     payload = load(SHORTCUT)
-    payload.update(callback_id=callback_id, message=message, message_ts=message["ts"],
-                   response_url="http://127.0.0.1:9/actions")
+    payload.update(
+        callback_id=callback_id,
+        message=message,
+        message_ts=message["ts"],
+        response_url="http://127.0.0.1:9/actions",
+    )
     payload["team"]["id"] = team
     payload["user"].update(id=user, team_id=team)
     payload["channel"]["id"] = channel
     return payload
 
 
-def block_action(action: dict[str, Any], channel: str, message_ts: str, user: str = "U1",
-                 team: str = "T1") -> dict[str, Any]:
+def block_action(
+    action: dict[str, Any], channel: str, message_ts: str, user: str = "U1", team: str = "T1"
+) -> dict[str, Any]:
     """A `block_actions` click on the bot's (not ephemeral) message `message_ts`.
 
     The envelope is the captured body 85 (non-Grid, `enterprise: null`) with ids changed,
@@ -174,6 +236,8 @@ def feedback_action(action_id: str, value: str, positive: bool = True) -> dict[s
     `action_ts`, plus `text` (plain_text) and `value` of the clicked button, as in body 87.
     """
     action = button_action(action_id, value)
-    action.update(type="feedback_buttons", text={
-        "type": "plain_text", "text": "👍" if positive else "👎", "emoji": True})
+    action.update(
+        type="feedback_buttons",
+        text={"type": "plain_text", "text": "👍" if positive else "👎", "emoji": True},
+    )
     return action

@@ -78,16 +78,21 @@ def _strings(node: Any) -> list[str]:
         return [s for item in node for s in _strings(item)]
     if not isinstance(node, dict):
         return []
-    own = [v for k, v in node.items() if k in ("text", "title", "details", "output")
-           and isinstance(v, str)]
+    own = [
+        v
+        for k, v in node.items()
+        if k in ("text", "title", "details", "output") and isinstance(v, str)
+    ]
     return own + [s for k, v in node.items() if not isinstance(v, str) for s in _strings(v)]
 
 
 def pings(message: dict[str, Any]) -> tuple[str, ...]:
     """The broadcast mentions in what the message shows or notifies (text, blocks, chunks)."""
-    found = [m.group(0) for s in _strings(
-        {k: message.get(k) for k in ("text", "blocks", "chunks", "markdown")}
-    ) for m in BROADCAST.finditer(s)]
+    found = [
+        m.group(0)
+        for s in _strings({k: message.get(k) for k in ("text", "blocks", "chunks", "markdown")})
+        for m in BROADCAST.finditer(s)
+    ]
     markdown = message.get("markdown")
     if isinstance(markdown, str):
         found += [m.group(0) for m in BROADCAST.finditer(markdown)]

@@ -27,8 +27,11 @@ from websockets.exceptions import ConnectionClosed
 HELLO = {
     "type": "hello",
     "num_connections": 1,
-    "debug_info": {"host": "fake-socket-mode", "build_number": 1,
-                   "approximate_connection_time": 18060},
+    "debug_info": {
+        "host": "fake-socket-mode",
+        "build_number": 1,
+        "approximate_connection_time": 18060,
+    },
     "connection_info": {"app_id": "A1"},
 }
 
@@ -153,12 +156,18 @@ class FakeSocketMode:
 
     def wait_connected(self, count: int = 1, timeout: float = 20.0) -> None:
         """Block until `count` connections were opened in total and one is still open."""
-        self._wait(lambda: self.connections_opened >= count and bool(self._clients), timeout,
-                   f"Socket Mode connection #{count}")
+        self._wait(
+            lambda: self.connections_opened >= count and bool(self._clients),
+            timeout,
+            f"Socket Mode connection #{count}",
+        )
 
     def wait_disconnected(self, timeout: float = 10.0) -> None:
-        self._wait(lambda: not self._clients and self.connections_opened > 0, timeout,
-                   "the client to disconnect")
+        self._wait(
+            lambda: not self._clients and self.connections_opened > 0,
+            timeout,
+            "the client to disconnect",
+        )
 
     def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
         """Block until the client acknowledged `envelope_id`; return the ack message."""
@@ -177,23 +186,36 @@ class FakeSocketMode:
 
     def push_disconnect(self, reason: str = "refresh_requested") -> None:
         """Ask the client to reconnect, as Slack does every few hours."""
-        self.send({"type": "disconnect", "reason": reason,
-                   "debug_info": {"host": "fake-socket-mode"}})
+        self.send(
+            {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake-socket-mode"}}
+        )
 
-    def push(self, kind: str, payload: dict[str, Any], *, envelope_id: str | None = None,
-             accepts_response_payload: bool = False, **extra: Any) -> str:
+    def push(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        envelope_id: str | None = None,
+        accepts_response_payload: bool = False,
+        **extra: Any,
+    ) -> str:
         envelope_id = envelope_id or str(uuid.uuid4())
-        self.send({
-            "envelope_id": envelope_id, "type": kind, "payload": payload,
-            "accepts_response_payload": accepts_response_payload, **extra,
-        })
+        self.send(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": accepts_response_payload,
+                **extra,
+            }
+        )
         return envelope_id
 
-    def push_event(self, body: dict[str, Any], retry_attempt: int = 0,
-                   retry_reason: str = "") -> str:
+    def push_event(
+        self, body: dict[str, Any], retry_attempt: int = 0, retry_reason: str = ""
+    ) -> str:
         """Push an Events API `event_callback` body; return the envelope id."""
-        return self.push("events_api", body, retry_attempt=retry_attempt,
-                         retry_reason=retry_reason)
+        return self.push("events_api", body, retry_attempt=retry_attempt, retry_reason=retry_reason)
 
     def push_command(self, fields: dict[str, Any]) -> str:
         """Push a slash command (its fields as a dict); return the envelope id."""

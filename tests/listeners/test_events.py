@@ -16,8 +16,11 @@ from tests.harness import Bot, mention_event, message_event, next_ts
 
 
 def posts(slack: FakeSlack, thread_ts: str | None = None) -> list[str]:
-    return [c.params["text"] for c in slack.calls("chat.postMessage")
-            if thread_ts is None or c.params.get("thread_ts") == thread_ts]
+    return [
+        c.params["text"]
+        for c in slack.calls("chat.postMessage")
+        if thread_ts is None or c.params.get("thread_ts") == thread_ts
+    ]
 
 
 def settle(bot: Bot, timeout: float = 5) -> None:
@@ -59,21 +62,35 @@ def stored_event(name: str, **ids: str) -> dict:
     return event
 
 
-@pytest.mark.parametrize("event", [
-    stored_event("32_message_bot_message_classic.json", thread_ts="8.1"),
-    stored_event("31_message_other_bot_bot_profile.json", thread_ts="8.1"),
-    message_event("hi", "C1", "9.3", "8.1", user="UBOT"),
-    stored_event("15_app_mention_subtype_bot_message.json", thread_ts="8.1"),
-    stored_event("14_app_mention_edited.json", thread_ts="8.1"),
-    stored_event("35_message_changed_bolt.json"),
-    stored_event("37_message_deleted_bolt.json"),
-    message_event("top level chatter", "C1", "9.9"),
-    message_event("reply in a thread the bot never joined", "C1", "9.10", "7.7"),
-    load("53_reaction_added.json")["event"],
-    load("53_reaction_added.json")["event"] | {"type": "brand_new_event_type_from_the_future"},
-], ids=["bot_message", "bot_profile", "own", "bot_mention", "edited_mention",
-        "message_changed", "message_deleted", "top_level", "unjoined_thread", "reaction",
-        "unknown_type"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        stored_event("32_message_bot_message_classic.json", thread_ts="8.1"),
+        stored_event("31_message_other_bot_bot_profile.json", thread_ts="8.1"),
+        message_event("hi", "C1", "9.3", "8.1", user="UBOT"),
+        stored_event("15_app_mention_subtype_bot_message.json", thread_ts="8.1"),
+        stored_event("14_app_mention_edited.json", thread_ts="8.1"),
+        stored_event("35_message_changed_bolt.json"),
+        stored_event("37_message_deleted_bolt.json"),
+        message_event("top level chatter", "C1", "9.9"),
+        message_event("reply in a thread the bot never joined", "C1", "9.10", "7.7"),
+        load("53_reaction_added.json")["event"],
+        load("53_reaction_added.json")["event"] | {"type": "brand_new_event_type_from_the_future"},
+    ],
+    ids=[
+        "bot_message",
+        "bot_profile",
+        "own",
+        "bot_mention",
+        "edited_mention",
+        "message_changed",
+        "message_deleted",
+        "top_level",
+        "unjoined_thread",
+        "reaction",
+        "unknown_type",
+    ],
+)
 def test_ignored_events_are_acked_without_a_model_call(make_bot, fake_slack, event) -> None:
     model = ScriptedModel()
     bot = make_bot(model)
@@ -91,8 +108,9 @@ def test_slack_retry_is_answered_once(make_bot, fake_slack) -> None:
     event = mention_event("hello", "C1", next_ts())
     assert bot.event(event, event_id="EvRetry")[0] == 200
     for attempt in (1, 2, 3):
-        status, _ = bot.event(event, event_id="EvRetry", retry_num=attempt,
-                              retry_reason="http_timeout")
+        status, _ = bot.event(
+            event, event_id="EvRetry", retry_num=attempt, retry_reason="http_timeout"
+        )
         assert status == 200
     settle(bot)
     assert len(model.calls) == 1 and len(posts(fake_slack)) == 1
@@ -121,8 +139,10 @@ def test_group_dm_mention_is_answered_once_with_or_without_app_mention(
     only_message = group | {"text": "<@UBOT> plan the offsite", "ts": next_ts()}
     assert bot.event(only_message)[0] == 200
     call = fake_slack.wait_for("chat.postMessage")[0]
-    assert (call.params["channel"], call.params["thread_ts"]) == (group["channel"],
-                                                                  only_message["ts"])
+    assert (call.params["channel"], call.params["thread_ts"]) == (
+        group["channel"],
+        only_message["ts"],
+    )
     assert model.calls[0]["messages"][-1]["content"] == [{"text": "plan the offsite"}]
     ts = next_ts()
     assert bot.event(group | {"text": "<@UBOT> and lunch?", "ts": ts})[0] == 200
@@ -247,8 +267,7 @@ class PoisonedModel(ScriptedModel):
             yield event
 
 
-def test_a_poisoned_message_does_not_sink_the_messages_queued_with_it(make_bot, fake_slack
-                                                                       ) -> None:
+def test_a_poisoned_message_does_not_sink_the_messages_queued_with_it(make_bot, fake_slack) -> None:
     gate = threading.Event()
     model = PoisonedModel(block_until=gate)
     bot = make_bot(model)

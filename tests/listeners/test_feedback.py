@@ -135,7 +135,8 @@ def test_a_vote_counts_once_however_often_it_is_clicked(make_bot, fake_slack, re
     assert bot.runtime.state.counts(COUNTS_KEY) == {"default:up": 2}
     thanks = fake_slack.wait_for("chat.postEphemeral", count=3)  # every click is acknowledged
     assert {(c.params["channel"], c.params["thread_ts"], c.params["text"]) for c in thanks} == {
-        ("C1", root["ts"], THANKS)}
+        ("C1", root["ts"], THANKS)
+    }
     assert [c.params["user"] for c in thanks].count("U1") == 2
 
 
@@ -196,10 +197,12 @@ def test_feedback_in_a_dm_thanks_at_the_top_level(make_bot, fake_slack) -> None:
 
 def test_clicks_that_are_not_ours_are_acked_and_change_nothing(make_bot, fake_slack) -> None:
     bot = make_bot(ScriptedModel())
-    for action in (feedback_action(FEEDBACK_ACTION, "not json"),
-                   feedback_action(FEEDBACK_ACTION, '{"s": "x"}'),
-                   button_action(STOP_ACTION, "no-bar-here"),
-                   button_action(STOP_ACTION, "../etc|1.2")):
+    for action in (
+        feedback_action(FEEDBACK_ACTION, "not json"),
+        feedback_action(FEEDBACK_ACTION, '{"s": "x"}'),
+        button_action(STOP_ACTION, "no-bar-here"),
+        button_action(STOP_ACTION, "../etc|1.2"),
+    ):
         assert bot.interact(block_action(action, "C1", next_ts()))[0] == 200
     time.sleep(0.3)
     assert bot.runtime.state.counts(COUNTS_KEY) == {}
@@ -219,9 +222,12 @@ def test_stop_button_sets_the_fact_for_its_answer_and_says_so(make_bot, fake_sla
     assert state.fact(stop_key(sid)) == root["ts"]
     assert stop_requested(state, sid, [root["ts"]]) and not stop_requested(state, sid, ["9.9"])
     ephemeral = fake_slack.wait_for("chat.postEphemeral")[0]
-    assert (ephemeral.params["channel"], ephemeral.params["thread_ts"],
-            ephemeral.params["user"], ephemeral.params["text"]) == ("C1", root["ts"], "U7",
-                                                                   "Stopping…")
+    assert (
+        ephemeral.params["channel"],
+        ephemeral.params["thread_ts"],
+        ephemeral.params["user"],
+        ephemeral.params["text"],
+    ) == ("C1", root["ts"], "U7", "Stopping…")
     gate.set()
     fake_slack.wait_for("chat.postMessage")
 

@@ -66,8 +66,11 @@ def test_help_alone_in_a_joined_thread_and_in_a_dm(make_bot, fake_slack: FakeSla
     bot.reply("help", thread_ts=root["ts"])
     bot.event(message_event("Help?", "D1", next_ts(), channel_type="im"))
     calls = fake_slack.wait_for("chat.postMessage", count=3)
-    helps = {(c.params["channel"], c.params.get("thread_ts")): c.params["text"]
-             for c in calls if "Here's how I work" in c.params["text"]}
+    helps = {
+        (c.params["channel"], c.params.get("thread_ts")): c.params["text"]
+        for c in calls
+        if "Here's how I work" in c.params["text"]
+    }
     assert set(helps) == {("C1", root["ts"]), ("D1", None)}  # two threads: in either order
     text = helps["D1", None]
     assert "`default` *Assistant*" in text and "`<id>:`" not in text  # one persona: no hint
@@ -94,7 +97,10 @@ def test_opening_the_agent_view_sets_suggested_prompts_from_the_personas(
     assert bot.event(event)[0] == 200
     call = fake_slack.wait_for("assistant.threads.setSuggestedPrompts")[0]
     assert (call.params["channel_id"], call.params["thread_ts"], call.params["title"]) == (
-        "D1", event["assistant_thread"]["thread_ts"], PROMPTS_TITLE)
+        "D1",
+        event["assistant_thread"]["thread_ts"],
+        PROMPTS_TITLE,
+    )
     assert call.params["prompts"] == [
         {"title": "Alice: Plan my week", "message": "alice: Plan my week"},
         {"title": "Critic: Review my plan", "message": "critic: Review my plan"},
@@ -116,8 +122,10 @@ def test_without_configured_prompts_the_agent_view_gets_the_default_set(
 
 
 def test_single_persona_prompts_are_sent_as_written(personas_bot, fake_slack) -> None:
-    bot = personas_bot(ScriptedModel(), '[[persona]]\nid = "solo"\nsystem_prompt = "x"\n'
-                                         'prompts = ["Plan my week"]\n')
+    bot = personas_bot(
+        ScriptedModel(),
+        '[[persona]]\nid = "solo"\nsystem_prompt = "x"\nprompts = ["Plan my week"]\n',
+    )
     assert bot.event(thread_started())[0] == 200
     call = fake_slack.wait_for("assistant.threads.setSuggestedPrompts")[0]
     assert call.params["prompts"] == [{"title": "Plan my week", "message": "Plan my week"}]
@@ -128,8 +136,9 @@ def test_a_failed_prompts_call_is_only_logged_and_the_messages_tab_is_just_acked
 ) -> None:
     model = ScriptedModel()
     bot = make_bot(model)
-    fake_slack.set_response("assistant.threads.setSuggestedPrompts",
-                            {"ok": False, "error": "missing_scope"})
+    fake_slack.set_response(
+        "assistant.threads.setSuggestedPrompts", {"ok": False, "error": "missing_scope"}
+    )
     assert bot.event(thread_started())[0] == 200
     fake_slack.wait_for("assistant.threads.setSuggestedPrompts", include_failed=True)
     messages_tab = load("51_app_home_opened_org_app.json")["event"] | {"channel": "D1"}

@@ -15,8 +15,9 @@ def permalink(channel: str, ts: str) -> str:
     return f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
 
-def start_thread(bot, fake_slack, text: str = "remember 7", channel: str = "C1",
-                 user: str = "U1") -> str:
+def start_thread(
+    bot, fake_slack, text: str = "remember 7", channel: str = "C1", user: str = "U1"
+) -> str:
     count = len(fake_slack.calls("chat.postMessage"))
     root = bot.mention(text, channel=channel, user=user)
     fake_slack.wait_for("chat.postMessage", count=count + 1)
@@ -33,8 +34,10 @@ def assert_forgotten(bot, fake_slack, model: ScriptedModel, thread_ts: str) -> N
 
 
 def wait_for_note(fake_slack, thread_ts: str) -> None:
-    fake_slack.wait_for("chat.postMessage", lambda c: c.params.get("thread_ts") == thread_ts
-                        and "reset" in c.params["text"])
+    fake_slack.wait_for(
+        "chat.postMessage",
+        lambda c: c.params.get("thread_ts") == thread_ts and "reset" in c.params["text"],
+    )
 
 
 @pytest.mark.parametrize("form", ["link", "ts", "link_in_brackets", "reply_link"])
@@ -43,7 +46,9 @@ def test_reset_by_argument(make_bot, fake_slack, form: str) -> None:
     bot = make_bot(model)
     ts = start_thread(bot, fake_slack)
     argument = {
-        "link": permalink("C1", ts), "ts": ts, "link_in_brackets": f"<{permalink('C1', ts)}>",
+        "link": permalink("C1", ts),
+        "ts": ts,
+        "link_in_brackets": f"<{permalink('C1', ts)}>",
         "reply_link": f"{permalink('C1', '1700000999.000001')}?thread_ts={ts}&cid=C1",
     }[form]
     status, body = bot.command(argument)
@@ -66,8 +71,9 @@ def test_bare_reset_clears_the_users_most_recent_thread(make_bot, fake_slack) ->
     assert_forgotten(bot, fake_slack, model, newer)
     for kept in (older, other_user):
         bot.reply("still there?", thread_ts=kept)
-        fake_slack.wait_for("chat.postMessage", lambda c, k=kept: c.params.get("thread_ts") == k,
-                            count=2)
+        fake_slack.wait_for(
+            "chat.postMessage", lambda c, k=kept: c.params.get("thread_ts") == k, count=2
+        )
         assert len(model.calls[-1]["messages"]) == 3
 
 
@@ -90,15 +96,17 @@ def test_bare_reset_in_a_dm_clears_the_dm(make_bot, fake_slack) -> None:
     assert len(model.calls[-1]["messages"]) == 1
 
 
-@pytest.mark.parametrize("argument,expected", [
-    (permalink("C9", "1700000000.000100"), "not here"),
-    ("https://evil.example.com/archives/C1/p1700000000000100", "can't read"),
-    ("../../etc/passwd", "can't read"),
-    ("'; DROP TABLE sessions; --", "can't read"),
-    ("1700000000.000100?thread_ts=../../x", "can't read"),
-])
-def test_bad_or_foreign_reset_targets_are_refused(make_bot, fake_slack, argument, expected
-                                                  ) -> None:
+@pytest.mark.parametrize(
+    "argument,expected",
+    [
+        (permalink("C9", "1700000000.000100"), "not here"),
+        ("https://evil.example.com/archives/C1/p1700000000000100", "can't read"),
+        ("../../etc/passwd", "can't read"),
+        ("'; DROP TABLE sessions; --", "can't read"),
+        ("1700000000.000100?thread_ts=../../x", "can't read"),
+    ],
+)
+def test_bad_or_foreign_reset_targets_are_refused(make_bot, fake_slack, argument, expected) -> None:
     model = ScriptedModel()
     bot = make_bot(model)
     ts = start_thread(bot, fake_slack)
@@ -143,7 +151,8 @@ def test_a_reset_thread_is_not_read_back_from_slack(make_bot, fake_slack) -> Non
     bot.reply("what did I say?", thread_ts=root, ts=now_ts())
     fake_slack.wait_for("chat.postMessage", count=3)
     assert model.calls[-1]["messages"] == [
-        {"role": "user", "content": [{"text": "what did I say?"}]}]
+        {"role": "user", "content": [{"text": "what did I say?"}]}
+    ]
 
 
 def test_reset_waits_for_the_running_turn_and_is_acked_fast(make_bot, fake_slack) -> None:
@@ -162,7 +171,10 @@ def test_reset_waits_for_the_running_turn_and_is_acked_fast(make_bot, fake_slack
     assert not any("reset" in c.params["text"] for c in fake_slack.calls("chat.postMessage"))
     gate.set()
     wait_for_note(fake_slack, roots[0])
-    thread = [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-              if c.params.get("thread_ts") == roots[0]]
+    thread = [
+        c.params["text"]
+        for c in fake_slack.calls("chat.postMessage")
+        if c.params.get("thread_ts") == roots[0]
+    ]
     assert thread[0].startswith("reply to: slow 0") and "reset" in thread[1]
     fake_slack.wait_for("chat.postMessage", count=71, timeout=20)

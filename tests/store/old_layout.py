@@ -19,11 +19,20 @@ def old_manager(store: SessionStore, session_id: str) -> RepositorySessionManage
     return FileSessionManager(session_id, storage_dir=str(store.blobs.directory))
 
 
-def old_worker_turns(store: SessionStore, session_id: str, agent_id: str, *texts: str,
-                     model: ScriptedModel | None = None) -> Agent:
+def old_worker_turns(
+    store: SessionStore,
+    session_id: str,
+    agent_id: str,
+    *texts: str,
+    model: ScriptedModel | None = None,
+) -> Agent:
     """Turns answered by a worker of the old release (each written message by message)."""
-    agent = Agent(model=model or ScriptedModel(), agent_id=agent_id, callback_handler=None,
-                  session_manager=old_manager(store, session_id))
+    agent = Agent(
+        model=model or ScriptedModel(),
+        agent_id=agent_id,
+        callback_handler=None,
+        session_manager=old_manager(store, session_id),
+    )
     for text in texts:
         agent(text)
     return agent

@@ -21,8 +21,7 @@ from tests.fakes.redis_cluster import RedisCluster
 
 
 def job(ts: str, channel: str = "C1", thread: str = "100.1", team: str = "T1") -> Job:
-    return Job(kind="turn", team=team, channel=channel, thread_ts=thread, ts=ts, user="U1",
-               text=ts)
+    return Job(kind="turn", team=team, channel=channel, thread_ts=thread, ts=ts, user="U1", text=ts)
 
 
 @pytest.fixture
@@ -36,10 +35,16 @@ def cluster_state(redis_cluster_url: str) -> RedisState:
 def channels_on_two_nodes(cluster: RedisCluster) -> tuple[str, str]:
     """A channel whose shard lives on nodes[0] (the one restarted) and one elsewhere."""
     victim = cluster.nodes[0]
-    on = [f"C{i}" for i in range(200) if cluster.node_of(shard(job("1", f"C{i}").session_id)
-                                                          .pending) is victim]
-    off = [f"C{i}" for i in range(200) if cluster.node_of(shard(job("1", f"C{i}").session_id)
-                                                           .pending) is not victim]
+    on = [
+        f"C{i}"
+        for i in range(200)
+        if cluster.node_of(shard(job("1", f"C{i}").session_id).pending) is victim
+    ]
+    off = [
+        f"C{i}"
+        for i in range(200)
+        if cluster.node_of(shard(job("1", f"C{i}").session_id).pending) is not victim
+    ]
     return on[0], off[0]
 
 
@@ -61,14 +66,17 @@ def test_every_key_of_a_thread_and_its_messages_shares_one_slot() -> None:
         keys += [at.pending, at.epoch, at.replaying, at.replayed, at.dedup(f"msg:x:{i}")]
         assert len({key_slot(k.encode()) for k in keys}) == 1, keys
     # the shard comes from team + channel, so every thread of a channel shares it
-    assert shard_of(job("1", thread="1.1").session_id) == shard_of(job("1", thread="2.2")
-                                                                   .session_id)
+    assert shard_of(job("1", thread="1.1").session_id) == shard_of(
+        job("1", thread="2.2").session_id
+    )
     assert len({shard_of(job("1", channel=f"C{i}").session_id) for i in range(500)}) == (
-        redis_keys.SHARDS)
+        redis_keys.SHARDS
+    )
 
 
 def test_one_message_routed_to_two_threads_of_a_channel_is_accepted_once(
-        cluster_state: RedisState) -> None:
+    cluster_state: RedisState,
+) -> None:
     keys = ["msg:T1:C1:5.5", "event:Ev1"]
     assert cluster_state.accept(job("5.5", thread="5.5"), keys)
     assert not cluster_state.accept(job("5.5", thread="1.1"), keys[:1])
@@ -76,7 +84,8 @@ def test_one_message_routed_to_two_threads_of_a_channel_is_accepted_once(
 
 
 def test_a_primary_restarted_empty_replays_its_own_shards_only(
-        cluster_state: RedisState, redis_cluster: RedisCluster) -> None:
+    cluster_state: RedisState, redis_cluster: RedisCluster
+) -> None:
     lost_channel, kept_channel = channels_on_two_nodes(redis_cluster)
     lost, kept = job("1.1", lost_channel), job("2.2", kept_channel)
     for one in (lost, kept):
@@ -92,8 +101,11 @@ def test_a_primary_restarted_empty_replays_its_own_shards_only(
     assert cluster_state.claim_epoch(lost.session_id)  # accept's check: shard lost...
     assert not cluster_state.claim_epoch(lost.session_id)  # (one claimer)
     assert not cluster_state.claim_epoch()  # ...and with it every lost shard: one replay
-    on_victim = {one.number for one in SHARD_LIST
-                 if redis_cluster.node_of(one.pending) is redis_cluster.nodes[0]}
+    on_victim = {
+        one.number
+        for one in SHARD_LIST
+        if redis_cluster.node_of(one.pending) is redis_cluster.nodes[0]
+    }
     assert cluster_state._claimed == on_victim and 10 < len(on_victim) < 40
     assert cluster_state.replaying(lost.session_id) and cluster_state.replaying()
     assert not cluster_state.replaying(kept.session_id)  # its turns go on meanwhile
@@ -101,8 +113,9 @@ def test_a_primary_restarted_empty_replays_its_own_shards_only(
     assert not cluster_state.replaying() and not cluster_state.claim_epoch()
 
 
-def test_a_lease_survives_its_primary_restarting(cluster_state: RedisState,
-                                                redis_cluster: RedisCluster) -> None:
+def test_a_lease_survives_its_primary_restarting(
+    cluster_state: RedisState, redis_cluster: RedisCluster
+) -> None:
     lost_channel, _ = channels_on_two_nodes(redis_cluster)
     sid = job("3.3", lost_channel).session_id
     lease = cluster_state.try_lease(sid)

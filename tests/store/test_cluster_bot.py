@@ -25,11 +25,14 @@ def redis_url(redis_cluster_url: str) -> str:
 
 
 def test_a_primary_restart_mid_turn_loses_nothing_and_doubles_nothing(
-        make_bot, fake_slack: FakeSlack, s3_env: dict[str, str],
-        redis_cluster: RedisCluster) -> None:
+    make_bot, fake_slack: FakeSlack, s3_env: dict[str, str], redis_cluster: RedisCluster
+) -> None:
     victim = redis_cluster.nodes[1]
-    channel = next(f"C{i}" for i in range(1, 300) if redis_cluster.node_of(
-        shard(session_id("T1", f"C{i}", "1.1")).pending) is victim)
+    channel = next(
+        f"C{i}"
+        for i in range(1, 300)
+        if redis_cluster.node_of(shard(session_id("T1", f"C{i}", "1.1")).pending) is victim
+    )
     gate = threading.Event()
     gate.set()
     model = ScriptedModel(block_until=gate)
@@ -41,8 +44,7 @@ def test_a_primary_restart_mid_turn_loses_nothing_and_doubles_nothing(
     gate.clear()  # the next answer is held while its primary forgets everything
     running = bot.mention("running during the restart", channel=channel, ts=now_ts())
     model_called(model, count=2)
-    bot.reply("queued during the restart", thread_ts=running["ts"], channel=channel,
-              ts=now_ts())
+    bot.reply("queued during the restart", thread_ts=running["ts"], channel=channel, ts=now_ts())
     redis_cluster.restart_node(victim, down_seconds=0.3)
     assert bot.runtime.state.queued(session_id("T1", channel, running["ts"])) == []  # lost
     gate.set()

@@ -50,8 +50,12 @@ def on_node(cluster: RedisCluster, node_index: int, channel: str) -> bool:
 
 
 def test_a_primary_restarted_empty_loses_no_acked_message_and_doubles_none(
-        make_cluster, redis_cluster: RedisCluster, fake_slack: FakeSlack,  # noqa: F811
-        fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    make_cluster,  # noqa: F811
+    redis_cluster: RedisCluster,
+    fake_slack: FakeSlack,  # noqa: F811
+    fake_openai: FakeOpenAI,
+    tmp_path: Path,
+) -> None:
     """Two processes, threads in a channel whose shard is on the primary that restarts and
     in one whose shard is not. What was queued on that primary is lost with it; the
     durable inbox replay (claimed because that primary's shard epochs are gone) brings
@@ -84,8 +88,9 @@ def test_a_primary_restarted_empty_loses_no_acked_message_and_doubles_none(
             m += 1
             time.sleep(rng.uniform(0.1, 0.3))
 
-    users = threading.Thread(target=run_parallel, daemon=True, args=(
-        [lambda key=key: user(*key) for key in roots], 60))
+    users = threading.Thread(
+        target=run_parallel, daemon=True, args=([lambda key=key: user(*key) for key in roots], 60)
+    )
     users.start()
     time.sleep(1.5)
     before = {c: sum(d.acked for d in ledger.deliveries) for c, ledger in ledgers.items()}
@@ -112,8 +117,10 @@ def test_a_primary_restarted_empty_loses_no_acked_message_and_doubles_none(
     logs = "".join(Path(bot.log_path).read_text(errors="replace") for bot in processes.every)
     requeued = sum(int(n) for n in REPLAYED.findall(logs))
     lost_total = len(ledgers[lost].deliveries)
-    print(f"re-queued by the replay: {requeued} (lost channel: {before[lost]} acked before "
-          f"the restart, {lost_total} in all; kept channel: {len(ledgers[kept].deliveries)})")
+    print(
+        f"re-queued by the replay: {requeued} (lost channel: {before[lost]} acked before "
+        f"the restart, {lost_total} in all; kept channel: {len(ledgers[kept].deliveries)})"
+    )
     # the replay re-queued the lost channel's messages (once, across both processes) and
     # none of the kept channel's (still deduplicated by Redis), except those held in the
     # durable inbox while the cluster was failing over (bot/outage.py): Redis never had them

@@ -28,7 +28,8 @@ def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClust
 
 
 def test_a_rediss_url_to_a_cluster_is_detected_and_every_node_is_tls(
-        tls_cluster: RedisCluster) -> None:
+    tls_cluster: RedisCluster,
+) -> None:
     url = tls_cluster.url
     assert url.startswith("rediss://")
     client = connect(url)  # detected over TLS (INFO cluster), then a TLS cluster client
@@ -41,8 +42,10 @@ def test_a_rediss_url_to_a_cluster_is_detected_and_every_node_is_tls(
         assert pool.connection_kwargs["ssl_ca_certs"].endswith("ca.pem")
 
     state = RedisState(client, lock_ttl=3)
-    jobs = [Job(kind="turn", team="T1", channel=f"C{i}", thread_ts="1.1", ts=f"{i}.5",
-                user="U1") for i in range(12)]  # channels spread over the three primaries
+    jobs = [
+        Job(kind="turn", team="T1", channel=f"C{i}", thread_ts="1.1", ts=f"{i}.5", user="U1")
+        for i in range(12)
+    ]  # channels spread over the three primaries
     assert all(state.accept(job, [f"msg:{job.channel}:{job.ts}"]) for job in jobs)
     assert state.queue_stats()[0] == 12
     lease = state.try_lease(jobs[0].session_id)

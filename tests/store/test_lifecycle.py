@@ -25,8 +25,11 @@ DAY = 86400
 
 def age(directory: Path, prefix: str, days: float) -> int:
     """Make every file under `prefix` look last written `days` ago; how many."""
-    files = [p for p in directory.rglob("*") if p.is_file()
-             and p.relative_to(directory).as_posix().startswith(prefix)]
+    files = [
+        p
+        for p in directory.rglob("*")
+        if p.is_file() and p.relative_to(directory).as_posix().startswith(prefix)
+    ]
     then = time.time() - days * DAY
     for path in files:
         os.utime(path, (then, then))
@@ -35,8 +38,12 @@ def age(directory: Path, prefix: str, days: float) -> int:
 
 def test_idle_sessions_are_swept_and_forgotten(fake_slack, session_dir) -> None:
     model = ScriptedModel()
-    env = base_env(fake_slack.base_url, SESSION_DIR=str(session_dir), SESSION_TTL_DAYS="30",
-                   THREAD_CONTEXT_MESSAGES="0")  # memory only: the thread is not read back
+    env = base_env(
+        fake_slack.base_url,
+        SESSION_DIR=str(session_dir),
+        SESSION_TTL_DAYS="30",
+        THREAD_CONTEXT_MESSAGES="0",
+    )  # memory only: the thread is not read back
     with Bot(env, model) as bot:
         old = bot.mention("the old thread's secret", ts=now_ts())
         fresh = bot.mention("the fresh thread's note", ts=now_ts())
@@ -66,11 +73,16 @@ def test_idle_sessions_are_swept_and_forgotten(fake_slack, session_dir) -> None:
 
 def test_sweep_expires_inbox_records_without_a_session_ttl(tmp_path: Path) -> None:
     blobs = FileBlobs(tmp_path / "store")
-    for key in ("inbox/2026010100/T1_C1_1-1/1.1.json", "inbox/2026010100/T1_C1_1-1/1.1.done",
-                "inbox/2026120100/T1_C1_2-2/2.2.json", "oauth-state/abandoned",
-                "installations/A1/none-T1/bot-latest",
-                "session/T1_C1_1-1/scopes/agent/default/snapshots/snapshot_latest.json",
-                "session_T1_C1_0-1/agents/agent_default/agent.json", "layout.json"):
+    for key in (
+        "inbox/2026010100/T1_C1_1-1/1.1.json",
+        "inbox/2026010100/T1_C1_1-1/1.1.done",
+        "inbox/2026120100/T1_C1_2-2/2.2.json",
+        "oauth-state/abandoned",
+        "installations/A1/none-T1/bot-latest",
+        "session/T1_C1_1-1/scopes/agent/default/snapshots/snapshot_latest.json",
+        "session_T1_C1_0-1/agents/agent_default/agent.json",
+        "layout.json",
+    ):
         blobs.put(key, b"{}", None)
     age(blobs.directory, "inbox/2026010100/", days=3)
     age(blobs.directory, "session", days=400)
@@ -78,13 +90,19 @@ def test_sweep_expires_inbox_records_without_a_session_ttl(tmp_path: Path) -> No
     age(blobs.directory, "installations/", days=400)  # tokens: never expired
     age(blobs.directory, "oauth-state/", days=1.5)
     assert sorted(lifecycle.sweep(blobs, ttl_days=None)) == [
-        "inbox/2026010100/T1_C1_1-1/1.1.done", "inbox/2026010100/T1_C1_1-1/1.1.json",
-        "oauth-state/abandoned"]
+        "inbox/2026010100/T1_C1_1-1/1.1.done",
+        "inbox/2026010100/T1_C1_1-1/1.1.json",
+        "oauth-state/abandoned",
+    ]
     assert sorted(lifecycle.sweep(blobs, ttl_days=365)) == [
         "session/T1_C1_1-1/scopes/agent/default/snapshots/snapshot_latest.json",
-        "session_T1_C1_0-1/agents/agent_default/agent.json"]
-    assert sorted(blobs.keys("")) == ["inbox/2026120100/T1_C1_2-2/2.2.json",
-                                      "installations/A1/none-T1/bot-latest", "layout.json"]
+        "session_T1_C1_0-1/agents/agent_default/agent.json",
+    ]
+    assert sorted(blobs.keys("")) == [
+        "inbox/2026120100/T1_C1_2-2/2.2.json",
+        "installations/A1/none-T1/bot-latest",
+        "layout.json",
+    ]
     assert not (blobs.directory / "inbox" / "2026010100").exists()  # emptied dirs go too
 
 
@@ -97,21 +115,29 @@ def test_s3_bucket_rules_are_checked_against_the_settings(s3_env: dict[str, str]
 
     # The printed rule is what S3 accepts (moto validates it) and what the check expects.
     s3.put_bucket_lifecycle_configuration(
-        Bucket=blobs.bucket, LifecycleConfiguration=lifecycle.configuration("bot/", 30))
+        Bucket=blobs.bucket, LifecycleConfiguration=lifecycle.configuration("bot/", 30)
+    )
     assert lifecycle.check_bucket(blobs, ttl_days=30, oauth=True) is None
     assert "SESSION_TTL_DAYS=7" in (lifecycle.check_bucket(blobs, ttl_days=7) or "")
     assert "SESSION_TTL_DAYS=unset" in (lifecycle.check_bucket(blobs, ttl_days=None) or "")
 
     s3.put_bucket_lifecycle_configuration(
-        Bucket=blobs.bucket, LifecycleConfiguration=lifecycle.configuration("bot/", None))
+        Bucket=blobs.bucket, LifecycleConfiguration=lifecycle.configuration("bot/", None)
+    )
     assert lifecycle.check_bucket(blobs, ttl_days=None) is None
     s3.delete_bucket_lifecycle(Bucket=blobs.bucket)
 
 
 def test_lifecycle_command_prints_the_rule_for_the_configuration() -> None:
     env = {**os.environ, "SESSION_PREFIX": "team-bot/", "SESSION_TTL_DAYS": "14"}
-    out = subprocess.run([sys.executable, "-m", "bot", "lifecycle"], env=env, check=True,
-                         capture_output=True, text=True, cwd=Path(__file__).parents[2]).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "lifecycle"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    ).stdout
     rules = {r["ID"]: r for r in json.loads(out)["Rules"]}
     assert rules["expire-idle-sessions"]["Filter"] == {"Prefix": "team-bot/session"}
     assert rules["expire-idle-sessions"]["Expiration"] == {"Days": 14}

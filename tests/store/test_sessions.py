@@ -21,8 +21,9 @@ from tests.store.old_layout import old_worker_turns
 
 
 def s3_store(s3_env: dict[str, str], session_dir: Path, **kwargs) -> SessionStore:
-    return SessionStore(bucket=s3_env["SESSION_BUCKET"], prefix="bot/", directory=session_dir,
-                        **kwargs)
+    return SessionStore(
+        bucket=s3_env["SESSION_BUCKET"], prefix="bot/", directory=session_dir, **kwargs
+    )
 
 
 @pytest.fixture(params=["file", "s3"])
@@ -35,8 +36,9 @@ def store(request: pytest.FixtureRequest, session_dir: Path) -> SessionStore:
 
 def agent_on(store: SessionStore, session_id: str, agent_id: str = "default"):
     manager = store.manager(session_id)
-    agent = Agent(model=ScriptedModel(), agent_id=agent_id, session_manager=manager,
-                  callback_handler=None)
+    agent = Agent(
+        model=ScriptedModel(), agent_id=agent_id, session_manager=manager, callback_handler=None
+    )
     return agent, manager
 
 
@@ -57,7 +59,8 @@ def test_s3_turn_is_written_only_on_commit(s3_env: dict[str, str], session_dir: 
     assert not list(store.blobs.keys("session"))  # nothing before commit
     manager.commit(agent)
     assert list(store.blobs.keys("session")) == [
-        "session/T1_C1_1-1/scopes/agent/default/snapshots/snapshot_latest.json"]
+        "session/T1_C1_1-1/scopes/agent/default/snapshots/snapshot_latest.json"
+    ]
     restored, _ = agent_on(s3_store(s3_env, session_dir), "T1_C1_1-1")  # another process
     assert [m["role"] for m in restored.messages] == ["user", "assistant"]
 
@@ -151,8 +154,9 @@ def test_stock_strands_reads_our_snapshots(s3_env: dict[str, str], session_dir: 
     """The format and key layout are Strands' own (SnapshotSessionManager + S3Storage)."""
     store = s3_store(s3_env, session_dir)
     turn(store, "T1_C1_4-4", "remember me")
-    stock = SnapshotSessionManager("T1_C1_4-4", storage=S3Storage(
-        s3_env["SESSION_BUCKET"], prefix="bot"))  # S3Storage adds the "/"
+    stock = SnapshotSessionManager(
+        "T1_C1_4-4", storage=S3Storage(s3_env["SESSION_BUCKET"], prefix="bot")
+    )  # S3Storage adds the "/"
     agent = Agent(model=ScriptedModel(), session_manager=stock, callback_handler=None)
     assert user_texts(agent) == ["remember me"]
     assert asyncio.run(S3Storage(s3_env["SESSION_BUCKET"], prefix="bot").list("session/"))

@@ -24,8 +24,7 @@ def job(ts: str, thread: str = "100.1", kind: str = "turn", user: str = "U1") ->
 
 def redis_state(request: pytest.FixtureRequest, lock_ttl: float) -> RedisState:
     """`connect` detects the mode: `redis_url` is a single Redis, the other a cluster."""
-    url = request.getfixturevalue("redis_url" if request.param == "redis" else
-                                  "redis_cluster_url")
+    url = request.getfixturevalue("redis_url" if request.param == "redis" else "redis_cluster_url")
     state = RedisState(connect(url), lock_ttl=lock_ttl)
     assert state.cluster == (request.param == "cluster")
     return state
@@ -61,7 +60,8 @@ def test_accept_dedups_on_any_shared_key(state: State) -> None:
 
 
 def test_not_joined_is_known_only_for_threads_begun_since_the_state_holds_its_data(
-        state: State) -> None:
+    state: State,
+) -> None:
     """A thread that began after the state's data did: "not joined" is final (no storage
     call). An older one (or any, before the first claim): None, the session store is asked
     and its answer kept."""
@@ -106,8 +106,12 @@ def test_a_replayed_message_is_queued_before_later_ones(state: State) -> None:
     late = dataclasses.replace(job("reset-1700000008.000100-ab", kind="reset"), replayed=True)
     assert state.accept(late, ["reset:ab"])
     assert [j.ts for j in state.queued(sid)] == [
-        "1700000003.000100", "1700000005.000100", "1700000007.000100",
-        "reset-1700000008.000100-ab", "1700000009.000100"]
+        "1700000003.000100",
+        "1700000005.000100",
+        "1700000007.000100",
+        "reset-1700000008.000100-ab",
+        "1700000009.000100",
+    ]
 
 
 def test_inbox_is_drained_in_order_and_only_by_the_lock_holder(state: State) -> None:
@@ -256,8 +260,9 @@ def test_queue_stats_count_every_queued_message_and_the_oldest_age(state: State)
     old, new = f"{now - 30:.6f}", f"{now - 5:.6f}"
     state.accept(job(new, thread="300.1"), [f"msg:{new}"])
     state.accept(job(old, thread="300.2"), [f"msg:{old}"])
-    other = Job(kind="turn", team="T2", channel="D9", thread_ts="300.3", ts=f"{now:.6f}",
-                user="U1")  # another team and channel: another shard
+    other = Job(
+        kind="turn", team="T2", channel="D9", thread_ts="300.3", ts=f"{now:.6f}", user="U1"
+    )  # another team and channel: another shard
     state.accept(other, ["msg:other"])
     state.accept(job(f"{now - 1:.6f}", thread="300.2"), ["msg:later"])
     count, age = state.queue_stats()

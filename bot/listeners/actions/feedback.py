@@ -25,8 +25,15 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             return
         outcome = record_vote(runtime.state, vote, user)
         metrics.vote(vote.persona, vote.vote, outcome)
-        log.info("feedback %s %s on %s (answer to %s, persona %s) by %s", vote.vote, outcome,
-                 vote.session_id, vote.for_ts, vote.persona, user)
+        log.info(
+            "feedback %s %s on %s (answer to %s, persona %s) by %s",
+            vote.vote,
+            outcome,
+            vote.session_id,
+            vote.for_ts,
+            vote.persona,
+            user,
+        )
 
     return answer_feedback
 

@@ -18,8 +18,12 @@ def handler(runtime: Runtime) -> Callable[..., None]:
         is_dm = channel.startswith("D") or command.get("channel_name") == "directmessage"
         try:
             job = from_command(
-                runtime.state, installation_id(context), channel, context.user_id or "",
-                command.get("text") or "", is_dm,
+                runtime.state,
+                installation_id(context),
+                channel,
+                context.user_id or "",
+                command.get("text") or "",
+                is_dm,
             )
             if isinstance(job, Refusal):
                 ack(text=job.text)

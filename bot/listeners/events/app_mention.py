@@ -23,7 +23,8 @@ def handler(runtime: Runtime) -> Callable[..., None]:
         if isinstance(routed, Ignored):
             log.debug("ignored app_mention: %s", routed.reason)
             return
-        runtime.take(runtime.slack.bind(routed, context), body.get("event_id"),
-                     retry_num(request.headers))
+        runtime.take(
+            runtime.slack.bind(routed, context), body.get("event_id"), retry_num(request.headers)
+        )
 
     return app_mention

@@ -25,8 +25,12 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             runtime.slack.forget(**store_key(context))
         deleted = runtime.store.delete_team(team)  # first: it marks the team uninstalled
         forgotten = runtime.state.forget_team(team)
-        log.info("the app was uninstalled from %s: deleted %d sessions, %d state keys%s",
-                 team, deleted, forgotten,
-                 " and its installation" if runtime.slack.store is not None else "")
+        log.info(
+            "the app was uninstalled from %s: deleted %d sessions, %d state keys%s",
+            team,
+            deleted,
+            forgotten,
+            " and its installation" if runtime.slack.store is not None else "",
+        )
 
     return app_uninstalled

@@ -24,11 +24,14 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             return
         try:
             client.assistant_threads_setSuggestedPrompts(  # this workspace's token
-                channel_id=channel, thread_ts=thread_ts, title=PROMPTS_TITLE,
+                channel_id=channel,
+                thread_ts=thread_ts,
+                title=PROMPTS_TITLE,
                 prompts=suggested_prompts(runtime.personas),
             )
         except SlackApiError as exc:  # the prompts are a courtesy; the thread works without
-            log.warning("could not set suggested prompts in %s: %s", channel,
-                        exc.response.get("error"))
+            log.warning(
+                "could not set suggested prompts in %s: %s", channel, exc.response.get("error")
+            )
 
     return set_suggested_prompts

@@ -25,14 +25,16 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             event, team, context["bot_user_id"], runtime.personas.ids, runtime.is_joined
         )
         if isinstance(routed, Ignored):
-            post = route_bot_post(event, team, context["bot_user_id"], context.get("bot_id"),
-                                  runtime.is_joined)
+            post = route_bot_post(
+                event, team, context["bot_user_id"], context.get("bot_id"), runtime.is_joined
+            )
             if isinstance(post, Ignored):
                 log.debug("ignored message: %s (%s)", routed.reason, post.reason)
             else:
                 remember(runtime.state, post)
             return
-        runtime.take(runtime.slack.bind(routed, context), body.get("event_id"),
-                     retry_num(request.headers))
+        runtime.take(
+            runtime.slack.bind(routed, context), body.get("event_id"), retry_num(request.headers)
+        )
 
     return message

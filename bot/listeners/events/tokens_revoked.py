@@ -18,13 +18,19 @@ def handler(runtime: Runtime) -> Callable[..., None]:
     def tokens_revoked(event: dict, context: BoltContext) -> None:
         team = installation_id(context)
         if runtime.slack.store is None:  # single-token mode: nothing stored to delete
-            log.warning("Slack revoked tokens of this app in %s: if SLACK_BOT_TOKEN was one, "
-                        "reinstall the app and set the new token", team)
+            log.warning(
+                "Slack revoked tokens of this app in %s: if SLACK_BOT_TOKEN was one, "
+                "reinstall the app and set the new token",
+                team,
+            )
             return
         bot = delete_revoked(runtime.slack.store, event, context)
         if bot:
             runtime.slack.forget(**store_key(context))
-        log.info("tokens revoked in %s: deleted %s", team,
-                 "the bot token" if bot else "the revoked user tokens")
+        log.info(
+            "tokens revoked in %s: deleted %s",
+            team,
+            "the bot token" if bot else "the revoked user tokens",
+        )
 
     return tokens_revoked
