@@ -1,4 +1,4 @@
-"""Style is part of the test suite: the codebase stays ruff clean."""
+"""Style is part of the test suite: the codebase stays ruff clean and ruff formatted."""
 
 import subprocess
 import sys
@@ -9,5 +9,16 @@ def test_ruff_clean() -> None:
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "."], cwd=root, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_formatted() -> None:
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
