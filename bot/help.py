@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.agent.personas import Personas
 
-# The words are those of README.md, "What it does".
+# The words are those of docs/architecture.md, "What it does".
 RESET_HELP = (
     "*Reset* (I forget this conversation): mention me with `reset` in the thread (in a thread "
     "I'm in, or in our DM, just `reset`), or use the message shortcut *Reset conversation* "

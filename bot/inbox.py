@@ -10,7 +10,7 @@ committed turn remembers the messages it answered in its snapshot
 leaves a `.done` object beside its record.
 
 Records are never deleted one by one (that would cost a request per message); an S3
-lifecycle rule on the `inbox/` prefix expires them (README), and replay reads only the
+lifecycle rule on the `inbox/` prefix expires them (docs/operations.md), and replay reads only the
 last REPLAY_SECONDS.
 """
 

@@ -41,7 +41,7 @@ def setup(exporters: Sequence[str]) -> bool:
 
     os.environ.setdefault("OTEL_SERVICE_NAME", SERVICE_NAME)  # Strands' default otherwise
     # Strands' switch: prompts, answers and tool input/output stay out of spans unless the
-    # operator sets OTEL_SEMCONV_STABILITY_OPT_IN (README: Logs and traces).
+    # operator sets OTEL_SEMCONV_STABILITY_OPT_IN (docs/observability.md: Logs and traces).
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_unredacted_attributes=")
     telemetry = StrandsTelemetry()  # the global tracer provider and W3C propagators
     if "otlp" in exporters:

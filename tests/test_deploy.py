@@ -1,6 +1,6 @@
 """The Dockerfile and compose.yaml agree with the Procfile and the bot's own limits (the
 tests need no Docker: this machine has no engine; the image's build steps were run by hand,
-see README "Docker")."""
+see docs/operations.md "Docker")."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ channel) % SHARDS, rather than the thread itself:
 
 The same layout serves a single Redis, so both modes run one code path. SHARDS is part of
 the layout: changing it moves every thread's keys (as a deploy of a new layout does; see
-README "Redis Cluster").
+docs/operations.md "Redis Cluster").
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ def test_old_layout_is_read_migrated_and_reset(store: SessionStore) -> None:
 def test_rolling_deploy_old_and_new_workers_on_one_bucket(
     s3_env: dict[str, str], session_dir: Path
 ) -> None:
-    """What the README promises: an old worker neither sees nor breaks the snapshot; the new
+    """What docs/operations.md promises: an old worker neither sees nor breaks the snapshot; the new
     release keeps the snapshot and does not read what an old worker wrote after it."""
     store = s3_store(s3_env, session_dir)
     sid = "T1_C1_5-3"
