@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 from typing import Any
 
 from strands.models import Model
 
+from bot import aws
 from bot.config import ConfigError
 
 DEFAULT_MODEL_IDS = {
@@ -52,16 +52,6 @@ def provider_modules(provider: str) -> tuple[str, ...]:
     return MODEL_MODULES.get(provider, ()) + LAZY_MODULES.get(provider, ())
 
 
-@functools.cache
-def _boto_session() -> Any:
-    """One boto3 session for every Bedrock persona: a session per model (Strands' default)
-    loads botocore's service and endpoint data again, 3-5 MB per persona. Only used while
-    building models, which Personas does under its lock (a session is not thread-safe)."""
-    import boto3
-
-    return boto3.Session()
-
-
 def build_model(provider: str, model_id: str | None) -> Model:
     model_id = model_id or DEFAULT_MODEL_IDS.get(provider)
     if provider == "bedrock":
@@ -70,7 +60,7 @@ def build_model(provider: str, model_id: str | None) -> Model:
 
         kwargs: dict[str, Any] = {"model_id": model_id} if model_id else {}
         return BedrockModel(
-            boto_session=_boto_session(),
+            boto_session=aws.session(),
             boto_client_config=BotoConfig(
                 read_timeout=_timeout(),
                 retries={"mode": "adaptive", "max_attempts": MODEL_MAX_RETRIES},

@@ -16,12 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from strands.types.exceptions import SessionException
 
-from bot import metrics
+from bot import aws, metrics
 
 _CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict")
 _MISSING = ("404", "NoSuchKey", "NotFound")
@@ -31,25 +30,10 @@ class FencingError(SessionException):
     """A conditional write failed: another worker wrote this object since we read it."""
 
 
-_session: Any = None
-_session_lock = threading.Lock()
-
-
-def _boto_session() -> Any:
-    """One boto3 session for the process's S3 clients (each session loads botocore's data
-    again: ~14 MB); clients are built at start-up, under this lock (sessions are not
-    thread-safe)."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            _session = boto3.session.Session()
-        return _session
-
-
 def s3_client(quick: bool = False) -> Any:
     """An S3 client of the process's boto3 session (thread-safe; costly: build few)."""
     timeouts = {"connect_timeout": 1, "read_timeout": 2} if quick else {}
-    client = _boto_session().client(
+    client = aws.session().client(
         "s3",
         config=BotoConfig(
             user_agent_extra="strands-agents thread-session-bot",
