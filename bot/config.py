@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn, cast, get_args
 
 from dotenv import load_dotenv
 
@@ -15,7 +15,10 @@ from bot import config_features as features
 from bot import file_hosts, logs
 from bot.config_env import ConfigError, flag, get, require, whole_number
 
-PROVIDERS = ("bedrock", "anthropic", "openai")
+Provider = Literal["bedrock", "anthropic", "openai"]
+PROVIDERS: tuple[Provider, ...] = get_args(Provider)
+# "all": accept and run turns; "accept": only acks; "turns": only turns (PROCESS_ROLE)
+Role = Literal["all", "accept", "turns"]
 DEFAULT_SESSION_DIR = "./.data/sessions"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant in a Slack workspace. Answer concisely in standard Markdown "
@@ -41,17 +44,17 @@ class Config:
     session_bucket: str | None = None
     session_prefix: str = "sessions/"
     session_dir: Path = Path(".data/sessions")
-    model_provider: str = "bedrock"
+    model_provider: Provider = "bedrock"
     model_id: str | None = None
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     personas_file: Path | None = None
     log_level: str = "INFO"
-    log_format: str = "text"  # or "json": one JSON object per line (bot/logs.py)
+    log_format: logs.LogFormat = "text"  # or "json": one JSON object per line (bot/logs.py)
     traces: tuple[str, ...] = ()  # span exporters from the OTEL_* variables (bot/telemetry.py)
     turn_concurrency: int = 64
     lock_ttl_seconds: float = 7.0
     streaming: bool = True
-    role: str = "all"  # "all": accept and run turns; "accept": only acks; "turns": only turns
+    role: Role = "all"  # "all": accept and run turns; "accept": only acks; "turns": only turns
     thread_context_messages: int = 50  # 0: never read a thread's earlier messages
     thread_context_chars: int = 12_000
     file_max_bytes: int = 5_000_000  # largest attached file downloaded for the model
@@ -152,7 +155,7 @@ def load(
         session_bucket=get(env, "SESSION_BUCKET"),
         session_prefix=get(env, "SESSION_PREFIX") or "sessions/",
         session_dir=_session_dir(env),
-        model_provider=provider,
+        model_provider=cast(Provider, provider),
         model_id=get(env, "MODEL_ID"),
         system_prompt=get(env, "SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
         personas_file=Path(personas) if personas else None,
@@ -180,10 +183,10 @@ def load(
     )
 
 
-ROLES = ("all", "accept", "turns")
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
-def _role(env: dict[str, str], redis_url: str | None) -> str:
+def _role(env: dict[str, str], redis_url: str | None) -> Role:
     role = (get(env, "PROCESS_ROLE") or "all").lower()
     if role not in ROLES:
         raise ConfigError(
@@ -195,7 +198,7 @@ def _role(env: dict[str, str], redis_url: str | None) -> str:
             f"PROCESS_ROLE={role} splits accepting from answering across "
             "processes, which needs shared state: set REDIS_URL."
         )
-    return role
+    return cast(Role, role)
 
 
 def load_or_exit(

@@ -3,6 +3,8 @@ log format, tracing and the data lifecycle. Each reads its variables and names t
 
 from __future__ import annotations
 
+from typing import cast
+
 from bot import logs
 from bot.config_env import ConfigError, flag, get, whole_number
 
@@ -80,14 +82,14 @@ def redis_cluster(env: dict[str, str], redis_url: str | None) -> bool | None:
     return cluster
 
 
-def log_format(env: dict[str, str]) -> str:
+def log_format(env: dict[str, str]) -> logs.LogFormat:
     fmt = (get(env, "LOG_FORMAT") or "text").lower()
     if fmt not in logs.FORMATS:
         raise ConfigError(
             f"LOG_FORMAT={fmt!r} is not supported; set LOG_FORMAT=json for one "
             "JSON object per line, or unset it (or LOG_FORMAT=text) for text."
         )
-    return fmt
+    return cast(logs.LogFormat, fmt)
 
 
 TRACE_EXPORTERS = ("otlp", "console")

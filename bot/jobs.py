@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 DM_THREAD = "dm"
 _UNSAFE = re.compile(r"[^A-Za-z0-9-]")
@@ -33,9 +33,12 @@ def reply_thread_of(sid: str) -> str | None:
     return parts[2].replace("-", ".")
 
 
+JobKind = Literal["turn", "reset", "help", "stop"]  # "stop" is never queued (request_stop)
+
+
 @dataclass(frozen=True)
 class Job:
-    kind: str  # "turn", "reset", "help", or "stop" (never queued: Runtime.request_stop)
+    kind: JobKind
     team: str
     channel: str
     thread_ts: str  # session thread: the root ts, or DM_THREAD for a DM's main conversation

@@ -17,11 +17,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import IO, Any
+from typing import IO, Any, Literal, get_args
 
 from opentelemetry import trace
 
-FORMATS = ("text", "json")
+LogFormat = Literal["text", "json"]
+FORMATS: tuple[LogFormat, ...] = get_args(LogFormat)
 # context key -> JSON field, in the order lines show them
 FIELDS = {
     "event_id": "event_id",
@@ -173,7 +174,7 @@ def handler(fmt: str = "text", stream: IO[str] | None = None) -> logging.Handler
     return out
 
 
-def setup(level: str = "INFO", fmt: str = "text") -> None:
+def setup(level: str = "INFO", fmt: LogFormat = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler(fmt)]
     root.setLevel(level)
