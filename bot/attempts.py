@@ -17,10 +17,10 @@ import logging
 from dataclasses import asdict, dataclass
 
 from bot.jobs import Job
+from bot.store.facts import ATTEMPTS
 from bot.store.state import State
 
 log = logging.getLogger(__name__)
-KEEP_SECONDS = 2 * 24 * 3600  # far beyond any retry horizon
 
 
 @dataclass
@@ -31,13 +31,9 @@ class Attempts:
     retry_at: float = 0.0  # no attempt before this time
 
 
-def _key(session_id: str) -> str:
-    return f"attempts:{session_id}"
-
-
 def load(state: State, head: Job) -> Attempts:
     """The record of `head` (a fresh one if the thread's record is another message's)."""
-    raw = state.fact(_key(head.session_id))
+    raw = state.fact(ATTEMPTS.key(head.session_id))
     try:
         found = Attempts(**json.loads(raw)) if raw else None
     except (TypeError, ValueError):
@@ -47,8 +43,8 @@ def load(state: State, head: Job) -> Attempts:
 
 
 def save(state: State, session_id: str, attempts: Attempts) -> None:
-    state.set_fact(_key(session_id), json.dumps(asdict(attempts)), ttl=KEEP_SECONDS)
+    state.set_fact(ATTEMPTS.key(session_id), json.dumps(asdict(attempts)), ttl=ATTEMPTS.ttl)
 
 
 def clear(state: State, session_id: str) -> None:
-    state.set_fact(_key(session_id), None)
+    state.set_fact(ATTEMPTS.key(session_id), None)

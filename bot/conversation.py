@@ -24,6 +24,7 @@ from bot.jobs import DM_THREAD, Job, message_time
 from bot.progress import Progress
 from bot.reply import Replier
 from bot.slack_budget import SlackBudget
+from bot.store.facts import RESET
 from bot.store.sessions import FencingError, SessionStore, Uninstalled
 from bot.store.state import State
 from bot.stream import AnswerStream
@@ -257,7 +258,7 @@ class Conversation:
         """The thread so far (first turn of a persona mid-thread) and other apps' posts."""
         first, texts = batch[0], []
         if self.reader is not None and wants_earlier(first, has_history):
-            since = self.state.fact(f"reset:{first.session_id}")
+            since = self.state.fact(RESET.key(first.session_id))
             earlier = self.reader.earlier(
                 first.channel,
                 first.thread_ts,
@@ -357,7 +358,7 @@ class Conversation:
             )
         )
         # The thread is read again for context only after this (Slack ts are the time).
-        self.state.set_fact(f"reset:{job.session_id}", f"{time.time():.6f}")
+        self.state.set_fact(RESET.key(job.session_id), f"{time.time():.6f}", ttl=RESET.ttl)
         outcome = "Reset done" if existed else "Nothing to reset (no memory yet), but it's clear"
         link = "" if in_dm else f" (thread {job.thread_ts})"
         self.replier.ephemeral(

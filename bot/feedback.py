@@ -24,11 +24,12 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.store.facts import FEEDBACK, VOTE, VOTERS
 from bot.store.state import State
 
 log = logging.getLogger(__name__)
 FEEDBACK_ACTION = "answer_feedback"  # action_id of the feedback_buttons element
-COUNTS_KEY = "feedback"  # state.counts("feedback") -> {"<persona>:up": n, "<persona>:down": n}
+COUNTS_KEY = FEEDBACK.key()  # state.counts(COUNTS_KEY) -> {"<persona>:up": n, "<persona>:down": n}
 THANKS = "Thanks for the feedback!"
 SECTION_CHARS = 3_000  # a section block's text limit
 VOTES = ("up", "down")
@@ -115,15 +116,15 @@ def feedback_blocks(
 
 def record_vote(state: State, vote: Vote, user: str) -> str:
     """Count `user`'s vote once per answer; "counted", "changed" or "repeated"."""
-    answer = f"vote:{vote.session_id}:{vote.for_ts}"
-    mine = f"{answer}:{user}"  # this user's current vote on this answer
-    if state.add_once(answer, user):
+    answer = VOTERS.key(vote.session_id, vote.for_ts)
+    mine = VOTE.key(vote.session_id, vote.for_ts, user)  # this user's current vote on it
+    if state.add_once(answer, user, ttl=VOTERS.ttl):
         previous = None
     else:
         previous = state.fact(mine)
         if previous == vote.vote:
             return "repeated"
-    state.set_fact(mine, vote.vote)
+    state.set_fact(mine, vote.vote, ttl=VOTE.ttl)
     if previous in VOTES:
         state.count(COUNTS_KEY, f"{vote.persona}:{previous}", -1)
     state.count(COUNTS_KEY, f"{vote.persona}:{vote.vote}")

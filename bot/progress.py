@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.jobs import Job
 from bot.slack_clients import NotInstalled, SlackClients
+from bot.store.facts import BUSY, WAITING
 from bot.store.state import State
 
 log = logging.getLogger(__name__)
@@ -22,15 +23,14 @@ THINKING = "is thinking…"
 LOADING = ["Thinking…", "Reading the thread…", "Working on it…", "Almost there…"]
 WORKING_REACTION = "eyes"
 WAITING_REACTION = "hourglass_flowing_sand"
-BUSY_TTL_SECONDS = 15 * 60
 
 
 def busy_key(session_id: str) -> str:
-    return f"busy:{session_id}"
+    return BUSY.key(session_id)
 
 
 def waiting_key(job: Job) -> str:
-    return f"waiting:{job.session_id}:{job.ts}"
+    return WAITING.key(job.session_id, job.ts)
 
 
 class Progress:
@@ -40,7 +40,7 @@ class Progress:
     def started(self, jobs: list[Job], identity: dict[str, str]) -> str:
         """Show that `jobs` are being worked on; returns how ("status", "reaction" or "")."""
         job = jobs[-1]
-        self.state.set_fact(busy_key(job.session_id), job.ts, ttl=BUSY_TTL_SECONDS)
+        self.state.set_fact(busy_key(job.session_id), job.ts, ttl=BUSY.ttl)
         for waited in jobs:  # no longer waiting: being answered
             if self.state.fact(waiting_key(waited)):
                 self._unreact(waited, WAITING_REACTION)
@@ -79,7 +79,7 @@ class Progress:
         """`job` was queued behind a running turn of its thread: say it was received."""
         running = self.state.fact(busy_key(job.session_id))
         if job.kind == "turn" and running and running != job.ts:
-            self.state.set_fact(waiting_key(job), "1", ttl=BUSY_TTL_SECONDS)
+            self.state.set_fact(waiting_key(job), "1", ttl=WAITING.ttl)
             self._react(job, WAITING_REACTION)
 
     def _react(self, job: Job, name: str) -> bool:

@@ -24,7 +24,7 @@ from bot import logs, metrics, telemetry, tls
 from bot.agent.personas import Personas, load_personas
 from bot.config import Config
 from bot.conversation import Conversation
-from bot.dedup import DEDUP_TTL_SECONDS, LAST_SLACK_RETRY, dedup_keys
+from bot.dedup import LAST_SLACK_RETRY, dedup_keys
 from bot.errors import TRANSIENT_ERRORS
 from bot.files import FileLimits
 from bot.inbox import Inbox, replay
@@ -36,6 +36,7 @@ from bot.slack_clients import SlackClients
 from bot.stop import STOP_ANY, request_stop
 from bot.store import lifecycle
 from bot.store.blobs import S3Blobs
+from bot.store.facts import REFUSALS, STOP_SEEN
 from bot.store.memory_state import MemoryState
 from bot.store.redis_keys import shard_of
 from bot.store.redis_state import RedisState
@@ -259,7 +260,9 @@ class Runtime:
         with contextlib.suppress(Exception):
             self.inbox.done(job)
         try:
-            allowed = self.state.spend(f"refusals:{job.session_id}", REFUSALS_PER_MINUTE, 60)
+            allowed = self.state.spend(
+                REFUSALS.key(job.session_id), REFUSALS_PER_MINUTE, REFUSALS.ttl
+            )
         except Exception:  # the state store cannot count: tell anyway
             allowed = True
         if allowed:
@@ -317,7 +320,7 @@ class Runtime:
         A Redis error propagates: Slack gets a 500 and retries.
         """
         fresh = [
-            self.breaker.call(self.ack_state.add_once, f"stop-seen:{key}", "1", DEDUP_TTL_SECONDS)
+            self.breaker.call(self.ack_state.add_once, STOP_SEEN.key(key), "1", STOP_SEEN.ttl)
             for key in dedup_keys(job, event_id)
         ]
         metrics.accepted(job.kind, all(fresh))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from bot.store.facts import BUDGET
 from bot.store.state import State
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ Method = Literal["chat.startStream", "chat.appendStream"]
 # Per minute, below each tier's documented rate: Slack's windows are not ours, and the
 # bot's other calls (status, reactions, posts) share the workspace.
 PER_MINUTE: dict[Method, int] = {"chat.startStream": 16, "chat.appendStream": 80}
-WINDOWS_PER_MINUTE = 3  # counted in 20 s windows: a burst spends a third, not all of it
+# Counted in BUDGET.ttl (20 s) windows: a burst spends a third, not all of it.
+WINDOWS_PER_MINUTE = round(60.0 / BUDGET.ttl)
 MINUTE_SECONDS = 60.0  # Slack's minute (tests compress it, with the fake's)
 
 
@@ -37,7 +39,7 @@ class SlackBudget:
         """Count one call of `method` in `team`; False when the workspace has none to spare."""
         limit = max(1, PER_MINUTE[method] // WINDOWS_PER_MINUTE)
         try:
-            return self.state.spend(f"budget:{team}:{method}", limit, self.window)
+            return self.state.spend(BUDGET.key(team, method), limit, self.window)
         except Exception as exc:  # the state store is down: let Slack's limits speak
             log.debug("rate budget unavailable (%s): allowing %s", exc, method)
             return True

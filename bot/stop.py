@@ -18,17 +18,17 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
+from bot.store.facts import STOP
 from bot.store.state import State
 
 STOP_ACTION = "stop_answer"  # action_id of the Stop button
-STOP_TTL_SECONDS = 600  # a request outlives any answer, then expires on its own
 STOP_ANY = "*"
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _TS = re.compile(r"^\d{1,12}\.\d{1,8}$")
 
 
 def stop_key(session_id: str) -> str:
-    return f"stop:{session_id}"
+    return STOP.key(session_id)
 
 
 def stop_value(session_id: str, for_ts: str) -> str:
@@ -58,7 +58,7 @@ def stop_block(session_id: str, for_ts: str) -> dict[str, Any]:
 
 
 def request_stop(state: State, session_id: str, for_ts: str = STOP_ANY) -> None:
-    state.set_fact(stop_key(session_id), for_ts, ttl=STOP_TTL_SECONDS)
+    state.set_fact(stop_key(session_id), for_ts, ttl=STOP.ttl)
 
 
 def stop_requested(state: State, session_id: str, answering: Iterable[str]) -> bool:

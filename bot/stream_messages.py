@@ -19,15 +19,15 @@ from slack_sdk.errors import SlackApiError
 
 from bot.inbox import Inbox
 from bot.jobs import Job
+from bot.store.facts import STREAM
 from bot.store.state import State
 
 log = logging.getLogger(__name__)
-STREAM_TTL_SECONDS = 24 * 3600
 ENDED = {"message_not_in_streaming_state", "stopped_by_user", "message_not_found"}
 
 
 def stream_key(job: Job) -> str:
-    return f"stream:{job.session_id}:{job.ts}"
+    return STREAM.key(job.session_id, job.ts)
 
 
 @dataclass
@@ -65,7 +65,7 @@ def earlier_messages(state: State, inbox: Inbox | None, job: Job, maybe_earlier:
 def remember_messages(state: State, inbox: Inbox | None, job: Job, known: list[str]) -> None:
     """Shared state and durable storage learn the answer's messages (the newest last)."""
     try:
-        state.set_fact(stream_key(job), json.dumps(known), ttl=STREAM_TTL_SECONDS)
+        state.set_fact(stream_key(job), json.dumps(known), ttl=STREAM.ttl)
     except Exception as exc:
         log.warning("could not share the stream of %s: %s", job.ts, exc)
     if inbox is not None:

@@ -27,6 +27,7 @@ from slack_sdk.errors import SlackApiError
 from bot.config import Config
 from bot.jobs import DM_THREAD, Job
 from bot.route import MESSAGE_SUBTYPES, SLACKBOT, BotPost, bot_name, is_app_post, message_text
+from bot.store.facts import CONTEXT, CONTEXT_SEEN
 from bot.store.state import State
 
 log = logging.getLogger(__name__)
@@ -307,7 +308,7 @@ def wants_earlier(job: Job, has_history: bool) -> bool:
 
 
 def notes_key(session_id: str) -> str:
-    return f"context:{session_id}"
+    return CONTEXT.key(session_id)
 
 
 def remember(state: State, post: BotPost) -> None:
@@ -316,11 +317,12 @@ def remember(state: State, post: BotPost) -> None:
     A state error propagates (Slack gets a 500 and retries); if it struck between the two
     calls, the retry finds the post seen and the note is lost, never doubled."""
     job = post.job
-    if state.add_once(f"context-seen:{job.session_id}", job.ts, ttl=3_600):
+    if state.add_once(CONTEXT_SEEN.key(job.session_id), job.ts, ttl=CONTEXT_SEEN.ttl):
         state.append_note(
             notes_key(job.session_id),
             _line(app_label(post.bot_id, post.name), job.text),
             max_notes=MAX_NOTES,
+            ttl=CONTEXT.ttl,
         )
 
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from bot.jobs import Job
+from bot.store.facts import REPORTER, UNDELIVERED, UNDELIVERED_THREADS
 from bot.store.state import State
 from bot.thread_lock import Lease
 
@@ -26,9 +27,9 @@ NOTE = (
     ":warning: An answer I wrote at {when} could not be shown: Slack would not take it then. "
     "I still remember it: ask me to repeat it if you need it."
 )
-INDEX = "undelivered-threads"  # the threads with a note to post: {"job": …, "at": …}
+INDEX = UNDELIVERED_THREADS.key()  # the threads with a note to post: {"job": …, "at": …}
 INDEX_MAX = 1000
-REPORT_SECONDS = 30.0  # how often the sweep tries the index (one process per window)
+REPORT_SECONDS = REPORTER.ttl  # how often the sweep tries the index (one process per window)
 REPORT_DAYS = 7  # a thread Slack keeps refusing this long is no longer tried
 
 
@@ -41,15 +42,17 @@ class Undelivered(Exception):
         self.jobs = jobs
 
 
-def _key(session_id: str) -> str:
-    return f"undelivered:{session_id}"
-
-
 def record(state: State, job: Job, since: float) -> None:
     """Remember that the answer to `job`, written at `since`, was never shown."""
     try:
-        state.append_note(_key(job.session_id), json.dumps({"ts": job.ts, "at": since}))
-        state.append_note(INDEX, json.dumps({"job": job.dumps(), "at": since}), INDEX_MAX)
+        state.append_note(
+            UNDELIVERED.key(job.session_id),
+            json.dumps({"ts": job.ts, "at": since}),
+            ttl=UNDELIVERED.ttl,
+        )
+        state.append_note(
+            INDEX, json.dumps({"job": job.dumps(), "at": since}), INDEX_MAX, UNDELIVERED_THREADS.ttl
+        )
     except Exception as exc:  # the answer stays in memory; only the note is lost
         log.error(
             "session %s: could not record the unshown answer to %s: %s", job.session_id, job.ts, exc
@@ -66,7 +69,7 @@ def report(state: State, job: Job, post: Callable[[str], None]) -> bool:
     """Slack just took a post in `job`'s thread: post a note for each answer recorded as
     not shown there (each note removed once posted). Failures wait for the next time:
     False."""
-    key = _key(job.session_id)
+    key = UNDELIVERED.key(job.session_id)
     try:
         pending = state.notes(key)
         for raw in pending:
@@ -93,7 +96,7 @@ def report_pending(
             continue
         lease = try_lease(job.session_id)
         if lease is None:
-            state.append_note(INDEX, raw, INDEX_MAX)
+            state.append_note(INDEX, raw, INDEX_MAX, UNDELIVERED_THREADS.ttl)
             continue
         try:
             done = report(state, job, lambda text, job=job: post(job, text))
@@ -102,5 +105,5 @@ def report_pending(
         if done:
             reported += 1
         else:
-            state.append_note(INDEX, raw, INDEX_MAX)
+            state.append_note(INDEX, raw, INDEX_MAX, UNDELIVERED_THREADS.ttl)
     return reported

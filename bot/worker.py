@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from bot import attempts, logs, telemetry, undelivered
 from bot.conversation import Conversation
 from bot.jobs import Job
+from bot.store.facts import REPORTER
 from bot.store.state import State
 from bot.thread_lock import Lease, LeaseLost
 
@@ -113,7 +114,7 @@ class Worker:
 
     def _report_now(self) -> None:
         try:
-            if self.state.spend("undelivered-reporter", 1, undelivered.REPORT_SECONDS):
+            if self.state.spend(REPORTER.key(), 1, undelivered.REPORT_SECONDS):
                 undelivered.report_pending(
                     self.state, self.state.try_lease, self.conversation.replier.note
                 )

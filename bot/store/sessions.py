@@ -22,6 +22,7 @@ from bot import jobs
 from bot.jobs import reply_thread_of
 from bot.store import legacy
 from bot.store.blobs import Blobs, FencingError, FileBlobs, S3Blobs
+from bot.store.facts import GENERATION, UNINSTALLED
 from bot.store.memory_state import MemoryState
 from bot.store.snapshots import (
     SnapshotCache,
@@ -32,11 +33,9 @@ from bot.store.snapshots import (
 
 __all__ = ["FencingError", "SessionStore", "Uninstalled"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")  # what bot.jobs.session_id produces
-GENERATION_TTL_SECONDS = 24 * 3600
 LAYOUT_KEY = "layout.json"  # {"snapshots_since": unix time the first release with snapshots ran}
 # Old workers may still start threads in the old layout while a rolling deploy runs.
 LEGACY_GRACE_SECONDS = 3600
-UNINSTALL_MARK_SECONDS = 24 * 3600  # far longer than a turn, its retries and the queue
 
 
 class Uninstalled(Exception):
@@ -110,10 +109,10 @@ class SessionStore:
             return self._snapshots_since
 
     def _generation(self, session_id: str) -> str | None:
-        return self.facts.fact(f"gen:{session_id}")
+        return self.facts.fact(GENERATION.key(session_id))
 
     def _set_generation(self, session_id: str, token: str | None) -> None:
-        self.facts.set_fact(f"gen:{session_id}", token, ttl=GENERATION_TTL_SECONDS)
+        self.facts.set_fact(GENERATION.key(session_id), token, ttl=GENERATION.ttl)
 
     def _prefixes(self, session_id: str) -> tuple[str, str]:
         self._checked(session_id)
@@ -154,7 +153,7 @@ class SessionStore:
         (bot.jobs.session_id). Returns how many sessions had objects."""
         head = jobs.session_id(team, "", "").split("_")[0] + "_"  # the id's team part
         # first: a turn already running for this team must not write its session back
-        self.facts.set_fact(f"uninstalled:{head}", f"{time.time():.6f}", ttl=UNINSTALL_MARK_SECONDS)
+        self.facts.set_fact(UNINSTALLED.key(head), f"{time.time():.6f}", ttl=UNINSTALLED.ttl)
         keys = [*self.blobs.keys(f"session/{head}"), *self.blobs.keys(f"session_{head}")]
         sessions = {
             key.split("/")[0].removeprefix("session_")
@@ -177,7 +176,7 @@ class SessionStore:
     def sent_before_uninstall(self, session_id: str, ts: str) -> bool:
         """Was this message sent before the app was uninstalled from its workspace? Its
         turn, running or queued then, must not store anything (`delete_team` deleted it)."""
-        mark = self.facts.fact(f"uninstalled:{session_id.split('_')[0]}_")
+        mark = self.facts.fact(UNINSTALLED.key(session_id.split("_")[0] + "_"))
         sent = jobs.message_time(ts)
         return mark is not None and sent is not None and sent <= float(mark)
 

@@ -119,7 +119,8 @@ class State(Protocol):
     def recent_thread(self, team: str, channel: str, user: str) -> str | None: ...
 
     # Small shared facts, for features that need a few bytes across workers (a stop
-    # request, a stream's ts, a vote, notes for the next turn). Keys are plain names.
+    # request, a stream's ts, a vote, notes for the next turn). Keys are plain names, each
+    # built by its family in bot/store/facts.py (which also says how long it lives).
     def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None: ...
 
     def fact(self, key: str) -> str | None: ...
