@@ -552,19 +552,6 @@ def answered_tokens(posts: list[Call], requests: list[Request]) -> set[str]:
     return {t for p in posts for t in asked(by_reply.get(p.params.get("text", ""), {}))}
 
 
-def wait_until(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 @contextlib.contextmanager
 def background(target: Callable[[], None], name: str) -> Any:
     """Run target in a daemon thread; re-raise its exception when the block ends."""

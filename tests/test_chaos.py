@@ -39,7 +39,6 @@ from tests.chaos_helpers import (
     model_id,
     run_parallel,
     thread_key,
-    wait_until,
 )
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.redis_server import RedisServer
@@ -48,6 +47,7 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback
 from tests.harness import mention_event, message_event, next_ts, now_ts
 from tests.processes import BotProcess, bot_env
+from tests.support.wait import wait_until
 
 CHANNEL = "C1"
 GRACEFUL_TIMEOUT = 30  # bot/gunicorn_conf.py

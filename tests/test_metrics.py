@@ -32,7 +32,7 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import FILE_SNIPPET, slack_file
 from tests.harness import SECRET, Bot, base_env, mention_event, now_ts
 from tests.listeners.test_events import settle
-from tests.test_processes import wait_until
+from tests.support.wait import wait_until
 from tests.test_stream import personas_file, slow
 
 TOKEN = "metrics-test-token"

@@ -29,6 +29,7 @@ from tests.fakes.openai_server import FakeOpenAI, message_text
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.harness import mention_event, message_event, next_ts
 from tests.processes import ROOT, BotProcess, bot_env, start_all, stop_all
+from tests.support.wait import wait_until
 
 CHANNEL = "C1"
 ANSWER_TIMEOUT = 20.0
@@ -109,16 +110,6 @@ def wait_posts(
 def requests_asking(fake_openai: FakeOpenAI, text: str) -> list[dict[str, Any]]:
     """Model requests whose newest user message contains `text`."""
     return [body for body in fake_openai.bodies() if text in last_user_text(body)]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def assert_well_formed(body: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import message_event, now_ts
-from tests.test_processes import wait_until
+from tests.support.wait import wait_until
 from tests.test_redis_outage import start_bot
 
 
