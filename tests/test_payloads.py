@@ -22,7 +22,7 @@ from tests.fakes.signing import _post, sign
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import PAYLOADS, raw_body
 from tests.harness import SECRET, Bot
-from tests.listeners.test_events import settle
+from tests.support.bot import settle
 from tests.support.wait import wait_until
 
 META: dict[str, dict[str, Any]] = json.loads((PAYLOADS / "meta.json").read_text())

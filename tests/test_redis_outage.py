@@ -17,8 +17,8 @@ from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.harness import Bot, base_env, mention_event, message_event, now_ts
-from tests.test_inbox import answers, wait_answered
+from tests.harness import Bot, mention_event, message_event, now_ts
+from tests.support.bot import answers, start_bot, wait_answered
 
 SLACK_ACK_SECONDS = 3.0
 
@@ -28,23 +28,6 @@ def redis_server() -> Iterator[RedisServer]:
     """A server of this test's own: it is paused and proxied."""
     with RedisServer() as server:
         yield server
-
-
-def start_bot(
-    slack: FakeSlack,
-    s3_env: dict[str, str],
-    session_dir: Path,
-    redis_url: str,
-    model: ScriptedModel,
-) -> Bot:
-    env = base_env(
-        slack.base_url,
-        SESSION_DIR=str(session_dir),
-        REDIS_URL=redis_url,
-        SESSION_BUCKET=s3_env["SESSION_BUCKET"],
-        SESSION_PREFIX="bot/",
-    )
-    return Bot(env, model).start()
 
 
 def acked(bot: Bot, event: dict, event_id: str, retry: int = 0) -> float:

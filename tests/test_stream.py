@@ -17,17 +17,13 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import block_action, button_action
 from tests.harness import Bot, message_event, next_ts
-from tests.listeners.test_events import settle
+from tests.support.bot import personas_file, settle, slow
 
 ANSWER = "Streaming answers arrive a few words at a time, " * 8
 
 
 def streaming_bot(make_bot, model: ScriptedModel, **env: str) -> Bot:
     return make_bot(model, STREAMING="on", **env)
-
-
-def slow(*replies, chars: int = 8, delay: float = 0.02, **kw) -> ScriptedModel:
-    return ScriptedModel(list(replies), token_chars=chars, token_delay=delay, **kw)
 
 
 def message_of(slack: FakeSlack, thread_ts: str) -> dict:
@@ -132,26 +128,6 @@ def test_expired_stream_is_finished_with_an_update_of_the_same_message(
         if c["type"] == "task_update"
     ]
     assert tasks and tasks[0]["title"] == "calculator"
-
-
-_PERSONA = """
-[[persona]]
-id = "calc"
-name = "Calc"
-system_prompt = "You compute."
-tools = ["calculator"]
-icon_emoji = ":abacus:"
-
-[[persona]]
-id = "other"
-system_prompt = "You are another."
-"""
-
-
-def personas_file(directory: Path) -> str:
-    path = directory / "personas.toml"
-    path.write_text(_PERSONA)
-    return str(path)
 
 
 def test_tool_runs_show_as_tasks_and_persona_identity_is_on_the_stream(

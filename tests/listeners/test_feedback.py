@@ -26,7 +26,7 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_payloads import block_action, button_action, feedback_action
 from tests.harness import Bot, mention_event, message_event, next_ts
-from tests.listeners.test_events import settle
+from tests.support.bot import settle
 from tests.support.wait import wait_until
 
 

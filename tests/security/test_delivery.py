@@ -19,7 +19,7 @@ from bot.jobs import session_id
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Bot
-from tests.listeners.test_events import model_called, settle
+from tests.support.bot import model_called, settle
 
 
 @pytest.fixture(autouse=True)

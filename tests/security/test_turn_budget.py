@@ -23,8 +23,8 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import file_share_event, message_event, slack_file
 from tests.harness import Bot, next_ts
-from tests.listeners.test_events import model_called, settle
-from tests.test_files import TOKEN, tiny_png
+from tests.support.bot import model_called, settle
+from tests.support.files import TOKEN, tiny_png
 
 FILE_BYTES = 100_000
 BUDGET = {"FILE_MAX_BYTES": "200000", "TURN_MAX_FILES": "4", "TURN_MAX_FILE_BYTES": "350000"}
