@@ -19,6 +19,7 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.harness import Bot, mention_event, message_event, now_ts
 from tests.support.bot import answers, start_bot, wait_answered
+from tests.support.wait import wait_until
 
 SLACK_ACK_SECONDS = 3.0
 
@@ -91,9 +92,7 @@ def assert_answered_once(slack: FakeSlack, model: ScriptedModel, prefix: str, co
     for text in mentions:
         assert answers(slack, text) == 1, text
     replies = [f"{prefix} {i}" for i in range(1, count, 2)]
-    deadline = time.monotonic() + 20
-    while replies[-1] not in user_texts(model, root) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: replies[-1] in user_texts(model, root), 20, f"{replies[-1]!r} asked", 0.05)
     history = user_texts(model, root)
     assert [history.count(text) for text in replies] == [1] * len(replies), history
     spots = [history.index(text) for text in replies]

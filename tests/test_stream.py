@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 from bot.jobs import session_id
@@ -18,6 +17,7 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import block_action, button_action
 from tests.harness import Bot, message_event, next_ts
 from tests.support.bot import personas_file, settle, slow
+from tests.support.wait import wait_until
 
 ANSWER = "Streaming answers arrive a few words at a time, " * 8
 
@@ -72,13 +72,13 @@ def test_answer_streams_in_batches_and_ends_as_the_stored_answer(make_bot, fake_
 
 
 def wait_for_streams(slack: FakeSlack, count: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [m for m in slack.streams.messages.values() if not m["streaming"]]
-        if len(done) >= count:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{count} finished streams expected; calls:\n{slack.summary()}")
+    def finished() -> bool:
+        return sum(not m["streaming"] for m in slack.streams.messages.values()) >= count
+
+    try:
+        wait_until(finished, timeout, f"{count} finished streams")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; calls:\n{slack.summary()}") from None
 
 
 def test_refused_streaming_falls_back_to_posting_and_is_not_retried(make_bot, fake_slack) -> None:

@@ -8,25 +8,26 @@ from pathlib import Path
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Bot, base_env
+from tests.support.wait import wait_until
 
 
 def settle(bot: Bot, timeout: float = 5) -> None:
-    """Wait until the worker has nothing queued or running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not bot.runtime.worker.busy and not bot.runtime.state.orphans():
-            time.sleep(0.2)
-            if not bot.runtime.worker.busy:
-                return
-        time.sleep(0.05)
-    raise AssertionError("worker did not settle")
+    """Wait until the worker has nothing queued or running (still so 0.2 s later); fail the
+    test if it has not settled within `timeout`."""
+
+    def quiet() -> bool:
+        if bot.runtime.worker.busy or bot.runtime.state.orphans():
+            return False
+        time.sleep(0.2)
+        return not bot.runtime.worker.busy
+
+    wait_until(quiet, timeout, "the worker to settle (nothing queued or running)", 0.05)
 
 
 def model_called(model: ScriptedModel, timeout: float = 5, count: int = 1) -> None:
-    """Wait until the model has been called `count` times (that turn is then running)."""
-    deadline = time.monotonic() + timeout
-    while len(model.calls) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
+    """Wait until the model has been called `count` times (that turn is then running); fail
+    the test if it has not been within `timeout`."""
+    wait_until(lambda: len(model.calls) >= count, timeout, f"{count} model call(s)")
 
 
 def start_bot(
@@ -86,8 +87,6 @@ def answers(slack: FakeSlack, text: str) -> int:
 
 
 def wait_answered(slack: FakeSlack, texts: tuple[str, ...], timeout: float = 20) -> None:
-    """Until each text has an answer (or the time is up: the caller's asserts then say)."""
+    """Until each text has an answer; fail the test if one has none within `timeout`."""
     for text in texts:
-        deadline = time.monotonic() + timeout
-        while answers(slack, text) == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda text=text: answers(slack, text), timeout, f"an answer to {text!r}", 0.05)
