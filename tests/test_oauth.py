@@ -33,15 +33,13 @@ from tests.support.oauth import (
     SCOPE,
     TEAM_A,
     TEAM_B,
-    _authorization,
+    authorization_of,
     base,
     get,
     lifecycle_event,
     oauth_env,
     start_install,
 )
-
-# A: a workspace of an Enterprise Grid org; B: an ordinary workspace (enterprise null)
 
 
 def install(bot: Bot, slack: FakeSlack, workspace: Workspace) -> str:
@@ -59,7 +57,7 @@ def install(bot: Bot, slack: FakeSlack, workspace: Workspace) -> str:
 def send(bot: Bot, workspace: Workspace, event: dict[str, Any]) -> tuple[int, str]:
     """A signed event from `workspace`, in the envelope shape Slack sends it."""
     body = event_callback(event, team_id=workspace.team_id)
-    body["authorizations"][0].update(_authorization(workspace))
+    body["authorizations"][0].update(authorization_of(workspace))
     return post_event(bot.url, SECRET, body)
 
 

@@ -37,6 +37,8 @@ def start_bot(
     redis_url: str,
     model: ScriptedModel,
 ) -> Bot:
+    """A started in-process bot on `redis_url` (a test's own server, or a proxy in front
+    of it) and the test's S3 bucket."""
     env = base_env(
         slack.base_url,
         SESSION_DIR=str(session_dir),

@@ -8,8 +8,6 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 TOKEN = "metrics-test-token"
-
-
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 

@@ -13,19 +13,12 @@ from tests.fakes.slack_payloads import load as load_payload
 from tests.harness import Bot, base_env
 
 CLIENT_ID = "1234567890.0987654321"
-
-
 COOKIE = "slack-app-oauth-state"
-
-
 SCOPE = ",".join(BOT_SCOPES)
-
-
+# A: a workspace of an Enterprise Grid org; B: an ordinary workspace (enterprise null)
 TEAM_A = Workspace(
     "TA0001", "xoxb-team-a", "UBOTA", "BBOTA", enterprise_id="EA0001", name="Alpha", scope=SCOPE
 )
-
-
 TEAM_B = Workspace("TB0002", "xoxb-team-b", "UBOTB", "BBOTB", name="Beta", scope=SCOPE)
 
 
@@ -71,7 +64,7 @@ def start_install(bot: Bot) -> str:
     return state
 
 
-def _authorization(workspace: Workspace) -> dict[str, Any]:
+def authorization_of(workspace: Workspace) -> dict[str, Any]:
     """An org-wide install is authorized for the org: `team_id` null (payload 16)."""
     org = workspace.is_enterprise_install
     return {
@@ -93,5 +86,5 @@ def lifecycle_event(name: str, workspace: Workspace, **event: Any) -> dict[str, 
     )
     body["event"].update(event)
     for authorization in body.get("authorizations", []):
-        authorization.update(_authorization(workspace))
+        authorization.update(authorization_of(workspace))
     return body

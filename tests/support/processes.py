@@ -14,8 +14,6 @@ from tests.fakes.slack_api import Call, FakeSlack
 from tests.processes import ROOT
 
 CHANNEL = "C1"
-
-
 ANSWER_TIMEOUT = 20.0
 
 

@@ -18,14 +18,8 @@ from tests.fakes.socket_server import FakeSocketMode
 from tests.harness import base_env
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
 APP_TOKEN = "xapp-test"
-
-
 BOT_TOKEN = base_env("")["SLACK_BOT_TOKEN"]
-
-
 EXIT_TIMEOUT = 15.0
 
 

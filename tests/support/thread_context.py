@@ -10,8 +10,6 @@ from bot.thread_context import ContextLimits, NameCache, ThreadReader
 from tests.fakes.slack_api import FakeSlack
 
 ROOT = "1700000100.000100"
-
-
 PEOPLE = {"U1": "Ada Lovelace", "U2": "grace"}
 
 
