@@ -32,30 +32,28 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
+import boto3
+import redis
+from slack_sdk import WebClient
+from strands import Agent
+from strands.agent.conversation_manager import SlidingWindowConversationManager
+from strands.session.file_session_manager import FileSessionManager
+from strands.session.s3_session_manager import S3SessionManager
+from strands.session.snapshot_session_manager import SnapshotSessionManager
+from strands.storage import S3Storage
 
-import boto3  # noqa: E402
-import redis  # noqa: E402
-from slack_sdk import WebClient  # noqa: E402
-from strands import Agent  # noqa: E402
-from strands.agent.conversation_manager import SlidingWindowConversationManager  # noqa: E402
-from strands.session.file_session_manager import FileSessionManager  # noqa: E402
-from strands.session.s3_session_manager import S3SessionManager  # noqa: E402
-from strands.session.snapshot_session_manager import SnapshotSessionManager  # noqa: E402
-from strands.storage import S3Storage  # noqa: E402
-
-from bot.agent.personas import Persona, Personas  # noqa: E402
-from bot.agent.turn import WINDOW_SIZE, prompt_for, run_turn  # noqa: E402
-from bot.jobs import Job  # noqa: E402
-from bot.store.memory_state import MemoryState  # noqa: E402
-from bot.store.redis_state import RedisState, connect  # noqa: E402
-from bot.store.sessions import SessionStore  # noqa: E402
-from tests.fakes.model import ScriptedModel  # noqa: E402
-from tests.fakes.redis_server import RedisServer  # noqa: E402
-from tests.fakes.s3_server import S3Server  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.harness import Bot, base_env, mention_event, message_event  # noqa: E402
+from bot.agent.personas import Persona, Personas
+from bot.agent.turn import WINDOW_SIZE, prompt_for, run_turn
+from bot.jobs import Job
+from bot.store.memory_state import MemoryState
+from bot.store.redis_state import RedisState, connect
+from bot.store.sessions import SessionStore
+from tests.fakes.model import ScriptedModel
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import S3Server
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import Bot, base_env, mention_event, message_event
 
 PERSONA = Persona(id="default", name="Assistant", system_prompt="You are terse.")
 QUESTION = "a question of about the usual length, asked in a thread " * 3

@@ -22,19 +22,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
-from soak_parts import MotoProcess  # noqa: E402
-
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
-from tests.fakes.redis_server import RedisServer  # noqa: E402
-from tests.fakes.s3_server import s3_client  # noqa: E402
-from tests.fakes.signing import post_event  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.fakes.slack_payloads import event_callback  # noqa: E402
-from tests.harness import SECRET, mention_event, next_ts  # noqa: E402
-from tests.processes import ROOT, BotProcess, bot_env  # noqa: E402
+from scripts.soak_parts import MotoProcess
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import s3_client
+from tests.fakes.signing import post_event
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import event_callback
+from tests.harness import SECRET, mention_event, next_ts
+from tests.processes import ROOT, BotProcess, bot_env
 
 
 def pct(values: list[float], q: float) -> float:

@@ -15,7 +15,6 @@ only; nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 import uuid
@@ -23,16 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
-from tests.fakes.redis_server import RedisServer  # noqa: E402
-from tests.fakes.s3_server import S3Server  # noqa: E402
-from tests.fakes.signing import post_event  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.fakes.slack_payloads import event_callback, mention_event  # noqa: E402
-from tests.harness import SECRET, next_ts  # noqa: E402
-from tests.processes import BotProcess, bot_env  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import S3Server
+from tests.fakes.signing import post_event
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import event_callback, mention_event
+from tests.harness import SECRET, next_ts
+from tests.processes import BotProcess, bot_env
 
 IDLE_GOAL_MB = 150.0  # per process
 PEAK_GOAL_MB = 300.0  # the whole group

@@ -14,17 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
-from tests.fakes.model import ScriptedModel  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.harness import Bot, base_env, mention_event, next_ts  # noqa: E402
+from tests.fakes.model import ScriptedModel
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import Bot, base_env, mention_event, next_ts
 
 ANSWER_CALLS = (
     "chat.startStream",

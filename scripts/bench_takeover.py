@@ -15,21 +15,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
-from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
-from tests.fakes.redis_server import RedisServer  # noqa: E402
-from tests.fakes.s3_server import S3Server  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.harness import mention_event, message_event, next_ts  # noqa: E402
-from tests.processes import BotProcess, bot_env  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import S3Server
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import mention_event, message_event, next_ts
+from tests.processes import BotProcess, bot_env
 
 
 def asked(fake: FakeOpenAI, text: str) -> int:

@@ -74,10 +74,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
-from scripts.soak_parts import (  # noqa: E402
+from scripts.soak_parts import (
     CHANNEL,
     Chaos,
     MotoProcess,
@@ -89,9 +88,9 @@ from scripts.soak_parts import (  # noqa: E402
     recovery_counts,
     settle,
 )
-from scripts.soak_redis import RedisChaos, Schedule, lost_causes  # noqa: E402
-from scripts.soak_report import report, verdict  # noqa: E402
-from tests.chaos_helpers import (  # noqa: E402
+from scripts.soak_redis import RedisChaos, Schedule, lost_causes
+from scripts.soak_report import report, verdict
+from tests.chaos_helpers import (
     Cluster,
     Courier,
     Ledger,
@@ -101,12 +100,12 @@ from tests.chaos_helpers import (  # noqa: E402
     overlapping,
     thread_key,
 )
-from tests.fakes.openai_server import FakeOpenAI, default_reply  # noqa: E402
-from tests.fakes.redis_server import RedisServer  # noqa: E402
-from tests.fakes.s3_server import s3_client  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.harness import mention_event, message_event, now_ts  # noqa: E402
-from tests.processes import bot_env  # noqa: E402
+from tests.fakes.openai_server import FakeOpenAI, default_reply
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import s3_client
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import mention_event, message_event, now_ts
+from tests.processes import bot_env
 
 MARKER = 999  # message number of the per-thread markers (not counted as messages)
 REMENTION_AFTER = 30.0  # s with nothing answered in a thread: its user mentions the bot again

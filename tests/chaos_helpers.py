@@ -33,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes._http import ServerThread
-from tests.fakes.openai_server import Request, default_reply, message_text
+from tests.fakes.openai_server import FakeOpenAI, Request, default_reply, message_text
 from tests.fakes.s3_server import FaultyProxy, _ProxyHandler
-from tests.fakes.slack_api import Call
+from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_payloads import event_callback
 from tests.processes import BotProcess
+from tests.support.wait import wait_until
 
 TOKEN = re.compile(r"[a-z]\d{3}m\d{3}-[0-9a-f]{6}")
 WINDOW_SIZE = 40  # bot.agent.turn.WINDOW_SIZE: longer histories are trimmed from the front
@@ -552,19 +553,6 @@ def answered_tokens(posts: list[Call], requests: list[Request]) -> set[str]:
     return {t for p in posts for t in asked(by_reply.get(p.params.get("text", ""), {}))}
 
 
-def wait_until(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 @contextlib.contextmanager
 def background(target: Callable[[], None], name: str) -> Any:
     """Run target in a daemon thread; re-raise its exception when the block ends."""
@@ -606,3 +594,18 @@ def run_parallel(targets: list[Callable[[], None]], timeout: float) -> None:
         raise errors[0]
     if any(w.is_alive() for w in workers):
         raise AssertionError(f"still running after {timeout}s")
+
+
+def wait_answered(
+    fake_slack: FakeSlack, fake_openai: FakeOpenAI, texts: list[str], timeout: float, what: str
+) -> None:
+    def done() -> bool:
+        answered = answered_tokens(
+            fake_slack.calls("chat.postMessage", False), list(fake_openai.requests)
+        )
+        return all(t in answered for t in texts)
+
+    wait_until(done, timeout, what, interval=0.1)
+
+
+MakeCluster = Callable[..., Cluster]

@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.chaos_helpers import Cluster, MakeCluster
 from tests.fakes.model import ScriptedModel
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.redis_cluster import RedisCluster
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import S3Server
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.socket_server import FakeSocketMode
 from tests.harness import Bot, base_env
+from tests.processes import BotProcess, bot_env
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +125,70 @@ def make_bot_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         )
         with Bot(env, ScriptedModel()) as bot:
             yield bot
+
+
+# --- the bot as processes (tests/processes.py, tests/support/socket_mode.py) ------------
+@pytest.fixture
+def socket_server() -> Iterator[FakeSocketMode]:
+    with FakeSocketMode() as server:
+        yield server
+
+
+@pytest.fixture
+def bots(
+    redis_url: str,
+    s3_env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    tmp_path: Path,
+) -> Iterator[Callable[..., BotProcess]]:
+    """`bots(name)` -> an unstarted BotProcess; all are stopped (or killed) at teardown."""
+    env = bot_env(fake_slack.base_url, redis_url, s3_env, fake_openai.base_url)
+    made: list[BotProcess] = []
+
+    def make(name: str, **extra: str) -> BotProcess:
+        bot = BotProcess(name, {**env, **extra}, tmp_path)
+        made.append(bot)
+        return bot
+
+    yield make
+    if fake_openai.block_until is not None:
+        fake_openai.block_until.set()  # never leave a worker hanging in a model call
+    for bot in made:
+        bot.terminate()  # all at once: each needs a moment to drain
+    for bot in made:
+        bot.cleanup()
+    for bot in made:  # shown by pytest only when the test failed
+        print(bot.log_tail())
+
+
+@pytest.fixture
+def make_cluster(
+    redis_url: str,
+    s3_env: dict[str, str],
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    tmp_path: Path,
+) -> Iterator[MakeCluster]:
+    """`make_cluster(size, redis=url, s3_endpoint=url)` -> started Cluster; all stopped at
+    teardown, their logs printed (pytest shows them when the test failed)."""
+    made: list[Cluster] = []
+
+    def make(size: int, redis: str | None = None, s3_endpoint: str | None = None) -> Cluster:
+        s3 = {**s3_env, **({"AWS_ENDPOINT_URL": s3_endpoint} if s3_endpoint else {})}
+        env = bot_env(
+            fake_slack.base_url, redis or redis_url, s3, fake_openai.base_url, LOG_LEVEL="INFO"
+        )
+        cluster = Cluster(env, tmp_path, size)
+        made.append(cluster)
+        return cluster.start()
+
+    yield make
+    fake_openai.delay = 0.0
+    if fake_openai.block_until is not None:
+        fake_openai.block_until.set()
+    for cluster in made:
+        cluster.cleanup()
+    for cluster in made:
+        print(cluster.events)
+        print(cluster.log_tails())

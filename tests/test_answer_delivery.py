@@ -15,7 +15,7 @@ from bot.slack_format import PART_CHARS
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Bot, now_ts
-from tests.listeners.test_events import settle
+from tests.support.bot import settle
 
 MAX_CALL_CHARS = 12_000  # markdown_text per call (docs.slack.dev/reference/methods/chat.*Stream)
 

@@ -19,27 +19,25 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.slack_format import fallback_text, split_parts
 from tests.chaos_helpers import (
-    Cluster,
     ContinueProxy,
     Courier,
     Delivery,
     Ledger,
+    MakeCluster,
     account,
-    answered_tokens,
     asked,
     background,
     make_token,
     model_id,
     run_parallel,
     thread_key,
-    wait_until,
+    wait_answered,
 )
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.redis_server import RedisServer
@@ -47,7 +45,8 @@ from tests.fakes.s3_server import FaultyProxy, S3Server
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback
 from tests.harness import mention_event, message_event, next_ts, now_ts
-from tests.processes import BotProcess, bot_env
+from tests.processes import BotProcess
+from tests.support.wait import wait_until
 
 CHANNEL = "C1"
 GRACEFUL_TIMEOUT = 30  # bot/gunicorn_conf.py
@@ -58,8 +57,6 @@ TURN_RETRIED = re.compile(rf"bot\.worker{CONTEXT}: session \S+: turn failed$", r
 # An S3 fault on the durable inbox's write refuses the delivery (500): Slack retries it.
 ACCEPT_REFUSED = re.compile(rf"bot\.runtime{CONTEXT}: could not queue ", re.MULTILINE)
 SEED = int(os.environ.get("CHAOS_SEED") or random.randrange(1 << 30))
-
-MakeCluster = Callable[..., Cluster]
 
 
 @pytest.fixture
@@ -79,38 +76,6 @@ def private_redis() -> Iterator[RedisServer]:
     """A Redis of this test's own, to restart (the session one is shared)."""
     with RedisServer() as server:
         yield server
-
-
-@pytest.fixture
-def make_cluster(
-    redis_url: str,
-    s3_env: dict[str, str],
-    fake_slack: FakeSlack,
-    fake_openai: FakeOpenAI,
-    tmp_path: Path,
-) -> Iterator[MakeCluster]:
-    """`make_cluster(size, redis=url, s3_endpoint=url)` -> started Cluster; all stopped at
-    teardown, their logs printed (pytest shows them when the test failed)."""
-    made: list[Cluster] = []
-
-    def make(size: int, redis: str | None = None, s3_endpoint: str | None = None) -> Cluster:
-        s3 = {**s3_env, **({"AWS_ENDPOINT_URL": s3_endpoint} if s3_endpoint else {})}
-        env = bot_env(
-            fake_slack.base_url, redis or redis_url, s3, fake_openai.base_url, LOG_LEVEL="INFO"
-        )
-        cluster = Cluster(env, tmp_path, size)
-        made.append(cluster)
-        return cluster.start()
-
-    yield make
-    fake_openai.delay = 0.0
-    if fake_openai.block_until is not None:
-        fake_openai.block_until.set()
-    for cluster in made:
-        cluster.cleanup()
-    for cluster in made:
-        print(cluster.events)
-        print(cluster.log_tails())
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -137,18 +102,6 @@ def send_markers(courier: Courier, ledger: Ledger, prefix: str) -> list[str]:
         assert delivery.acked, delivery
         markers.append(text)
     return markers
-
-
-def wait_answered(
-    fake_slack: FakeSlack, fake_openai: FakeOpenAI, texts: list[str], timeout: float, what: str
-) -> None:
-    def done() -> bool:
-        answered = answered_tokens(
-            fake_slack.calls("chat.postMessage", False), list(fake_openai.requests)
-        )
-        return all(t in answered for t in texts)
-
-    wait_until(done, timeout, what, interval=0.1)
 
 
 def requests_asking(fake_openai: FakeOpenAI, text: str) -> list[Any]:

@@ -9,7 +9,7 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy
 from tests.harness import Bot, base_env, mention_event, message_event, next_ts
-from tests.listeners.test_events import model_called
+from tests.support.bot import model_called
 
 
 def test_redis_down_at_ack_time_holds_the_message_until_it_is_back(fake_slack, session_dir) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -41,27 +39,10 @@ from tests.fakes.slack_payloads import (
     slack_file,
 )
 from tests.harness import Bot, next_ts
-from tests.listeners.test_events import settle
+from tests.support.bot import settle
+from tests.support.files import TOKEN, tiny_png
 
-TOKEN = "xoxb-test-token"  # the harness's bot token; the file server wants exactly this
 BEDROCK_DOC_NAME = re.compile(r"^(?!.*\s\s)[A-Za-z0-9\s\-()\[\]]{1,200}$")
-
-
-def tiny_png(width: int = 3, height: int = 2, rgb: tuple[int, int, int] = (200, 30, 90)) -> bytes:
-    """A valid RGB PNG, built from its spec: signature, IHDR, zlib'd scanlines, IEND."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))  # filter 0 per row
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit truecolour
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def tiny_pdf(text: str = "Q3 revenue: 42") -> bytes:

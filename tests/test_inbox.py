@@ -18,14 +18,7 @@ from bot.store.blobs import FileBlobs, S3Blobs
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Bot, base_env
-from tests.listeners.test_events import model_called, settle
-
-_seq = iter(range(1, 10**6))
-
-
-def now_ts(ago: float = 0) -> str:
-    """A Slack ts of now (the inbox replays by the message's time), unique per call."""
-    return f"{int(time.time() - ago)}.{next(_seq):06d}"
+from tests.support.bot import answers, model_called, now_ts, settle, wait_answered
 
 
 def turn(ts: str, thread: str = "1.0") -> Job:
@@ -67,21 +60,6 @@ def test_a_reset_id_carries_its_time() -> None:
     reset = reset_job("T1", "C1", "1.0", "U1", "C1")
     hour = time.strftime("%Y%m%d%H", time.gmtime())
     assert record_key(reset).startswith(f"inbox/{hour}/") or time.gmtime().tm_min == 0
-
-
-def answers(slack: FakeSlack, text: str) -> int:
-    return sum(
-        f"reply to: {text}" in call.params.get("text", "")
-        for call in slack.calls("chat.postMessage")
-    )
-
-
-def wait_answered(slack: FakeSlack, texts: tuple[str, ...], timeout: float = 20) -> None:
-    """Until each text has an answer (or the time is up: the caller's asserts then say)."""
-    for text in texts:
-        deadline = time.monotonic() + timeout
-        while answers(slack, text) == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
 
 
 def test_redis_flushed_mid_load_loses_nothing_and_doubles_nothing(

@@ -23,7 +23,7 @@ from bot import logs
 from bot.config import ConfigError, load
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.test_main import clean_env
+from tests.support.processes import clean_env
 
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "s3cr3t"}
 Lines = Callable[[], list[dict[str, Any]]]

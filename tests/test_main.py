@@ -15,6 +15,7 @@ import pytest
 from tests.fakes.ports import free_port
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import base_env
+from tests.support.processes import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTS = {
@@ -30,15 +31,6 @@ STARTS = {
     "Procfile worker": [sys.executable, "-m", "bot", "socket"],
     "Procfile turns": [sys.executable, "-m", "bot", "turns"],
 }
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "REDIS_", "SESSION_", "PERSONAS_", "MODEL_"))
-    }
-    return {**env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra}
 
 
 @pytest.mark.parametrize("start", list(STARTS), ids=list(STARTS))

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from wsgiref.util import setup_testing_defaults
 
 import pytest
 from prometheus_client import REGISTRY, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 from strands import Agent
 
 from bot import config, metrics_endpoint
@@ -31,41 +28,9 @@ from tests.fakes.s3_server import FaultyProxy
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import FILE_SNIPPET, slack_file
 from tests.harness import SECRET, Bot, base_env, mention_event, now_ts
-from tests.listeners.test_events import settle
-from tests.test_processes import wait_until
-from tests.test_stream import personas_file, slow
-
-TOKEN = "metrics-test-token"
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def parse(text: str) -> Samples:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def scrape(url: str, token: str | None = TOKEN) -> tuple[int, str]:
-    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, headers=headers), timeout=10
-        ) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
-
-
-def metrics_of(url: str) -> Samples:
-    status, text = scrape(url)
-    assert status == 200, (status, text)
-    return parse(text)
+from tests.support.bot import personas_file, settle, slow
+from tests.support.metrics import TOKEN, Samples, parse, value
+from tests.support.wait import wait_until
 
 
 def here() -> Samples:

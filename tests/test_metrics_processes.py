@@ -22,9 +22,9 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback
 from tests.harness import base_env, mention_event, message_event, now_ts
 from tests.processes import ROOT, BotProcess, bot_env
-from tests.test_metrics import TOKEN, Samples, metrics_of, scrape, value, wait_until
-from tests.test_socket_mode import bot_process, in_thread
-from tests.test_socket_mode import socket_server as socket_server  # noqa: F401 - fixture
+from tests.support.metrics import TOKEN, Samples, metrics_of, scrape, value
+from tests.support.socket_mode import bot_process, in_thread
+from tests.support.wait import wait_until
 
 
 def per_process(directory: Path, name: str, **labels: str) -> dict[str, float]:

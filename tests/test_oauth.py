@@ -3,19 +3,17 @@ Web API call (also from the turns worker), separate sessions, and uninstall / re
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import boto3
 import pytest
 
-from bot.installations import BOT_SCOPES
 from bot.jobs import Job, session_id
 from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
@@ -28,60 +26,20 @@ from tests.fakes.slack_payloads import (
     mention_event,
     slack_file,
 )
-from tests.fakes.slack_payloads import load as load_payload
 from tests.harness import SECRET, Bot, base_env, next_ts, now_ts
-from tests.listeners.test_events import model_called, settle
-
-CLIENT_ID = "1234567890.0987654321"
-COOKIE = "slack-app-oauth-state"
-SCOPE = ",".join(BOT_SCOPES)
-# A: a workspace of an Enterprise Grid org; B: an ordinary workspace (enterprise null)
-TEAM_A = Workspace(
-    "TA0001", "xoxb-team-a", "UBOTA", "BBOTA", enterprise_id="EA0001", name="Alpha", scope=SCOPE
+from tests.support.bot import model_called, settle
+from tests.support.oauth import (
+    CLIENT_ID,
+    SCOPE,
+    TEAM_A,
+    TEAM_B,
+    authorization_of,
+    base,
+    get,
+    lifecycle_event,
+    oauth_env,
+    start_install,
 )
-TEAM_B = Workspace("TB0002", "xoxb-team-b", "UBOTB", "BBOTB", name="Beta", scope=SCOPE)
-
-
-def oauth_env(slack: FakeSlack, **extra: str) -> dict[str, str]:
-    return base_env(
-        slack.base_url,
-        SLACK_BOT_TOKEN="",
-        SLACK_CLIENT_ID=CLIENT_ID,
-        SLACK_CLIENT_SECRET="client-secret",
-        **extra,
-    )
-
-
-def get(url: str, cookie: str | None = None) -> tuple[int, http.client.HTTPMessage, str]:
-    """One GET, redirects not followed (the browser would go on to slack.com)."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        connection.request("GET", path, headers={"Cookie": f"{COOKIE}={cookie}"} if cookie else {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read().decode()
-    finally:
-        connection.close()
-
-
-def base(bot: Bot) -> str:
-    return bot.url.removesuffix("/slack/events")
-
-
-def start_install(bot: Bot) -> str:
-    """GET /slack/install: a state cookie and a redirect to Slack's authorize page."""
-    status, headers, _ = get(f"{base(bot)}/slack/install")
-    assert status == 302, status
-    location = urlsplit(headers["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == (
-        "https://slack.com/oauth/v2/authorize"
-    )
-    query = parse_qs(location.query)
-    assert query["client_id"] == [CLIENT_ID] and query["scope"] == [SCOPE]
-    state = query["state"][0]
-    assert f"{COOKIE}={state}" in headers["Set-Cookie"]
-    return state
 
 
 def install(bot: Bot, slack: FakeSlack, workspace: Workspace) -> str:
@@ -99,34 +57,8 @@ def install(bot: Bot, slack: FakeSlack, workspace: Workspace) -> str:
 def send(bot: Bot, workspace: Workspace, event: dict[str, Any]) -> tuple[int, str]:
     """A signed event from `workspace`, in the envelope shape Slack sends it."""
     body = event_callback(event, team_id=workspace.team_id)
-    body["authorizations"][0].update(_authorization(workspace))
+    body["authorizations"][0].update(authorization_of(workspace))
     return post_event(bot.url, SECRET, body)
-
-
-def _authorization(workspace: Workspace) -> dict[str, Any]:
-    """An org-wide install is authorized for the org: `team_id` null (payload 16)."""
-    org = workspace.is_enterprise_install
-    return {
-        "enterprise_id": workspace.enterprise_id,
-        "user_id": workspace.bot_user_id,
-        "team_id": None if org else workspace.team_id,
-        "is_enterprise_install": org,
-    }
-
-
-def lifecycle_event(name: str, workspace: Workspace, **event: Any) -> dict[str, Any]:
-    """Stored body `name` (app_uninstalled, tokens_revoked) for `workspace`: ids changed."""
-    body = load_payload(name)
-    body.update(
-        team_id=workspace.team_id,
-        enterprise_id=workspace.enterprise_id,
-        event_time=int(time.time()),
-        event_id=f"Ev{time.time_ns()}",
-    )
-    body["event"].update(event)
-    for authorization in body.get("authorizations", []):
-        authorization.update(_authorization(workspace))
-    return body
 
 
 def mention(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import Counter
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +22,8 @@ from tests.fakes.signing import _post, sign
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import PAYLOADS, raw_body
 from tests.harness import SECRET, Bot
-from tests.listeners.test_events import settle
+from tests.support.bot import settle
+from tests.support.wait import wait_until
 
 META: dict[str, dict[str, Any]] = json.loads((PAYLOADS / "meta.json").read_text())
 BOT_USER = "U0BOT"  # the bot user id the stored bodies mention
@@ -65,13 +65,6 @@ def real_slack_bot(make_bot, fake_slack: FakeSlack, model: ScriptedModel) -> Bot
     return make_bot(model)
 
 
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_every_real_payload_is_acked_and_handled_as_slack_means_it(
     make_bot, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -89,10 +82,16 @@ def test_every_real_payload_is_acked_and_handled_as_slack_means_it(
             where = place(name)
             expected[where] += 1
             want = expected[where]
-            wait_until(lambda where=where, want=want: answers(fake_slack)[where] >= want)
+            wait_until(
+                lambda where=where, want=want: answers(fake_slack)[where] >= want,
+                what=f"{want} answer(s) in {where}",
+            )
         elif expect == "reset":
             before = len(fake_slack.calls("chat.postEphemeral"))
-            wait_until(lambda b=before: len(fake_slack.calls("chat.postEphemeral")) > b)
+            wait_until(
+                lambda b=before: len(fake_slack.calls("chat.postEphemeral")) > b,
+                what="an ephemeral answer",
+            )
             settle(bot)
             expected = answers(fake_slack)  # the reset's note in the thread
         elif expect == "challenge":
@@ -251,5 +250,5 @@ def test_org_wide_install_keeps_one_session_across_events_and_shortcuts(
     reply["event"].update(ts="1726133799.000100", event_ts="1726133799.000100")
     reply["event_id"] = "Ev0CORP047b"
     assert post(json.dumps(reply))[0] == 200
-    wait_until(lambda: len(model.calls) == 3)
+    wait_until(lambda: len(model.calls) == 3, what="3 model calls")
     assert len(model.calls[-1]["messages"]) == 1  # the shortcut reset that same session

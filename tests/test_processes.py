@@ -14,54 +14,21 @@ coalesced into a neighbour's (an extra text in that model request).
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.fakes.openai_server import FakeOpenAI, message_text
-from tests.fakes.slack_api import Call, FakeSlack
+from tests.fakes.slack_api import FakeSlack
 from tests.harness import mention_event, message_event, next_ts
-from tests.processes import ROOT, BotProcess, bot_env, start_all, stop_all
-
-CHANNEL = "C1"
-ANSWER_TIMEOUT = 20.0
+from tests.processes import BotProcess, start_all, stop_all
+from tests.support.processes import ANSWER_TIMEOUT, CHANNEL, in_thread, start_turns, wait_posts
+from tests.support.wait import wait_until
 
 Factory = Callable[..., BotProcess]
-
-
-@pytest.fixture
-def bots(
-    redis_url: str,
-    s3_env: dict[str, str],
-    fake_slack: FakeSlack,
-    fake_openai: FakeOpenAI,
-    tmp_path: Path,
-) -> Iterator[Factory]:
-    """`bots(name)` -> an unstarted BotProcess; all are stopped (or killed) at teardown."""
-    env = bot_env(fake_slack.base_url, redis_url, s3_env, fake_openai.base_url)
-    made: list[BotProcess] = []
-
-    def make(name: str, **extra: str) -> BotProcess:
-        bot = BotProcess(name, {**env, **extra}, tmp_path)
-        made.append(bot)
-        return bot
-
-    yield make
-    if fake_openai.block_until is not None:
-        fake_openai.block_until.set()  # never leave a worker hanging in a model call
-    for bot in made:
-        bot.terminate()  # all at once: each needs a moment to drain
-    for bot in made:
-        bot.cleanup()
-    for bot in made:  # shown by pytest only when the test failed
-        print(bot.log_tail())
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -87,10 +54,6 @@ def first_user_text(body: dict[str, Any]) -> str:
     return users[0] if users else ""
 
 
-def in_thread(thread_ts: str, channel: str = CHANNEL) -> Callable[[Call], bool]:
-    return lambda c: c.params.get("channel") == channel and c.params.get("thread_ts") == thread_ts
-
-
 def posts(fake_slack: FakeSlack, thread_ts: str) -> list[str]:
     return [
         c.params.get("text", "")
@@ -99,26 +62,9 @@ def posts(fake_slack: FakeSlack, thread_ts: str) -> list[str]:
     ]
 
 
-def wait_posts(
-    fake_slack: FakeSlack, thread_ts: str, count: int, timeout: float = ANSWER_TIMEOUT
-) -> list[str]:
-    calls = fake_slack.wait_for("chat.postMessage", in_thread(thread_ts), count, timeout)
-    return [c.params.get("text", "") for c in calls]
-
-
 def requests_asking(fake_openai: FakeOpenAI, text: str) -> list[dict[str, Any]]:
     """Model requests whose newest user message contains `text`."""
     return [body for body in fake_openai.bodies() if text in last_user_text(body)]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def assert_well_formed(body: dict[str, Any]) -> None:
@@ -371,15 +317,3 @@ def test_accept_only_web_and_a_turns_process_split_the_work(
     finally:
         turns.send_signal(signal.SIGTERM)
         assert turns.wait(30) == 0
-
-
-def start_turns(env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
-    log = open(log_dir / "turns.log", "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "turns"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )

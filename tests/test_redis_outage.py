@@ -17,8 +17,9 @@ from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.harness import Bot, base_env, mention_event, message_event, now_ts
-from tests.test_inbox import answers, wait_answered
+from tests.harness import Bot, mention_event, message_event, now_ts
+from tests.support.bot import answers, start_bot, wait_answered
+from tests.support.wait import wait_until
 
 SLACK_ACK_SECONDS = 3.0
 
@@ -28,23 +29,6 @@ def redis_server() -> Iterator[RedisServer]:
     """A server of this test's own: it is paused and proxied."""
     with RedisServer() as server:
         yield server
-
-
-def start_bot(
-    slack: FakeSlack,
-    s3_env: dict[str, str],
-    session_dir: Path,
-    redis_url: str,
-    model: ScriptedModel,
-) -> Bot:
-    env = base_env(
-        slack.base_url,
-        SESSION_DIR=str(session_dir),
-        REDIS_URL=redis_url,
-        SESSION_BUCKET=s3_env["SESSION_BUCKET"],
-        SESSION_PREFIX="bot/",
-    )
-    return Bot(env, model).start()
 
 
 def acked(bot: Bot, event: dict, event_id: str, retry: int = 0) -> float:
@@ -108,9 +92,7 @@ def assert_answered_once(slack: FakeSlack, model: ScriptedModel, prefix: str, co
     for text in mentions:
         assert answers(slack, text) == 1, text
     replies = [f"{prefix} {i}" for i in range(1, count, 2)]
-    deadline = time.monotonic() + 20
-    while replies[-1] not in user_texts(model, root) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: replies[-1] in user_texts(model, root), 20, f"{replies[-1]!r} asked", 0.05)
     history = user_texts(model, root)
     assert [history.count(text) for text in replies] == [1] * len(replies), history
     spots = [history.index(text) for text in replies]

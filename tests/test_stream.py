@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 from bot.jobs import session_id
@@ -17,17 +16,14 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import block_action, button_action
 from tests.harness import Bot, message_event, next_ts
-from tests.listeners.test_events import settle
+from tests.support.bot import personas_file, settle, slow
+from tests.support.wait import wait_until
 
 ANSWER = "Streaming answers arrive a few words at a time, " * 8
 
 
 def streaming_bot(make_bot, model: ScriptedModel, **env: str) -> Bot:
     return make_bot(model, STREAMING="on", **env)
-
-
-def slow(*replies, chars: int = 8, delay: float = 0.02, **kw) -> ScriptedModel:
-    return ScriptedModel(list(replies), token_chars=chars, token_delay=delay, **kw)
 
 
 def message_of(slack: FakeSlack, thread_ts: str) -> dict:
@@ -76,13 +72,13 @@ def test_answer_streams_in_batches_and_ends_as_the_stored_answer(make_bot, fake_
 
 
 def wait_for_streams(slack: FakeSlack, count: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [m for m in slack.streams.messages.values() if not m["streaming"]]
-        if len(done) >= count:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{count} finished streams expected; calls:\n{slack.summary()}")
+    def finished() -> bool:
+        return sum(not m["streaming"] for m in slack.streams.messages.values()) >= count
+
+    try:
+        wait_until(finished, timeout, f"{count} finished streams")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; calls:\n{slack.summary()}") from None
 
 
 def test_refused_streaming_falls_back_to_posting_and_is_not_retried(make_bot, fake_slack) -> None:
@@ -132,26 +128,6 @@ def test_expired_stream_is_finished_with_an_update_of_the_same_message(
         if c["type"] == "task_update"
     ]
     assert tasks and tasks[0]["title"] == "calculator"
-
-
-_PERSONA = """
-[[persona]]
-id = "calc"
-name = "Calc"
-system_prompt = "You compute."
-tools = ["calculator"]
-icon_emoji = ":abacus:"
-
-[[persona]]
-id = "other"
-system_prompt = "You are another."
-"""
-
-
-def personas_file(directory: Path) -> str:
-    path = directory / "personas.toml"
-    path.write_text(_PERSONA)
-    return str(path)
 
 
 def test_tool_runs_show_as_tasks_and_persona_identity_is_on_the_stream(

@@ -23,7 +23,7 @@ from tests.fakes.otlp_collector import OTLPCollector, Span
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import mention_event, message_event, next_ts
 from tests.processes import BotProcess, bot_env
-from tests.test_processes import start_turns, wait_posts
+from tests.support.processes import start_turns, wait_posts
 
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "s3cr3t"}
 PERSONAS = """

@@ -26,7 +26,6 @@ from bot.thread_context import (
     HEADER,
     ContextLimits,
     NameCache,
-    ThreadReader,
     consumed,
     notes_text,
     pending_notes,
@@ -36,10 +35,8 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_payloads import load
 from tests.harness import base_env, next_ts
-from tests.listeners.test_events import settle
-
-ROOT = "1700000100.000100"
-PEOPLE = {"U1": "Ada Lovelace", "U2": "grace"}
+from tests.support.bot import settle
+from tests.support.thread_context import PEOPLE, ROOT, reader, ts_at
 
 
 def person(user: str, text: str, ts: str) -> dict[str, Any]:
@@ -53,10 +50,6 @@ def stored(name: str, ts: str, **changes: Any) -> dict[str, Any]:
     for key in ("channel", "event_ts", "channel_type"):
         event.pop(key, None)
     return event | {"ts": ts, "thread_ts": ROOT} | changes
-
-
-def ts_at(i: int) -> str:
-    return f"1700000{100 + i:03d}.000{i:03d}"
 
 
 def thread() -> list[dict[str, Any]]:
@@ -135,11 +128,6 @@ def serve(
 
     slack.set_response("conversations.replies", replies)
     slack.set_response("users.info", users)
-
-
-def reader(slack: FakeSlack, client: WebClient | None = None, **kw: Any) -> ThreadReader:
-    client = client or WebClient(token="xoxb-test", base_url=slack.base_url)
-    return ThreadReader(client, kw.pop("limits", ContextLimits()), names=NameCache(), **kw)
 
 
 def test_reads_every_page_names_authors_once_and_keeps_the_newest(fake_slack) -> None:

@@ -25,7 +25,7 @@ from bot.stream import AnswerStream
 from tests.fakes.model import ScriptedModel
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.listeners.test_events import settle
+from tests.support.bot import settle
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SDKS = ("openai", "anthropic", "strands.models.openai", "strands.models.anthropic")

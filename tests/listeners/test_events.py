@@ -13,6 +13,7 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import load
 from tests.harness import Bot, mention_event, message_event, next_ts
+from tests.support.bot import model_called, settle
 
 
 def posts(slack: FakeSlack, thread_ts: str | None = None) -> list[str]:
@@ -21,25 +22,6 @@ def posts(slack: FakeSlack, thread_ts: str | None = None) -> list[str]:
         for c in slack.calls("chat.postMessage")
         if thread_ts is None or c.params.get("thread_ts") == thread_ts
     ]
-
-
-def settle(bot: Bot, timeout: float = 5) -> None:
-    """Wait until the worker has nothing queued or running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not bot.runtime.worker.busy and not bot.runtime.state.orphans():
-            time.sleep(0.2)
-            if not bot.runtime.worker.busy:
-                return
-        time.sleep(0.05)
-    raise AssertionError("worker did not settle")
-
-
-def model_called(model: ScriptedModel, timeout: float = 5, count: int = 1) -> None:
-    """Wait until the model has been called `count` times (that turn is then running)."""
-    deadline = time.monotonic() + timeout
-    while len(model.calls) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 def test_mention_is_answered_in_a_thread_and_replies_remember(make_bot, fake_slack) -> None:

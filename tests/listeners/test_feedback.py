@@ -26,20 +26,14 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_payloads import block_action, button_action, feedback_action
 from tests.harness import Bot, mention_event, message_event, next_ts
-from tests.listeners.test_events import settle
-
-
-def wait_until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+from tests.support.bot import settle
+from tests.support.wait import wait_until
 
 
 def busy_thread(bot: Bot, model: ScriptedModel) -> dict:
     """A thread whose first answer is being computed (the model waits for its gate)."""
     root = bot.mention("write a long essay")
-    wait_until(lambda: model.calls)
+    wait_until(lambda: model.calls, 5, "the first model call")
     return root
 
 

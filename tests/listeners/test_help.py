@@ -12,7 +12,7 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import load
 from tests.harness import Bot, message_event, next_ts
-from tests.listeners.test_events import settle
+from tests.support.bot import settle
 
 PERSONAS = """
 [[persona]]

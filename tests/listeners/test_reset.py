@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakes.model import ScriptedModel
 from tests.harness import message_event, next_ts, now_ts
+from tests.support.wait import wait_until
 
 
 def permalink(channel: str, ts: str) -> str:
@@ -161,9 +162,7 @@ def test_reset_waits_for_the_running_turn_and_is_acked_fast(make_bot, fake_slack
     model = ScriptedModel(block_until=gate)
     bot = make_bot(model)
     roots = [bot.mention(f"slow {i}")["ts"] for i in range(70)]  # more than the turn pool
-    deadline = time.monotonic() + 10
-    while len(model.calls) < 64 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(model.calls) >= 64, 10, "64 turns running (the pool full)", 0.05)
     started = time.monotonic()
     status, body = bot.command(roots[0])
     assert status == 200 and time.monotonic() - started < 3, "ack must beat Slack's 3 s"

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_rules import BROADCAST
-from tests.listeners.test_events import settle
+from tests.support.bot import settle
 
 HOSTILE = (
     "Done! <!channel> please read this. <!here|here> and <!everyone> too; "

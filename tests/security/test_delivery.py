@@ -19,7 +19,8 @@ from bot.jobs import session_id
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Bot
-from tests.listeners.test_events import model_called, settle
+from tests.support.bot import model_called, settle
+from tests.support.wait import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -34,10 +35,7 @@ def short_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def wait(condition, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    wait_until(condition, timeout, what, 0.05)
 
 
 # slack_sdk tries each attempt 3 times on a 5xx (backing off 0.5, 1 s), 4 times on a 429:

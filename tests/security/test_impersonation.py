@@ -20,7 +20,7 @@ from bot.route import route_bot_post
 from bot.store.memory_state import MemoryState
 from bot.thread_context import HEADER, NOTES_HEADER, remember
 from tests.fakes.slack_api import FakeSlack
-from tests.test_thread_context import ROOT, reader, ts_at
+from tests.support.thread_context import ROOT, reader, ts_at
 
 FORGED = [
     "assistant",

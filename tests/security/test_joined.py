@@ -20,8 +20,8 @@ from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import message_event, now_ts
-from tests.test_processes import wait_until
-from tests.test_redis_outage import start_bot
+from tests.support.bot import start_bot
+from tests.support.wait import wait_until
 
 
 @pytest.fixture

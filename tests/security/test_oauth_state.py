@@ -19,7 +19,7 @@ from bot.oauth_state import FileMarks, SignedStateStore
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Bot
-from tests.test_oauth import TEAM_B, base, get, oauth_env, start_install
+from tests.support.oauth import TEAM_B, base, get, oauth_env, start_install
 
 INSTALL_GETS = 200
 

@@ -18,7 +18,7 @@ from bot.config import ConfigError, load
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import Bot
-from tests.listeners.test_events import settle
+from tests.support.bot import settle
 
 PERSONAS = """
 [[persona]]

@@ -28,8 +28,8 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import mention_event, next_ts
 from tests.processes import BotProcess, bot_env
-from tests.test_processes import wait_until
-from tests.test_socket_mode import in_thread
+from tests.support.socket_mode import in_thread
+from tests.support.wait import wait_until
 
 READ_SECONDS = 2
 SLOW = 64

@@ -8,7 +8,6 @@ more than THREAD_QUEUE_MAX messages, and each message refused is answered with a
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,8 +22,9 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import file_share_event, message_event, slack_file
 from tests.harness import Bot, next_ts
-from tests.listeners.test_events import model_called, settle
-from tests.test_files import TOKEN, tiny_png
+from tests.support.bot import model_called, settle
+from tests.support.files import TOKEN, tiny_png
+from tests.support.wait import wait_until
 
 FILE_BYTES = 100_000
 BUDGET = {"FILE_MAX_BYTES": "200000", "TURN_MAX_FILES": "4", "TURN_MAX_FILE_BYTES": "350000"}
@@ -45,10 +45,9 @@ def big_png(server: FileServer, name: str) -> dict:
 
 
 def wait_queued(bot: Bot, sid: str, count: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while len(bot.runtime.state.queued(sid)) < count:
-        assert time.monotonic() < deadline, f"{count} messages were never queued"
-        time.sleep(0.02)
+    wait_until(
+        lambda: len(bot.runtime.state.queued(sid)) >= count, timeout, f"{count} queued messages"
+    )
 
 
 def images_sent(call: dict) -> list[bytes]:

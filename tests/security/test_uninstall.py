@@ -18,8 +18,8 @@ from tests.fakes.signing import post_event
 from tests.fakes.slack_api import FakeSlack, Workspace
 from tests.fakes.slack_payloads import event_callback, load, mention_event, message_event
 from tests.harness import SECRET, Bot, now_ts
-from tests.listeners.test_events import settle
-from tests.test_oauth import lifecycle_event
+from tests.support.bot import settle
+from tests.support.oauth import lifecycle_event
 
 GONE, STAYS = Workspace("T1", "xoxb-test-token"), Workspace("T2", "xoxb-test-token")
 

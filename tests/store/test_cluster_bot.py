@@ -14,8 +14,7 @@ from bot.store.redis_keys import shard
 from tests.fakes.model import ScriptedModel
 from tests.fakes.redis_cluster import RedisCluster
 from tests.fakes.slack_api import FakeSlack
-from tests.listeners.test_events import model_called, settle
-from tests.test_inbox import answers, now_ts, wait_answered
+from tests.support.bot import answers, model_called, now_ts, settle, wait_answered
 
 
 @pytest.fixture

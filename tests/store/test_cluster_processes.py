@@ -16,18 +16,15 @@ import pytest
 
 from bot.jobs import session_id
 from bot.store.redis_keys import shard
-from tests.chaos_helpers import Courier, Ledger, account, make_token, run_parallel
+from tests.chaos_helpers import Courier, Ledger, account, make_token, run_parallel, wait_answered
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.redis_cluster import RedisCluster
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import mention_event, message_event, now_ts
 from tests.test_chaos import (  # noqa: F401 - collected here, on the cluster
-    make_cluster,
     test_slack_retries_on_other_processes_are_answered_once,
-    wait_answered,
 )
 from tests.test_processes import (  # noqa: F401 - collected here, on the cluster
-    bots,
     test_memory_across_two_worker_processes,
     test_simultaneous_messages_in_one_thread_on_two_processes,
     test_thread_mention_delivered_as_app_mention_and_message_is_answered_once,

@@ -18,7 +18,7 @@ from bot.store import lifecycle
 from bot.store.blobs import FileBlobs, S3Blobs
 from tests.fakes.model import ScriptedModel
 from tests.harness import Bot, base_env, now_ts
-from tests.test_processes import wait_until
+from tests.support.wait import wait_until
 
 DAY = 86400
 
