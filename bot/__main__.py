@@ -1,6 +1,6 @@
 """`python -m bot [http|socket|turns]` — socket mode when SLACK_APP_TOKEN is set, else HTTP;
-`turns` runs only the turn workers (see bot/turns.py); `lifecycle` prints the S3 lifecycle
-rule for this configuration (bot/store/lifecycle.py)."""
+`turns` runs only the turn workers (see bot/serve/turns_only.py); `lifecycle` prints the S3
+lifecycle rule for this configuration (bot/store/lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ def main() -> None:
     default = "socket" if os.environ.get("SLACK_APP_TOKEN") else "http"
     mode = sys.argv[1] if len(sys.argv) > 1 else default
     if mode == "socket":
-        from bot.socket_mode import main as socket_main
+        from bot.serve.socket_mode import main as socket_main
 
         socket_main()
     elif mode == "turns":
-        from bot.turns import main as turns_main
+        from bot.serve.turns_only import main as turns_main
 
         turns_main()
     elif mode == "lifecycle":
@@ -29,10 +29,15 @@ def main() -> None:
     elif mode == "http":
         from gunicorn.app.wsgiapp import run
 
-        from bot.config import load_or_exit
+        from bot.config.settings import load_or_exit
 
         load_or_exit(socket_mode=False)  # before gunicorn: one clear error, no reboot loop
-        sys.argv = ["gunicorn", "-c", "python:bot.gunicorn_conf", "bot.web:create_app()"]
+        sys.argv = [
+            "gunicorn",
+            "-c",
+            "python:bot.serve.gunicorn_conf",
+            "bot.serve.web:create_app()",
+        ]
         run()
     else:
         sys.exit(

@@ -13,7 +13,7 @@ _TIME = re.compile(r"\d{9,}(\.\d+)?")
 
 
 def message_time(ts: str) -> float | None:
-    """The time in a Slack ts, or in another id (bot.reset's `reset-<time>-<uuid>`)."""
+    """The time in a Slack ts, or in another id (bot.intake.reset's `reset-<time>-<uuid>`)."""
     found = _TIME.search(ts)
     return float(found.group()) if found else None
 
@@ -49,14 +49,14 @@ class Job:
     reply_in_thread: bool = True
     requested_in: str | None = None  # channel where a reset was requested (for the ephemeral)
     user_team: str = ""  # the author's workspace (streams in channels need it; Slack Connect)
-    # Slack files attached to the message: a few fields each (bot.files.slack_files).
+    # Slack files attached to the message: a few fields each (bot.turns.files.slack_files).
     files: tuple[dict[str, Any], ...] = field(default=(), hash=False)
-    # Queued again from the durable inbox (bot.inbox): it may have been handled already.
+    # Queued again from the durable inbox (bot.store.inbox): it may have been handled already.
     replayed: bool = False
-    # Tracing only (bot.telemetry): the accept span's W3C trace context and when it was
+    # Tracing only (bot.obs.telemetry): the accept span's W3C trace context and when it was
     # queued, so the turn, maybe in another process, continues the Slack event's trace.
     trace: dict[str, str] = field(default_factory=dict, hash=False)
-    # The installation, with OAuth (bot.slack_clients): its enterprise (Grid) and whether it
+    # The installation, with OAuth (bot.slack.clients): its enterprise (Grid) and whether it
     # is org-wide; `team` is then the org. Empty in single-token mode.
     enterprise: str = ""
     org_install: bool = False

@@ -53,7 +53,7 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import S3Server
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import Bot, base_env, mention_event, message_event
+from tests.support.harness import Bot, base_env, mention_event, message_event
 
 PERSONA = Persona(id="default", name="Assistant", system_prompt="You are terse.")
 QUESTION = "a question of about the usual length, asked in a thread " * 3

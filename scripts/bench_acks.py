@@ -31,8 +31,8 @@ from tests.fakes.s3_server import s3_client
 from tests.fakes.signing import post_event
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback
-from tests.harness import SECRET, mention_event, next_ts
-from tests.processes import ROOT, BotProcess, bot_env
+from tests.support.bot_process import ROOT, BotProcess, bot_env
+from tests.support.harness import SECRET, mention_event, next_ts
 
 
 def pct(values: list[float], q: float) -> float:

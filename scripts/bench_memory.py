@@ -30,8 +30,8 @@ from tests.fakes.s3_server import S3Server
 from tests.fakes.signing import post_event
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback, mention_event
-from tests.harness import SECRET, next_ts
-from tests.processes import BotProcess, bot_env
+from tests.support.bot_process import BotProcess, bot_env
+from tests.support.harness import SECRET, next_ts
 
 IDLE_GOAL_MB = 150.0  # per process
 PEAK_GOAL_MB = 300.0  # the whole group

@@ -22,7 +22,7 @@ import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py
 
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import Bot, base_env, mention_event, next_ts
+from tests.support.harness import Bot, base_env, mention_event, next_ts
 
 ANSWER_CALLS = (
     "chat.startStream",

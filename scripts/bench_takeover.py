@@ -27,8 +27,8 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import S3Server
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import mention_event, message_event, next_ts
-from tests.processes import BotProcess, bot_env
+from tests.support.bot_process import BotProcess, bot_env
+from tests.support.harness import mention_event, message_event, next_ts
 
 
 def asked(fake: FakeOpenAI, text: str) -> int:

@@ -7,7 +7,7 @@
                                   [--redis-outage 1 5] [--redis-outages 0] [--streaming]
 
 Starts its own redis-server, moto S3 server (a subprocess), fake Slack Web API and fake
-OpenAI server (tests/fakes), then N gunicorn processes of the bot (tests/processes.py, one
+OpenAI server (tests/fakes), then N gunicorn processes of the bot (tests/support/bot_process.py, one
 worker each, LOCK_TTL_SECONDS=3). Users start threads with a mention and keep replying with
 think times, sometimes double-texting before the answer arrives; every delivery goes to a
 random live process and is retried like Slack (same event_id, X-Slack-Retry-Num, up to 3
@@ -90,7 +90,12 @@ from scripts.soak_parts import (
 )
 from scripts.soak_redis import RedisChaos, Schedule, lost_causes
 from scripts.soak_report import report, verdict
-from tests.chaos_helpers import (
+from tests.fakes.openai_server import FakeOpenAI, default_reply
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import s3_client
+from tests.fakes.slack_api import FakeSlack
+from tests.support.bot_process import bot_env
+from tests.support.chaos import (
     Cluster,
     Courier,
     Ledger,
@@ -100,12 +105,7 @@ from tests.chaos_helpers import (
     overlapping,
     thread_key,
 )
-from tests.fakes.openai_server import FakeOpenAI, default_reply
-from tests.fakes.redis_server import RedisServer
-from tests.fakes.s3_server import s3_client
-from tests.fakes.slack_api import FakeSlack
-from tests.harness import mention_event, message_event, now_ts
-from tests.processes import bot_env
+from tests.support.harness import mention_event, message_event, now_ts
 
 MARKER = 999  # message number of the per-thread markers (not counted as messages)
 REMENTION_AFTER = 30.0  # s with nothing answered in a thread: its user mentions the bot again

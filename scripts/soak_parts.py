@@ -16,12 +16,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.chaos_helpers import Cluster, Ledger, asked
 from tests.fakes._http import FakeHTTPServer
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.ports import free_port
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_view import MessageView, is_stale
+from tests.support.chaos import Cluster, Ledger, asked
 
 CHANNEL = "C1"
 
@@ -139,7 +139,7 @@ class Observer:
     def answers(self) -> list[Call]:
         """What the threads show at the end, one chat.postMessage-like call per visible
         finished bot message (a message updated in place or deleted and posted anew counts
-        once), at the time it was first seen so, for tests.chaos_helpers.account."""
+        once), at the time it was first seen so, for tests.support.chaos.account."""
         self.poll()
         calls = [
             Call(

@@ -20,8 +20,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tests.chaos_helpers import Cluster, Delivery
 from tests.fakes.redis_server import STOP_MODES, RedisServer
+from tests.support.chaos import Cluster, Delivery
 
 HOW = {
     "kill": "SIGKILL",
@@ -208,7 +208,7 @@ def _line(title: str, faults: list[Outage]) -> str:
     return line + ")"
 
 
-# bot log lines (bot/runtime.py) saying what became of a message, by its ts
+# bot log lines (bot/serve/runtime.py) saying what became of a message, by its ts
 _QUEUED = re.compile(r" (queued|duplicate) (\w+) \S* ?in \S+ \(ts (\d+\.\d+)\)")
 _REFUSED = re.compile(r"could not queue (\d+\.\d+) on Slack's last retry")
 
@@ -223,7 +223,7 @@ def lost_causes(
       thread's memory holds it and an answer nobody saw);
     - "queued, NO Redis restart soon after": queued and never answered anyway;
     - "told to resend": Redis down on Slack's last retry, the bot posted "can't take
-      messages right now" (bot/runtime.py UNAVAILABLE) and acked;
+      messages right now" (bot/serve/runtime.py UNAVAILABLE) and acked;
     - "acked as a duplicate only": every delivery was a duplicate of a queued job;
     - "never queued (thread not joined?)": acked with no log line at all; the bot ignores
       replies in threads it has not joined, at debug level only.

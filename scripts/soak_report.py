@@ -6,8 +6,8 @@ from collections import Counter
 
 from scripts.soak_parts import Chaos
 from scripts.soak_redis import RedisChaos
-from tests.chaos_helpers import Accounting, Delivery
 from tests.fakes.slack_view import MessageView
+from tests.support.chaos import Accounting, Delivery
 
 
 def _attempts(deliveries: list[Delivery], mentions: dict[str, bool]) -> str:

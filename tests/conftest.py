@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.chaos_helpers import Cluster, MakeCluster
 from tests.fakes.model import ScriptedModel
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.redis_cluster import RedisCluster
@@ -18,8 +17,9 @@ from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import S3Server
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.socket_server import FakeSocketMode
-from tests.harness import Bot, base_env
-from tests.processes import BotProcess, bot_env
+from tests.support.bot_process import BotProcess, bot_env
+from tests.support.chaos import Cluster, MakeCluster
+from tests.support.harness import Bot, base_env
 
 
 @pytest.fixture(autouse=True)
@@ -127,7 +127,7 @@ def make_bot_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
             yield bot
 
 
-# --- the bot as processes (tests/processes.py, tests/support/socket_mode.py) ------------
+# --- the bot as processes (tests/support/bot_process.py, tests/support/socket_mode.py) ------------
 @pytest.fixture
 def socket_server() -> Iterator[FakeSocketMode]:
     with FakeSocketMode() as server:

@@ -2,13 +2,13 @@
 workers are SIGKILLed and SIGTERMed, Redis restarts, S3 and the model fail, and Slack retries.
 
 The guarantee under test: every message in a thread is answered once, in order, with valid
-memory. Messages are tokens (see tests/chaos_helpers.py); the fake model echoes the newest
+memory. Messages are tokens (see tests/support/chaos.py); the fake model echoes the newest
 user message, so each post names the messages it answers. "Answered once" is checked with a
 marker per thread sent last: inboxes are FIFO, so when a marker's answer is posted, every
 earlier message of its thread has been handled, and a duplicate would already show.
 
-LOCK_TTL_SECONDS=3 (tests.processes.bot_env): a dead worker's threads are free after 3 s and
-swept up within 2 s more. Set CHAOS_SEED to replay a run's random choices.
+LOCK_TTL_SECONDS=3 (tests.support.bot_process.bot_env): a dead worker's threads are free after
+3 s and swept up within 2 s more. Set CHAOS_SEED to replay a run's random choices.
 """
 
 from __future__ import annotations
@@ -23,8 +23,14 @@ from typing import Any
 
 import pytest
 
-from bot.slack_format import fallback_text, split_parts
-from tests.chaos_helpers import (
+from bot.answer.slack_format import fallback_text, split_parts
+from tests.fakes.openai_server import FakeOpenAI, default_reply
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.s3_server import FaultyProxy, S3Server
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import event_callback
+from tests.support.bot_process import BotProcess
+from tests.support.chaos import (
     ContinueProxy,
     Courier,
     Delivery,
@@ -39,20 +45,14 @@ from tests.chaos_helpers import (
     thread_key,
     wait_answered,
 )
-from tests.fakes.openai_server import FakeOpenAI, default_reply
-from tests.fakes.redis_server import RedisServer
-from tests.fakes.s3_server import FaultyProxy, S3Server
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_payloads import event_callback
-from tests.harness import mention_event, message_event, next_ts, now_ts
-from tests.processes import BotProcess
+from tests.support.harness import mention_event, message_event, next_ts, now_ts
 from tests.support.wait import wait_until
 
 CHANNEL = "C1"
-GRACEFUL_TIMEOUT = 30  # bot/gunicorn_conf.py
+GRACEFUL_TIMEOUT = 30  # bot/serve/gunicorn_conf.py
 MODEL_FAILED = ":warning: Sorry, I couldn't get an answer from the model"
 STORAGE_FAILED = ":warning: Sorry, I couldn't load or save this conversation's memory"
-CONTEXT = r"(?: \[[^\]]*\])?"  # bot.logs shows the session, turn, ... after the logger
+CONTEXT = r"(?: \[[^\]]*\])?"  # bot.obs.logs shows the session, turn, ... after the logger
 TURN_RETRIED = re.compile(rf"bot\.worker{CONTEXT}: session \S+: turn failed$", re.MULTILINE)
 # An S3 fault on the durable inbox's write refuses the delivery (500): Slack retries it.
 ACCEPT_REFUSED = re.compile(rf"bot\.runtime{CONTEXT}: could not queue ", re.MULTILINE)

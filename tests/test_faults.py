@@ -8,13 +8,13 @@ import time
 from tests.fakes.model import ScriptedModel
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy
-from tests.harness import Bot, base_env, mention_event, message_event, next_ts
 from tests.support.bot import model_called
+from tests.support.harness import Bot, base_env, mention_event, message_event, next_ts
 
 
 def test_redis_down_at_ack_time_holds_the_message_until_it_is_back(fake_slack, session_dir) -> None:
     """Storage up (files here): held in the durable inbox, acked, answered once Redis is
-    back (both down: tests/test_redis_outage.py)."""
+    back (both down: tests/intake/test_redis_outage.py)."""
     with RedisServer() as redis_server:
         env = base_env(
             fake_slack.base_url, SESSION_DIR=str(session_dir), REDIS_URL=redis_server.url

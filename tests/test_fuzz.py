@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.fakes.signing import _post, sign
 from tests.fakes.slack_payloads import PAYLOADS, raw_body
-from tests.harness import SECRET
+from tests.support.harness import SECRET
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -9,7 +9,7 @@ from typing import Any
 from strands.models import Model
 
 from bot import aws
-from bot.config import ConfigError
+from bot.config.settings import ConfigError
 
 DEFAULT_MODEL_IDS = {
     "bedrock": None,  # Strands' own default Bedrock model

@@ -14,7 +14,7 @@ from strands.models import Model
 from bot.agent.model import build_model
 from bot.agent.tool_budget import ToolLimits
 from bot.agent.tools import resolve_tools
-from bot.config import Config, ConfigError
+from bot.config.settings import Config, ConfigError
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 

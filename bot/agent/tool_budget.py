@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ToolLimits:
-    """TOOL_TIMEOUT_SECONDS and TOOL_RESULT_MAX_CHARS (bot/config.py)."""
+    """TOOL_TIMEOUT_SECONDS and TOOL_RESULT_MAX_CHARS (bot/config/settings.py)."""
 
     timeout_seconds: float = 30.0
     max_result_chars: int = 20_000

@@ -9,7 +9,7 @@ from typing import Any
 from strands import tool
 
 from bot.agent import arithmetic
-from bot.config import ConfigError
+from bot.config.settings import ConfigError
 
 
 @tool

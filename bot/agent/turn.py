@@ -14,20 +14,26 @@ from typing import Any
 from strands import Agent
 from strands.types.content import Message
 
-from bot import metrics, telemetry
 from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
 from bot.agent.tool_budget import ToolBudget
-from bot.files import FileLimits, answer_note, prompt_blocks, read_for_jobs, shrink_for_storage
+from bot.answer.stream import AnswerStream
 from bot.jobs import Job
+from bot.obs import metrics, telemetry
 from bot.store.sessions import SessionStore, Uninstalled
 from bot.store.snapshots import is_complete_exchange_end, last_prompt
-from bot.stream import AnswerStream
-from bot.thread_lock import Lease
+from bot.store.thread_lock import Lease
+from bot.turns.files import (
+    FileLimits,
+    answer_note,
+    prompt_blocks,
+    read_for_jobs,
+    shrink_for_storage,
+)
 
 log = logging.getLogger(__name__)
 WINDOW_SIZE = 40
-HANDLED_KEPT = 200  # Slack ts of handled messages kept per persona (bot.inbox replays)
+HANDLED_KEPT = 200  # Slack ts of handled messages kept per persona (bot.store.inbox replays)
 STOPPED = "_(stopped)_"
 
 
@@ -79,7 +85,8 @@ def prompt_for(
 
     `preamble`: context texts that come first (the thread so far, other apps' posts). Per
     message: its text, then the blocks of its files from `file_input` (job ts ->
-    bot.files.FileInput, from bot.files.read_for_jobs), then a note on unreadable files."""
+    bot.turns.files.FileInput, from bot.turns.files.read_for_jobs), then a note on unreadable
+    files."""
     file_input = file_input or {}
     return [
         {
@@ -139,7 +146,7 @@ def run_turn(
     answered_ts, answer = last_answered(agent.messages)
     # Exactly the jobs that answer covers, wherever they sit in the batch: a message held
     # during a Redis outage or replayed may have been queued ahead of them meanwhile
-    # (bot/outage.py); it is answered by a turn of its own, never consumed by this one.
+    # (bot/intake/outage.py); it is answered by a turn of its own, never consumed by this one.
     done = tuple(job for job in jobs if job.ts in answered_ts)
     if done:  # committed before a crash, never posted: post the stored answer
         log.info("session %s: replaying the stored answer of an interrupted turn", lease.session_id)

@@ -3,7 +3,7 @@
 from slack_bolt import App
 
 from bot.listeners import actions, commands, events, fallbacks, shortcuts
-from bot.runtime import Runtime
+from bot.serve.runtime import Runtime
 
 
 def register(app: App, runtime: Runtime) -> None:

@@ -3,7 +3,7 @@
 Listener errors too, except Redis or storage trouble: those get a 500, so Slack retries.
 
 Bolt answers an unmatched request with 404, which in Socket Mode means no ack at all.
-With `raise_error_for_unhandled_request=True` (see bot/app.py) it hands those requests
+With `raise_error_for_unhandled_request=True` (see bot/serve/bolt_app.py) it hands those requests
 to this error handler instead, Bolt's documented way to acknowledge them.
 """
 

@@ -20,7 +20,8 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from strands.types.exceptions import SessionException
 
-from bot import aws, metrics
+from bot import aws
+from bot.obs import metrics
 
 _CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict")
 _MISSING = ("404", "NoSuchKey", "NotFound")

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.dedup import DEDUP_TTL_SECONDS
+from bot.store.dedup import DEDUP_TTL_SECONDS
 from bot.store.state import JOINED_TTL_SECONDS
 
 Kind = Literal["fact", "set", "note", "count", "spend"]
@@ -42,25 +42,25 @@ class Family:
 
 # --- facts (set_fact / fact) -------------------------------------------------------------
 
-# bot/progress.py, when a turn starts: the ts it answers; messages arriving meanwhile wait.
+# bot/answer/progress.py, when a turn starts: the ts it answers; messages arriving meanwhile wait.
 # Outlives any turn, and a crashed turn's flag clears itself soon after.
 BUSY = Family("fact", "busy", 15 * 60, "busy:<session>: a turn is running (its first ts)")
-# bot/progress.py: a message that arrived while its thread was busy got the waiting reaction
+# bot/answer/progress.py: a message that arrived while its thread was busy got the waiting reaction
 # (removed when its turn starts); as long as BUSY, the turn it waits behind.
 WAITING = Family("fact", "waiting", BUSY.ttl, "waiting:<session>:<ts>: reacted as waiting")
-# bot/stop.py, set by a listener (Stop button, a stop word), read by the running turn:
+# bot/answer/stop.py, set by a listener (Stop button, a stop word), read by the running turn:
 # a request outlives any answer, then expires on its own.
 STOP = Family("fact", "stop", 600, "stop:<session>: stop the answer to this ts (or '*')")
-# bot/stream_messages.py: the bot messages an answer streamed into, so a retried attempt
+# bot/answer/stream_messages.py: the bot messages an answer streamed into, so a retried attempt
 # finishes them; a day covers any retry of one message.
 STREAM = Family("fact", "stream", 24 * 3600, "stream:<session>:<ts>: the answer's messages")
-# bot/conversation.py, on a reset: the time it happened, so the thread read for context
+# bot/turns/conversation.py, on a reset: the time it happened, so the thread read for context
 # starts after it; as long as the thread's other state (the joined flag).
 RESET = Family("fact", "reset", JOINED_TTL_SECONDS, "reset:<session>: when it was reset")
-# bot/feedback.py: one user's current vote on one answer, so a switch moves it; as long
+# bot/answer/feedback.py: one user's current vote on one answer, so a switch moves it; as long
 # as the thread's other state.
 VOTE = Family("fact", "vote", JOINED_TTL_SECONDS, "vote:<session>:<ts>:<user>: up or down")
-# bot/attempts.py, by the thread lock's holder: the head message's attempts and delivery
+# bot/turns/attempts.py, by the thread lock's holder: the head message's attempts and delivery
 # state; two days is far beyond any retry horizon.
 ATTEMPTS = Family("fact", "attempts", 2 * 24 * 3600, "attempts:<session>: retry record")
 # bot/store/sessions.py, on each save: the session's generation, validating each process's
@@ -72,42 +72,42 @@ UNINSTALLED = Family("fact", "uninstalled", 24 * 3600, "uninstalled:<team>_: whe
 
 # --- sets (add_once) ---------------------------------------------------------------------
 
-# bot/runtime.py, on a stop word: its dedup keys, so a Slack retry cannot stop the next
-# answer; as long as the message dedup marks (bot/dedup.py).
+# bot/serve/runtime.py, on a stop word: its dedup keys, so a Slack retry cannot stop the next
+# answer; as long as the message dedup marks (bot/store/dedup.py).
 STOP_SEEN = Family("set", "stop-seen", DEDUP_TTL_SECONDS, "stop-seen:<dedup key>: handled")
-# bot/thread_context.py: another app's post noted once even when Slack retries it; an hour
+# bot/turns/thread_context.py: another app's post noted once even when Slack retries it; an hour
 # covers Slack's retries.
 CONTEXT_SEEN = Family("set", "context-seen", 3_600, "context-seen:<session>: noted post ts")
-# bot/feedback.py: the users who voted on one answer (each counts once); as long as the
+# bot/answer/feedback.py: the users who voted on one answer (each counts once); as long as the
 # thread's other state.
 VOTERS = Family("set", "vote", JOINED_TTL_SECONDS, "vote:<session>:<ts>: the voters")
 
 # --- notes (append_note / notes / drop_notes) ----------------------------------------------
 
-# bot/thread_context.py: other apps' posts in a thread, for its next turn (dropped once
+# bot/turns/thread_context.py: other apps' posts in a thread, for its next turn (dropped once
 # used); as long as the thread's other state.
 CONTEXT = Family("note", "context", JOINED_TTL_SECONDS, "context:<session>: apps' posts")
-# bot/undelivered.py: answers stored but never shown in a thread, reported once Slack takes
+# bot/turns/undelivered.py: answers stored but never shown in a thread, reported once Slack takes
 # a post there; kept days (REPORT_DAYS) and longer.
 UNDELIVERED = Family("note", "undelivered", JOINED_TTL_SECONDS, "undelivered:<session>")
-# bot/undelivered.py: the threads with an UNDELIVERED note, swept by one process at a time.
+# bot/turns/undelivered.py: the threads with an UNDELIVERED note, swept by one process at a time.
 UNDELIVERED_THREADS = Family(
     "note", "undelivered-threads", JOINED_TTL_SECONDS, "the threads with unshown answers"
 )
 
 # --- counts (count / counts) ---------------------------------------------------------------
 
-# bot/feedback.py: votes per persona ({"<persona>:up": n, "<persona>:down": n}); kept.
+# bot/answer/feedback.py: votes per persona ({"<persona>:up": n, "<persona>:down": n}); kept.
 FEEDBACK = Family("count", "feedback", math.inf, "feedback: votes per persona, never expire")
 
 # --- spend (fixed-window counters; ttl is the window) -------------------------------------
 
-# bot/slack_budget.py: a workspace's calls of one Slack method, counted in thirds of Slack's
+# bot/slack/budget.py: a workspace's calls of one Slack method, counted in thirds of Slack's
 # minute (WINDOWS_PER_MINUTE), so a burst spends a third of the budget, not all of it.
 BUDGET = Family("spend", "budget", 60.0 / 3, "budget:<team>:<method>: Slack calls")
-# bot/runtime.py: notes about refused messages (a full queue), at most so many a minute.
+# bot/serve/runtime.py: notes about refused messages (a full queue), at most so many a minute.
 REFUSALS = Family("spend", "refusals", 60, "refusals:<session>: refusal notes")
-# bot/worker.py: one process per window reports unshown answers (undelivered.REPORT_SECONDS).
+# bot/turns/worker.py: one process per window reports unshown answers (undelivered.REPORT_SECONDS).
 REPORTER = Family("spend", "undelivered-reporter", 30.0, "undelivered-reporter: the sweep")
 
 FAMILIES: tuple[Family, ...] = (

@@ -19,8 +19,8 @@ from typing import Any
 from bot.store.blobs import Blobs, S3Blobs
 
 log = logging.getLogger(__name__)
-INBOX_KEEP_DAYS = 2  # records are read for an hour only (bot/inbox.py); kept for a look
-OAUTH_STATES = "oauth-state/"  # bot.installations: one per install begun, deleted when used
+INBOX_KEEP_DAYS = 2  # records are read for an hour only (bot/store/inbox.py); kept for a look
+OAUTH_STATES = "oauth-state/"  # bot.slack.installations: one per install begun, deleted when used
 OAUTH_STATE_KEEP_DAYS = 1  # an abandoned install's state is useless after 10 minutes
 SESSION_KEYS = "session"  # prefix of both layouts: `session/<id>/…` and legacy `session_<id>/`
 SWEEP_SECONDS = 3600
@@ -143,8 +143,8 @@ def main() -> None:
 
     from dotenv import load_dotenv
 
-    from bot.config_env import ConfigError
-    from bot.config_features import session_ttl_days
+    from bot.config.env import ConfigError
+    from bot.config.features import session_ttl_days
 
     load_dotenv()
     try:

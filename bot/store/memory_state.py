@@ -13,8 +13,8 @@ import threading
 import time
 from collections import deque
 
-from bot.dedup import DEDUP_TTL_SECONDS
 from bot.jobs import DM_THREAD, Job, message_time, reply_thread_of
+from bot.store.dedup import DEDUP_TTL_SECONDS
 from bot.store.state import (
     DUPLICATE,
     FULL,
@@ -26,8 +26,8 @@ from bot.store.state import (
     knows_unjoined,
     team_pattern,
 )
+from bot.store.thread_lock import Lease, LeaseLost
 from bot.store.ttl_map import MAX_ENTRIES, PURGE_EVERY, TtlMap
-from bot.thread_lock import Lease, LeaseLost
 
 
 class MemoryLease(Lease):

@@ -67,7 +67,7 @@ return 1
 """
 # KEYS: lock, inbox  ARGV: token, consumed jobs... Removes exactly the jobs that were
 # handled, wherever they are: if Redis lost the inbox meanwhile, newer jobs are not the
-# ones we answered; and a message held during an outage (bot/outage.py) or replayed may
+# ones we answered; and a message held during an outage (bot/intake/outage.py) or replayed may
 # have been inserted ahead of them by message time while the turn ran.
 FINISH = """
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end

@@ -29,14 +29,14 @@ import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import LockError, RedisError
 
-from bot.dedup import DEDUP_TTL_SECONDS
 from bot.jobs import DM_THREAD, Job, message_time
 from bot.store import redis_scripts as lua
+from bot.store.dedup import DEDUP_TTL_SECONDS
 from bot.store.redis_connect import Client, connect, is_cluster
 from bot.store.redis_facts import RedisFacts
 from bot.store.redis_keys import PREFIX, SHARD_LIST, WAKE, Shard, shard
 from bot.store.state import DUPLICATE, FULL, JOINED_TTL_SECONDS, QUEUED, REPLAY_PAUSE_SECONDS
-from bot.thread_lock import Lease, LeaseLost
+from bot.store.thread_lock import Lease, LeaseLost
 
 __all__ = ["Client", "RedisLease", "RedisState", "connect", "is_cluster"]
 

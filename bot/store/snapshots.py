@@ -30,7 +30,7 @@ from strands.types._snapshot import Snapshot
 from strands.types.content import Message
 from strands.types.session import decode_bytes_values, encode_bytes_values
 
-from bot import metrics
+from bot.obs import metrics
 from bot.store import legacy
 from bot.store.blobs import Blobs, FencingError
 

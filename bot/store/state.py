@@ -17,7 +17,7 @@ import re
 from typing import Protocol
 
 from bot.jobs import Job, reply_thread_of
-from bot.thread_lock import Lease
+from bot.store.thread_lock import Lease
 
 JOINED_TTL_SECONDS = 90 * 24 * 3600
 # The session store's answer to "did the bot join this thread?" when the state could not
@@ -29,7 +29,7 @@ CLOCK_SKEW_SECONDS = 60.0
 REPLAY_PAUSE_SECONDS = 30
 # After a Redis outage (or a replay that queued messages), a shard's turns wait this long,
 # so every live process (its breaker lets it try again within BREAKER_SECONDS; its flusher
-# within FLUSH_SECONDS, bot/outage.py) queues what it held before any of a thread's later
+# within FLUSH_SECONDS, bot/intake/outage.py) queues what it held before any of a thread's later
 # messages is answered: each lands before them, by message time.
 SETTLE_SECONDS = 3.0
 # What `offer` did with a message.
@@ -53,7 +53,7 @@ class State(Protocol):
 
     def claim_epoch(self, session_id: str | None = None) -> bool:
         """True for the one caller that finds the state empty (new, or it lost its data):
-        that caller replays the durable inbox (bot.inbox), then calls `replay_done`.
+        that caller replays the durable inbox (bot.store.inbox), then calls `replay_done`.
         Meanwhile `replaying` is true and no turn starts, so the recovered messages are
         answered before the ones that came after them. A caller that dies mid-replay is
         replaced by the next one after REPLAY_PAUSE_SECONDS.

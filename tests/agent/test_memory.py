@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from strands import Agent
 
-from bot import config as config_module
 from bot import tls
 from bot.agent.model import build_model, provider_modules
 from bot.agent.personas import load_personas
-from bot.preload import preload_modules
-from bot.runtime import slack_client
-from bot.stream import AnswerStream
+from bot.answer.stream import AnswerStream
+from bot.config import settings as config_module
+from bot.serve.preload import preload_modules
+from bot.serve.runtime import slack_client
 from tests.fakes.model import ScriptedModel
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
@@ -29,14 +29,14 @@ from tests.support.bot import settle
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SDKS = ("openai", "anthropic", "strands.models.openai", "strands.models.anthropic")
-# What a web master preloads (bot/preload.py), then what its workers build before they say
+# What a web master preloads (bot/serve/preload.py), then what its workers build before they say
 # they are ready, short of Redis and Slack.
 START = """
 import json, sys
-from bot import config
+from bot.config import settings as config
 from bot.agent.model import warm_provider
 from bot.agent.personas import load_personas
-from bot.preload import preload
+from bot.serve.preload import preload
 settings = config.load()
 preload(settings)
 preloaded = set(sys.modules)
@@ -142,12 +142,12 @@ def test_the_master_preloads_what_the_personas_use(tmp_path: Path) -> None:
     )
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "MODEL_PROVIDER": "openai"}
     modules = preload_modules(config_module.load({**env, "PERSONAS_FILE": str(personas)}))
-    assert modules[0] == "bot.web" and "strands_tools.http_request" in modules
+    assert modules[0] == "bot.serve.web" and "strands_tools.http_request" in modules
     assert {*provider_modules("openai"), *provider_modules("anthropic")} <= set(modules)
     assert not set(provider_modules("bedrock")) & set(modules)
     personas.write_text('[[persona]]\nid = "Not Valid!"\nsystem_prompt = "x"\n')  # the worker
     broken = preload_modules(config_module.load({**env, "PERSONAS_FILE": str(personas)}))
-    assert broken == ["bot.web", *provider_modules("openai")]  # says what is wrong
+    assert broken == ["bot.serve.web", *provider_modules("openai")]  # says what is wrong
 
 
 def test_bedrock_personas_share_one_boto3_session(

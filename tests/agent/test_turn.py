@@ -15,7 +15,7 @@ from bot.agent.turn import WINDOW_SIZE, prompt_for, run_turn
 from bot.jobs import Job
 from bot.store.memory_state import MemoryState
 from bot.store.sessions import SessionStore
-from bot.thread_lock import LeaseLost
+from bot.store.thread_lock import LeaseLost
 from tests.fakes.model import ScriptedModel
 from tests.store.old_layout import old_manager, old_worker_turns
 

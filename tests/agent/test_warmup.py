@@ -7,9 +7,9 @@ from pathlib import Path
 
 import boto3
 
-from bot import config as config_module
 from bot.agent.personas import load_personas
 from bot.agent.warmup import warm_up
+from bot.config import settings as config_module
 from bot.store.blobs import LOCK_FILE
 from bot.store.sessions import SessionStore
 

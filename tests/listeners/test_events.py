@@ -12,8 +12,8 @@ import pytest
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import load
-from tests.harness import Bot, mention_event, message_event, next_ts
 from tests.support.bot import model_called, settle
+from tests.support.harness import Bot, mention_event, message_event, next_ts
 
 
 def posts(slack: FakeSlack, thread_ts: str | None = None) -> list[str]:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.feedback import COUNTS_KEY, FEEDBACK_ACTION, THANKS, Vote, parse_vote
-from bot.jobs import reply_thread_of, session_id
-from bot.slack_format import PART_CHARS
-from bot.stop import (
+from bot.answer.feedback import COUNTS_KEY, FEEDBACK_ACTION, THANKS, Vote, parse_vote
+from bot.answer.slack_format import PART_CHARS
+from bot.answer.stop import (
     STOP_ACTION,
     STOP_ANY,
     clear_stop,
@@ -21,12 +20,13 @@ from bot.stop import (
     stop_requested,
     stop_value,
 )
+from bot.jobs import reply_thread_of, session_id
 from bot.store.memory_state import MemoryState
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_payloads import block_action, button_action, feedback_action
-from tests.harness import Bot, mention_event, message_event, next_ts
 from tests.support.bot import settle
+from tests.support.harness import Bot, mention_event, message_event, next_ts
 from tests.support.wait import wait_until
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.help import DEFAULT_PROMPTS, PROMPTS_TITLE
+from bot.agent.help import DEFAULT_PROMPTS, PROMPTS_TITLE
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import load
-from tests.harness import Bot, message_event, next_ts
 from tests.support.bot import settle
+from tests.support.harness import Bot, message_event, next_ts
 
 PERSONAS = """
 [[persona]]

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.fakes.model import ScriptedModel
-from tests.harness import message_event, next_ts, now_ts
+from tests.support.harness import message_event, next_ts, now_ts
 from tests.support.wait import wait_until
 
 

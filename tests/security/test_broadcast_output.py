@@ -129,7 +129,7 @@ def test_the_fake_refuses_a_non_boolean_unfurl_argument(fake_slack: FakeSlack) -
     )
 )
 def test_neutralising_leaves_no_broadcast_and_is_stable(pieces: list[str]) -> None:
-    from bot.slack_format import neutralise_mentions
+    from bot.answer.slack_format import neutralise_mentions
 
     text = "".join(pieces)
     clean = neutralise_mentions(text)
@@ -167,7 +167,7 @@ def test_a_mention_split_across_stream_deltas_never_goes_out_whole(
     pieces: list[str], data: st.DataObject
 ) -> None:
     """What the stream sends, delta by delta, is what delivery shows: nothing that pings."""
-    from bot.slack_format import neutralise_mentions, release_point
+    from bot.answer.slack_format import neutralise_mentions, release_point
 
     text = "".join(pieces)
     cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), max_size=10)))

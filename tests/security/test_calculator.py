@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 from bot.agent.tools import calculator
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import now_ts
+from tests.support.harness import now_ts
 
 WAIT = 10.0  # seconds: the bounded evaluator answers within milliseconds
 

@@ -13,13 +13,13 @@ import time
 
 import pytest
 
-from bot import undelivered
-from bot import worker as worker_module
 from bot.jobs import session_id
+from bot.turns import undelivered
+from bot.turns import worker as worker_module
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import Bot
 from tests.support.bot import model_called, settle
+from tests.support.harness import Bot
 from tests.support.wait import wait_until
 
 

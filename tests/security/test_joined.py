@@ -19,8 +19,8 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import message_event, now_ts
 from tests.support.bot import start_bot
+from tests.support.harness import message_event, now_ts
 from tests.support.wait import wait_until
 
 

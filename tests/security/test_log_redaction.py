@@ -15,7 +15,7 @@ import logging
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import logs
+from bot.obs import logs
 
 TOKEN_BODY = st.text(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=12, max_size=40

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.oauth_state import FileMarks, SignedStateStore
+from bot.slack.oauth_state import FileMarks, SignedStateStore
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import Bot
+from tests.support.harness import Bot
 from tests.support.oauth import TEAM_B, base, get, oauth_env, start_install
 
 INSTALL_GETS = 200

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot.agent.personas import read_personas
-from bot.config import ConfigError, load
+from bot.config.settings import ConfigError, load
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import Bot
 from tests.support.bot import settle
+from tests.support.harness import Bot
 
 PERSONAS = """
 [[persona]]

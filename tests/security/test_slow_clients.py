@@ -1,6 +1,6 @@
 """Finding 2: slow clients must not take the HTTP endpoint down.
 
-The real web process (gunicorn with bot/gunicorn_conf.py, 2 threads) faces many connections
+The real web process (gunicorn with bot/serve/gunicorn_conf.py, 2 threads) faces many connections
 that send a request head and one body byte and then nothing, that trickle their head a byte
 at a time, or that trickle a body. /healthz and a signed Slack event must still be answered,
 and every slow connection must be closed once its request has taken longer than the total
@@ -23,11 +23,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.http_worker import request_size
+from bot.serve.http_worker import request_size
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import mention_event, next_ts
-from tests.processes import BotProcess, bot_env
+from tests.support.bot_process import BotProcess, bot_env
+from tests.support.harness import mention_event, next_ts
 from tests.support.socket_mode import in_thread
 from tests.support.wait import wait_until
 

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from strands import Agent, tool
 
-from bot import config
 from bot.agent.tool_budget import ToolBudget, ToolLimits
 from bot.agent.tools import OWN_TOOLS
-from bot.config import ConfigError
+from bot.config import settings as config
+from bot.config.settings import ConfigError
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import base_env, now_ts
+from tests.support.harness import base_env, now_ts
 
 CAP = 1000
 

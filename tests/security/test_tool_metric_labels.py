@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from strands import Agent
 
-from bot import metrics
 from bot.agent.tools import calculator
+from bot.obs import metrics
 from tests.fakes.model import ScriptedModel
 
 

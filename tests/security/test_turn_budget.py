@@ -16,14 +16,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.jobs import Job, session_id
-from bot.turn_budget import take_batch
+from bot.turns.turn_budget import take_batch
 from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import file_share_event, message_event, slack_file
-from tests.harness import Bot, next_ts
 from tests.support.bot import model_called, settle
 from tests.support.files import TOKEN, tiny_png
+from tests.support.harness import Bot, next_ts
 from tests.support.wait import wait_until
 
 FILE_BYTES = 100_000

@@ -17,8 +17,8 @@ from bot.store.memory_state import MemoryState
 from tests.fakes.signing import post_event
 from tests.fakes.slack_api import FakeSlack, Workspace
 from tests.fakes.slack_payloads import event_callback, load, mention_event, message_event
-from tests.harness import SECRET, Bot, now_ts
 from tests.support.bot import settle
+from tests.support.harness import SECRET, Bot, now_ts
 from tests.support.oauth import lifecycle_event
 
 GONE, STAYS = Workspace("T1", "xoxb-test-token"), Workspace("T2", "xoxb-test-token")

@@ -16,19 +16,19 @@ import pytest
 
 from bot.jobs import session_id
 from bot.store.redis_keys import shard
-from tests.chaos_helpers import Courier, Ledger, account, make_token, run_parallel, wait_answered
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.redis_cluster import RedisCluster
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import mention_event, message_event, now_ts
-from tests.test_chaos import (  # noqa: F401 - collected here, on the cluster
-    test_slack_retries_on_other_processes_are_answered_once,
-)
-from tests.test_processes import (  # noqa: F401 - collected here, on the cluster
+from tests.serve.test_processes import (  # noqa: F401 - collected here, on the cluster
     test_memory_across_two_worker_processes,
     test_simultaneous_messages_in_one_thread_on_two_processes,
     test_thread_mention_delivered_as_app_mention_and_message_is_answered_once,
     test_turn_killed_mid_way_is_answered_once_by_another_process,
+)
+from tests.support.chaos import Courier, Ledger, account, make_token, run_parallel, wait_answered
+from tests.support.harness import mention_event, message_event, now_ts
+from tests.test_chaos import (  # noqa: F401 - collected here, on the cluster
+    test_slack_retries_on_other_processes_are_answered_once,
 )
 
 REPLAYED = re.compile(r"(\d+) recent messages queued again from the durable inbox")
@@ -120,7 +120,7 @@ def test_a_primary_restarted_empty_loses_no_acked_message_and_doubles_none(
     )
     # the replay re-queued the lost channel's messages (once, across both processes) and
     # none of the kept channel's (still deduplicated by Redis), except those held in the
-    # durable inbox while the cluster was failing over (bot/outage.py): Redis never had them
+    # durable inbox while the cluster was failing over (bot/intake/outage.py): Redis never had them
     held = len(set(HELD.findall(logs)))
     assert before[lost] <= requeued <= lost_total + held, (requeued, before, lost_total, held)
 

@@ -11,38 +11,39 @@ from typing import Any
 
 import pytest
 
-from bot import attempts, feedback, stop, undelivered
+from bot.answer import feedback, stop
 from bot.jobs import Job
-from bot.slack_budget import SlackBudget
+from bot.slack.budget import SlackBudget
 from bot.store import facts
 from bot.store.facts import FAMILIES, Family
 from bot.store.memory_state import MemoryState
 from bot.store.state import JOINED_TTL_SECONDS, KEPT_ON_UNINSTALL, team_pattern
+from bot.turns import attempts, undelivered
 
 SID = "T1_C1_100-1"  # bot.jobs.session_id("T1", "C1", "100.1")
 DAY = 24 * 3600
 
 # family -> (sample parts, the literal key the call site built, its TTL before the registry)
 BEFORE: dict[str, tuple[tuple[str, ...], str, float]] = {
-    "BUSY": ((SID,), f"busy:{SID}", 15 * 60),  # bot/progress.py
-    "WAITING": ((SID, "101.2"), f"waiting:{SID}:101.2", 15 * 60),  # bot/progress.py
-    "STOP": ((SID,), f"stop:{SID}", 600),  # bot/stop.py
-    "STREAM": ((SID, "101.2"), f"stream:{SID}:101.2", DAY),  # bot/stream_messages.py
-    "RESET": ((SID,), f"reset:{SID}", JOINED_TTL_SECONDS),  # bot/conversation.py (default)
+    "BUSY": ((SID,), f"busy:{SID}", 15 * 60),  # bot/answer/progress.py
+    "WAITING": ((SID, "101.2"), f"waiting:{SID}:101.2", 15 * 60),  # bot/answer/progress.py
+    "STOP": ((SID,), f"stop:{SID}", 600),  # bot/answer/stop.py
+    "STREAM": ((SID, "101.2"), f"stream:{SID}:101.2", DAY),  # bot/answer/stream_messages.py
+    "RESET": ((SID,), f"reset:{SID}", JOINED_TTL_SECONDS),  # bot/turns/conversation.py (default)
     "VOTE": ((SID, "101.2", "U1"), f"vote:{SID}:101.2:U1", JOINED_TTL_SECONDS),  # feedback
-    "ATTEMPTS": ((SID,), f"attempts:{SID}", 2 * DAY),  # bot/attempts.py
+    "ATTEMPTS": ((SID,), f"attempts:{SID}", 2 * DAY),  # bot/turns/attempts.py
     "GENERATION": ((SID,), f"gen:{SID}", DAY),  # bot/store/sessions.py
     "UNINSTALLED": (("T1_",), "uninstalled:T1_", DAY),  # bot/store/sessions.py
-    "STOP_SEEN": (("msg:T1:C1:101.2",), "stop-seen:msg:T1:C1:101.2", 3600),  # bot/runtime.py
-    "CONTEXT_SEEN": ((SID,), f"context-seen:{SID}", 3_600),  # bot/thread_context.py
-    "VOTERS": ((SID, "101.2"), f"vote:{SID}:101.2", JOINED_TTL_SECONDS),  # bot/feedback.py
-    "CONTEXT": ((SID,), f"context:{SID}", JOINED_TTL_SECONDS),  # bot/thread_context.py
-    "UNDELIVERED": ((SID,), f"undelivered:{SID}", JOINED_TTL_SECONDS),  # bot/undelivered.py
+    "STOP_SEEN": (("msg:T1:C1:101.2",), "stop-seen:msg:T1:C1:101.2", 3600),  # bot/serve/runtime.py
+    "CONTEXT_SEEN": ((SID,), f"context-seen:{SID}", 3_600),  # bot/turns/thread_context.py
+    "VOTERS": ((SID, "101.2"), f"vote:{SID}:101.2", JOINED_TTL_SECONDS),  # bot/answer/feedback.py
+    "CONTEXT": ((SID,), f"context:{SID}", JOINED_TTL_SECONDS),  # bot/turns/thread_context.py
+    "UNDELIVERED": ((SID,), f"undelivered:{SID}", JOINED_TTL_SECONDS),  # bot/turns/undelivered.py
     "UNDELIVERED_THREADS": ((), "undelivered-threads", JOINED_TTL_SECONDS),  # undelivered
-    "FEEDBACK": ((), "feedback", math.inf),  # bot/feedback.py (a hash: no expiry)
+    "FEEDBACK": ((), "feedback", math.inf),  # bot/answer/feedback.py (a hash: no expiry)
     "BUDGET": (("T1", "chat.startStream"), "budget:T1:chat.startStream", 20.0),  # slack_budget
-    "REFUSALS": ((SID,), f"refusals:{SID}", 60),  # bot/runtime.py
-    "REPORTER": ((), "undelivered-reporter", 30.0),  # bot/worker.py
+    "REFUSALS": ((SID,), f"refusals:{SID}", 60),  # bot/serve/runtime.py
+    "REPORTER": ((), "undelivered-reporter", 30.0),  # bot/turns/worker.py
 }
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from bot import config as config_module
-from bot.config import ConfigError
+from bot.config import settings as config_module
+from bot.config.settings import ConfigError
 from bot.store import lifecycle
 from bot.store.blobs import FileBlobs, S3Blobs
 from tests.fakes.model import ScriptedModel
-from tests.harness import Bot, base_env, now_ts
+from tests.support.harness import Bot, base_env, now_ts
 from tests.support.wait import wait_until
 
 DAY = 86400

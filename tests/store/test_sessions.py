@@ -11,8 +11,8 @@ from strands import Agent
 from strands.session.snapshot_session_manager import SnapshotSessionManager
 from strands.storage import S3Storage
 
-from bot.inbox import Inbox
 from bot.jobs import Job
+from bot.store.inbox import Inbox
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import LEGACY_GRACE_SECONDS, FencingError, SessionStore

@@ -14,7 +14,7 @@ from bot.jobs import Job
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
 from bot.store.state import State
-from bot.thread_lock import LeaseLost
+from bot.store.thread_lock import LeaseLost
 from tests.fakes.ports import free_port
 
 

@@ -1,7 +1,7 @@
 """What tests share: helpers imported by more than one test module.
 
-Test modules import helpers from here (or from tests/fakes/, tests/harness.py,
-tests/processes.py, tests/chaos_helpers.py), never from each other; shared fixtures are in
+Test modules import helpers from here (or from tests/fakes/, tests/support/harness.py,
+tests/support/bot_process.py, tests/support/chaos.py), never from each other; shared fixtures are in
 tests/conftest.py. `wait.wait_until` is the one way to wait for a condition: it fails the
 test, naming what it waited for, when the time is up.
 

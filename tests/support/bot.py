@@ -1,4 +1,5 @@
-"""In-process bots (tests/harness.py): waiting for their turns, their models, their answers."""
+"""In-process bots (tests/support/harness.py): waiting for their turns, their models, their
+answers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import Bot, base_env
+from tests.support.harness import Bot, base_env
 from tests.support.wait import wait_until
 
 

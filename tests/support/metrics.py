@@ -1,4 +1,4 @@
-"""Reading the metrics endpoint (bot/metrics.py) as Prometheus would."""
+"""Reading the metrics endpoint (bot/obs/metrics.py) as Prometheus would."""
 
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bot.installations import BOT_SCOPES
+from bot.slack.installations import BOT_SCOPES
 from tests.fakes.slack_api import FakeSlack, Workspace
 from tests.fakes.slack_payloads import load as load_payload
-from tests.harness import Bot, base_env
+from tests.support.harness import Bot, base_env
 
 CLIENT_ID = "1234567890.0987654321"
 COOKIE = "slack-app-oauth-state"

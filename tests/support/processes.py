@@ -1,5 +1,5 @@
 """The bot's own commands as processes: the env they start with, the `turns` worker, and
-waiting for their posts. The process handle itself is tests/processes.py (BotProcess); the
+waiting for their posts. The process handle itself is tests/support/bot_process.py (BotProcess); the
 `bots` fixture is in tests/conftest.py."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.fakes.slack_api import Call, FakeSlack
-from tests.processes import ROOT
+from tests.support.bot_process import ROOT
 
 CHANNEL = "C1"
 ANSWER_TIMEOUT = 20.0

@@ -15,7 +15,7 @@ from pathlib import Path
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.socket_server import FakeSocketMode
-from tests.harness import base_env
+from tests.support.harness import base_env
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_TOKEN = "xapp-test"

@@ -1,4 +1,4 @@
-"""A thread as conversations.replies gives it, read by bot/thread_context.py's reader."""
+"""A thread as conversations.replies gives it, read by bot/turns/thread_context.py's reader."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.thread_context import ContextLimits, NameCache, ThreadReader
+from bot.turns.thread_context import ContextLimits, NameCache, ThreadReader
 from tests.fakes.slack_api import FakeSlack
 
 ROOT = "1700000100.000100"

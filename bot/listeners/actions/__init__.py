@@ -1,9 +1,9 @@
 from slack_bolt import App
 
-from bot.feedback import FEEDBACK_ACTION
+from bot.answer.feedback import FEEDBACK_ACTION
+from bot.answer.stop import STOP_ACTION
 from bot.listeners.actions import feedback, stop_answer
-from bot.runtime import Runtime
-from bot.stop import STOP_ACTION
+from bot.serve.runtime import Runtime
 
 
 def register(app: App, runtime: Runtime) -> None:

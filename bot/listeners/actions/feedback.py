@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from slack_bolt import Ack, BoltContext
 
-from bot import metrics
-from bot.feedback import THANKS, parse_vote, record_vote
+from bot.answer.feedback import THANKS, parse_vote, record_vote
+from bot.answer.reply import ephemeral
 from bot.jobs import reply_thread_of
-from bot.reply import ephemeral
-from bot.runtime import Runtime
+from bot.obs import metrics
+from bot.serve.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

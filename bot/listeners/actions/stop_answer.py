@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 from slack_bolt import Ack, BoltContext
 
+from bot.answer.reply import ephemeral
+from bot.answer.stop import parse_stop_value, request_stop
 from bot.jobs import reply_thread_of
-from bot.reply import ephemeral
-from bot.runtime import Runtime
-from bot.stop import parse_stop_value, request_stop
+from bot.serve.runtime import Runtime
 
 log = logging.getLogger(__name__)
 STOPPING = "Stopping…"

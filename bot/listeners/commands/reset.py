@@ -7,9 +7,9 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 from slack_bolt import Ack, BoltContext
 
-from bot.payloads import installation_id
-from bot.reset import Refusal, from_command
-from bot.runtime import UNAVAILABLE, Runtime
+from bot.intake.reset import Refusal, from_command
+from bot.serve.runtime import UNAVAILABLE, Runtime
+from bot.slack.payloads import installation_id
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:

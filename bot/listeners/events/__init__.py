@@ -7,7 +7,7 @@ from bot.listeners.events import (
     message,
     tokens_revoked,
 )
-from bot.runtime import Runtime
+from bot.serve.runtime import Runtime
 
 
 def register(app: App, runtime: Runtime) -> None:

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from slack_bolt import BoltContext
 from slack_bolt.request import BoltRequest
 
-from bot.dedup import retry_num
-from bot.payloads import installation_id
-from bot.route import Ignored, route_mention
-from bot.runtime import Runtime
+from bot.intake.route import Ignored, route_mention
+from bot.serve.runtime import Runtime
+from bot.slack.payloads import installation_id
+from bot.store.dedup import retry_num
 
 log = logging.getLogger(__name__)
 

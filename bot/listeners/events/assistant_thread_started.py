@@ -8,8 +8,8 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.help import PROMPTS_TITLE, suggested_prompts
-from bot.runtime import Runtime
+from bot.agent.help import PROMPTS_TITLE, suggested_prompts
+from bot.serve.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from slack_bolt import BoltContext
 from slack_bolt.request import BoltRequest
 
-from bot.dedup import retry_num
-from bot.payloads import installation_id
-from bot.route import Ignored, route_bot_post, route_message
-from bot.runtime import Runtime
-from bot.thread_context import remember
+from bot.intake.route import Ignored, route_bot_post, route_message
+from bot.serve.runtime import Runtime
+from bot.slack.payloads import installation_id
+from bot.store.dedup import retry_num
+from bot.turns.thread_context import remember
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from slack_bolt import BoltContext
 
-from bot.installations import delete_revoked, store_key
-from bot.payloads import installation_id
-from bot.runtime import Runtime
+from bot.serve.runtime import Runtime
+from bot.slack.installations import delete_revoked, store_key
+from bot.slack.payloads import installation_id
 
 log = logging.getLogger(__name__)
 

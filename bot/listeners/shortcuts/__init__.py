@@ -1,7 +1,7 @@
 from slack_bolt import App
 
 from bot.listeners.shortcuts import reset_conversation
-from bot.runtime import Runtime
+from bot.serve.runtime import Runtime
 
 
 def register(app: App, runtime: Runtime) -> None:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 from slack_bolt import Ack, BoltContext
 
+from bot.answer.reply import ephemeral
+from bot.intake.reset import reset_job
 from bot.jobs import DM_THREAD
-from bot.payloads import installation_id
-from bot.reply import ephemeral
-from bot.reset import reset_job
-from bot.runtime import UNAVAILABLE, Runtime
+from bot.serve.runtime import UNAVAILABLE, Runtime
+from bot.slack.payloads import installation_id
 
 
 def handler(runtime: Runtime) -> Callable[..., None]:

@@ -1,0 +1,1 @@
+"""The answer message: what one answer shows in Slack, from the first status to the final text."""

@@ -1,0 +1,1 @@
+"""Processes: entry points, HTTP, Socket Mode, gunicorn, and the wiring of one process."""

@@ -1,0 +1,161 @@
+"""Which Slack client a job uses: the bot token of the installation it came from.
+
+Single-token mode: the one client of SLACK_BOT_TOKEN, for every job. OAuth
+(bot/slack/installations.py): the installation's bot token, found the way Bolt's `authorize`
+finds it (`find_bot(enterprise_id, team_id, is_enterprise_install)`), rotated when it
+expires (apps with token rotation), and cached per installation for `ttl` seconds, so a
+token that an uninstall deleted (in any process) stops being used within that time.
+
+Bolt requests already carry their installation's client (`context.client`); this is for
+work done outside them: the turns worker and what runs after an ack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store import Bot, InstallationStore
+from slack_sdk.oauth.token_rotation import TokenRotator
+
+from bot.config.settings import Config
+from bot.jobs import Job
+
+log = logging.getLogger(__name__)
+TTL_SECONDS = 60.0
+MAX_CACHED = 1_000  # installations whose client is kept; expired ones go first
+ROTATE_MINUTES = 120  # Bolt's default: refresh a rotating token this long before it expires
+
+
+class NotInstalled(LookupError):
+    """No bot token for this installation (uninstalled, revoked, or never installed)."""
+
+
+@dataclass(frozen=True)
+class Installation:
+    """The installation store's key: org-wide installs have no team."""
+
+    enterprise_id: str | None
+    team_id: str | None
+    is_enterprise_install: bool = False
+
+    @classmethod
+    def of(cls, job: Job) -> Installation:
+        org = job.org_install
+        return cls(job.enterprise or None, None if org else job.team or None, org)
+
+
+@dataclass
+class _Entry:
+    client: WebClient
+    bot_user_id: str
+    expires: float
+
+
+class SlackClients:
+    def __init__(
+        self,
+        config: Config,
+        default: WebClient,
+        make: Callable[[str], WebClient],
+        store: InstallationStore | None = None,
+        ttl: float = TTL_SECONDS,
+    ) -> None:
+        """`default`: the SLACK_BOT_TOKEN client (OAuth: a client without a token, for
+        calls that need none). `make(token)`: a client for one installation's token
+        (bot.serve.runtime.slack_client). `store`: the installations, with OAuth."""
+        self.default, self.make, self.store, self.ttl = default, make, store, ttl
+        self._entries: dict[Installation, _Entry] = {}
+        self._lock = threading.Lock()
+        self._rotator = TokenRotator(
+            client_id=config.client_id, client_secret=config.client_secret, client=default
+        )
+        self._own_user_id = functools.cache(lambda: default.auth_test()["user_id"])
+
+    @property
+    def oauth(self) -> bool:
+        return self.store is not None
+
+    def bind(self, job: Job, context: BoltContext) -> Job:
+        """`job` marked with the request's installation (OAuth only: single-token jobs stay
+        exactly as before, which older workers can load)."""
+        if not self.oauth:
+            return job
+        return dataclasses.replace(
+            job,
+            enterprise=context.enterprise_id or "",
+            org_install=bool(context.is_enterprise_install),
+        )
+
+    def for_job(self, job: Job) -> WebClient:
+        """The client of `job`'s installation; NotInstalled if it has no bot token."""
+        return self.default if not self.oauth else self._entry(Installation.of(job)).client
+
+    def bot_user_id(self, job: Job) -> str:
+        if not self.oauth:
+            return self._own_user_id()
+        return self._entry(Installation.of(job)).bot_user_id
+
+    def installed(self, job: Job) -> bool:
+        try:
+            self.for_job(job)
+            return True
+        except NotInstalled:
+            return False
+
+    def forget(self, enterprise_id: str | None, team_id: str | None) -> None:
+        """Drop a deleted installation's client now (other processes: within the TTL)."""
+        with self._lock:
+            for key in [
+                k
+                for k in self._entries
+                if k.enterprise_id == enterprise_id
+                and (k.team_id == team_id or k.is_enterprise_install)
+            ]:
+                del self._entries[key]
+
+    def _entry(self, key: Installation) -> _Entry:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._entries.get(key)
+        if cached is not None and cached.expires > now:
+            return cached
+        bot = self._find(key)
+        if cached is not None and cached.client.token == bot.bot_token:
+            client = cached.client  # same token: keep its connection settings
+        else:
+            client = self.make(bot.bot_token or "")
+        entry = _Entry(client, bot.bot_user_id or "", now + self.ttl)
+        with self._lock:
+            if len(self._entries) >= MAX_CACHED:
+                for old in sorted(self._entries, key=lambda k: self._entries[k].expires)[:100]:
+                    del self._entries[old]
+            self._entries[key] = entry
+        return entry
+
+    def _find(self, key: Installation) -> Bot:
+        assert self.store is not None
+        bot = self.store.find_bot(
+            enterprise_id=key.enterprise_id,
+            team_id=key.team_id,
+            is_enterprise_install=key.is_enterprise_install,
+        )
+        if bot is None or not bot.bot_token:
+            raise NotInstalled(
+                f"no installation for enterprise {key.enterprise_id}, team {key.team_id}"
+            )
+        if bot.bot_refresh_token:  # token rotation: refresh it as Bolt's authorize does
+            rotated = self._rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=ROTATE_MINUTES
+            )
+            if rotated is not None:
+                self.store.save_bot(rotated)
+                bot = rotated
+        return bot

@@ -1,0 +1,1 @@
+"""Turns: take a thread, hold its lock, build the turn's inputs and answer its queued messages."""
