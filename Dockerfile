@@ -28,5 +28,5 @@ RUN useradd --system --uid 10001 --no-create-home --home-dir /app bot \
 USER 10001
 
 EXPOSE 3000
-# The Procfile's web process: gunicorn with bot/gunicorn_conf.py (binds 0.0.0.0:$PORT).
-CMD ["gunicorn", "-c", "python:bot.gunicorn_conf", "bot.web:create_app()"]
+# The Procfile's web process: gunicorn with bot/serve/gunicorn_conf.py (binds 0.0.0.0:$PORT).
+CMD ["gunicorn", "-c", "python:bot.serve.gunicorn_conf", "bot.serve.web:create_app()"]
