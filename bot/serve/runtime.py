@@ -13,14 +13,8 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 from slack_sdk.oauth.state_store import OAuthStateStore
 
-from bot import tls
 from bot.agent.personas import Personas, load_personas
 from bot.answer.reply import Replier
 from bot.answer.stop import STOP_ANY, request_stop
@@ -29,16 +23,16 @@ from bot.errors import TRANSIENT_ERRORS
 from bot.intake.outage import SETTLE_SECONDS, Breaker, Pending
 from bot.jobs import Job
 from bot.obs import logs, metrics, telemetry
-from bot.slack.clients import SlackClients
+from bot.slack.clients import SlackClients, slack_client
 from bot.slack.installations import build_stores
+from bot.slack.payloads import LAST_SLACK_RETRY
 from bot.store import lifecycle
 from bot.store.blobs import S3Blobs
-from bot.store.dedup import LAST_SLACK_RETRY, dedup_keys
+from bot.store.connect import build_state
+from bot.store.dedup import dedup_keys
 from bot.store.facts import REFUSALS, STOP_SEEN
 from bot.store.inbox import Inbox, replay
-from bot.store.memory_state import MemoryState
 from bot.store.redis_keys import shard_of
-from bot.store.redis_state import RedisState
 from bot.store.sessions import SessionStore
 from bot.store.state import FULL, QUEUED, State
 from bot.turns.conversation import Conversation
@@ -57,33 +51,6 @@ QUEUE_FULL = (
     "for an answer. Please send it again once I've caught up."
 )
 REFUSALS_PER_MINUTE = 30  # notes about refused messages, per thread
-
-
-def slack_client(config: Config, token: str | None = None) -> WebClient:
-    kwargs = {"base_url": config.api_url} if config.api_url else {}
-    # one TLS context for every call (urllib would build one per HTTPS connection)
-    client = WebClient(
-        token=token or config.bot_token or None, timeout=15, ssl=tls.default_context(), **kwargs
-    )
-    client.retry_handlers = [
-        metrics.SlackCalls(),  # counts every attempt; never retries
-        ConnectionErrorRetryHandler(max_retry_count=2),
-        RateLimitErrorRetryHandler(max_retry_count=3),
-        ServerErrorRetryHandler(max_retry_count=2),
-    ]
-    return client
-
-
-def build_state(config: Config) -> State:
-    if config.redis_url:
-        return RedisState.from_url(
-            config.redis_url, cluster=config.redis_cluster, lock_ttl=config.lock_ttl_seconds
-        )
-    log.warning(
-        "REDIS_URL is not set: dedup, queues and thread locks live in this process only. "
-        "Run exactly ONE worker process; set REDIS_URL to scale out."
-    )
-    return MemoryState(lock_ttl=config.lock_ttl_seconds)
 
 
 @dataclass

@@ -10,8 +10,7 @@ from slack_bolt.request import BoltRequest
 
 from bot.intake.route import Ignored, route_mention
 from bot.serve.runtime import Runtime
-from bot.slack.payloads import installation_id
-from bot.store.dedup import retry_num
+from bot.slack.payloads import installation_id, retry_num
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ from slack_bolt.request import BoltRequest
 
 from bot.intake.route import Ignored, route_bot_post, route_message
 from bot.serve.runtime import Runtime
-from bot.slack.payloads import installation_id
-from bot.store.dedup import retry_num
+from bot.slack.payloads import installation_id, retry_num
 from bot.turns.thread_context import remember
 
 log = logging.getLogger(__name__)
