@@ -58,7 +58,7 @@ class Breaker:
         on_recover: Callable[[Hashable], object] = lambda scope: None,
     ) -> None:
         """`on_recover(scope)`: the Redis call that finds out whether Redis is back for
-        `scope`, made before the caller's own (Runtime: State.hold_turns of that shard, so
+        `scope`, made before the caller's own (the Intake: State.hold_turns of that shard, so
         this process's later messages wait for what every process held)."""
         self.open_seconds = open_seconds
         self.on_recover = on_recover

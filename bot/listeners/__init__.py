@@ -3,12 +3,12 @@
 from slack_bolt import App
 
 from bot.listeners import actions, commands, events, fallbacks, shortcuts
-from bot.serve.runtime import Runtime
+from bot.listeners.deps import ListenerDeps
 
 
-def register(app: App, runtime: Runtime) -> None:
-    events.register(app, runtime)
-    commands.register(app, runtime)
-    shortcuts.register(app, runtime)
-    actions.register(app, runtime)
+def register(app: App, deps: ListenerDeps) -> None:
+    events.register(app, deps)
+    commands.register(app, deps)
+    shortcuts.register(app, deps)
+    actions.register(app, deps)
     fallbacks.register(app)  # last: acks everything nothing else matched

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from slack_bolt import App
 
 from bot.listeners import register
+from bot.listeners.deps import ListenerDeps
 from bot.serve.runtime import Runtime
 from bot.slack.installations import oauth_settings
 
@@ -32,7 +33,10 @@ def build_app(runtime: Runtime) -> App:
             raise_error_for_unhandled_request=True,
             logger=logging.getLogger("bot.bolt"),
         )
-    register(app, runtime)
+    register(
+        app,
+        ListenerDeps(runtime.intake, runtime.state, runtime.slack, runtime.personas, runtime.store),
+    )
     return app
 
 

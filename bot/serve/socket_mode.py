@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.obs import metrics_endpoint
 from bot.serve.main import start_runtime, stop_all
-from bot.serve.runtime import slack_client
+from bot.slack.clients import slack_client
 
 log = logging.getLogger(__name__)
 

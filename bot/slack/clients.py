@@ -22,11 +22,18 @@ from dataclasses import dataclass
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
 from slack_sdk.oauth.installation_store import Bot, InstallationStore
 from slack_sdk.oauth.token_rotation import TokenRotator
 
+from bot import tls
 from bot.config.settings import Config
 from bot.jobs import Job
+from bot.obs import metrics
 
 log = logging.getLogger(__name__)
 TTL_SECONDS = 60.0
@@ -159,3 +166,21 @@ class SlackClients:
                 self.store.save_bot(rotated)
                 bot = rotated
         return bot
+
+
+def slack_client(config: Config, token: str | None = None) -> WebClient:
+    """A Web API client for `token` (default SLACK_BOT_TOKEN): SLACK_API_URL, one shared TLS
+    context, every call counted, and slack_sdk's retries of connection errors, rate limits
+    and server errors."""
+    kwargs = {"base_url": config.api_url} if config.api_url else {}
+    # one TLS context for every call (urllib would build one per HTTPS connection)
+    client = WebClient(
+        token=token or config.bot_token or None, timeout=15, ssl=tls.default_context(), **kwargs
+    )
+    client.retry_handlers = [
+        metrics.SlackCalls(),  # counts every attempt; never retries
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ]
+    return client

@@ -12,6 +12,7 @@ from slack_bolt import BoltContext
 from slack_bolt.request import BoltRequest
 
 _PARSE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+LAST_SLACK_RETRY = 3  # Slack retries an event up to 3 times
 
 
 class MalformedPayload(ValueError):
@@ -41,3 +42,9 @@ def installation_id(context: BoltContext) -> str:
     if context.is_enterprise_install and context.enterprise_id:
         return context.enterprise_id
     return context.team_id or context.enterprise_id or ""
+
+
+def retry_num(headers: dict[str, list[str]]) -> int:
+    """Slack's X-Slack-Retry-Num (Bolt normalizes header names to lower case)."""
+    value = (headers.get("x-slack-retry-num") or ["0"])[0]
+    return int(value) if str(value).isdigit() else 0

@@ -36,7 +36,15 @@ DELIVERY_GIVE_UP_SECONDS = 3600.0
 
 
 class Worker:
-    def __init__(self, state: State, conversation: Conversation, concurrency: int = 64) -> None:
+    def __init__(
+        self,
+        state: State,
+        conversation: Conversation,
+        concurrency: int = 64,
+        on_sweep: Callable[[], object] = lambda: None,
+    ) -> None:
+        """`on_sweep()`: called on every sweep, on the dispatcher thread (the intake's
+        recovery: replay the durable inbox if Redis lost its data, queue held messages)."""
         self.state = state
         self.conversation = conversation
         self.concurrency = concurrency
@@ -49,8 +57,7 @@ class Worker:
         self._next_report = 0.0
         self._reporting = threading.Lock()
         self._stopping = threading.Event()
-        # Called on every sweep (Runtime: replay the durable inbox if Redis lost its data).
-        self.on_sweep: Callable[[], object] = lambda: None
+        self._on_sweep = on_sweep
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="dispatch", daemon=True
         )
@@ -98,7 +105,7 @@ class Worker:
     def _next_session(self) -> str | None:
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + SWEEP_SECONDS
-            self.on_sweep()
+            self._on_sweep()
             self._report_unshown()
             self._backlog = self.state.orphans()
         if self._backlog:

@@ -21,7 +21,7 @@ from bot.agent.personas import load_personas
 from bot.answer.stream import AnswerStream
 from bot.config import settings as config_module
 from bot.serve.preload import preload_modules
-from bot.serve.runtime import slack_client
+from bot.slack.clients import slack_client
 from tests.fakes.model import ScriptedModel
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack

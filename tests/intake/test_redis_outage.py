@@ -162,14 +162,14 @@ def test_held_messages_of_a_dead_process_are_queued_by_another(
         proxy.refuse()
         event = mention_event("held by the dead", "C1", now_ts())
         acked(first, event, "EvDead")
-        first.runtime.pending._held.clear()  # it dies with its in-process list
+        first.runtime.intake.pending._held.clear()  # it dies with its in-process list
         first.server.shutdown()
         first.server.server_close()
         proxy.accept()
         model = ScriptedModel()
         second = start_bot(fake_slack, s3_env, session_dir, redis_server.url, model)
         try:
-            second.runtime.pending._next_sweep = 0.0
+            second.runtime.intake.pending._next_sweep = 0.0
             wait_answered(fake_slack, ("held by the dead",), timeout=20)
             assert answers(fake_slack, "held by the dead") == 1
             assert not list(second.runtime.inbox.blobs.keys("inbox/pending/"))

@@ -11,8 +11,7 @@ from slack_sdk.oauth.installation_store import FileInstallationStore
 
 from bot.config.settings import load
 from bot.jobs import Job
-from bot.serve.runtime import slack_client
-from bot.slack.clients import NotInstalled, SlackClients
+from bot.slack.clients import NotInstalled, SlackClients, slack_client
 
 CLIENT_ID = "1234567890.0987654321"
 

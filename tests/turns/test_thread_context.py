@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from bot.config import settings as config_module
 from bot.intake.route import Ignored, route_bot_post
 from bot.jobs import Job, session_id
-from bot.serve.runtime import slack_client
+from bot.slack.clients import slack_client
 from bot.turns.thread_context import (
     HEADER,
     ContextLimits,

@@ -10,20 +10,20 @@ from slack_bolt import Ack, BoltContext
 from bot.answer.feedback import THANKS, parse_vote, record_vote
 from bot.answer.reply import ephemeral
 from bot.jobs import reply_thread_of
+from bot.listeners.deps import ListenerDeps
 from bot.obs import metrics
-from bot.serve.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def handler(runtime: Runtime) -> Callable[..., None]:
+def handler(deps: ListenerDeps) -> Callable[..., None]:
     def answer_feedback(ack: Ack, action: dict, context: BoltContext) -> None:
         ack()
         vote, user = parse_vote(action.get("value")), context.user_id
         if vote is None or not user:
             log.debug("ignored a feedback click without a vote of ours or a user")
             return
-        outcome = record_vote(runtime.state, vote, user)
+        outcome = record_vote(deps.state, vote, user)
         metrics.vote(vote.persona, vote.vote, outcome)
         log.info(
             "feedback %s %s on %s (answer to %s, persona %s) by %s",
@@ -38,7 +38,7 @@ def handler(runtime: Runtime) -> Callable[..., None]:
     return answer_feedback
 
 
-def thank(runtime: Runtime) -> Callable[..., None]:
+def thank(deps: ListenerDeps) -> Callable[..., None]:
     def thank_for_feedback(action: dict, context: BoltContext) -> None:
         vote, user, channel = parse_vote(action.get("value")), context.user_id, context.channel_id
         if vote is None or not user or not channel:

@@ -10,13 +10,13 @@ from slack_bolt import Ack, BoltContext
 from bot.answer.reply import ephemeral
 from bot.answer.stop import parse_stop_value, request_stop
 from bot.jobs import reply_thread_of
-from bot.serve.runtime import Runtime
+from bot.listeners.deps import ListenerDeps
 
 log = logging.getLogger(__name__)
 STOPPING = "Stopping…"
 
 
-def handler(runtime: Runtime) -> Callable[..., None]:
+def handler(deps: ListenerDeps) -> Callable[..., None]:
     def stop_answer(ack: Ack, action: dict, context: BoltContext) -> None:
         ack()
         target = parse_stop_value(action.get("value"))
@@ -24,13 +24,13 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             log.debug("ignored a stop click without a value of ours")
             return
         session, for_ts = target
-        request_stop(runtime.state, session, for_ts)
+        request_stop(deps.state, session, for_ts)
         log.info("stop requested in %s (answer to %s) by %s", session, for_ts, context.user_id)
 
     return stop_answer
 
 
-def confirm(runtime: Runtime) -> Callable[..., None]:
+def confirm(deps: ListenerDeps) -> Callable[..., None]:
     def confirm_stop(action: dict, context: BoltContext) -> None:
         target = parse_stop_value(action.get("value"))
         user, channel = context.user_id, context.channel_id

@@ -1,8 +1,8 @@
 from slack_bolt import App
 
 from bot.listeners.commands import reset
-from bot.serve.runtime import Runtime
+from bot.listeners.deps import ListenerDeps
 
 
-def register(app: App, runtime: Runtime) -> None:
-    app.command("/reset")(reset.handler(runtime))
+def register(app: App, deps: ListenerDeps) -> None:
+    app.command("/reset")(reset.handler(deps))

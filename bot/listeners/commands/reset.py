@@ -7,18 +7,19 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 from slack_bolt import Ack, BoltContext
 
+from bot.intake.intake import UNAVAILABLE
 from bot.intake.reset import Refusal, from_command
-from bot.serve.runtime import UNAVAILABLE, Runtime
+from bot.listeners.deps import ListenerDeps
 from bot.slack.payloads import installation_id
 
 
-def handler(runtime: Runtime) -> Callable[..., None]:
+def handler(deps: ListenerDeps) -> Callable[..., None]:
     def reset(ack: Ack, command: dict, context: BoltContext) -> None:
         channel = context.channel_id or ""
         is_dm = channel.startswith("D") or command.get("channel_name") == "directmessage"
         try:
             job = from_command(
-                runtime.state,
+                deps.state,
                 installation_id(context),
                 channel,
                 context.user_id or "",
@@ -28,7 +29,7 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             if isinstance(job, Refusal):
                 ack(text=job.text)
                 return
-            runtime.accept(runtime.slack.bind(job, context))
+            deps.intake.accept(deps.slack.bind(job, context))
         except RedisError:  # commands are never retried: say so instead of failing
             ack(text=UNAVAILABLE)
             return

@@ -1,5 +1,6 @@
 from slack_bolt import App
 
+from bot.listeners.deps import ListenerDeps
 from bot.listeners.events import (
     app_mention,
     app_uninstalled,
@@ -7,17 +8,16 @@ from bot.listeners.events import (
     message,
     tokens_revoked,
 )
-from bot.serve.runtime import Runtime
 
 
-def register(app: App, runtime: Runtime) -> None:
-    app.event("app_mention")(app_mention.handler(runtime))
-    app.event("message")(message.handler(runtime))
-    app.event("app_uninstalled")(app_uninstalled.handler(runtime))
-    app.event("tokens_revoked")(tokens_revoked.handler(runtime))
+def register(app: App, deps: ListenerDeps) -> None:
+    app.event("app_mention")(app_mention.handler(deps))
+    app.event("message")(message.handler(deps))
+    app.event("app_uninstalled")(app_uninstalled.handler(deps))
+    app.event("tokens_revoked")(tokens_revoked.handler(deps))
     # A Web API call: run it after the ack (lazily), so Slack never waits for it.
     app.event("assistant_thread_started")(
-        ack=_ack_only, lazy=[assistant_thread_started.handler(runtime)]
+        ack=_ack_only, lazy=[assistant_thread_started.handler(deps)]
     )
 
 

@@ -9,12 +9,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.agent.help import PROMPTS_TITLE, suggested_prompts
-from bot.serve.runtime import Runtime
+from bot.listeners.deps import ListenerDeps
 
 log = logging.getLogger(__name__)
 
 
-def handler(runtime: Runtime) -> Callable[..., None]:
+def handler(deps: ListenerDeps) -> Callable[..., None]:
     def set_suggested_prompts(event: dict, client: WebClient) -> None:
         thread = event.get("assistant_thread")
         thread = thread if isinstance(thread, dict) else {}
@@ -27,7 +27,7 @@ def handler(runtime: Runtime) -> Callable[..., None]:
                 channel_id=channel,
                 thread_ts=thread_ts,
                 title=PROMPTS_TITLE,
-                prompts=suggested_prompts(runtime.personas),
+                prompts=suggested_prompts(deps.personas),
             )
         except SlackApiError as exc:  # the prompts are a courtesy; the thread works without
             log.warning(

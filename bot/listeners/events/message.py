@@ -10,31 +10,30 @@ from slack_bolt import BoltContext
 from slack_bolt.request import BoltRequest
 
 from bot.intake.route import Ignored, route_bot_post, route_message
-from bot.serve.runtime import Runtime
-from bot.slack.payloads import installation_id
-from bot.store.dedup import retry_num
+from bot.listeners.deps import ListenerDeps
+from bot.slack.payloads import installation_id, retry_num
 from bot.turns.thread_context import remember
 
 log = logging.getLogger(__name__)
 
 
-def handler(runtime: Runtime) -> Callable[..., None]:
+def handler(deps: ListenerDeps) -> Callable[..., None]:
     def message(body: dict, event: dict, context: BoltContext, request: BoltRequest) -> None:
         team = installation_id(context)
         routed = route_message(
-            event, team, context["bot_user_id"], runtime.personas.ids, runtime.is_joined
+            event, team, context["bot_user_id"], deps.personas.ids, deps.intake.is_joined
         )
         if isinstance(routed, Ignored):
             post = route_bot_post(
-                event, team, context["bot_user_id"], context.get("bot_id"), runtime.is_joined
+                event, team, context["bot_user_id"], context.get("bot_id"), deps.intake.is_joined
             )
             if isinstance(post, Ignored):
                 log.debug("ignored message: %s (%s)", routed.reason, post.reason)
             else:
-                remember(runtime.state, post)
+                remember(deps.state, post)
             return
-        runtime.take(
-            runtime.slack.bind(routed, context), body.get("event_id"), retry_num(request.headers)
+        deps.intake.take(
+            deps.slack.bind(routed, context), body.get("event_id"), retry_num(request.headers)
         )
 
     return message

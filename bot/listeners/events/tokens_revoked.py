@@ -7,26 +7,26 @@ from collections.abc import Callable
 
 from slack_bolt import BoltContext
 
-from bot.serve.runtime import Runtime
+from bot.listeners.deps import ListenerDeps
 from bot.slack.installations import delete_revoked, store_key
 from bot.slack.payloads import installation_id
 
 log = logging.getLogger(__name__)
 
 
-def handler(runtime: Runtime) -> Callable[..., None]:
+def handler(deps: ListenerDeps) -> Callable[..., None]:
     def tokens_revoked(event: dict, context: BoltContext) -> None:
         team = installation_id(context)
-        if runtime.slack.store is None:  # single-token mode: nothing stored to delete
+        if deps.slack.store is None:  # single-token mode: nothing stored to delete
             log.warning(
                 "Slack revoked tokens of this app in %s: if SLACK_BOT_TOKEN was one, "
                 "reinstall the app and set the new token",
                 team,
             )
             return
-        bot = delete_revoked(runtime.slack.store, event, context)
+        bot = delete_revoked(deps.slack.store, event, context)
         if bot:
-            runtime.slack.forget(**store_key(context))
+            deps.slack.forget(**store_key(context))
         log.info(
             "tokens revoked in %s: deleted %s",
             team,

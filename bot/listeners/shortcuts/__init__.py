@@ -1,8 +1,8 @@
 from slack_bolt import App
 
+from bot.listeners.deps import ListenerDeps
 from bot.listeners.shortcuts import reset_conversation
-from bot.serve.runtime import Runtime
 
 
-def register(app: App, runtime: Runtime) -> None:
-    app.shortcut("reset_conversation")(reset_conversation.handler(runtime))
+def register(app: App, deps: ListenerDeps) -> None:
+    app.shortcut("reset_conversation")(reset_conversation.handler(deps))

@@ -8,13 +8,14 @@ from redis.exceptions import RedisError
 from slack_bolt import Ack, BoltContext
 
 from bot.answer.reply import ephemeral
+from bot.intake.intake import UNAVAILABLE
 from bot.intake.reset import reset_job
 from bot.jobs import DM_THREAD
-from bot.serve.runtime import UNAVAILABLE, Runtime
+from bot.listeners.deps import ListenerDeps
 from bot.slack.payloads import installation_id
 
 
-def handler(runtime: Runtime) -> Callable[..., None]:
+def handler(deps: ListenerDeps) -> Callable[..., None]:
     def reset_conversation(ack: Ack, shortcut: dict, context: BoltContext) -> None:
         ack()
         channel, user = context.channel_id, context.user_id
@@ -26,7 +27,7 @@ def handler(runtime: Runtime) -> Callable[..., None]:
             thread_ts = DM_THREAD
         try:
             job = reset_job(installation_id(context), channel, thread_ts, user, channel)
-            runtime.accept(runtime.slack.bind(job, context))
+            deps.intake.accept(deps.slack.bind(job, context))
         except RedisError:
             ephemeral(context.client, channel, user, UNAVAILABLE, thread_ts)
 
