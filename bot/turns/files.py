@@ -1,33 +1,28 @@
-"""Files: what the files attached to a Slack message become in the model's prompt.
+"""Files: reading the files attached to a Slack message, within the turn's budget.
 
 `read_files` downloads each file (bot/turns/file_download.py: bot token, byte cap,
-deadline) and returns
-Strands content blocks: text files (snippets, text/*, JSON, CSV, Markdown, code) as a
-fenced text block cut at `max_text_chars`; images (png, jpeg, gif, webp) and PDFs as image
-and document blocks after a "File <name> (image):" label, for providers that accept them
-(`SUPPORT`, checked against the Strands 1.62 formatters). Any other file (another type,
-too large, hidden or deleted by Slack, a failed download) becomes a problem naming it and
-the reason, e.g. "report.zip: unsupported type (application/zip)": the prompt tells the
-model and the answer tells the user.
-
-Storage: image and PDF bytes reach the model once, in the turn that brought them.
-`shrink_for_storage` replaces them (and their label) in the stored user message with a
-placeholder, "[image photo.png was shown to you in this turn]". Kept, they would be stored
-as base64 and resent with every later turn of the window: megabytes per turn, soon over
-the providers' request limits. So later turns know that a file was shown, not what it
-showed (attach it again to ask again). Text files stay, bounded by `max_text_chars`.
+deadline) and returns a `FileInput` (bot/agent/prompt.py) of Strands content blocks: text
+files (snippets, text/*, JSON, CSV, Markdown, code) as a fenced text block cut at
+`max_text_chars`; images (png, jpeg, gif, webp) and PDFs as image and document blocks
+after a "File <name> (image):" label, for providers that accept them (`SUPPORT`, checked
+against the Strands 1.62 formatters). Any other file (another type, too large, hidden or
+deleted by Slack, a failed download) becomes a problem naming it and the reason, e.g.
+"report.zip: unsupported type (application/zip)": the prompt tells the model and the
+answer tells the user (bot/agent/prompt.py, which also keeps image and PDF bytes out of
+the stored session).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from strands.types.content import ContentBlock, Message
+from strands.types.content import ContentBlock
 
+from bot.agent.prompt import FileInput, display_name
 from bot.turns.file_download import FileProblem, download, mb
 from bot.turns.turn_budget import Allowance
 
@@ -52,7 +47,6 @@ SUPPORT: dict[str, dict[str, int]] = {
     "anthropic": {"image": 3_750_000, "pdf": 24_000_000},
     "openai": {"image": 20_000_000, "pdf": 24_000_000},
 }
-NO_TEXT = "(The user sent files without a message.)"
 _SIGN_IN = "a web page: does the app have the files:read scope?"  # Slack's answer without it
 _IMAGE_TYPES = {
     "image/png",
@@ -154,7 +148,6 @@ _MAGIC = [
     (b"GIF87a", "gif"),
     (b"GIF89a", "gif"),
 ]
-_LABEL = re.compile(r"^File (?P<name>.+) \((?:image|PDF)\):$")
 _DOC_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9\-()\[\] ]+")  # Bedrock's rule for document names
 
 
@@ -167,12 +160,6 @@ class FileLimits:
     timeout: float = 15  # seconds for a download (and for each wait on the network)
 
 
-@dataclass
-class FileInput:
-    blocks: list[ContentBlock] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
 def slack_files(raw: Any) -> tuple[dict[str, Any], ...]:
     """An event's `files` (null, missing, stubs) reduced to FIELDS."""
     if not isinstance(raw, list):
@@ -180,11 +167,6 @@ def slack_files(raw: Any) -> tuple[dict[str, Any], ...]:
     return tuple(
         {k: f[k] for k in FIELDS if f.get(k) is not None} for f in raw if isinstance(f, dict)
     )
-
-
-def display_name(file: Mapping[str, Any]) -> str:
-    name = str(file.get("name") or file.get("title") or file.get("id") or "a file")
-    return " ".join(name.split())[:200]  # one line in the prompt
 
 
 def read_files(
@@ -235,33 +217,6 @@ def read_for_jobs(
         for job in jobs
         if job.files
     }
-
-
-def prompt_blocks(
-    text: str, files: Iterable[Mapping[str, Any]], read: FileInput | None
-) -> list[ContentBlock]:
-    """One Slack message's part of the prompt: its text, its files, what could not be read."""
-    files = list(files)
-    blocks: list[ContentBlock] = [{"text": text if text or not files else NO_TEXT}]
-    if not files:
-        return blocks
-    if read is None:  # nobody read them: say so rather than let the model guess
-        names = ", ".join(display_name(f) for f in files)
-        return [*blocks, {"text": f"[Attached but not read, so you have not seen them: {names}]"}]
-    blocks += read.blocks
-    if read.problems:
-        blocks.append(
-            {
-                "text": "[Attached but unreadable, so you have not seen them (the user "
-                f"is told): {'; '.join(read.problems)}]"
-            }
-        )
-    return blocks
-
-
-def answer_note(problems: list[str]) -> str:
-    """Appended to the answer so the user learns which files were not read, and why."""
-    return "\n\n:warning: I couldn't read " + "; ".join(problems) + "." if problems else ""
 
 
 def _blocks(
@@ -373,34 +328,3 @@ def _doc_name(name: str, used: set[str]) -> str:
         candidate = f"{base} ({n})"
     used.add(candidate)
     return candidate
-
-
-def shrink_for_storage(messages: list[Message]) -> None:
-    """In place, replace the image and document blocks of user messages (with their "File …"
-    label) by a text placeholder. Call after the model call, before the session is written:
-    the session manager stores these very message objects."""
-    for message in messages:
-        content = message.get("content") or []
-        if message.get("role") != "user" or not any(
-            "image" in b or "document" in b for b in content
-        ):
-            continue
-        kept: list[ContentBlock] = []
-        for block in content:
-            kind = "image" if "image" in block else "PDF" if "document" in block else None
-            if kind is None:
-                kept.append(block)
-                continue
-            label = _LABEL.match(kept[-1].get("text", "")) if kept else None
-            if label:
-                kept.pop()
-            name = label["name"] if label else block.get("document", {}).get("name", "")
-            kept.append(
-                {
-                    "text": f"[{kind} {name} was shown to you in this turn]"
-                    if name
-                    else f"[{'an image' if kind == 'image' else 'a PDF'}"
-                    " was shown to you in this turn]"
-                }
-            )
-        message["content"] = kept

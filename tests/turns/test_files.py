@@ -15,20 +15,13 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.agent.model import build_model
+from bot.agent.prompt import NO_TEXT, answer_note, shrink_for_storage
 from bot.agent.turn import prompt_for
 from bot.jobs import Job
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import SessionStore
 from bot.turns.conversation import GREETING
-from bot.turns.files import (
-    NO_TEXT,
-    FileLimits,
-    answer_note,
-    read_files,
-    read_for_jobs,
-    shrink_for_storage,
-    slack_files,
-)
+from bot.turns.files import FileLimits, read_files, read_for_jobs, slack_files
 from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
