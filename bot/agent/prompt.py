@@ -19,11 +19,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from strands.types.content import ContentBlock, Message
 
 NO_TEXT = "(The user sent files without a message.)"
+MediaKind = Literal["image", "PDF"]  # as the prompt names them
 _LABEL = re.compile(r"^File (?P<name>.+) \((?:image|PDF)\):$")
 
 
@@ -39,6 +40,12 @@ def display_name(file: Mapping[str, Any]) -> str:
     """A Slack file's name on one line of the prompt (its title or id if it has none)."""
     name = str(file.get("name") or file.get("title") or file.get("id") or "a file")
     return " ".join(name.split())[:200]
+
+
+def media_label(name: str, kind: MediaKind) -> ContentBlock:
+    """The text block before an image or PDF block, "File photo.png (image):", which
+    `shrink_for_storage` replaces along with the block."""
+    return {"text": f"File {name} ({kind}):"}
 
 
 def prompt_blocks(

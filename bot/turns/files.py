@@ -18,12 +18,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from strands.types.content import ContentBlock
 
-from bot.agent.prompt import FileInput, display_name
+from bot.agent.prompt import FileInput, MediaKind, display_name, media_label
 from bot.turns.file_download import FileProblem, download, mb
+from bot.turns.file_types import is_html, kind_of, sniff
 from bot.turns.turn_budget import Allowance
 
 # The fields of a Slack file object read here; a Job keeps only these.
@@ -48,106 +49,6 @@ SUPPORT: dict[str, dict[str, int]] = {
     "openai": {"image": 20_000_000, "pdf": 24_000_000},
 }
 _SIGN_IN = "a web page: does the app have the files:read scope?"  # Slack's answer without it
-_IMAGE_TYPES = {
-    "image/png",
-    "image/jpeg",
-    "image/jpg",
-    "image/gif",
-    "image/webp",
-    "png",
-    "jpg",
-    "jpeg",
-    "gif",
-    "webp",
-}  # mimetypes and Slack filetypes
-_TEXT_MIMETYPES = {
-    "application/json",
-    "application/xml",
-    "application/javascript",
-    "application/x-yaml",
-    "application/yaml",
-    "application/toml",
-    "application/x-sh",
-    "application/sql",
-    "application/x-ndjson",
-}
-_CODE = {
-    "c",
-    "cpp",
-    "csharp",
-    "css",
-    "csv",
-    "clojure",
-    "d",
-    "dart",
-    "diff",
-    "dockerfile",
-    "erlang",
-    "go",
-    "groovy",
-    "haskell",
-    "html",
-    "java",
-    "javascript",
-    "json",
-    "kotlin",
-    "latex",
-    "lua",
-    "markdown",
-    "perl",
-    "php",
-    "powershell",
-    "python",
-    "r",
-    "ruby",
-    "rust",
-    "scala",
-    "shell",
-    "sql",
-    "swift",
-    "text",
-    "tsv",
-    "typescript",
-    "xml",
-    "yaml",
-}
-_TEXT_EXTENSIONS = _CODE | {
-    "txt",
-    "md",
-    "jsonl",
-    "yml",
-    "toml",
-    "ini",
-    "cfg",
-    "conf",
-    "log",
-    "htm",
-    "py",
-    "js",
-    "ts",
-    "tsx",
-    "jsx",
-    "h",
-    "hpp",
-    "cs",
-    "rs",
-    "rb",
-    "pl",
-    "sh",
-    "bash",
-    "ps1",
-    "kt",
-    "scss",
-    "hs",
-    "tex",
-    "patch",
-}
-_MAGIC = [
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-]
 _DOC_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9\-()\[\] ]+")  # Bedrock's rule for document names
 
 
@@ -183,24 +84,37 @@ def read_files(
     be sent is a problem instead. `file_info(id)` (e.g. `lambda i: client.files_info(file=i)
     ["file"]`) completes `file_access: "check_file_info"` stubs (Slack Connect).
     `allowance`: what the turn may still download (default: `limits`' turn budget)."""
-    result, used = FileInput(), used_names if used_names is not None else set()
-    allowance = allowance or Allowance.of(limits.max_files, limits.max_turn_bytes)
+    read = _Read(
+        token,
+        provider,
+        limits,
+        used_names if used_names is not None else set(),
+        allowance or Allowance.of(limits.max_files, limits.max_turn_bytes),
+    )
+    result = FileInput()
     for file in files:
         name = display_name(file)
         try:
             if file.get("file_access") == "check_file_info":
-                try:
-                    details = file_info(str(file.get("id"))) if file_info else None
-                except Exception as exc:  # e.g. SlackApiError file_not_found
-                    raise FileProblem(f"Slack would not share this file ({exc})") from None
-                if not details:
-                    raise FileProblem("Slack did not share this file's details with the bot")
-                file = {**file, **details}
+                file = _completed(file, file_info)
                 name = display_name(file)
-            result.blocks.extend(_blocks(file, name, token, provider, limits, used, allowance))
+            result.blocks.extend(_blocks(file, name, read))
         except FileProblem as problem:
             result.problems.append(f"{name}: {problem}")
     return result
+
+
+def _completed(
+    file: Mapping[str, Any], file_info: Callable[[str], Mapping[str, Any] | None] | None
+) -> Mapping[str, Any]:
+    """A `check_file_info` stub with the details `files.info` gives."""
+    try:
+        details = file_info(str(file.get("id"))) if file_info else None
+    except Exception as exc:  # e.g. SlackApiError file_not_found
+        raise FileProblem(f"Slack would not share this file ({exc})") from None
+    if not details:
+        raise FileProblem("Slack did not share this file's details with the bot")
+    return {**file, **details}
 
 
 def read_for_jobs(
@@ -219,76 +133,69 @@ def read_for_jobs(
     }
 
 
-def _blocks(
-    file: Mapping[str, Any],
-    name: str,
-    token: str,
-    provider: str,
-    limits: FileLimits,
-    used: set[str],
-    allowance: Allowance,
-) -> list[ContentBlock]:
-    mode = file.get("mode")
-    if mode in ("hidden_by_limit", "tombstone", "external"):
-        raise FileProblem(
-            {
-                "hidden_by_limit": "hidden by Slack (over the workspace's file history limit)",
-                "tombstone": "deleted",
-                "external": "a link to a file outside Slack",
-            }[mode]
-        )
-    kind = _kind(file, name)
-    if kind == "text":
-        cap = min(limits.max_bytes, limits.max_text_chars * 4)  # UTF-8: at most 4 bytes a char
-        cap = min(cap, allowance.admit(None))
-        data, cut = download(file, token, cap, limits.timeout, truncate=True)
-        allowance.spend(len(data))
-        if _is_html(data) and "html" not in f"{file.get('filetype')} {file.get('mimetype')}":
-            raise FileProblem(f"not the file (got {_SIGN_IN})")
-        return [_text_block(name, data, cut, limits)]
+_HIDDEN = {
+    "hidden_by_limit": "hidden by Slack (over the workspace's file history limit)",
+    "tombstone": "deleted",
+    "external": "a link to a file outside Slack",
+}
+
+
+@dataclass
+class _Read:
+    """What one `read_files` call shares across its files."""
+
+    token: str
+    provider: str
+    limits: FileLimits
+    used: set[str]  # document names already in the request
+    allowance: Allowance
+
+
+def _blocks(file: Mapping[str, Any], name: str, read: _Read) -> list[ContentBlock]:
+    if (mode := file.get("mode")) in _HIDDEN:
+        raise FileProblem(_HIDDEN[mode])
+    kind = kind_of(file, name)
     if kind is None:
         what = file.get("mimetype") or file.get("filetype") or "unknown"
         raise FileProblem(f"unsupported type ({what})")
-    label = "image" if kind == "image" else "PDF"
-    if kind not in SUPPORT.get(provider, {}):
-        raise FileProblem(f"{label}s are unsupported for this model ({provider})")
-    cap = min(limits.max_bytes, SUPPORT[provider][kind])
+    if kind == "text":
+        return [_text(file, name, read)]
+    return _media(file, name, kind, read)
+
+
+def _text(file: Mapping[str, Any], name: str, read: _Read) -> ContentBlock:
+    limits = read.limits
+    cap = min(limits.max_bytes, limits.max_text_chars * 4)  # UTF-8: at most 4 bytes a char
+    cap = min(cap, read.allowance.admit(None))
+    data, cut = download(file, read.token, cap, limits.timeout, truncate=True)
+    read.allowance.spend(len(data))
+    if is_html(data) and "html" not in f"{file.get('filetype')} {file.get('mimetype')}":
+        raise FileProblem(f"not the file (got {_SIGN_IN})")
+    return _text_block(name, data, cut, limits)
+
+
+def _media(
+    file: Mapping[str, Any], name: str, kind: Literal["image", "pdf"], read: _Read
+) -> list[ContentBlock]:
+    label: MediaKind = "image" if kind == "image" else "PDF"
+    if kind not in SUPPORT.get(read.provider, {}):
+        raise FileProblem(f"{label}s are unsupported for this model ({read.provider})")
+    cap = min(read.limits.max_bytes, SUPPORT[read.provider][kind])
     size = file.get("size")
     if isinstance(size, int) and size > cap:
         raise FileProblem(f"too large ({mb(size)}; the limit is {mb(cap)})")
-    cap = min(cap, allowance.admit(size))
-    data, _ = download(file, token, cap, limits.timeout)
-    allowance.spend(len(data))
-    found = _sniff(data)  # trust the bytes, not the upload's label
+    cap = min(cap, read.allowance.admit(size))
+    data, _ = download(file, read.token, cap, read.limits.timeout)
+    read.allowance.spend(len(data))
+    found = sniff(data)  # trust the bytes, not the upload's label
     if found is None or (found == "pdf") != (kind == "pdf"):
-        got = _SIGN_IN if _is_html(data) else f"{found} data" if found else "something else"
+        got = _SIGN_IN if is_html(data) else f"{found} data" if found else "something else"
         raise FileProblem(f"not a valid {label} (got {got})")
-    head: ContentBlock = {"text": f"File {name} ({label}):"}
+    head = media_label(name, label)
     if kind == "image":
         return [head, {"image": {"format": found, "source": {"bytes": data}}}]  # type: ignore
-    return [
-        head,
-        {"document": {"format": "pdf", "name": _doc_name(name, used), "source": {"bytes": data}}},
-    ]
-
-
-def _kind(file: Mapping[str, Any], name: str) -> str | None:
-    mimetype = str(file.get("mimetype") or "").split(";")[0].strip().lower()
-    filetype = str(file.get("filetype") or "").lower()
-    if mimetype in _IMAGE_TYPES or filetype in _IMAGE_TYPES:
-        return "image"
-    if "pdf" in (mimetype.removeprefix("application/"), filetype):
-        return "pdf"
-    extension = PurePosixPath(name).suffix.lstrip(".").lower()
-    if (
-        file.get("mode") == "snippet"
-        or mimetype.startswith("text/")
-        or filetype in _CODE
-        or mimetype in _TEXT_MIMETYPES
-        or extension in _TEXT_EXTENSIONS
-    ):
-        return "text"
-    return None
+    document = {"format": "pdf", "name": _doc_name(name, read.used), "source": {"bytes": data}}
+    return [head, {"document": document}]  # type: ignore
 
 
 def _text_block(name: str, data: bytes, cut: bool, limits: FileLimits) -> ContentBlock:
@@ -304,17 +211,6 @@ def _text_block(name: str, data: bytes, cut: bool, limits: FileLimits) -> Conten
         fence += "`"
     note = f"\n[cut: only the first {len(text):,} characters are shown]" if cut else ""
     return {"text": f"File {name}:\n{fence}\n{text}\n{fence}{note}"}
-
-
-def _sniff(data: bytes) -> str | None:
-    found = next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
-    if found is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        found = "webp"
-    return found or ("pdf" if b"%PDF-" in data[:1024] else None)
-
-
-def _is_html(data: bytes) -> bool:
-    return data.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
 
 
 def _doc_name(name: str, used: set[str]) -> str:
