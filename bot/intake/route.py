@@ -17,6 +17,7 @@ from bot.turns.posts import (
     message_text,
     str_field,
 )
+from bot.turns.thread_notes import BotPost
 
 MAX_TEXT_CHARS = 12_000
 _RESET_WORDS = {"reset", "/reset", "reset conversation", "forget", "start over"}
@@ -138,15 +139,8 @@ def route_message(
     return job
 
 
-# --- other apps' posts: never a turn, but the next turn's context (bot/turns/thread_context.py) ---
+# --- other apps' posts: never a turn, but the next turn's context (bot/turns/thread_notes.py) ---
 NOTE_CHARS = 2_000
-
-
-@dataclass(frozen=True)
-class BotPost:
-    job: Job  # kind "note", never queued: names the thread; text is the post's (capped)
-    name: str  # the app's bot name (chosen by whoever posts: data, never a label)
-    bot_id: str = ""  # Slack's id of the app (B…), which the poster cannot choose
 
 
 def route_bot_post(

@@ -13,7 +13,7 @@ from bot.intake.route import Ignored, route_bot_post, route_message
 from bot.serve.runtime import Runtime
 from bot.slack.payloads import installation_id
 from bot.store.dedup import retry_num
-from bot.turns.thread_context import remember
+from bot.turns.thread_notes import remember
 
 log = logging.getLogger(__name__)
 
