@@ -14,9 +14,11 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TLRUCache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -49,24 +51,31 @@ class ContextLimits:
 
 
 class NameCache:
-    """User id -> display name, expiring; the oldest entries go first when full."""
+    """User id -> display name, each kept for its own TTL; when full, expired names go
+    first, then the least recently used. Thread-safe."""
 
-    def __init__(self, max_size: int = 5_000, ttl: float = 3_600.0) -> None:
-        self.max_size, self.ttl = max_size, ttl
-        self._names: dict[str, tuple[str, float]] = {}  # insertion ordered
+    def __init__(
+        self,
+        max_size: int = 5_000,
+        ttl: float = 3_600.0,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        # value: (name, its ttl); TLRUCache asks `ttu` when each entry expires
+        self._names: TLRUCache[str, tuple[str, float]] = TLRUCache(
+            max_size, lambda _user, value, now: now + value[1], timer
+        )
         self._lock = threading.Lock()
 
     def get(self, user: str) -> str | None:
         with self._lock:
-            name, expires = self._names.get(user, ("", 0.0))
-            return name if expires > time.monotonic() else None
+            found = self._names.get(user)
+        return found[0] if found is not None else None
 
     def put(self, user: str, name: str, ttl: float | None = None) -> None:
+        """Remember `name` for `ttl` seconds (default: the cache's)."""
         with self._lock:
-            self._names.pop(user, None)
-            self._names[user] = (name, time.monotonic() + (self.ttl if ttl is None else ttl))
-            while len(self._names) > self.max_size:
-                del self._names[next(iter(self._names))]
+            self._names[user] = (name, self.ttl if ttl is None else ttl)
 
 
 NAMES = NameCache()  # process-wide

@@ -25,6 +25,7 @@ from bot.turns.thread_context import HEADER, ContextLimits, NameCache, wants_ear
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_payloads import load
+from tests.support.clock import Clock
 from tests.support.harness import base_env
 from tests.support.thread_context import PEOPLE, ROOT, reader, ts_at
 
@@ -256,12 +257,37 @@ def test_a_slow_slack_is_cut_at_the_deadline(fake_slack) -> None:
 
 
 def test_names_cache_is_bounded_and_expires() -> None:
-    names = NameCache(max_size=2, ttl=0.2)
+    clock = Clock()
+    names = NameCache(max_size=2, ttl=10, timer=clock)
     for user in ("U1", "U2", "U3"):
         names.put(user, user.lower())
-    assert [names.get(u) for u in ("U1", "U2", "U3")] == [None, "u2", "u3"]
-    time.sleep(0.25)
+        clock.advance(1)
+    assert [names.get(u) for u in ("U1", "U2", "U3")] == [None, "u2", "u3"]  # oldest out
+    clock.advance(7.5)  # U2 was put 9.5 s ago, U3 8.5 s ago
+    assert (names.get("U2"), names.get("U3")) == ("u2", "u3")
+    clock.advance(1)
+    assert (names.get("U2"), names.get("U3")) == (None, "u3")
+    clock.advance(1)
     assert names.get("U3") is None
+
+
+def test_a_failed_lookup_is_remembered_briefly_then_the_least_recently_used_go() -> None:
+    clock = Clock()
+    names = NameCache(max_size=2, ttl=3_600, timer=clock)
+    names.put("U1", "ada")
+    names.put("U9", "U9", ttl=60)  # users.info failed: not asked again at once
+    clock.advance(59)
+    assert names.get("U9") == "U9"
+    clock.advance(1)
+    assert names.get("U9") is None  # asked again after a minute
+    names.put("U2", "grace")  # room made by the expired failure, not by evicting U1
+    assert (names.get("U2"), names.get("U1")) == ("grace", "ada")
+    names.put("U3", "alan")  # full: U2 is the least recently used
+    assert [names.get(u) for u in ("U1", "U2", "U3")] == ["ada", None, "alan"]
+    clock.advance(10)
+    names.put("U1", "Ada L.")  # a put replaces the name and restarts its TTL
+    clock.advance(3_595)
+    assert (names.get("U1"), names.get("U3")) == ("Ada L.", None)
 
 
 def test_when_to_read() -> None:
