@@ -47,6 +47,8 @@ def message_text(event: dict) -> str:
 
 
 def bot_name(event: dict) -> str:
-    profile = event.get("bot_profile") if isinstance(event.get("bot_profile"), dict) else {}
-    name = profile.get("name") or event.get("username") or event.get("bot_id")
+    """The name an app posts under (chosen by whoever posts: data, never a label)."""
+    profile = event.get("bot_profile")
+    chosen = profile.get("name") if isinstance(profile, dict) else None
+    name = chosen or event.get("username") or event.get("bot_id")
     return name if isinstance(name, str) and name else "an app"

@@ -171,7 +171,7 @@ class ThreadReader:
                     kept.append(message)
                     seen += 1
             pages += 1
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
                 break
         if not kept:
@@ -188,13 +188,14 @@ class ThreadReader:
         if remaining <= 0:
             raise TimeoutError(f"{self.deadline:g} s deadline passed")
         c = read.client
+        # slack_sdk annotates timeout as int; urllib takes the float this deadline needs
         client = WebClient(
             token=c.token,
             base_url=c.base_url,
             ssl=c.ssl,
             proxy=c.proxy,
             headers=c.headers,
-            timeout=min(self.request_timeout, remaining),
+            timeout=min(self.request_timeout, remaining),  # type: ignore[arg-type]
             retry_handlers=[],
         )
         data = client.api_call(method, http_verb="GET", params=params).data
