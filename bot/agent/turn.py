@@ -16,6 +16,7 @@ from strands.types.content import Message
 
 from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
+from bot.agent.prompt import answer_note, prompt_blocks, shrink_for_storage
 from bot.agent.tool_budget import ToolBudget
 from bot.answer.stream import AnswerStream
 from bot.jobs import Job
@@ -23,13 +24,7 @@ from bot.obs import metrics, telemetry
 from bot.store.sessions import SessionStore, Uninstalled
 from bot.store.snapshots import is_complete_exchange_end, last_prompt
 from bot.store.thread_lock import Lease
-from bot.turns.files import (
-    FileLimits,
-    answer_note,
-    prompt_blocks,
-    read_for_jobs,
-    shrink_for_storage,
-)
+from bot.turns.files import FileLimits, read_for_jobs
 
 log = logging.getLogger(__name__)
 WINDOW_SIZE = 40

@@ -8,14 +8,21 @@ from dataclasses import dataclass
 
 from bot.jobs import DM_THREAD, Job
 from bot.turns.files import slack_files
+from bot.turns.posts import (
+    MESSAGE_SUBTYPES,
+    PERSON_SUBTYPES,
+    SLACKBOT,
+    bot_name,
+    is_app_post,
+    message_text,
+    str_field,
+)
+from bot.turns.thread_notes import BotPost
 
 MAX_TEXT_CHARS = 12_000
 _RESET_WORDS = {"reset", "/reset", "reset conversation", "forget", "start over"}
 _STOP_WORDS = {"stop", "stop answering", "cancel"}
 _HELP_WORDS = {"help"}
-# Subtypes that are still a person writing; every other subtype is a system event.
-_PERSON_SUBTYPES = (None, "file_share", "thread_broadcast", "me_message")
-SLACKBOT = "USLACKBOT"  # Slack's own notices ("You have been removed from #…"), never a turn
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,6 @@ def split_persona(text: str, persona_ids: Iterable[str]) -> tuple[str | None, st
         persona = next(p for p in persona_ids if p.lower() == wanted)
         return persona, rest.strip()
     return None, text
-
-
-def _str(event: dict, key: str) -> str:
-    """A string field, "" when Slack sent null, left it out, or sent another shape."""
-    value = event.get(key)
-    return value if isinstance(value, str) else ""
 
 
 def _from_bot(event: dict) -> bool:
@@ -77,12 +78,12 @@ def _job(
         channel=event["channel"],
         thread_ts=thread_ts,
         ts=event["ts"],
-        user=_str(event, "user"),
+        user=str_field(event, "user"),
         text=text[:MAX_TEXT_CHARS],
         persona=persona,
         reply_in_thread=reply_in_thread,
         requested_in=event["channel"],
-        user_team=_str(event, "user_team") or _str(event, "team") or team,
+        user_team=str_field(event, "user_team") or str_field(event, "team") or team,
         files=slack_files(event.get("files")),
     )
 
@@ -92,10 +93,10 @@ def route_mention(event: dict, team: str, bot_user_id: str, persona_ids: Iterabl
         return Ignored("message from a bot")
     if event.get("edited"):
         return Ignored("edited mention")
-    if not _str(event, "channel") or not _str(event, "ts"):
+    if not str_field(event, "channel") or not str_field(event, "ts"):
         return Ignored("mention without channel or ts")
-    thread_ts = _str(event, "thread_ts") or event["ts"]
-    text = strip_mentions(_str(event, "text"), bot_user_id)
+    thread_ts = str_field(event, "thread_ts") or event["ts"]
+    text = strip_mentions(str_field(event, "text"), bot_user_id)
     return _job(event, team, thread_ts, text, persona_ids)
 
 
@@ -106,14 +107,18 @@ def route_message(
     persona_ids: Iterable[str],
     is_joined: Callable[[Job], bool],
 ) -> Route:
-    if event.get("subtype") not in _PERSON_SUBTYPES:
+    if event.get("subtype") not in PERSON_SUBTYPES:
         return Ignored(f"subtype {event.get('subtype')}")
     if _from_bot(event) or event.get("user") == bot_user_id:
         return Ignored("message from a bot or Slackbot")
-    if not _str(event, "channel") or not _str(event, "ts") or not _str(event, "user"):
+    if (
+        not str_field(event, "channel")
+        or not str_field(event, "ts")
+        or not str_field(event, "user")
+    ):
         return Ignored("message without channel, ts or user")
-    text = _str(event, "text")
-    thread_ts = _str(event, "thread_ts") or None
+    text = str_field(event, "text")
+    thread_ts = str_field(event, "thread_ts") or None
     if event.get("channel_type") == "im":
         clean = strip_mentions(text, bot_user_id)
         return _job(
@@ -134,51 +139,8 @@ def route_message(
     return job
 
 
-# --- other apps' posts: never a turn, but the next turn's context (bot/turns/thread_context.py) ---
+# --- other apps' posts: never a turn, but the next turn's context (bot/turns/thread_notes.py) ---
 NOTE_CHARS = 2_000
-MESSAGE_SUBTYPES = (*_PERSON_SUBTYPES, "bot_message")  # someone wrote it: not a system notice
-
-
-def is_app_post(event: dict) -> bool:
-    """Posted by an app (bot user or classic bot_message): not a person, not Slackbot."""
-    return bool(event.get("bot_id") or event.get("bot_profile")) or (
-        event.get("subtype") == "bot_message"
-    )
-
-
-def _list(event: dict, key: str) -> list:
-    value = event.get(key)
-    return value if isinstance(value, list) else []
-
-
-def message_text(event: dict) -> str:
-    """The text of a message, else its attachments' (apps often post only those), plus file
-    names."""
-    text = _str(event, "text")
-    if not text.strip():
-        parts = [
-            a.get("fallback") or a.get("text")
-            for a in _list(event, "attachments")
-            if isinstance(a, dict)
-        ]
-        text = "\n".join(p for p in parts if isinstance(p, str))
-    files = [f.get("name") or f.get("title") for f in _list(event, "files") if isinstance(f, dict)]
-    if names := [f for f in files if isinstance(f, str) and f]:
-        text += f" (files: {', '.join(names)})"
-    return text.strip()
-
-
-def bot_name(event: dict) -> str:
-    profile = event.get("bot_profile") if isinstance(event.get("bot_profile"), dict) else {}
-    name = profile.get("name") or event.get("username") or event.get("bot_id")
-    return name if isinstance(name, str) and name else "an app"
-
-
-@dataclass(frozen=True)
-class BotPost:
-    job: Job  # kind "note", never queued: names the thread; text is the post's (capped)
-    name: str  # the app's bot name (chosen by whoever posts: data, never a label)
-    bot_id: str = ""  # Slack's id of the app (B…), which the poster cannot choose
 
 
 def route_bot_post(
@@ -197,7 +159,11 @@ def route_bot_post(
         return Ignored("not another app's post")
     if event.get("subtype") not in MESSAGE_SUBTYPES:
         return Ignored(f"app post of subtype {event.get('subtype')}")
-    channel, ts, thread_ts = _str(event, "channel"), _str(event, "ts"), _str(event, "thread_ts")
+    channel, ts, thread_ts = (
+        str_field(event, "channel"),
+        str_field(event, "ts"),
+        str_field(event, "thread_ts"),
+    )
     text = message_text(event)
     if not channel or not ts or not thread_ts or thread_ts == ts or not text:
         return Ignored("app post outside a thread, or empty")
@@ -208,4 +174,4 @@ def route_bot_post(
     )
     if not is_joined(job):
         return Ignored("app post in a thread the bot has not joined")
-    return BotPost(job, bot_name(event), _str(event, "bot_id") or _str(event, "app_id"))
+    return BotPost(job, bot_name(event), str_field(event, "bot_id") or str_field(event, "app_id"))

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachetools import LRUCache, TTLCache
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -59,11 +60,10 @@ class Installation:
         return cls(job.enterprise or None, None if org else job.team or None, org)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Entry:
     client: WebClient
     bot_user_id: str
-    expires: float
 
 
 class SlackClients:
@@ -74,13 +74,18 @@ class SlackClients:
         make: Callable[[str], WebClient],
         store: InstallationStore | None = None,
         ttl: float = TTL_SECONDS,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         """`default`: the SLACK_BOT_TOKEN client (OAuth: a client without a token, for
         calls that need none). `make(token)`: a client for one installation's token
-        (bot.serve.runtime.slack_client). `store`: the installations, with OAuth."""
+        (bot.serve.runtime.slack_client). `store`: the installations, with OAuth. `timer`:
+        the clock of the TTL."""
         self.default, self.make, self.store, self.ttl = default, make, store, ttl
-        self._entries: dict[Installation, _Entry] = {}
-        self._lock = threading.Lock()
+        # installation -> its client and bot user, for `ttl` seconds (expired ones go first)
+        self._fresh: TTLCache[Installation, _Entry] = TTLCache(MAX_CACHED, ttl, timer)
+        # token -> its client, kept when the installation is looked up again
+        self._clients: LRUCache[str, WebClient] = LRUCache(MAX_CACHED)
+        self._lock = threading.Lock()  # cachetools caches are not thread-safe
         self._rotator = TokenRotator(
             client_id=config.client_id, client_secret=config.client_secret, client=default
         )
@@ -122,29 +127,25 @@ class SlackClients:
         with self._lock:
             for key in [
                 k
-                for k in self._entries
+                for k in self._fresh
                 if k.enterprise_id == enterprise_id
                 and (k.team_id == team_id or k.is_enterprise_install)
             ]:
-                del self._entries[key]
+                self._fresh.pop(key, None)
 
     def _entry(self, key: Installation) -> _Entry:
-        now = time.monotonic()
         with self._lock:
-            cached = self._entries.get(key)
-        if cached is not None and cached.expires > now:
+            cached = self._fresh.get(key)
+        if cached is not None:
             return cached
         bot = self._find(key)
-        if cached is not None and cached.client.token == bot.bot_token:
-            client = cached.client  # same token: keep its connection settings
-        else:
-            client = self.make(bot.bot_token or "")
-        entry = _Entry(client, bot.bot_user_id or "", now + self.ttl)
+        token = bot.bot_token or ""
         with self._lock:
-            if len(self._entries) >= MAX_CACHED:
-                for old in sorted(self._entries, key=lambda k: self._entries[k].expires)[:100]:
-                    del self._entries[old]
-            self._entries[key] = entry
+            client = self._clients.get(token)  # same token: keep its connection settings
+        entry = _Entry(client or self.make(token), bot.bot_user_id or "")
+        with self._lock:
+            self._clients[token] = entry.client
+            self._fresh[key] = entry
         return entry
 
     def _find(self, key: Installation) -> Bot:

@@ -19,10 +19,10 @@ import json
 import logging
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from cachetools import LRUCache
 from strands.hooks.events import AgentInitializedEvent
 from strands.hooks.registry import HookRegistry
 from strands.session.session_manager import SessionManager
@@ -56,41 +56,57 @@ def last_prompt(messages: list[Message]) -> tuple[list[str], list[Message]]:
     return [], []
 
 
+_Entry = tuple[str, str, bytes]  # generation, etag, the snapshot as stored
+
+
 class SnapshotCache:
-    """Process-local LRU of snapshots as stored: key -> (generation, etag, bytes)."""
+    """Process-local LRU of snapshots as stored: key -> (generation, etag, bytes), bounded
+    by their bytes (`max_bytes`); a snapshot over a quarter of it is not kept. Thread-safe."""
 
     def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
-        self.max_bytes, self.size = max_bytes, 0
-        self._entries: OrderedDict[str, tuple[str, str, bytes]] = OrderedDict()
         self._lock = threading.Lock()
+        self.max_bytes = max_bytes
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self._entries.maxsize)
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        """A new bound starts an empty cache (0: nothing is kept, e.g. for a cold bench)."""
+        with self._lock:
+            self._entries: LRUCache[str, _Entry] = LRUCache(value, getsizeof=_size)
+
+    @property
+    def size(self) -> int:
+        """The bytes of the snapshots kept."""
+        return int(self._entries.currsize)
 
     def get(self, key: str, generation: str | None) -> tuple[bytes, str] | None:
+        """(bytes, etag) if kept under `generation`, the thread's current one."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or generation is None or entry[0] != generation:
+            if entry is None:
                 return None
-            self._entries.move_to_end(key)
+            if generation is None or entry[0] != generation:
+                del self._entries[key]  # written since (or unknown): never valid again
+                return None
             return entry[2], entry[1]
 
     def put(self, key: str, generation: str, etag: str, data: bytes) -> None:
         with self._lock:
-            self._drop(key)
-            if len(data) > self.max_bytes // 4:
-                return
-            self._entries[key] = (generation, etag, data)
-            self.size += len(data)
-            while self.size > self.max_bytes:
-                self._drop(next(iter(self._entries)))
+            self._entries.pop(key, None)
+            if len(data) <= self.max_bytes // 4:
+                self._entries[key] = (generation, etag, data)  # evicts the least recently used
 
     def drop_prefix(self, prefix: str) -> None:
         with self._lock:
             for key in [k for k in self._entries if k.startswith(prefix)]:
-                self._drop(key)
+                del self._entries[key]
 
-    def _drop(self, key: str) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self.size -= len(entry[2])
+
+def _size(entry: _Entry) -> int:
+    return len(entry[2])
 
 
 Generation = Callable[[str], str | None]  # session id -> the current generation token

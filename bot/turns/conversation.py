@@ -30,13 +30,8 @@ from bot.store.state import State
 from bot.store.thread_lock import Lease, LeaseLost
 from bot.turns import undelivered
 from bot.turns.files import FileLimits
-from bot.turns.thread_context import (
-    ThreadReader,
-    consumed,
-    notes_text,
-    pending_notes,
-    wants_earlier,
-)
+from bot.turns.thread_context import ThreadReader, wants_earlier
+from bot.turns.thread_notes import consumed, notes_text, pending_notes
 from bot.turns.turn_budget import take_batch
 from bot.turns.undelivered import Undelivered
 

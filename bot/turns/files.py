@@ -1,34 +1,30 @@
-"""Files: what the files attached to a Slack message become in the model's prompt.
+"""Files: reading the files attached to a Slack message, within the turn's budget.
 
 `read_files` downloads each file (bot/turns/file_download.py: bot token, byte cap,
-deadline) and returns
-Strands content blocks: text files (snippets, text/*, JSON, CSV, Markdown, code) as a
-fenced text block cut at `max_text_chars`; images (png, jpeg, gif, webp) and PDFs as image
-and document blocks after a "File <name> (image):" label, for providers that accept them
-(`SUPPORT`, checked against the Strands 1.62 formatters). Any other file (another type,
-too large, hidden or deleted by Slack, a failed download) becomes a problem naming it and
-the reason, e.g. "report.zip: unsupported type (application/zip)": the prompt tells the
-model and the answer tells the user.
-
-Storage: image and PDF bytes reach the model once, in the turn that brought them.
-`shrink_for_storage` replaces them (and their label) in the stored user message with a
-placeholder, "[image photo.png was shown to you in this turn]". Kept, they would be stored
-as base64 and resent with every later turn of the window: megabytes per turn, soon over
-the providers' request limits. So later turns know that a file was shown, not what it
-showed (attach it again to ask again). Text files stay, bounded by `max_text_chars`.
+deadline) and returns a `FileInput` (bot/agent/prompt.py) of Strands content blocks: text
+files (snippets, text/*, JSON, CSV, Markdown, code) as a fenced text block cut at
+`max_text_chars`; images (png, jpeg, gif, webp) and PDFs as image and document blocks
+after a "File <name> (image):" label, for providers that accept them (`SUPPORT`, checked
+against the Strands 1.62 formatters). Any other file (another type, too large, hidden or
+deleted by Slack, a failed download) becomes a problem naming it and the reason, e.g.
+"report.zip: unsupported type (application/zip)": the prompt tells the model and the
+answer tells the user (bot/agent/prompt.py, which also keeps image and PDF bytes out of
+the stored session).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
-from strands.types.content import ContentBlock, Message
+from strands.types.content import ContentBlock
 
+from bot.agent.prompt import FileInput, MediaKind, display_name, media_label
 from bot.turns.file_download import FileProblem, download, mb
+from bot.turns.file_types import is_html, kind_of, sniff
 from bot.turns.turn_budget import Allowance
 
 # The fields of a Slack file object read here; a Job keeps only these.
@@ -52,109 +48,7 @@ SUPPORT: dict[str, dict[str, int]] = {
     "anthropic": {"image": 3_750_000, "pdf": 24_000_000},
     "openai": {"image": 20_000_000, "pdf": 24_000_000},
 }
-NO_TEXT = "(The user sent files without a message.)"
 _SIGN_IN = "a web page: does the app have the files:read scope?"  # Slack's answer without it
-_IMAGE_TYPES = {
-    "image/png",
-    "image/jpeg",
-    "image/jpg",
-    "image/gif",
-    "image/webp",
-    "png",
-    "jpg",
-    "jpeg",
-    "gif",
-    "webp",
-}  # mimetypes and Slack filetypes
-_TEXT_MIMETYPES = {
-    "application/json",
-    "application/xml",
-    "application/javascript",
-    "application/x-yaml",
-    "application/yaml",
-    "application/toml",
-    "application/x-sh",
-    "application/sql",
-    "application/x-ndjson",
-}
-_CODE = {
-    "c",
-    "cpp",
-    "csharp",
-    "css",
-    "csv",
-    "clojure",
-    "d",
-    "dart",
-    "diff",
-    "dockerfile",
-    "erlang",
-    "go",
-    "groovy",
-    "haskell",
-    "html",
-    "java",
-    "javascript",
-    "json",
-    "kotlin",
-    "latex",
-    "lua",
-    "markdown",
-    "perl",
-    "php",
-    "powershell",
-    "python",
-    "r",
-    "ruby",
-    "rust",
-    "scala",
-    "shell",
-    "sql",
-    "swift",
-    "text",
-    "tsv",
-    "typescript",
-    "xml",
-    "yaml",
-}
-_TEXT_EXTENSIONS = _CODE | {
-    "txt",
-    "md",
-    "jsonl",
-    "yml",
-    "toml",
-    "ini",
-    "cfg",
-    "conf",
-    "log",
-    "htm",
-    "py",
-    "js",
-    "ts",
-    "tsx",
-    "jsx",
-    "h",
-    "hpp",
-    "cs",
-    "rs",
-    "rb",
-    "pl",
-    "sh",
-    "bash",
-    "ps1",
-    "kt",
-    "scss",
-    "hs",
-    "tex",
-    "patch",
-}
-_MAGIC = [
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-]
-_LABEL = re.compile(r"^File (?P<name>.+) \((?:image|PDF)\):$")
 _DOC_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9\-()\[\] ]+")  # Bedrock's rule for document names
 
 
@@ -167,12 +61,6 @@ class FileLimits:
     timeout: float = 15  # seconds for a download (and for each wait on the network)
 
 
-@dataclass
-class FileInput:
-    blocks: list[ContentBlock] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
 def slack_files(raw: Any) -> tuple[dict[str, Any], ...]:
     """An event's `files` (null, missing, stubs) reduced to FIELDS."""
     if not isinstance(raw, list):
@@ -180,11 +68,6 @@ def slack_files(raw: Any) -> tuple[dict[str, Any], ...]:
     return tuple(
         {k: f[k] for k in FIELDS if f.get(k) is not None} for f in raw if isinstance(f, dict)
     )
-
-
-def display_name(file: Mapping[str, Any]) -> str:
-    name = str(file.get("name") or file.get("title") or file.get("id") or "a file")
-    return " ".join(name.split())[:200]  # one line in the prompt
 
 
 def read_files(
@@ -201,24 +84,37 @@ def read_files(
     be sent is a problem instead. `file_info(id)` (e.g. `lambda i: client.files_info(file=i)
     ["file"]`) completes `file_access: "check_file_info"` stubs (Slack Connect).
     `allowance`: what the turn may still download (default: `limits`' turn budget)."""
-    result, used = FileInput(), used_names if used_names is not None else set()
-    allowance = allowance or Allowance.of(limits.max_files, limits.max_turn_bytes)
+    read = _Read(
+        token,
+        provider,
+        limits,
+        used_names if used_names is not None else set(),
+        allowance or Allowance.of(limits.max_files, limits.max_turn_bytes),
+    )
+    result = FileInput()
     for file in files:
         name = display_name(file)
         try:
             if file.get("file_access") == "check_file_info":
-                try:
-                    details = file_info(str(file.get("id"))) if file_info else None
-                except Exception as exc:  # e.g. SlackApiError file_not_found
-                    raise FileProblem(f"Slack would not share this file ({exc})") from None
-                if not details:
-                    raise FileProblem("Slack did not share this file's details with the bot")
-                file = {**file, **details}
+                file = _completed(file, file_info)
                 name = display_name(file)
-            result.blocks.extend(_blocks(file, name, token, provider, limits, used, allowance))
+            result.blocks.extend(_blocks(file, name, read))
         except FileProblem as problem:
             result.problems.append(f"{name}: {problem}")
     return result
+
+
+def _completed(
+    file: Mapping[str, Any], file_info: Callable[[str], Mapping[str, Any] | None] | None
+) -> Mapping[str, Any]:
+    """A `check_file_info` stub with the details `files.info` gives."""
+    try:
+        details = file_info(str(file.get("id"))) if file_info else None
+    except Exception as exc:  # e.g. SlackApiError file_not_found
+        raise FileProblem(f"Slack would not share this file ({exc})") from None
+    if not details:
+        raise FileProblem("Slack did not share this file's details with the bot")
+    return {**file, **details}
 
 
 def read_for_jobs(
@@ -237,103 +133,69 @@ def read_for_jobs(
     }
 
 
-def prompt_blocks(
-    text: str, files: Iterable[Mapping[str, Any]], read: FileInput | None
-) -> list[ContentBlock]:
-    """One Slack message's part of the prompt: its text, its files, what could not be read."""
-    files = list(files)
-    blocks: list[ContentBlock] = [{"text": text if text or not files else NO_TEXT}]
-    if not files:
-        return blocks
-    if read is None:  # nobody read them: say so rather than let the model guess
-        names = ", ".join(display_name(f) for f in files)
-        return [*blocks, {"text": f"[Attached but not read, so you have not seen them: {names}]"}]
-    blocks += read.blocks
-    if read.problems:
-        blocks.append(
-            {
-                "text": "[Attached but unreadable, so you have not seen them (the user "
-                f"is told): {'; '.join(read.problems)}]"
-            }
-        )
-    return blocks
+_HIDDEN = {
+    "hidden_by_limit": "hidden by Slack (over the workspace's file history limit)",
+    "tombstone": "deleted",
+    "external": "a link to a file outside Slack",
+}
 
 
-def answer_note(problems: list[str]) -> str:
-    """Appended to the answer so the user learns which files were not read, and why."""
-    return "\n\n:warning: I couldn't read " + "; ".join(problems) + "." if problems else ""
+@dataclass
+class _Read:
+    """What one `read_files` call shares across its files."""
+
+    token: str
+    provider: str
+    limits: FileLimits
+    used: set[str]  # document names already in the request
+    allowance: Allowance
 
 
-def _blocks(
-    file: Mapping[str, Any],
-    name: str,
-    token: str,
-    provider: str,
-    limits: FileLimits,
-    used: set[str],
-    allowance: Allowance,
-) -> list[ContentBlock]:
-    mode = file.get("mode")
-    if mode in ("hidden_by_limit", "tombstone", "external"):
-        raise FileProblem(
-            {
-                "hidden_by_limit": "hidden by Slack (over the workspace's file history limit)",
-                "tombstone": "deleted",
-                "external": "a link to a file outside Slack",
-            }[mode]
-        )
-    kind = _kind(file, name)
-    if kind == "text":
-        cap = min(limits.max_bytes, limits.max_text_chars * 4)  # UTF-8: at most 4 bytes a char
-        cap = min(cap, allowance.admit(None))
-        data, cut = download(file, token, cap, limits.timeout, truncate=True)
-        allowance.spend(len(data))
-        if _is_html(data) and "html" not in f"{file.get('filetype')} {file.get('mimetype')}":
-            raise FileProblem(f"not the file (got {_SIGN_IN})")
-        return [_text_block(name, data, cut, limits)]
+def _blocks(file: Mapping[str, Any], name: str, read: _Read) -> list[ContentBlock]:
+    if (mode := file.get("mode")) in _HIDDEN:
+        raise FileProblem(_HIDDEN[mode])
+    kind = kind_of(file, name)
     if kind is None:
         what = file.get("mimetype") or file.get("filetype") or "unknown"
         raise FileProblem(f"unsupported type ({what})")
-    label = "image" if kind == "image" else "PDF"
-    if kind not in SUPPORT.get(provider, {}):
-        raise FileProblem(f"{label}s are unsupported for this model ({provider})")
-    cap = min(limits.max_bytes, SUPPORT[provider][kind])
+    if kind == "text":
+        return [_text(file, name, read)]
+    return _media(file, name, kind, read)
+
+
+def _text(file: Mapping[str, Any], name: str, read: _Read) -> ContentBlock:
+    limits = read.limits
+    cap = min(limits.max_bytes, limits.max_text_chars * 4)  # UTF-8: at most 4 bytes a char
+    cap = min(cap, read.allowance.admit(None))
+    data, cut = download(file, read.token, cap, limits.timeout, truncate=True)
+    read.allowance.spend(len(data))
+    if is_html(data) and "html" not in f"{file.get('filetype')} {file.get('mimetype')}":
+        raise FileProblem(f"not the file (got {_SIGN_IN})")
+    return _text_block(name, data, cut, limits)
+
+
+def _media(
+    file: Mapping[str, Any], name: str, kind: Literal["image", "pdf"], read: _Read
+) -> list[ContentBlock]:
+    label: MediaKind = "image" if kind == "image" else "PDF"
+    if kind not in SUPPORT.get(read.provider, {}):
+        raise FileProblem(f"{label}s are unsupported for this model ({read.provider})")
+    cap = min(read.limits.max_bytes, SUPPORT[read.provider][kind])
     size = file.get("size")
     if isinstance(size, int) and size > cap:
         raise FileProblem(f"too large ({mb(size)}; the limit is {mb(cap)})")
-    cap = min(cap, allowance.admit(size))
-    data, _ = download(file, token, cap, limits.timeout)
-    allowance.spend(len(data))
-    found = _sniff(data)  # trust the bytes, not the upload's label
+    cap = min(cap, read.allowance.admit(size))
+    data, _ = download(file, read.token, cap, read.limits.timeout)
+    read.allowance.spend(len(data))
+    found = sniff(data)  # trust the bytes, not the upload's label
     if found is None or (found == "pdf") != (kind == "pdf"):
-        got = _SIGN_IN if _is_html(data) else f"{found} data" if found else "something else"
+        got = _SIGN_IN if is_html(data) else f"{found} data" if found else "something else"
         raise FileProblem(f"not a valid {label} (got {got})")
-    head: ContentBlock = {"text": f"File {name} ({label}):"}
+    head = media_label(name, label)
     if kind == "image":
         return [head, {"image": {"format": found, "source": {"bytes": data}}}]  # type: ignore
-    return [
-        head,
-        {"document": {"format": "pdf", "name": _doc_name(name, used), "source": {"bytes": data}}},
-    ]
-
-
-def _kind(file: Mapping[str, Any], name: str) -> str | None:
-    mimetype = str(file.get("mimetype") or "").split(";")[0].strip().lower()
-    filetype = str(file.get("filetype") or "").lower()
-    if mimetype in _IMAGE_TYPES or filetype in _IMAGE_TYPES:
-        return "image"
-    if "pdf" in (mimetype.removeprefix("application/"), filetype):
-        return "pdf"
-    extension = PurePosixPath(name).suffix.lstrip(".").lower()
-    if (
-        file.get("mode") == "snippet"
-        or mimetype.startswith("text/")
-        or filetype in _CODE
-        or mimetype in _TEXT_MIMETYPES
-        or extension in _TEXT_EXTENSIONS
-    ):
-        return "text"
-    return None
+    document = {"format": "pdf", "name": _doc_name(name, read.used), "source": {"bytes": data}}
+    return [head, {"document": document}]  # type: ignore
 
 
 def _text_block(name: str, data: bytes, cut: bool, limits: FileLimits) -> ContentBlock:
@@ -351,17 +213,6 @@ def _text_block(name: str, data: bytes, cut: bool, limits: FileLimits) -> Conten
     return {"text": f"File {name}:\n{fence}\n{text}\n{fence}{note}"}
 
 
-def _sniff(data: bytes) -> str | None:
-    found = next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
-    if found is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        found = "webp"
-    return found or ("pdf" if b"%PDF-" in data[:1024] else None)
-
-
-def _is_html(data: bytes) -> bool:
-    return data.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
-
-
 def _doc_name(name: str, used: set[str]) -> str:
     """A neutral name Bedrock accepts (letters, digits, single spaces, - ( ) [ ]), unique in
     the request (Bedrock refuses duplicates; stored history holds no documents)."""
@@ -373,34 +224,3 @@ def _doc_name(name: str, used: set[str]) -> str:
         candidate = f"{base} ({n})"
     used.add(candidate)
     return candidate
-
-
-def shrink_for_storage(messages: list[Message]) -> None:
-    """In place, replace the image and document blocks of user messages (with their "File …"
-    label) by a text placeholder. Call after the model call, before the session is written:
-    the session manager stores these very message objects."""
-    for message in messages:
-        content = message.get("content") or []
-        if message.get("role") != "user" or not any(
-            "image" in b or "document" in b for b in content
-        ):
-            continue
-        kept: list[ContentBlock] = []
-        for block in content:
-            kind = "image" if "image" in block else "PDF" if "document" in block else None
-            if kind is None:
-                kept.append(block)
-                continue
-            label = _LABEL.match(kept[-1].get("text", "")) if kept else None
-            if label:
-                kept.pop()
-            name = label["name"] if label else block.get("document", {}).get("name", "")
-            kept.append(
-                {
-                    "text": f"[{kind} {name} was shown to you in this turn]"
-                    if name
-                    else f"[{'an image' if kind == 'image' else 'a PDF'}"
-                    " was shown to you in this turn]"
-                }
-            )
-        message["content"] = kept

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from bot.intake.route import route_bot_post
 from bot.jobs import Job
 from bot.store.memory_state import MemoryState
-from bot.turns.thread_context import HEADER, NOTES_HEADER, remember
+from bot.turns.thread_context import HEADER
+from bot.turns.thread_notes import NOTES_HEADER, remember
 from tests.fakes.slack_api import FakeSlack
 from tests.support.thread_context import ROOT, reader, ts_at
 

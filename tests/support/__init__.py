@@ -8,5 +8,6 @@ test, naming what it waited for, when the time is up.
 - bot.py: in-process bots: settle, model_called, answers, wait_answered, start_bot, slow
 - processes.py: the bot's commands as processes: clean_env, start_turns, wait_posts
 - socket_mode.py: the Socket Mode worker as a process: bot_process, in_thread
+- clock.py: a hand-moved timer for the caches that take one
 - metrics.py, oauth.py, files.py, thread_context.py: what their test modules share
 """

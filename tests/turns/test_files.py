@@ -15,20 +15,13 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.agent.model import build_model
+from bot.agent.prompt import NO_TEXT, answer_note, shrink_for_storage
 from bot.agent.turn import prompt_for
 from bot.jobs import Job
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import SessionStore
 from bot.turns.conversation import GREETING
-from bot.turns.files import (
-    NO_TEXT,
-    FileLimits,
-    answer_note,
-    read_files,
-    read_for_jobs,
-    shrink_for_storage,
-    slack_files,
-)
+from bot.turns.files import FIELDS, FileLimits, read_files, read_for_jobs, slack_files
 from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
@@ -345,21 +338,8 @@ def test_shrink_for_storage_keeps_a_placeholder_not_the_bytes(files: FileServer)
 def test_job_files_are_copied_null_safe_and_round_trip_through_json() -> None:
     event_files = load(FILE_SNIPPET)["event"]["files"]
     kept = slack_files(event_files + [{"id": "F0H", "mode": "hidden_by_limit"}, "junk"])
-    assert kept[0] == {
-        k: event_files[0][k]
-        for k in (
-            "id",
-            "name",
-            "title",
-            "mimetype",
-            "filetype",
-            "size",
-            "mode",
-            "file_access",
-            "url_private_download",
-            "url_private",
-        )
-    }
+    assert kept[0] == {k: event_files[0][k] for k in FIELDS}  # the snippet has every field
+    assert "preview" in event_files[0] and "preview" not in kept[0]  # and more, not kept
     assert kept[1] == {"id": "F0H", "mode": "hidden_by_limit"} and len(kept) == 2
     assert slack_files(None) == () and slack_files({"id": "F1"}) == ()
     job = Job(

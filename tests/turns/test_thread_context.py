@@ -1,4 +1,4 @@
-"""A thread's earlier messages read from (fake) Slack, and other apps' posts kept as notes.
+"""A thread's earlier messages read from (fake) Slack.
 
 conversations.replies answers use the shape of Slack's method page
 (docs.slack.dev/reference/methods/conversations.replies, "Example response"): `messages`
@@ -19,23 +19,14 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.config import settings as config_module
-from bot.intake.route import Ignored, route_bot_post
-from bot.jobs import Job, session_id
+from bot.jobs import Job
 from bot.slack.clients import slack_client
-from bot.turns.thread_context import (
-    HEADER,
-    ContextLimits,
-    NameCache,
-    consumed,
-    notes_text,
-    pending_notes,
-    wants_earlier,
-)
+from bot.turns.thread_context import HEADER, ContextLimits, NameCache, wants_earlier
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_payloads import load
-from tests.support.bot import settle
-from tests.support.harness import base_env, next_ts
+from tests.support.clock import Clock
+from tests.support.harness import base_env
 from tests.support.thread_context import PEOPLE, ROOT, reader, ts_at
 
 
@@ -266,12 +257,37 @@ def test_a_slow_slack_is_cut_at_the_deadline(fake_slack) -> None:
 
 
 def test_names_cache_is_bounded_and_expires() -> None:
-    names = NameCache(max_size=2, ttl=0.2)
+    clock = Clock()
+    names = NameCache(max_size=2, ttl=10, timer=clock)
     for user in ("U1", "U2", "U3"):
         names.put(user, user.lower())
-    assert [names.get(u) for u in ("U1", "U2", "U3")] == [None, "u2", "u3"]
-    time.sleep(0.25)
+        clock.advance(1)
+    assert [names.get(u) for u in ("U1", "U2", "U3")] == [None, "u2", "u3"]  # oldest out
+    clock.advance(7.5)  # U2 was put 9.5 s ago, U3 8.5 s ago
+    assert (names.get("U2"), names.get("U3")) == ("u2", "u3")
+    clock.advance(1)
+    assert (names.get("U2"), names.get("U3")) == (None, "u3")
+    clock.advance(1)
     assert names.get("U3") is None
+
+
+def test_a_failed_lookup_is_remembered_briefly_then_the_least_recently_used_go() -> None:
+    clock = Clock()
+    names = NameCache(max_size=2, ttl=3_600, timer=clock)
+    names.put("U1", "ada")
+    names.put("U9", "U9", ttl=60)  # users.info failed: not asked again at once
+    clock.advance(59)
+    assert names.get("U9") == "U9"
+    clock.advance(1)
+    assert names.get("U9") is None  # asked again after a minute
+    names.put("U2", "grace")  # room made by the expired failure, not by evicting U1
+    assert (names.get("U2"), names.get("U1")) == ("grace", "ada")
+    names.put("U3", "alan")  # full: U2 is the least recently used
+    assert [names.get(u) for u in ("U1", "U2", "U3")] == ["ada", None, "alan"]
+    clock.advance(10)
+    names.put("U1", "Ada L.")  # a put replaces the name and restarts its TTL
+    clock.advance(3_595)
+    assert (names.get("U1"), names.get("U3")) == ("Ada L.", None)
 
 
 def test_when_to_read() -> None:
@@ -281,77 +297,6 @@ def test_when_to_read() -> None:
     top_level = Job(kind="turn", team="T1", channel="C1", thread_ts=ROOT, ts=ROOT, user="U1")
     dm = Job(kind="turn", team="T1", channel="D1", thread_ts="dm", ts=ts_at(1), user="U1")
     assert not wants_earlier(top_level, False) and not wants_earlier(dm, False)
-
-
-def in_thread(name: str, thread_ts: str = "8.1", **ids: Any) -> dict[str, Any]:
-    """A stored real event, moved into channel C1, thread `thread_ts` (ids only)."""
-    return load(name)["event"] | {"channel": "C1", "thread_ts": thread_ts, "ts": next_ts()} | ids
-
-
-def test_other_apps_posts_in_joined_threads_are_routed_as_notes() -> None:
-    joined = lambda job: job.thread_ts == "8.1"  # noqa: E731
-    post = route_bot_post(
-        in_thread("31_message_other_bot_bot_profile.json"), "T1", "UBOT", "BBOT", joined
-    )
-    assert not isinstance(post, Ignored)
-    assert (post.name, post.job.text, post.job.session_id) == (
-        "other-app",
-        "Hi there! Thanks for sharing the info!",
-        session_id("T1", "C1", "8.1"),
-    )
-    for event in (
-        in_thread("31_message_other_bot_bot_profile.json", thread_ts="7.7"),  # not joined
-        in_thread("31_message_other_bot_bot_profile.json") | {"thread_ts": None},
-        in_thread("46_message_own_bot_reply_thread_A.json", user="UBOT", bot_id="BBOT"),
-        in_thread("46_message_own_bot_reply_thread_A.json", user=None, bot_id="BBOT"),
-        in_thread("30_message_slackbot_im_removed.json", channel_type="channel"),
-        in_thread("26_message_thread_reply_A.json"),  # a person
-        in_thread("31_message_other_bot_bot_profile.json") | {"text": None},
-        in_thread("35_message_changed_bolt.json") | {"bot_id": "B999"},
-    ):
-        assert isinstance(route_bot_post(event, "T1", "UBOT", "BBOT", joined), Ignored), event
-    classic = route_bot_post(
-        in_thread("32_message_bot_message_classic.json")
-        | {"text": "", "attachments": [{"fallback": "Build #12 failed", "color": "danger"}]},
-        "T1",
-        "UBOT",
-        None,
-        joined,
-    )
-    assert (classic.name, classic.job.text) == ("classic-bot", "Build #12 failed")
-
-
-def test_other_apps_posts_become_notes_end_to_end(make_bot, fake_slack) -> None:
-    model = ScriptedModel()
-    bot = make_bot(model)
-    bot.mention("watch this thread", ts="8.1")
-    fake_slack.wait_for("chat.postMessage")
-    sid = session_id("T1", "C1", "8.1")
-    ci = in_thread("31_message_other_bot_bot_profile.json")
-    assert bot.event(ci, event_id="EvCI")[0] == 200
-    assert bot.event(ci, event_id="EvCI", retry_num=1, retry_reason="http_timeout")[0] == 200
-    for event in (
-        in_thread("32_message_bot_message_classic.json", text="deploy queued"),
-        in_thread("30_message_slackbot_im_removed.json", channel_type="channel"),
-        in_thread("46_message_own_bot_reply_thread_A.json", user="UBOT", bot_id="BBOT"),
-        in_thread("31_message_other_bot_bot_profile.json", thread_ts="7.7"),  # not joined
-    ):
-        assert bot.event(event)[0] == 200
-    settle(bot)
-    assert len(model.calls) == 1  # apps' posts never start a turn
-    notes, count = pending_notes(bot.runtime.state, sid)
-    assert (
-        notes
-        == [
-            '[app B999 "other-app"] Hi there! Thanks for sharing the info!',
-            '[app B888 "classic-bot"] deploy queued',
-        ]
-        and count == 2
-    )
-    assert notes_text(notes).startswith("Posted in this thread by other apps")
-    assert pending_notes(bot.runtime.state, session_id("T1", "C1", "7.7")) == ([], 0)
-    consumed(bot.runtime.state, sid, count)
-    assert pending_notes(bot.runtime.state, sid) == ([], 0)
 
 
 def test_a_mid_thread_mention_gets_the_thread_once_and_stores_it(make_bot, fake_slack) -> None:
@@ -373,17 +318,3 @@ def test_a_mid_thread_mention_gets_the_thread_once_and_stores_it(make_bot, fake_
     fake_slack.wait_for("chat.postMessage", count=2)
     assert len(fake_slack.calls("conversations.replies")) == replies
     assert "shall we ship 2.0?" in str(model.calls[1]["messages"])  # restored, not re-read
-
-
-def test_other_apps_posts_reach_the_next_turn_once(make_bot, fake_slack) -> None:
-    model = ScriptedModel()
-    bot = make_bot(model)
-    bot.mention("watch this thread", ts="8.1")
-    fake_slack.wait_for("chat.postMessage")
-    assert bot.event(in_thread("31_message_other_bot_bot_profile.json"))[0] == 200
-    bot.reply("did the build pass?", thread_ts="8.1")
-    fake_slack.wait_for("chat.postMessage", count=2)
-    assert '[app B999 "other-app"] Hi there!' in str(model.calls[1]["messages"][-1])
-    bot.reply("thanks", thread_ts="8.1")
-    fake_slack.wait_for("chat.postMessage", count=3)
-    assert "other apps" not in str(model.calls[2]["messages"][-1])  # used once
