@@ -1,18 +1,17 @@
 """Stream: an answer appears in the thread while the model writes it.
 
 The model thread only buffers (`on_event`, Strands' callback handler, into
-bot/answer/stream_buffer.py); a flusher thread sends
-the buffer to Slack every `interval` seconds through slack_sdk's `chat_stream` helper
-(chat.startStream / appendStream), so Slack latency never slows the model. Tool calls show
-as `task_update` chunks.
+bot/answer/stream_buffer.py); a flusher thread sends the buffer to Slack every `interval`
+seconds through slack_sdk's `chat_stream` helper (chat.startStream / appendStream), so
+Slack latency never slows the model. Tool calls show as `task_update` chunks.
 
 A streamed message is a preview with a Stop button; the answer that counts is the one the
-turn stores, and delivery (bot/answer/reply.py) makes each message show exactly that. A long
-answer streams into several messages ("segments"): one holds at most PART_CHARS, and a
-stream is rolled over before Slack's stream lifetime (about 5 minutes) ends it. Each
-message's ts is kept in shared state and noted in the durable inbox as soon as Slack gives
-it, so a later attempt (after a crash, or after Redis lost its keys) finishes those
-messages instead of leaving them streaming beside a second copy.
+turn stores, and delivery (bot/answer/message.py, bot/answer/reply.py) makes each message
+show exactly that. A long answer streams into several messages ("segments"): one holds at
+most PART_CHARS, and a stream is rolled over before Slack's stream lifetime (about 5
+minutes) ends it. Each message's ts is kept in shared state and noted in the durable inbox
+as soon as Slack gives it, so a later attempt (after a crash, or after Redis lost its keys)
+finishes those messages instead of leaving them streaming beside a second copy.
 
 A failure never ends the flusher and never starts a second stream for the same text: the
 answer stops streaming and is completed by delivery.
@@ -37,7 +36,6 @@ from bot.answer.stream_messages import (
     ENDED,
     Message,
     earlier_messages,
-    forget_messages,
     remember_messages,
     stop_quietly,
 )
@@ -246,10 +244,6 @@ class AnswerStream:
             self._flush()
             for message in self.messages:
                 message.stream = None
-
-    def forget(self) -> None:
-        """The answer is final in Slack: no later attempt needs its messages."""
-        forget_messages(self.state, self.job)
 
 
 __all__ = ["AnswerStream"]
