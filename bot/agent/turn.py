@@ -1,30 +1,31 @@
 """Agent turn: build the persona's agent on its thread session and answer queued messages.
 
 Called with the thread lock held: the session manager (and its restore I/O) is built here,
-never before, so two workers cannot interleave writes to one session.
+never before, so two workers cannot interleave writes to one session. A turn is two steps:
+`restore` (which tells whether the persona has history here, and whether an interrupted
+turn's stored answer is to be posted instead), then `RestoredTurn.answer` given the turn's
+inputs (`TurnInputs`, built by the caller: bot/turns/inputs.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from strands import Agent
 from strands.types.content import Message
 
 from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
-from bot.agent.prompt import answer_note, prompt_blocks, shrink_for_storage
+from bot.agent.prompt import FileInput, answer_note, prompt_blocks, shrink_for_storage
 from bot.agent.tool_budget import ToolBudget
-from bot.answer.stream import AnswerStream
 from bot.jobs import Job
 from bot.obs import metrics, telemetry
 from bot.store.sessions import SessionStore, Uninstalled
 from bot.store.snapshots import is_complete_exchange_end, last_prompt
 from bot.store.thread_lock import Lease
-from bot.turns.files import FileLimits, read_for_jobs
 
 log = logging.getLogger(__name__)
 WINDOW_SIZE = 40
@@ -120,7 +121,99 @@ def build_agent(
     return agent, manager
 
 
-Context = Callable[[bool], list[str]]  # has the persona history here? -> preamble texts
+class LiveAnswer(Protocol):
+    """What a turn needs of the Slack message its answer appears in
+    (bot.answer.message.AnswerMessage is one)."""
+
+    def on_event(self, **event: Any) -> None:
+        """Strands' callback handler: the model's text and tool calls as they come."""
+
+    def on_stop(self, cancel: Callable[[], None]) -> None:
+        """Call `cancel` when the user asks the answer to stop."""
+
+    def so_far(self) -> str:
+        """What the model wrote so far."""
+
+
+@dataclass(frozen=True)
+class TurnInputs:
+    """What the model gets besides the queued messages, built before the model call:
+    `preamble`, context texts that come first (the thread so far, other apps' posts), and
+    `files`, the files read for each job (its ts -> FileInput)."""
+
+    preamble: tuple[str, ...] = ()
+    files: Mapping[str, FileInput] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """Why files could not be sent to the model, one line each."""
+        return [problem for read in self.files.values() for problem in read.problems]
+
+
+@dataclass
+class RestoredTurn:
+    """The persona's agent restored on the thread session, for one turn of `jobs`."""
+
+    store: SessionStore
+    persona: Persona
+    jobs: list[Job]
+    agent: Agent
+    manager: Any
+    # Committed before a crash, never posted: post this stored answer, no model call.
+    stored: TurnResult | None
+
+    @property
+    def has_history(self) -> bool:
+        """Whether the persona has spoken in this thread before."""
+        return bool(self.agent.messages)
+
+    def answer(
+        self, inputs: TurnInputs, lease: Lease, message: LiveAnswer | None = None
+    ) -> TurnResult:
+        """Run the model on the jobs and `inputs`; commit the turn while holding `lease`."""
+        agent, manager, jobs = self.agent, self.manager, self.jobs
+        if message is not None:
+            message.on_stop(
+                lambda: agent.cancel(message=f"{message.so_far()}\n\n{STOPPED}".strip())
+            )
+        try:
+            agent(prompt_for(jobs, list(inputs.preamble), dict(inputs.files)))
+        except BaseException:
+            manager.discard()
+            raise
+        lease.check()  # never write after losing the thread lock
+        if self.store.sent_before_uninstall(jobs[-1].session_id, jobs[-1].ts):
+            raise Uninstalled(f"{jobs[-1].session_id}: the app was uninstalled meanwhile")
+        shrink_for_storage(agent.messages)  # the stored records are these same objects
+        manager.commit(agent, app_data=with_handled(manager.app_data(self.persona.id), jobs))
+        text = (last_answered(agent.messages)[1] or "(no answer)") + answer_note(inputs.problems())
+        return TurnResult(text, done=tuple(jobs), replayed=False, tools=tools_used(agent.messages))
+
+
+def restore(
+    store: SessionStore,
+    personas: Personas,
+    persona: Persona,
+    jobs: list[Job],
+    message: LiveAnswer | None = None,
+) -> RestoredTurn:
+    """Build `persona`'s agent on the session of `jobs` (restoring it from storage), and
+    find whether an interrupted turn already stored their answer."""
+    handler = message.on_event if message is not None else None
+    with telemetry.span("session.restore", persona=persona.id) as span:  # on construction
+        agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
+        span.set_attribute("bot.restored_messages", len(agent.messages))
+    answered_ts, answer = last_answered(agent.messages)
+    # Exactly the jobs that answer covers, wherever they sit in the batch: a message held
+    # during a Redis outage or replayed may have been queued ahead of them meanwhile
+    # (bot/intake/outage.py); it is answered by a turn of its own, never consumed by this one.
+    done = tuple(job for job in jobs if job.ts in answered_ts)
+    stored = None
+    if done:
+        log.info(
+            "session %s: replaying the stored answer of an interrupted turn", done[0].session_id
+        )
+        stored = TurnResult(answer, done=done, replayed=True, tools=tools_used(agent.messages))
+    return RestoredTurn(store, persona, jobs, agent, manager, stored)
 
 
 def run_turn(
@@ -129,39 +222,9 @@ def run_turn(
     persona: Persona,
     jobs: list[Job],
     lease: Lease,
-    stream: AnswerStream | None = None,
-    context: Context | None = None,
-    token: str = "",
-    file_limits: FileLimits | None = None,
+    inputs: TurnInputs = TurnInputs(),
+    message: LiveAnswer | None = None,
 ) -> TurnResult:
-    handler = stream.on_event if stream is not None else None
-    with telemetry.span("session.restore", persona=persona.id) as restore:  # on construction
-        agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
-        restore.set_attribute("bot.restored_messages", len(agent.messages))
-    answered_ts, answer = last_answered(agent.messages)
-    # Exactly the jobs that answer covers, wherever they sit in the batch: a message held
-    # during a Redis outage or replayed may have been queued ahead of them meanwhile
-    # (bot/intake/outage.py); it is answered by a turn of its own, never consumed by this one.
-    done = tuple(job for job in jobs if job.ts in answered_ts)
-    if done:  # committed before a crash, never posted: post the stored answer
-        log.info("session %s: replaying the stored answer of an interrupted turn", lease.session_id)
-        return TurnResult(answer, done=done, replayed=True, tools=tools_used(agent.messages))
-    if stream is not None:
-        stream.on_stop = lambda: agent.cancel(message=f"{stream.so_far()}\n\n{STOPPED}".strip())
-        stream.start()
-    preamble = context(bool(agent.messages)) if context is not None else []
-    provider = persona.provider or personas.default_provider
-    file_input = read_for_jobs(jobs, token, provider, file_limits or FileLimits())
-    try:
-        agent(prompt_for(jobs, preamble, file_input))
-    except BaseException:
-        manager.discard()
-        raise
-    lease.check()  # never write after losing the thread lock
-    if store.sent_before_uninstall(jobs[-1].session_id, jobs[-1].ts):
-        raise Uninstalled(f"{jobs[-1].session_id}: the app was uninstalled meanwhile")
-    shrink_for_storage(agent.messages)  # the stored records are these same objects
-    manager.commit(agent, app_data=with_handled(manager.app_data(persona.id), jobs))
-    problems = [problem for read in file_input.values() for problem in read.problems]
-    text = (last_answered(agent.messages)[1] or "(no answer)") + answer_note(problems)
-    return TurnResult(text, done=tuple(jobs), replayed=False, tools=tools_used(agent.messages))
+    """A whole turn: restore, then the stored answer or a new one (no thread context)."""
+    restored = restore(store, personas, persona, jobs, message)
+    return restored.stored or restored.answer(inputs, lease, message)

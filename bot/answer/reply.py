@@ -1,14 +1,20 @@
-"""Reply: everything the bot posts to Slack goes through here."""
+"""Reply: everything the bot posts to Slack goes through here.
+
+An answer is posted in parts (bot/answer/slack_format.py); each part's metadata names the
+message it answers and the part, so a replay posts only the parts Slack does not have.
+Delivery makes the messages a stream opened (bot/answer/stream.py) show the stored answer.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from typing import Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.agent.personas import Persona
 from bot.answer.feedback import feedback_actions
 from bot.answer.slack_format import (
     fallback_text,
@@ -17,7 +23,6 @@ from bot.answer.slack_format import (
     neutralise_mentions,
     split_parts,
 )
-from bot.answer.stream import AnswerStream
 from bot.answer.stream_messages import Message, stop_quietly
 from bot.jobs import Job
 from bot.slack.clients import SlackClients
@@ -48,9 +53,49 @@ def tools_line(tools: tuple[str, ...]) -> dict:
     }
 
 
-def _metadata(job: Job, part: int, parts: int) -> dict:
-    payload = {"for_ts": job.ts, "part": part, "parts": parts}
-    return {"event_type": ANSWER_EVENT, "event_payload": payload}
+class Speaker(Protocol):
+    """Who an answer is from (bot.agent.personas.Persona is one): the name and icon its
+    messages show, and the id its 👍/👎 buttons record."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def icon_emoji(self) -> str | None: ...
+
+    @property
+    def icon_url(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Part:
+    """Part `index` of the `count` messages of an answer to `job`, from `speaker` (None:
+    a note, without feedback buttons), naming on its last message the `tools` it used."""
+
+    job: Job
+    text: str
+    index: int
+    count: int
+    speaker: Speaker | None = None
+    tools: tuple[str, ...] = ()
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.count - 1
+
+    def metadata(self) -> dict:
+        payload = {"for_ts": self.job.ts, "part": self.index, "parts": self.count}
+        return {"event_type": ANSWER_EVENT, "event_payload": payload}
+
+
+def parts_of(
+    job: Job, texts: list[str], speaker: Speaker | None, tools: tuple[str, ...] = ()
+) -> list[Part]:
+    """The parts of an answer to `job` whose messages show `texts`."""
+    return [Part(job, text, i, len(texts), speaker, tools) for i, text in enumerate(texts)]
 
 
 def ephemeral(
@@ -70,61 +115,50 @@ class Replier:
         self.clients = clients  # each job's installation's client
         self.show_persona = show_persona
 
-    def identity(self, persona: Persona | None) -> dict[str, str]:
-        """The persona's name and icon on its messages, when there are several personas."""
+    def identity(self, speaker: Speaker | None) -> dict[str, str]:
+        """The speaker's name and icon on its messages, when there are several personas."""
         identity: dict[str, str] = {}
-        if persona is not None and self.show_persona:
-            identity["username"] = persona.name
-            if persona.icon_emoji:
-                identity["icon_emoji"] = persona.icon_emoji
-            elif persona.icon_url:
-                identity["icon_url"] = persona.icon_url
+        if speaker is not None and self.show_persona:
+            identity["username"] = speaker.name
+            if speaker.icon_emoji:
+                identity["icon_emoji"] = speaker.icon_emoji
+            elif speaker.icon_url:
+                identity["icon_url"] = speaker.icon_url
         return identity
 
-    def blocks(
-        self, job: Job, part: str, persona: Persona | None, last: bool, tools: tuple[str, ...] = ()
-    ) -> list[dict]:
+    def blocks(self, part: Part) -> list[dict]:
         """One message of an answer: its Markdown, then (on the last) the tools it used and
         the 👍/👎 buttons."""
-        blocks = [markdown_block(part)] if part.strip() else []
-        if last and tools:
-            blocks.append(tools_line(tools))
-        if last and persona is not None:
-            blocks.append(feedback_actions(job.session_id, job.ts, persona.id))
+        blocks = [markdown_block(part.text)] if part.text.strip() else []
+        if part.last and part.tools:
+            blocks.append(tools_line(part.tools))
+        if part.last and part.speaker is not None:
+            blocks.append(feedback_actions(part.job.session_id, part.job.ts, part.speaker.id))
         return blocks
 
     def answer(
         self,
         job: Job,
         text: str,
-        persona: Persona | None = None,
+        speaker: Speaker | None = None,
         skip_parts: frozenset[int] = frozenset(),
         tools: tuple[str, ...] = (),
     ) -> None:
         """Post `text` in parts; each part's metadata names the job and the part, so a replay
         can post only the parts a crash kept from Slack."""
-        parts = split_parts(text)
-        for index, part in enumerate(parts):
-            if index not in skip_parts:
-                self._post(job, part, index, parts, persona, tools)
+        for part in parts_of(job, split_parts(text), speaker, tools):
+            if part.index not in skip_parts:
+                self._post(part)
 
-    def _post(
-        self,
-        job: Job,
-        part: str,
-        index: int,
-        parts: list[str],
-        persona: Persona | None,
-        tools: tuple[str, ...],
-    ) -> None:
-        last = index == len(parts) - 1
+    def _post(self, part: Part) -> None:
+        job = part.job
         self.clients.for_job(job).chat_postMessage(
             channel=job.channel,
             thread_ts=job.reply_thread_ts,
-            text=fallback_text(part),
-            blocks=self.blocks(job, part, persona, last, tools),
-            metadata=_metadata(job, index, len(parts)),
-            **self.identity(persona),
+            text=fallback_text(part.text),
+            blocks=self.blocks(part),
+            metadata=part.metadata(),
+            **self.identity(part.speaker),
             unfurl_links=False,
             unfurl_media=False,
         )  # links the model wrote stay links
@@ -133,76 +167,52 @@ class Replier:
         self,
         job: Job,
         text: str,
-        persona: Persona | None,
-        stream: AnswerStream | None,
+        speaker: Speaker | None,
+        streamed: list[Message],
         skip_parts: frozenset[int] = frozenset(),
         tools: tuple[str, ...] = (),
     ) -> None:
-        """Make Slack show exactly the stored answer `text`, once: the messages the stream
-        opened (this attempt's or an earlier one's) are finished in place, what they cannot
-        hold is posted after them, and any they do not need is deleted."""
-        if stream is not None:
-            stream.close()
-        if stream is None or not stream.messages:
-            self.answer(job, text, persona, skip_parts, tools=tools)
+        """Make Slack show exactly the stored answer `text`, once: the messages a stream
+        opened (`streamed`: this attempt's or an earlier one's) are finished in place, what
+        they cannot hold is posted after them, and any they do not need is deleted."""
+        if not streamed:
+            self.answer(job, text, speaker, skip_parts, tools=tools)
             return
-        parts = follow_streamed(text, [message.text for message in stream.messages])
-        self._finish(job, stream, parts, persona, tools, skip_parts)
+        texts = follow_streamed(text, [message.text for message in streamed])
+        self.finish(job, streamed, parts_of(job, texts, speaker, tools), skip_parts)
 
-    def end_stream(self, job: Job, stream: AnswerStream | None, text: str) -> bool:
-        """End a stream with what it showed and `text` (an apology) after it, final and
-        without feedback; False if there is no message to end."""
-        if stream is not None:
-            stream.close()
-        if stream is None or not stream.messages:
-            return False
-        shown = stream.so_far()
-        self._finish(job, stream, split_parts(f"{shown}\n\n{text}".strip()), None)
-        return True
-
-    def _finish(
+    def finish(
         self,
         job: Job,
-        stream: AnswerStream,
-        parts: list[str],
-        persona: Persona | None,
-        tools: tuple[str, ...] = (),
+        streamed: list[Message],
+        parts: list[Part],
         skip_parts: frozenset[int] = frozenset(),
     ) -> None:
-        messages = list(stream.messages)
-        for index, part in enumerate(parts):
-            if index < len(messages):
-                self._replace(job, messages[index], part, index, parts, persona, tools)
-            elif index not in skip_parts:
-                self._post(job, part, index, parts, persona, tools)
-        for extra in messages[len(parts) :]:  # an earlier, longer attempt's
+        """Make the `streamed` messages show `parts`, final: each is updated with its part,
+        parts beyond them are posted (unless in `skip_parts`), extra messages deleted."""
+        for part in parts:
+            if part.index < len(streamed):
+                self._replace(streamed[part.index], part)
+            elif part.index not in skip_parts:
+                self._post(part)
+        for extra in streamed[len(parts) :]:  # an earlier, longer attempt's
             self._delete(job, extra)
-        stream.forget()
 
-    def _replace(
-        self,
-        job: Job,
-        message: Message,
-        part: str,
-        index: int,
-        parts: list[str],
-        persona: Persona | None,
-        tools: tuple[str, ...],
-    ) -> None:
+    def _replace(self, message: Message, part: Part) -> None:
         """chat.update `message` to show `part`, final; a message Slack will not update is
         deleted and the part posted instead."""
+        job = part.job
         client = self.clients.for_job(job)
         if message.live:
             message.live = not stop_quietly(client, job.channel, message.ts)
-        last = index == len(parts) - 1
         for attempt in range(UPDATE_ATTEMPTS):
             try:
                 client.chat_update(
                     channel=job.channel,
                     ts=message.ts,
-                    text=fallback_text(part),
-                    blocks=self.blocks(job, part, persona, last, tools),
-                    metadata=_metadata(job, index, len(parts)),
+                    text=fallback_text(part.text),
+                    blocks=self.blocks(part),
+                    metadata=part.metadata(),
                 )
                 return
             except SlackApiError as exc:
@@ -218,7 +228,7 @@ class Replier:
                 )
                 break
         self._delete(job, message)
-        self._post(job, part, index, parts, persona, tools)
+        self._post(part)
 
     def _delete(self, job: Job, message: Message) -> None:
         try:

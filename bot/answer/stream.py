@@ -1,17 +1,17 @@
 """Stream: an answer appears in the thread while the model writes it.
 
-The model thread only buffers (`on_event`, Strands' callback handler); a flusher thread sends
-the buffer to Slack every `interval` seconds through slack_sdk's `chat_stream` helper
-(chat.startStream / appendStream), so Slack latency never slows the model. Tool calls show
-as `task_update` chunks.
+The model thread only buffers (`on_event`, Strands' callback handler, into
+bot/answer/stream_buffer.py); a flusher thread sends the buffer to Slack every `interval`
+seconds through slack_sdk's `chat_stream` helper (chat.startStream / appendStream), so
+Slack latency never slows the model. Tool calls show as `task_update` chunks.
 
 A streamed message is a preview with a Stop button; the answer that counts is the one the
-turn stores, and delivery (bot/answer/reply.py) makes each message show exactly that. A long
-answer streams into several messages ("segments"): one holds at most PART_CHARS, and a
-stream is rolled over before Slack's stream lifetime (about 5 minutes) ends it. Each
-message's ts is kept in shared state and noted in the durable inbox as soon as Slack gives
-it, so a later attempt (after a crash, or after Redis lost its keys) finishes those
-messages instead of leaving them streaming beside a second copy.
+turn stores, and delivery (bot/answer/message.py, bot/answer/reply.py) makes each message
+show exactly that. A long answer streams into several messages ("segments"): one holds at
+most PART_CHARS, and a stream is rolled over before Slack's stream lifetime (about 5
+minutes) ends it. Each message's ts is kept in shared state and noted in the durable inbox
+as soon as Slack gives it, so a later attempt (after a crash, or after Redis lost its keys)
+finishes those messages instead of leaving them streaming beside a second copy.
 
 A failure never ends the flusher and never starts a second stream for the same text: the
 answer stops streaming and is completed by delivery.
@@ -27,15 +27,15 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.messages.chunk import BlocksChunk, MarkdownTextChunk, TaskUpdateChunk
+from slack_sdk.models.messages.chunk import BlocksChunk
 
-from bot.answer.slack_format import PART_CHARS, neutralise_mentions, release_point
+from bot.answer.slack_format import PART_CHARS
 from bot.answer.stop import clear_stop, stop_block, stop_requested
+from bot.answer.stream_buffer import StreamBuffer
 from bot.answer.stream_messages import (
     ENDED,
     Message,
     earlier_messages,
-    forget_messages,
     remember_messages,
     stop_quietly,
 )
@@ -85,17 +85,11 @@ class AnswerStream:
         self.recipient_team = recipient_team or job.team
         self.on_stop: Callable[[], None] | None = None
         self.stopped = False
-        self.streamed = ""  # text Slack has been sent
         self.messages = [Message(ts) for ts in earlier_messages(state, inbox, job, maybe_earlier)]
-        self._items: list[str | TaskUpdateChunk] = []  # text and tool updates, in order
-        self._held = ""  # the model's latest text that may still become a mention
-        self._tools: dict[str, str] = {}
-        self._finished: set[str] = set()
-        self._paragraph = False
         # An earlier attempt's messages cannot be streamed into again: delivery updates them.
         self._dead = bool(self.messages) or job.team in refused
-        self._lock = threading.Lock()
         self._wake = threading.Event()
+        self.buffer = StreamBuffer(self._wake)  # what the model wrote, not yet sent
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stream", daemon=True)
 
@@ -106,56 +100,16 @@ class AnswerStream:
 
     # --- the model side: Strands' callback handler (must never block) -----------------
     def on_event(self, **event: Any) -> None:
-        if "data" in event and event["data"]:
-            text = event["data"]
-            if self._paragraph and (self.streamed or self._items):
-                text = "\n\n" + text  # a new assistant message (after a tool call)
-            self._paragraph = False
-            self._add(text=text)
-        elif "current_tool_use" in event:
-            tool = event["current_tool_use"] or {}
-            tool_id, name = tool.get("toolUseId"), tool.get("name")
-            if tool_id and name and tool_id not in self._tools:
-                self._tools[tool_id] = name = neutralise_mentions(name)
-                self._add(chunk=TaskUpdateChunk(id=tool_id, title=name, status="in_progress"))
-        elif "message" in event:
-            self._on_message(event["message"])
-
-    def _on_message(self, message: dict[str, Any]) -> None:
-        for block in message.get("content", []):
-            result = block.get("toolResult")
-            if result and result.get("toolUseId") in self._tools.keys() - self._finished:
-                status = "complete" if result.get("status") == "success" else "error"
-                tool_id = result["toolUseId"]
-                self._finished.add(tool_id)
-                self._add(
-                    chunk=TaskUpdateChunk(id=tool_id, title=self._tools[tool_id], status=status)
-                )
-        if message.get("role") == "assistant" and any("text" in b for b in message["content"]):
-            self._paragraph = True
+        self.buffer.on_event(**event)
 
     def so_far(self) -> str:
         """Everything the model wrote so far, sent to Slack or not."""
-        with self._lock:
-            pending = "".join(i for i in self._items if isinstance(i, str))
-            return (self.streamed + pending + neutralise_mentions(self._held)).strip()
+        return self.buffer.so_far()
 
-    def _add(
-        self, text: str = "", chunk: TaskUpdateChunk | None = None, final: bool = False
-    ) -> None:
-        """Queue text (neutralised; a tail that may still become a mention waits for the
-        next text, a tool call or the end) and a tool update for the flusher."""
-        with self._lock:
-            held = self._held + text
-            cut = len(held) if chunk is not None or final else release_point(held)
-            text, self._held = neutralise_mentions(held[:cut]), held[cut:]
-            if text and self._items and isinstance(self._items[-1], str):
-                self._items[-1] += text
-            elif text:
-                self._items.append(text)
-            if chunk is not None:
-                self._items.append(chunk)
-        self._wake.set()
+    @property
+    def streamed(self) -> str:
+        """The text Slack has been sent."""
+        return self.buffer.streamed
 
     # --- the flusher -------------------------------------------------------------------
     def start(self) -> AnswerStream:
@@ -184,51 +138,14 @@ class AnswerStream:
             log.info("session %s: stop requested", self.job.session_id)
             self.on_stop()
 
-    def _take(self, room: int) -> tuple[list[Any], str, bool]:
-        """The next call's chunks (at most `room` characters of text), their text, and
-        whether the message is full (text is left that it cannot hold: it was cut at a
-        line break, or a space, so each message reads on its own)."""
-        with self._lock:
-            chunks: list[Any] = []
-            text = ""
-            while self._items:
-                item = self._items[0]
-                if isinstance(item, str):
-                    space = room - len(text)
-                    if len(item) > space:
-                        cut = self._cut(item, space)
-                        chunks += [MarkdownTextChunk(text=cut)] if cut else []
-                        return chunks, text + cut, True
-                    part, rest = item, ""
-                    if rest:
-                        self._items[0] = rest
-                    else:
-                        self._items.pop(0)
-                    text += part
-                    chunks.append(MarkdownTextChunk(text=part))
-                else:
-                    chunks.append(self._items.pop(0))
-            return chunks, text, False
-
-    def _cut(self, item: str, space: int) -> str:
-        """Take what fits of the text `item` (the first of the items), up to a break."""
-        newline = item.rfind("\n", 0, space)
-        cut = newline + 1 if newline > space // 2 else item.rfind(" ", 0, space) + 1 or space
-        self._items[0] = item[cut:]
-        return item[:cut]
-
-    def _pending(self) -> bool:
-        with self._lock:
-            return bool(self._items)
-
     def _flush(self) -> None:
-        while not self._dead and self._pending():
+        while not self._dead and self.buffer.pending():
             message = self._message_for_next()
             if message is None:
                 return
             if message.stream is not None and not self._allowed("chat.appendStream"):
                 return  # the workspace's appends are spent: the text waits for the next flush
-            chunks, text, full = self._take(PART_CHARS - len(message.text))
+            chunks, text, full = self.buffer.take(PART_CHARS - len(message.text))
             message.full = full
             if not chunks and full:
                 continue
@@ -242,7 +159,7 @@ class AnswerStream:
             if text and not self.streamed:
                 metrics.first_text(self.job)
             message.text += text
-            self.streamed += text
+            self.buffer.streamed += text
 
     def _allowed(self, method: Method) -> bool:
         return self.budget is None or self.budget.allow(self.job.team, method)
@@ -315,7 +232,7 @@ class AnswerStream:
     # --- the end -------------------------------------------------------------------------
     def close(self) -> None:
         """Stop the flusher after a last flush. Idempotent; the messages stay for delivery."""
-        self._add(final=True)  # the model is done: release what was held back
+        self.buffer.add(final=True)  # the model is done: release what was held back
         self._done.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -327,10 +244,6 @@ class AnswerStream:
             self._flush()
             for message in self.messages:
                 message.stream = None
-
-    def forget(self) -> None:
-        """The answer is final in Slack: no later attempt needs its messages."""
-        forget_messages(self.state, self.job)
 
 
 __all__ = ["AnswerStream"]

@@ -11,7 +11,7 @@ from strands.types.session import SessionMessage
 
 from bot.agent.personas import Persona, Personas
 from bot.agent.tools import calculator
-from bot.agent.turn import WINDOW_SIZE, prompt_for, run_turn
+from bot.agent.turn import WINDOW_SIZE, TurnInputs, prompt_for, restore, run_turn
 from bot.jobs import Job
 from bot.store.memory_state import MemoryState
 from bot.store.sessions import SessionStore
@@ -189,3 +189,29 @@ def test_a_stored_answer_replay_covers_exactly_its_jobs_wherever_they_sit(
     held, q, q2 = job("held", "7.1"), job("q", "7.2"), job("q2", "7.3")
     replay = turn(store, loaded, ALICE, held, q, q2)
     assert replay.replayed and replay.done == (q, q2) and len(model.calls) == 1
+
+
+def test_restore_tells_history_and_the_inputs_come_before_the_messages(
+    store: SessionStore,
+) -> None:
+    model = ScriptedModel()
+    loaded = personas(model)
+    first = job("hello", "8.1")
+    assert not restore(store, loaded, ALICE, [first]).has_history
+    inputs = TurnInputs(preamble=("Earlier in the thread: ...", "Other apps posted: ..."))
+    turn_result = run_turn(store, loaded, ALICE, [first], lease_for(first), inputs=inputs)
+    assert model.calls[-1]["messages"][-1]["content"] == [
+        {"text": "Earlier in the thread: ..."},
+        {"text": "Other apps posted: ..."},
+        {"text": "hello"},
+    ]
+    again = restore(store, loaded, ALICE, [first])
+    assert again.has_history and again.stored is not None
+    assert again.stored.text == turn_result.text and again.stored.replayed
+    assert not restore(store, loaded, ALICE, [job("next", "8.2")]).stored
+
+
+def lease_for(message: Job):
+    lease = MemoryState().try_lease(message.session_id)
+    assert lease is not None
+    return lease
