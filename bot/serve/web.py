@@ -22,7 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.config.settings import BOOT_ERROR_EXIT
 from bot.obs import metrics_endpoint
-from bot.serve.http_worker import MAX_BODY_BYTES
+from bot.serve.http_limits import MAX_BODY_BYTES
 from bot.serve.main import start_runtime
 from bot.slack import payloads
 
