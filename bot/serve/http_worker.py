@@ -31,73 +31,19 @@ from typing import Any
 from gunicorn.http.parser import RequestParser
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
-from bot.config import env as config_env
+from bot.serve.http_limits import (
+    TIMEOUT,
+    Refused,
+    max_connections,
+    read_seconds,
+    request_size,
+)
 
-MAX_BODY_BYTES = 1_000_000  # Slack payloads are far smaller; bot/serve/web.py refuses more too
-MAX_HEAD_BYTES = 64 * 1024
+__all__ = ["RequestReadingWorker", "max_connections", "read_seconds"]  # gunicorn_conf.py
+
 LINGER_SECONDS = 2.0  # a closed connection's unread bytes are drained this long at most
 LINGER_BYTES = 64 * 1024
 MAX_BUFFERED_BYTES = 64 * 1024 * 1024  # of requests still being read, per worker
-READ_SECONDS, MAX_CONNECTIONS = 10, 1000  # REQUEST_READ_SECONDS, WEB_MAX_CONNECTIONS
-
-
-class Refused(Exception):
-    """A request answered from the event loop, then closed: `status` is e.g. "413 …"."""
-
-    def __init__(self, status: str, error: str) -> None:
-        super().__init__(status)
-        self.status, self.error = status, error
-
-    def response(self) -> bytes:
-        body = f'{{"error": "{self.error}"}}'.encode()
-        return (
-            f"HTTP/1.1 {self.status}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode() + body
-
-
-def read_seconds(env: dict[str, str]) -> int:
-    """REQUEST_READ_SECONDS: how long a client has to send one whole request."""
-    return config_env.whole_number(env, "REQUEST_READ_SECONDS", READ_SECONDS)
-
-
-def max_connections(env: dict[str, str]) -> int:
-    """WEB_MAX_CONNECTIONS: open connections per worker (gunicorn's worker_connections)."""
-    return config_env.whole_number(env, "WEB_MAX_CONNECTIONS", MAX_CONNECTIONS, minimum=2)
-
-
-def body_length(head: bytes) -> int:
-    """The Content-Length of a request head; Refused for a chunked or ambiguous body."""
-    lengths = set()
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.lower()
-        if name == b"transfer-encoding":
-            raise Refused("411 Length Required", "send a Content-Length, not a chunked body")
-        if name == b"content-length":
-            if not value.strip().isdigit():
-                raise Refused("400 Bad Request", "bad Content-Length")
-            lengths.add(int(value.strip()))
-    if len(lengths) > 1:
-        raise Refused("400 Bad Request", "conflicting Content-Length")
-    return lengths.pop() if lengths else 0
-
-
-def request_size(
-    data: bytes | bytearray, scanned: int = 0, max_body: int = MAX_BODY_BYTES
-) -> int | None:
-    """Bytes of the request at the start of `data`, head and body, once its head is all
-    there (None before); `scanned` bytes were searched already. Refused if it can never be
-    served (head or body too large, chunked)."""
-    end = data.find(b"\r\n\r\n", max(0, scanned - 3))
-    if end < 0 or end + 4 > MAX_HEAD_BYTES:
-        if end < 0 and len(data) <= MAX_HEAD_BYTES:
-            return None
-        raise Refused("431 Request Header Fields Too Large", "request head too large")
-    length = body_length(bytes(data[:end]))
-    if length > max_body:
-        raise Refused("413 Payload Too Large", "body too large")
-    return end + 4 + length
 
 
 def _receive(conn: TConn) -> bytes | None:
@@ -109,9 +55,6 @@ def _receive(conn: TConn) -> bytes | None:
         return None
     except OSError:
         return b""
-
-
-TIMEOUT = Refused("408 Request Timeout", "request not received in time")
 
 
 class RequestReadingWorker(ThreadWorker):

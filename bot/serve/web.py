@@ -1,33 +1,45 @@
-"""HTTP mode: a WSGI app serving Slack at POST /slack/events, GET /healthz (liveness),
-GET /readyz (readiness: Redis and the session storage answer) and GET /metrics
-(Prometheus, with METRICS_TOKEN: bot/obs/metrics_endpoint.py); with OAuth, Bolt's GET /slack/install
-and GET /slack/oauth_redirect too.
+"""HTTP mode: the WSGI app each gunicorn worker serves (see Procfile; `create_app()` is the
+factory each worker calls).
 
-Run it under gunicorn (see Procfile); `create_app()` is the factory each worker calls.
+Slack's requests go through Bolt's own WSGI adapter (`slack_bolt.adapter.wsgi`): POST
+/slack/events, and with OAuth GET /slack/install and GET /slack/oauth_redirect; it answers
+404 for any other path. This module adds only what that adapter cannot do:
+
+- a size limit before reading: the adapter reads whatever Content-Length says, so a body
+  over MAX_BODY_BYTES is refused (413) unread (the gunicorn worker refuses it first:
+  bot/serve/http_worker.py; this covers any other server);
+- the signature check before any parsing: the adapter parses the body (JSON, forms,
+  nested `payload`) before Bolt's own check runs, so an unsigned or stale request (401;
+  a body that is not UTF-8 too: Slack sends nothing else) never reaches a parser;
+- a 400, not a 500, for a signed body that is not a Slack payload (bot/slack/payloads.py);
+- the endpoints that are not Slack's: GET /healthz (liveness), GET /readyz (readiness:
+  Redis and the session storage answer) and GET /metrics (Prometheus, with METRICS_TOKEN:
+  bot/obs/metrics_endpoint.py); and a 405 for a GET of /slack/events.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
-from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
-from slack_bolt.oauth import OAuthFlow
-from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config.settings import BOOT_ERROR_EXIT
 from bot.obs import metrics_endpoint
-from bot.serve.http_worker import MAX_BODY_BYTES
+from bot.serve.http_limits import MAX_BODY_BYTES
 from bot.serve.main import start_runtime
 from bot.slack import payloads
 
 log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
+EVENTS_PATH = "/slack/events"
 
 
 def _respond(start_response: StartResponse, status: str, payload: dict) -> list[bytes]:
@@ -38,6 +50,25 @@ def _respond(start_response: StartResponse, status: str, payload: dict) -> list[
     return [body]
 
 
+class SlackHandler(SlackRequestHandler):
+    """Bolt's WSGI adapter, parsing the body with bot/slack/payloads.py: a signed body that
+    is not a Slack payload gets a 400 (the adapter's own parse would raise: a 500)."""
+
+    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        try:
+            parsed = payloads.bolt_request(
+                request.get_body(), request.query_string, request.get_headers()
+            )
+        except payloads.MalformedPayload as exc:
+            log.warning("rejected a signed request that is not a Slack payload: %s", exc)
+            return BoltResponse(
+                status=400,
+                body=json.dumps({"error": str(exc)}),
+                headers={"content-type": "application/json"},
+            )
+        return self.app.dispatch(parsed)
+
+
 class WebApp:
     def __init__(
         self,
@@ -46,7 +77,7 @@ class WebApp:
         signing_secret: str,
         metrics_app: Callable[..., Iterable[bytes]] | None = None,
     ) -> None:
-        self.app = app
+        self.slack = SlackHandler(app, EVENTS_PATH)
         self.health = health
         self.metrics_app = metrics_app  # GET /metrics (None: 404)
         self.verifier = SignatureVerifier(signing_secret)
@@ -62,16 +93,15 @@ class WebApp:
             return _respond(start_response, status, {"ok": ok, "checks": checks})
         if path == "/metrics" and self.metrics_app is not None:
             return self.metrics_app(environ, start_response)
-        flow = self.app.oauth_flow
-        if (
-            flow is not None
-            and method == "GET"
-            and path in (flow.install_path, flow.redirect_uri_path)
-        ):
-            return self._oauth(flow, path, environ, start_response)
-        if path != "/slack/events":
-            return _respond(start_response, "404 Not Found", {"error": "not found"})
-        if method != "POST":
+        if path == EVENTS_PATH:
+            return self._event(environ, start_response)
+        # the OAuth pages (GETs: a body means nothing, and is never read); any other path: 404
+        unread = {**environ, "wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "0"}
+        return self.slack(unread, start_response)
+
+    def _event(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        """A Slack request: bounded, read and signed before Bolt's adapter parses it."""
+        if environ.get("REQUEST_METHOD") != "POST":
             return _respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -83,43 +113,18 @@ class WebApp:
         if not self._signed(body, environ):
             log.warning("rejected a request with a bad or stale signature")
             return _respond(start_response, "401 Unauthorized", {"error": "invalid signature"})
-        try:
-            request = payloads.bolt_request(
-                body.decode("utf-8"),
-                environ.get("QUERY_STRING", ""),
-                WsgiHttpRequest(environ).get_headers(),
-            )
-        except (UnicodeDecodeError, payloads.MalformedPayload) as exc:
-            log.warning("rejected a signed request that is not a Slack payload: %s", exc)
-            return _respond(start_response, "400 Bad Request", {"error": str(exc)})
-        answer = self.app.dispatch(request)
-        response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
-        start_response(response.status, response.get_headers())
-        return response.get_body()
-
-    @staticmethod
-    def _oauth(
-        flow: OAuthFlow, path: str, environ: dict, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        """Bolt's OAuth flow: the install link (state cookie, redirect to Slack) and the
-        page Slack sends the installer back to (the installation is stored)."""
-        request = BoltRequest(
-            body="",
-            query=environ.get("QUERY_STRING", ""),
-            headers=WsgiHttpRequest(environ).get_headers(),
-        )
-        handle = flow.handle_installation if path == flow.install_path else flow.handle_callback
-        answer = handle(request)
-        response = WsgiHttpResponse(answer.status, answer.headers, answer.body)
-        start_response(response.status, response.get_headers())
-        return response.get_body()
+        read = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+        return self.slack(read, start_response)
 
     def _signed(self, body: bytes, environ: dict) -> bool:
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
         signature = environ.get("HTTP_X_SLACK_SIGNATURE")
         if not timestamp or not signature or not timestamp.isdigit():
             return False
-        return self.verifier.is_valid(body, timestamp, signature)
+        try:
+            return self.verifier.is_valid(body, timestamp, signature)
+        except UnicodeDecodeError:  # slack_sdk signs text: Slack sends nothing but UTF-8
+            return False
 
 
 def create_app() -> WebApp:

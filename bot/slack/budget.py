@@ -3,7 +3,7 @@
 Slack limits each method per workspace by tier (docs.slack.dev/apis/web-api/rate-limits):
 `chat.startStream` and `chat.stopStream` are Tier 2 (about 20 a minute), `chat.appendStream`
 Tier 4 (about 100), `chat.update` Tier 3 (about 50). Every process shares one count per
-workspace and method in the state store (`State.spend`, a fixed window). What is optional
+workspace and method in the state store (`Facts.spend`, a fixed window). What is optional
 asks first: an answer streams only while the workspace has stream starts to spare (else it
 is posted whole when done), and a stream appends only while appends are left (else its
 text waits for the next flush). What is not optional (the final message) is never held
@@ -18,7 +18,7 @@ import logging
 from typing import Literal
 
 from bot.store.facts import BUDGET
-from bot.store.state import State
+from bot.store.state import Facts
 
 log = logging.getLogger(__name__)
 Method = Literal["chat.startStream", "chat.appendStream"]
@@ -31,7 +31,7 @@ MINUTE_SECONDS = 60.0  # Slack's minute (tests compress it, with the fake's)
 
 
 class SlackBudget:
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: Facts) -> None:
         self.state = state
         self.window = MINUTE_SECONDS / WINDOWS_PER_MINUTE
 

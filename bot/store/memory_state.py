@@ -4,6 +4,8 @@ Same contract as RedisState, held in this process only: a second worker would no
 and queued messages do not survive a restart. The app logs that loudly at start-up.
 Everything Redis would expire expires here too (bot/store/ttl_map.py: purged as it goes,
 and bounded), and a thread's emptied queue is dropped, so memory follows live work only.
+The queues and leases are here; the `Recovery` and `Facts` roles in
+bot/store/memory_recovery.py and bot/store/memory_facts.py.
 """
 
 from __future__ import annotations
@@ -13,17 +15,16 @@ import threading
 import time
 from collections import deque
 
-from bot.jobs import DM_THREAD, Job, message_time, reply_thread_of
+from bot.jobs import DM_THREAD, Job, message_time
 from bot.store.dedup import DEDUP_TTL_SECONDS
+from bot.store.memory_facts import MemoryFacts
+from bot.store.memory_recovery import MemoryRecovery
 from bot.store.state import (
     DUPLICATE,
     FULL,
     JOINED_TTL_SECONDS,
     KEPT_ON_UNINSTALL,
-    NOT_JOINED_TTL_SECONDS,
     QUEUED,
-    REPLAY_PAUSE_SECONDS,
-    knows_unjoined,
     team_pattern,
 )
 from bot.store.thread_lock import Lease, LeaseLost
@@ -57,15 +58,17 @@ class MemoryLease(Lease):
                 del self._state._locks[self.session_id]
 
 
-class MemoryState:
+class MemoryState(MemoryRecovery, MemoryFacts):
+    """`State` in this process's memory: the queues and leases here, the `Recovery` and
+    `Facts` roles mixed in (bot/store/memory_recovery.py, memory_facts.py). One lock
+    (`_cond`) guards all of it, and wakes the worker waiting for work."""
+
     distributed = False
 
     def __init__(self, lock_ttl: float = 30.0, max_entries: int = MAX_ENTRIES) -> None:
         """`max_entries`: at most this many of each kind of fact (see TtlMap)."""
         self.lock_ttl = lock_ttl
         self._cond = threading.Condition()
-        self._since = time.time()  # this process's memory: continuous since it started
-        self._joined_floor = 0.0  # newest thread whose joined flag was evicted
         maps: list[TtlMap] = []
 
         def ttl_map(on_evict: object = None) -> TtlMap:
@@ -73,32 +76,15 @@ class MemoryState:
             return maps[-1]
 
         self._dedup: TtlMap[str, bool] = ttl_map()
-        self._joined: TtlMap[str, bool] = ttl_map(self._evicted_joined)
-        self._unjoined: TtlMap[str, bool] = ttl_map()
-        self._personas: TtlMap[str, str] = ttl_map()
-        self._spent: TtlMap[str, int] = ttl_map()  # spend(): uses in the current window
-        self._recent: TtlMap[tuple[str, str, str], str] = ttl_map()
-        self._facts: TtlMap[str, str] = ttl_map()
-        self._sets: TtlMap[str, set[str]] = ttl_map()
-        self._notes: TtlMap[str, list[str]] = ttl_map()
+        self._init_recovery(ttl_map)
+        self._init_facts(ttl_map)
         self._maps = tuple(maps)
         self._writes = 0
-        self._epoch_claimed = False
-        self._replaying_until = 0.0
-        self._settling_until = 0.0
         self._inbox: dict[str, deque[Job]] = {}
         self._pending: dict[str, float] = {}
         self._wake: deque[str] = deque()
         self._locks: dict[str, int] = {}
         self._tokens = itertools.count(1)
-        self._counts: dict[str, dict[str, int]] = {}  # feedback: a few fields per persona
-
-    def _evicted_joined(self, session_id: str, _: bool) -> None:
-        """A joined flag was dropped for room: "not joined" is no longer known for threads
-        up to that one (is_joined says None: the session store is asked)."""
-        root = reply_thread_of(session_id)
-        if root is not None:
-            self._joined_floor = max(self._joined_floor, float(root))
 
     def _wrote(self) -> None:
         """Every PURGE_EVERY writes (to any kind of fact), drop every expired entry."""
@@ -150,30 +136,11 @@ class MemoryState:
                 return
         inbox.append(job)
 
-    def claim_epoch(self, session_id: str | None = None) -> bool:
-        with self._cond:
-            if self._epoch_claimed:
-                return False
-            self._epoch_claimed = True
-            self._replaying_until = time.time() + REPLAY_PAUSE_SECONDS
-            return True
-
-    def replaying(self, session_id: str | None = None) -> bool:
-        return time.time() < max(self._replaying_until, self._settling_until)
-
-    def replay_done(self, settle_seconds: float = 0.0) -> None:
-        self._replaying_until = 0.0
-        self.hold_turns(settle_seconds)
-
     def wait_for_work(self, timeout: float) -> str | None:
         with self._cond:
             if not self._wake:
                 self._cond.wait(timeout)
             return self._wake.popleft() if self._wake else None
-
-    def orphans(self, limit: int = 100) -> list[str]:
-        with self._cond:
-            return [sid for sid in list(self._pending)[:limit] if sid not in self._locks]
 
     def queue_stats(self) -> tuple[int, float]:
         now = time.time()
@@ -212,21 +179,6 @@ class MemoryState:
             if not inbox:
                 self._inbox.pop(lease.session_id, None)
 
-    def is_joined(self, session_id: str) -> bool | None:
-        with self._cond:
-            if (joined := self._joined.get(session_id)) or self._unjoined.get(session_id):
-                return bool(joined)
-            since = max(self._since, self._joined_floor)
-        return False if knows_unjoined(session_id, since, time.time()) else None
-
-    def note_joined(self, session_id: str, joined: bool) -> None:
-        with self._cond:
-            self._wrote()
-            if joined:
-                self._joined.set(session_id, True, JOINED_TTL_SECONDS)
-            else:
-                self._unjoined.set(session_id, True, NOT_JOINED_TTL_SECONDS)
-
     def forget_team(self, team: str) -> int:
         """See State.forget_team."""
         named = team_pattern(team).search
@@ -247,87 +199,6 @@ class MemoryState:
                 dropped += self._inbox.pop(sid, None) is not None
             self._wake = deque(sid for sid in self._wake if not named(sid))
             return dropped
-
-    def sticky_persona(self, session_id: str) -> str | None:
-        with self._cond:
-            return self._personas.get(session_id)
-
-    def set_sticky_persona(self, session_id: str, persona: str | None) -> None:
-        with self._cond:
-            self._wrote()
-            if persona is None:
-                self._personas.pop(session_id)
-            else:
-                self._personas.set(session_id, persona, JOINED_TTL_SECONDS)
-
-    def recent_thread(self, team: str, channel: str, user: str) -> str | None:
-        with self._cond:
-            return self._recent.get((team, channel, user))
-
-    def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None:
-        with self._cond:
-            self._wrote()
-            if value is None:
-                self._facts.pop(key)
-            else:
-                self._facts.set(key, value, ttl)
-
-    def fact(self, key: str) -> str | None:
-        with self._cond:
-            return self._facts.get(key)
-
-    def add_once(self, key: str, member: str, ttl: float = JOINED_TTL_SECONDS) -> bool:
-        with self._cond:
-            self._wrote()
-            members = self._sets.get(key) or set()
-            self._sets.set(key, members, ttl)  # as Redis: every add renews the set's TTL
-            if member in members:
-                return False
-            members.add(member)
-            return True
-
-    def spend(self, key: str, limit: int, window: float) -> bool:
-        """See State.spend: a fixed window per key, started by its first use."""
-        with self._cond:
-            self._wrote()
-            used = (self._spent.get(key) or 0) + 1
-            self._spent.update(key, used, window)
-            return used <= limit
-
-    def count(self, key: str, field: str, by: int = 1) -> int:
-        with self._cond:
-            fields = self._counts.setdefault(key, {})
-            fields[field] = fields.get(field, 0) + by
-            return fields[field]
-
-    def counts(self, key: str) -> dict[str, int]:
-        with self._cond:
-            return dict(self._counts.get(key, {}))
-
-    def append_note(
-        self, key: str, note: str, max_notes: int = 50, ttl: float = JOINED_TTL_SECONDS
-    ) -> None:
-        with self._cond:
-            self._wrote()
-            self._notes.set(key, [*(self._notes.get(key) or []), note][-max_notes:], ttl)
-
-    def notes(self, key: str) -> list[str]:
-        with self._cond:
-            return list(self._notes.get(key) or [])
-
-    def drop_notes(self, key: str, count: int) -> None:
-        with self._cond:
-            left = (self._notes.get(key) or [])[count:]
-            if left:
-                self._notes.update(key, left, JOINED_TTL_SECONDS)
-            else:
-                self._notes.pop(key)  # as Redis deletes an emptied list
-
-    def hold_turns(self, seconds: float, shard: int | None = None) -> None:
-        """See State.hold_turns (one process: nothing else holds messages; kept for the
-        contract; every thread waits, whatever `shard`)."""
-        with self._cond:
-            self._settling_until = max(self._settling_until, time.time() + seconds)
 
     def ping(self) -> None:
         return None

@@ -1,4 +1,7 @@
-"""Redis: the one module that talks to Redis (dedup, inbox, thread locks, thread facts).
+"""Redis: the `State` every process shares. Here the queues and leases (dedup, inbox,
+wake-ups, thread locks) and what concerns the whole store (forget_team, ping, quick); the
+`Recovery` and `Facts` roles are mixed in from bot/store/redis_recovery.py and
+bot/store/redis_facts.py.
 
 Works on a single Redis (primary + replicas) and on Redis Cluster (ElastiCache Serverless,
 MemoryDB, self-run clusters), with one key layout for both (bot/store/redis_keys.py):
@@ -20,10 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import redis
 from redis.cluster import RedisCluster
@@ -34,13 +37,30 @@ from bot.store import redis_scripts as lua
 from bot.store.dedup import DEDUP_TTL_SECONDS
 from bot.store.redis_connect import Client, connect, is_cluster
 from bot.store.redis_facts import RedisFacts
-from bot.store.redis_keys import PREFIX, SHARD_LIST, WAKE, Shard, shard
-from bot.store.state import DUPLICATE, FULL, JOINED_TTL_SECONDS, QUEUED, REPLAY_PAUSE_SECONDS
+from bot.store.redis_keys import PREFIX, SHARD_LIST, WAKE, shard
+from bot.store.redis_recovery import RedisRecovery, each_shard
+from bot.store.state import (
+    DUPLICATE,
+    FULL,
+    JOINED_TTL_SECONDS,
+    KEPT_ON_UNINSTALL,
+    QUEUED,
+    team_pattern,
+)
 from bot.store.thread_lock import Lease, LeaseLost
 
 __all__ = ["Client", "RedisLease", "RedisState", "connect", "is_cluster"]
 
 log = logging.getLogger(__name__)
+
+_LOCK = re.compile(re.escape(PREFIX) + r"\{s\d+\}:lock:")
+_KEPT = tuple(f"{PREFIX}fact:{name}" for name in KEPT_ON_UNINSTALL)
+_BATCH = 1000
+
+
+def _glob_escape(text: str) -> str:
+    """`text` matched literally in a Redis glob (SCAN MATCH)."""
+    return re.sub(r"([][*?^\\])", r"\\\1", text)
 
 
 class RedisLease(Lease):
@@ -68,7 +88,7 @@ class RedisLease(Lease):
             self._lock.release()
 
 
-class RedisState(RedisFacts):
+class RedisState(RedisRecovery, RedisFacts):
     distributed = True
 
     def __init__(self, client: Client | Callable[[], Client], lock_ttl: float = 30.0) -> None:
@@ -171,100 +191,17 @@ class RedisState(RedisFacts):
         at = shard(job.session_id)
         return bool(self.client.exists(*(at.dedup(k) for k in dedup_keys)))
 
-    def _each_shard(self, command: Callable[..., object], shards: Sequence[Shard]) -> list:
-        """Run `command(pipe, shard)` for every shard in one pipeline (per node in a cluster)."""
-        pipe = self.client.pipeline(transaction=False)
-        for one in shards:
-            command(pipe, one)
-        return pipe.execute()
-
-    def claim_epoch(self, session_id: str | None = None) -> bool:
-        """With `session_id`, its shard first (cheap, before each accept); once a shard is
-        found lost, every other lost one is claimed too, so one replay covers them all."""
-        if session_id is not None and not self._claim([shard(session_id)]):
-            return False
-        return self._claim(SHARD_LIST) or session_id is not None
-
-    def _claim(self, shards: Sequence[Shard]) -> bool:
-        epoch = uuid.uuid4().hex
-        # EVAL, not EVALSHA (a restarted primary has no script cache, and cluster pipelines
-        # refuse EVALSHA); execute_command: ClusterPipeline.eval() is not EVAL
-        now = repr(time.time())
-        results = self._each_shard(
-            lambda pipe, one: pipe.execute_command(
-                "EVAL",
-                lua.CLAIM_EPOCH,
-                4,
-                one.epoch,
-                one.replaying,
-                one.replayed,
-                one.since,
-                epoch,
-                REPLAY_PAUSE_SECONDS,
-                now,
-            ),
-            shards,
-        )
-        claimed = {one.number for one, got in zip(shards, results, strict=True) if got == 1}
-        with self._guard:
-            self._claimed |= claimed
-        return bool(claimed)
-
-    def replaying(self, session_id: str | None = None) -> bool:
-        shards = [shard(session_id)] if session_id else SHARD_LIST
-        return any(
-            self._each_shard(lambda pipe, one: pipe.exists(one.replaying, one.settling), shards)
-        )
-
-    def replay_done(self, settle_seconds: float = 0.0) -> None:
-        with self._guard:  # emptied in place: a quick() twin shares this set
-            done = set(self._claimed)
-            self._claimed.clear()
-        pipe = self.client.pipeline(transaction=False)
-        for number in sorted(done):
-            pipe.set(SHARD_LIST[number].replayed, "1")
-            if settle_seconds > 0:
-                pipe.set(SHARD_LIST[number].settling, "1", px=int(settle_seconds * 1000))
-            pipe.delete(SHARD_LIST[number].replaying)
-        pipe.execute()
-
-    def hold_turns(self, seconds: float, shard: int | None = None) -> None:
-        """The shard's (None: each shard's) `settling` key: turns wait while it exists."""
-        shards = SHARD_LIST if shard is None else [SHARD_LIST[shard]]
-        ms = int(seconds * 1000)
-        self._each_shard(lambda pipe, one: pipe.set(one.settling, "1", px=ms), shards)
-
     def wait_for_work(self, timeout: float) -> str | None:
         item = self.client.brpop([WAKE], timeout=max(1, int(timeout)))
         return item[1].decode() if item else None
 
-    def orphans(self, limit: int = 100) -> list[str]:
-        """Threads with queued work and no lock holder, at most `limit`, rotating through
-        each shard's pending set so long-running threads at its head cannot hide the rest."""
-        ranges = self._each_shard(
-            lambda pipe, one: pipe.zrange(
-                one.pending, self._sweep_at[one.number], self._sweep_at[one.number] + limit - 1
-            ),
-            SHARD_LIST,
-        )
-        sids = []
-        for one, got in zip(SHARD_LIST, ranges, strict=True):
-            at = self._sweep_at[one.number]
-            self._sweep_at[one.number] = at + limit if len(got) == limit else 0
-            sids += [s.decode() for s in got]
-        if not sids:
-            return []
-        pipe = self.client.pipeline(transaction=False)
-        for sid in sids:
-            pipe.exists(shard(sid).thread("lock", sid))
-        held = pipe.execute()
-        return [sid for sid, busy in zip(sids, held, strict=True) if not busy][:limit]
-
     def queue_stats(self) -> tuple[int, float]:
         """(messages queued in all threads, including those a running turn is answering;
         age in seconds of the oldest of them), (0, 0.0) when none."""
-        pending = self._each_shard(
-            lambda pipe, one: pipe.zrange(one.pending, 0, -1, withscores=True), SHARD_LIST
+        pending = each_shard(
+            self.client,
+            lambda pipe, one: pipe.zrange(one.pending, 0, -1, withscores=True),
+            SHARD_LIST,
         )
         entries = [(s.decode(), score) for got in pending for s, score in got]
         if not entries:
@@ -305,6 +242,43 @@ class RedisState(RedisFacts):
         if self._finish(keys=keys, args=[lease.token, *(job.dumps() for job in jobs)]) == -1:
             lease.lost.set()
             raise LeaseLost(f"lock for {lease.session_id} was lost before finishing")
+
+    def forget_team(self, team: str) -> int:
+        """State.forget_team: SCAN every primary for the keys naming the team, delete them
+        (one key per command: any slot), and drop its threads from the shards' pending
+        sets and the wake-up list."""
+        pattern = team_pattern(team)
+        pipe = self.client.pipeline(transaction=False)
+        for one in SHARD_LIST:
+            pipe.zrange(one.pending, 0, -1)
+        pending = pipe.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for one, sids in zip(SHARD_LIST, pending, strict=True):
+            for sid in (raw.decode() for raw in sids if pattern.search(raw.decode())):
+                pipe.zrem(one.pending, sid)
+                pipe.lrem(WAKE, 0, sid)
+        names = self._team_keys(team)
+        for name in names:
+            pipe.delete(name)
+            if len(pipe) >= _BATCH:
+                pipe.execute()
+        pipe.execute()
+        return len(names)
+
+    def _team_keys(self, team: str) -> list[str]:
+        glob = f"{PREFIX}*:{_glob_escape(team)}[_:]*"
+        where = (
+            {"target_nodes": RedisCluster.PRIMARIES}
+            if isinstance(self.client, RedisCluster)
+            else {}
+        )
+        pattern = team_pattern(team)
+        found = {raw.decode() for raw in self.client.scan_iter(match=glob, count=_BATCH, **where)}
+        return sorted(
+            name
+            for name in found
+            if pattern.search(name) and not _LOCK.match(name) and not name.startswith(_KEPT)
+        )
 
     def ping(self) -> None:
         client = self.client

@@ -1,7 +1,10 @@
 """The coordination state every worker shares: dedup, per-thread inbox, locks, small facts.
 
-`RedisState` is the production backend; `MemoryState` is the single-worker embedded default.
-Both keep the same contract, which the worker relies on:
+`State` is three roles (`Queues`, `Recovery`, `Facts`: see each) plus what concerns the
+whole store. `RedisState` is the production backend; `MemoryState` is the single-worker
+embedded default; each implements the roles in modules named after them (redis_facts.py,
+redis_recovery.py; memory_facts.py, memory_recovery.py). Both keep the same contract, which
+the worker relies on:
 
 - `accept` is atomic: a message is either a duplicate (nothing changes) or is queued durably
   in its thread's inbox before the Slack request is acknowledged.
@@ -36,8 +39,12 @@ SETTLE_SECONDS = 3.0
 QUEUED, DUPLICATE, FULL = "queued", "duplicate", "full"
 
 
-class State(Protocol):
-    distributed: bool
+class Queues(Protocol):
+    """The queue and the lease: how a message becomes work and work gets done once. A
+    message is deduped and queued in its thread's inbox (`offer`/`accept`, atomic), a
+    worker is woken (`wait_for_work`), takes the thread's lock (`try_lease`), reads its
+    queued jobs (`queued`) and drops them only once answered (`finish`); the lease's
+    `release_if_idle` lets the thread go when nothing is left (bot/store/thread_lock.py)."""
 
     def accept(self, job: Job, dedup_keys: list[str]) -> bool: ...
 
@@ -50,6 +57,29 @@ class State(Protocol):
     def is_duplicate(self, job: Job, dedup_keys: list[str]) -> bool:
         """Was any of these keys of `job` accepted already? (A read: `accept` decides.)"""
         ...
+
+    def wait_for_work(self, timeout: float) -> str | None: ...
+
+    def try_lease(self, session_id: str) -> Lease | None: ...
+
+    def queued(self, session_id: str, limit: int = 50) -> list[Job]: ...
+
+    def finish(self, lease: Lease, jobs: list[Job]) -> None: ...
+
+    def queue_stats(self) -> tuple[int, float]:
+        """(messages queued in all threads, including those a running turn is answering;
+        age in seconds of the oldest of them); (0, 0.0) when none is queued."""
+        ...
+
+
+class Recovery(Protocol):
+    """Surviving lost work and lost data: a store that comes back empty (new, or a Redis
+    or one Cluster shard that lost its data) is noticed by `claim_epoch`, whose one winner
+    replays the durable inbox (bot/store/inbox.py) while `replaying` holds every turn back;
+    `hold_turns` does the same after an outage, while processes queue what they held.
+    `orphans` finds the threads with queued work whose worker died or whose wake-up was
+    lost. And "did the bot join this thread?" (`is_joined`) answers None rather than a
+    wrong "no" when the store cannot know, so the caller asks the session store."""
 
     def claim_epoch(self, session_id: str | None = None) -> bool:
         """True for the one caller that finds the state empty (new, or it lost its data):
@@ -78,20 +108,10 @@ class State(Protocol):
         go in message order first."""
         ...
 
-    def wait_for_work(self, timeout: float) -> str | None: ...
-
-    def orphans(self, limit: int = 100) -> list[str]: ...
-
-    def queue_stats(self) -> tuple[int, float]:
-        """(messages queued in all threads, including those a running turn is answering;
-        age in seconds of the oldest of them); (0, 0.0) when none is queued."""
+    def orphans(self, limit: int = 100) -> list[str]:
+        """Threads with queued work and no lock holder (at most `limit`): a dead worker's,
+        or ones whose wake-up was lost. The worker's sweep takes them."""
         ...
-
-    def try_lease(self, session_id: str) -> Lease | None: ...
-
-    def queued(self, session_id: str, limit: int = 50) -> list[Job]: ...
-
-    def finish(self, lease: Lease, jobs: list[Job]) -> None: ...
 
     def is_joined(self, session_id: str) -> bool | None:
         """Did the bot join this thread (a turn was accepted in it)? None when the state
@@ -105,22 +125,15 @@ class State(Protocol):
         NOT_JOINED_TTL_SECONDS; a turn accepted later joins the thread regardless)."""
         ...
 
-    def forget_team(self, team: str) -> int:
-        """The app was uninstalled from `team`: delete every key naming it (its threads'
-        queues, flags, facts, notes, personas, dedup marks, budgets), except the uninstall
-        mark itself and thread locks (a token only; a running turn still holds it, and it
-        expires with LOCK_TTL_SECONDS). How many were deleted."""
-        ...
 
-    def sticky_persona(self, session_id: str) -> str | None: ...
+class Facts(Protocol):
+    """Small shared facts, for features that need a few bytes across workers (a stop
+    request, a stream's ts, a vote, notes for the next turn, a rate-limit budget, feedback
+    counts). Keys are plain names, each built by its family in bot/store/facts.py (which
+    also says how long it lives). Plus two per-thread or per-user facts with keys of their
+    own: a thread's sticky persona and a user's latest thread in a channel (noted by
+    `offer` when a turn is queued)."""
 
-    def set_sticky_persona(self, session_id: str, persona: str | None) -> None: ...
-
-    def recent_thread(self, team: str, channel: str, user: str) -> str | None: ...
-
-    # Small shared facts, for features that need a few bytes across workers (a stop
-    # request, a stream's ts, a vote, notes for the next turn). Keys are plain names, each
-    # built by its family in bot/store/facts.py (which also says how long it lives).
     def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None: ...
 
     def fact(self, key: str) -> str | None: ...
@@ -148,6 +161,26 @@ class State(Protocol):
 
     def drop_notes(self, key: str, count: int) -> None:
         """Remove the oldest `count` notes (the ones a turn has used)."""
+        ...
+
+    def sticky_persona(self, session_id: str) -> str | None: ...
+
+    def set_sticky_persona(self, session_id: str, persona: str | None) -> None: ...
+
+    def recent_thread(self, team: str, channel: str, user: str) -> str | None: ...
+
+
+class State(Queues, Recovery, Facts, Protocol):
+    """The whole store: the three roles, and what concerns all of it at once. A caller
+    that needs one role only takes that role (`Queues`, `Recovery` or `Facts`)."""
+
+    distributed: bool  # shared by every process (Redis), or this process's memory only
+
+    def forget_team(self, team: str) -> int:
+        """The app was uninstalled from `team`: delete every key naming it (its threads'
+        queues, flags, facts, notes, personas, dedup marks, budgets), except the uninstall
+        mark itself and thread locks (a token only; a running turn still holds it, and it
+        expires with LOCK_TTL_SECONDS). How many were deleted."""
         ...
 
     def ping(self) -> None: ...

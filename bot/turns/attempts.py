@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 from bot.jobs import Job
 from bot.store.facts import ATTEMPTS
-from bot.store.state import State
+from bot.store.state import Facts
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class Attempts:
     retry_at: float = 0.0  # no attempt before this time
 
 
-def load(state: State, head: Job) -> Attempts:
+def load(state: Facts, head: Job) -> Attempts:
     """The record of `head` (a fresh one if the thread's record is another message's)."""
     raw = state.fact(ATTEMPTS.key(head.session_id))
     try:
@@ -42,9 +42,9 @@ def load(state: State, head: Job) -> Attempts:
     return found if found is not None and found.ts == head.ts else Attempts(head.ts)
 
 
-def save(state: State, session_id: str, attempts: Attempts) -> None:
+def save(state: Facts, session_id: str, attempts: Attempts) -> None:
     state.set_fact(ATTEMPTS.key(session_id), json.dumps(asdict(attempts)), ttl=ATTEMPTS.ttl)
 
 
-def clear(state: State, session_id: str) -> None:
+def clear(state: Facts, session_id: str) -> None:
     state.set_fact(ATTEMPTS.key(session_id), None)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from bot.jobs import Job
 from bot.store.facts import REPORTER, UNDELIVERED, UNDELIVERED_THREADS
-from bot.store.state import State
+from bot.store.state import Facts
 from bot.store.thread_lock import Lease
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Undelivered(Exception):
         self.jobs = jobs
 
 
-def record(state: State, job: Job, since: float) -> None:
+def record(state: Facts, job: Job, since: float) -> None:
     """Remember that the answer to `job`, written at `since`, was never shown."""
     try:
         state.append_note(
@@ -65,7 +65,7 @@ def when(at: float) -> str:
     return f"<!date^{int(at)}^{{time}}|{fallback}>"
 
 
-def report(state: State, job: Job, post: Callable[[str], None]) -> bool:
+def report(state: Facts, job: Job, post: Callable[[str], None]) -> bool:
     """Slack just took a post in `job`'s thread: post a note for each answer recorded as
     not shown there (each note removed once posted). Failures wait for the next time:
     False."""
@@ -82,7 +82,7 @@ def report(state: State, job: Job, post: Callable[[str], None]) -> bool:
 
 
 def report_pending(
-    state: State, try_lease: Callable[[str], Lease | None], post: Callable[[Job, str], None]
+    state: Facts, try_lease: Callable[[str], Lease | None], post: Callable[[Job, str], None]
 ) -> int:
     """Post the notes of every indexed thread whose lock is free (a busy thread reports
     after its own next answer); an entry Slack still refuses goes to the back of the index.

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.serve.http_worker import request_size
+from bot.serve.http_limits import request_size
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.support.bot_process import BotProcess, bot_env
