@@ -5,13 +5,16 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
-_session: Any = None
+if TYPE_CHECKING:
+    import boto3
+
+_session: boto3.session.Session | None = None
 _lock = threading.Lock()
 
 
-def session() -> Any:
+def session() -> boto3.session.Session:
     """The process's boto3 session, made on first use. Sessions are not thread-safe: build
     clients at start-up (Personas and the stores do, under their own locks)."""
     global _session

@@ -98,3 +98,19 @@ def test_readme_links_every_docs_page() -> None:
     linked = {target.partition("#")[0] for _, target in links(ROOT / "README.md")}
     pages = {f"docs/{page.name}" for page in PAGES if page.parent.name == "docs"}
     assert pages - linked == set()
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README's first code block (the run line, then the test line)."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"^```sh\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert block, "the README opens with a ```sh block"
+    return [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    run, test = readme_commands()
+    assert run == "uv run python -m bot"
+    assert "uv run mypy" in test and "uv run pytest" in test
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert ci[-2:] == ["uv sync --frozen", test]

@@ -114,8 +114,9 @@ def _binary(op: ast.operator, left: Number, right: Number) -> Number:
 def _check_power(base: Number, exponent: Number) -> None:
     """Refuse an integer power whose result would exceed MAX_BITS, before computing it:
     |base| ** exponent has at least (bit_length(|base|) - 1) * exponent bits."""
-    ints = isinstance(base, int) and isinstance(exponent, int)
-    if ints and exponent > 0 and (abs(base).bit_length() - 1) * exponent > MAX_BITS:
+    if not (isinstance(base, int) and isinstance(exponent, int)):
+        return
+    if exponent > 0 and (abs(base).bit_length() - 1) * exponent > MAX_BITS:
         raise CalcError(f"result too large (more than {MAX_DIGITS} digits)")
 
 
@@ -127,8 +128,8 @@ def _number(value: object) -> Number:
 
 def _checked(value: object) -> Number:
     """Every intermediate result: a real number, an integer of at most MAX_BITS."""
-    if isinstance(value, complex):
+    if not isinstance(value, int | float):  # complex, e.g. (-8) ** 0.5
         raise CalcError("the result is not a real number")
     if isinstance(value, int) and value.bit_length() > MAX_BITS:
         raise CalcError(f"result too large (more than {MAX_DIGITS} digits)")
-    return value  # type: ignore[return-value]
+    return value

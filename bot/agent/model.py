@@ -9,9 +9,9 @@ from typing import Any
 from strands.models import Model
 
 from bot import aws
-from bot.config.settings import ConfigError
+from bot.config.settings import ConfigError, Provider
 
-DEFAULT_MODEL_IDS = {
+DEFAULT_MODEL_IDS: dict[Provider, str | None] = {
     "bedrock": None,  # Strands' own default Bedrock model
     "anthropic": "claude-sonnet-4-5",
     "openai": "gpt-4o-mini",
@@ -30,29 +30,29 @@ def _timeout() -> float:
 # SDK modules a provider's client imports lazily on its first request (openai's resources
 # alone take most of a second): imported during warm-up instead of by the first user.
 _HTTPX = ("httpcore._backends.anyio", "anyio._backends._asyncio")  # their first connection
-LAZY_MODULES = {
+LAZY_MODULES: dict[Provider, tuple[str, ...]] = {
     "openai": ("openai.resources", *_HTTPX),
     "anthropic": ("anthropic.resources", *_HTTPX),
 }
 # What build_model imports for a provider, imported only when a persona uses it.
-MODEL_MODULES = {
+MODEL_MODULES: dict[Provider, tuple[str, ...]] = {
     "bedrock": ("botocore.config", "strands.models.bedrock"),
     "anthropic": ("strands.models.anthropic",),
     "openai": ("bot.agent.openai_model",),
 }
 
 
-def warm_provider(provider: str) -> None:
+def warm_provider(provider: Provider) -> None:
     for module in LAZY_MODULES.get(provider, ()):
         importlib.import_module(module)
 
 
-def provider_modules(provider: str) -> tuple[str, ...]:
+def provider_modules(provider: Provider) -> tuple[str, ...]:
     """Every module a provider's model and its first request import."""
     return MODEL_MODULES.get(provider, ()) + LAZY_MODULES.get(provider, ())
 
 
-def build_model(provider: str, model_id: str | None) -> Model:
+def build_model(provider: Provider, model_id: str | None) -> Model:
     model_id = model_id or DEFAULT_MODEL_IDS.get(provider)
     if provider == "bedrock":
         from botocore.config import Config as BotoConfig

@@ -7,16 +7,19 @@ import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from strands.models import Model
 
 from bot.agent.model import build_model
 from bot.agent.tool_budget import ToolLimits
 from bot.agent.tools import resolve_tools
-from bot.config.settings import Config, ConfigError
+from bot.config.settings import PROVIDERS, Config, ConfigError, Provider
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# "window": drop the oldest messages; "summarize": the model summarizes them
+History = Literal["window", "summarize"]
+HISTORY_MODES: tuple[History, ...] = get_args(History)
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Persona:
     id: str
     name: str
     system_prompt: str
-    provider: str | None = None
+    provider: Provider | None = None
     model_id: str | None = None
     tools: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
@@ -33,7 +36,7 @@ class Persona:
     icon_url: str | None = None
     description: str = ""  # one line, shown by `help`
     prompts: tuple[str, ...] = ()  # suggested prompts in the bot's DM / agent view
-    history: str = "window"  # "window": drop the oldest messages; "summarize": summarize them
+    history: History = "window"
     keep_recent: int = 10  # summarize: the latest messages are never summarized
     summarize_at: float = 0.7  # summarize: when the prompt fills this much of the context window
 
@@ -41,7 +44,7 @@ class Persona:
 @dataclass
 class Personas:
     all: list[Persona]
-    default_provider: str
+    default_provider: Provider
     default_model_id: str | None
     tool_limits: ToolLimits = field(default_factory=ToolLimits)  # every tool call's budget
     _models: dict[str, Model] = field(default_factory=dict)
@@ -115,7 +118,6 @@ class Personas:
             return self._tools[persona.id]
 
 
-HISTORY_MODES = ("window", "summarize")
 _SUMMARY_KNOBS = ("keep_recent", "summarize_at")
 
 
@@ -156,7 +158,7 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
     if not isinstance(prompt, str) or not prompt.strip():
         raise ConfigError(f'{where} ({pid}): set system_prompt = "…".')
     provider = raw.get("provider")
-    if provider not in (None, "bedrock", "anthropic", "openai"):
+    if provider is not None and provider not in PROVIDERS:
         raise ConfigError(f"{where} ({pid}): provider must be bedrock, anthropic or openai.")
     description = raw.get("description", "")
     if not isinstance(description, str) or "\n" in description.strip():

@@ -43,7 +43,13 @@ class _LocalModel(Model):
         yield {"contentBlockStop": {}}
         yield {"messageStop": {"stopReason": "end_turn"}}
 
-    async def structured_output(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+    async def structured_output(
+        self,
+        output_model: type[Any],
+        prompt: Any,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[dict[str, Any], None]:
         raise NotImplementedError
         yield  # pragma: no cover
 

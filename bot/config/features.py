@@ -3,8 +3,6 @@ log format, tracing and the data lifecycle. Each reads its variables and names t
 
 from __future__ import annotations
 
-from typing import cast
-
 from bot.config.env import ConfigError, flag, get, whole_number
 from bot.obs import logs
 
@@ -89,7 +87,7 @@ def log_format(env: dict[str, str]) -> logs.LogFormat:
             f"LOG_FORMAT={fmt!r} is not supported; set LOG_FORMAT=json for one "
             "JSON object per line, or unset it (or LOG_FORMAT=text) for text."
         )
-    return cast(logs.LogFormat, fmt)
+    return fmt
 
 
 TRACE_EXPORTERS = ("otlp", "console")

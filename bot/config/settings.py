@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NoReturn, cast, get_args
+from typing import Literal, NoReturn, get_args
 
 from dotenv import load_dotenv
 
@@ -155,7 +155,7 @@ def load(
         session_bucket=get(env, "SESSION_BUCKET"),
         session_prefix=get(env, "SESSION_PREFIX") or "sessions/",
         session_dir=_session_dir(env),
-        model_provider=cast(Provider, provider),
+        model_provider=provider,
         model_id=get(env, "MODEL_ID"),
         system_prompt=get(env, "SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
         personas_file=Path(personas) if personas else None,
@@ -198,7 +198,7 @@ def _role(env: dict[str, str], redis_url: str | None) -> Role:
             f"PROCESS_ROLE={role} splits accepting from answering across "
             "processes, which needs shared state: set REDIS_URL."
         )
-    return cast(Role, role)
+    return role
 
 
 def load_or_exit(

@@ -162,11 +162,11 @@ def _iso_time(created: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{millis:03d}Z"
 
 
-def formatter(fmt: str = "text") -> logging.Formatter:
+def formatter(fmt: LogFormat = "text") -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else TextFormatter()
 
 
-def handler(fmt: str = "text", stream: IO[str] | None = None) -> logging.Handler:
+def handler(fmt: LogFormat = "text", stream: IO[str] | None = None) -> logging.Handler:
     """A stderr (or `stream`) handler with the context, the format and redaction."""
     out = logging.StreamHandler(stream)
     out.setFormatter(formatter(fmt))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Literal, get_args
 
 from prometheus_client import (
     Counter,
@@ -34,12 +34,12 @@ from strands.hooks import (
     HookRegistry,
 )
 
-from bot.jobs import Job, message_time
+from bot.jobs import Job, JobKind, message_time
 
 log = logging.getLogger(__name__)
 
 SECONDS = (0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300)
-OUTCOMES = (
+Outcome = Literal[
     "answered",
     "stopped",
     "replayed",
@@ -47,7 +47,12 @@ OUTCOMES = (
     "storage_error",
     "lock_lost",
     "uninstalled",
-)
+]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+LockLoss = Literal["taken_over", "expired"]
+UsageField = Literal[
+    "inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"
+]  # of Strands' Usage
 
 TURNS = Counter("tsb_turns", "Turns by persona and outcome", ["persona", "outcome"])
 TURN_SECONDS = Histogram(
@@ -125,10 +130,11 @@ class Turn:
     """One turn's clock: `Turn(persona, jobs)` when it starts, `done(outcome)` once."""
 
     def __init__(self, persona: str, jobs: list[Job]) -> None:
-        self.persona, self.started, self.outcome = persona, time.monotonic(), ""
+        self.persona, self.started = persona, time.monotonic()
+        self.outcome: Outcome | None = None
         LOCK_WAIT_SECONDS.observe(_age(jobs[0]))
 
-    def done(self, outcome: str) -> None:
+    def done(self, outcome: Outcome) -> None:
         if not self.outcome:
             self.outcome = outcome
             TURNS.labels(self.persona, outcome).inc()
@@ -139,11 +145,11 @@ def first_text(job: Job) -> None:
     FIRST_TEXT_SECONDS.observe(_age(job))
 
 
-def accepted(kind: str, fresh: bool) -> None:
+def accepted(kind: JobKind, fresh: bool) -> None:
     (ACCEPTED if fresh else DEDUP_HITS).labels(kind).inc()
 
 
-def lock_lost(reason: str) -> None:
+def lock_lost(reason: LockLoss) -> None:
     LOCK_TAKEOVERS.labels(reason).inc()
 
 
@@ -166,7 +172,7 @@ def vote(persona: str, which: str, outcome: str) -> None:
 class AgentMetrics(HookProvider):
     """Strands hooks for one agent (one turn): model time, tokens and tool calls."""
 
-    _USAGE = {
+    _USAGE: dict[UsageField, str] = {
         "inputTokens": "input",
         "outputTokens": "output",
         "cacheReadInputTokens": "cache_read",
@@ -202,7 +208,7 @@ class AgentMetrics(HookProvider):
         """Tokens from Strands' EventLoopMetrics (also after a failed invocation)."""
         usage = event.agent.event_loop_metrics.accumulated_usage
         for field, kind in self._USAGE.items():
-            new = int(usage.get(field, 0)) - self._counted.get(field, 0)
+            new = usage.get(field, 0) - self._counted.get(field, 0)
             if new > 0:
                 TOKENS.labels(self.persona, kind).inc(new)
                 self._counted[field] = self._counted.get(field, 0) + new

@@ -11,7 +11,7 @@ import hmac
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -87,7 +87,7 @@ class Endpoint:
         self._app = make_wsgi_app(registry(state)) if token else None
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if self._app is None or environ.get("PATH_INFO") != "/metrics":
+        if self._app is None or self._token is None or environ.get("PATH_INFO") != "/metrics":
             return _plain(start_response, "404 Not Found", "not found")
         scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
@@ -103,7 +103,10 @@ class Endpoint:
 
 
 def _plain(
-    start_response: Callable[..., Any], status: str, text: str, headers: list[tuple[str, str]] = ()
+    start_response: Callable[..., Any],
+    status: str,
+    text: str,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> list[bytes]:
     body = f"{text}\n".encode()
     start_response(

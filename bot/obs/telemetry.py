@@ -16,26 +16,35 @@ import os
 import random
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Literal
 
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from bot.jobs import Job
 from bot.obs.logs import redact
+
+if TYPE_CHECKING:
+    from strands.telemetry import StrandsTelemetry
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "thread-session-bot"
 QUEUED_AT = "queued_at"  # beside the W3C fields in Job.trace: when accept queued the job
 _tracer = trace.get_tracer("bot")  # a proxy: real once setup() set the global provider
-_state: dict[str, object] = {}  # "pid": the process that set up tracing, "telemetry"
+_setup: tuple[int, StrandsTelemetry] | None = None  # the process that set up tracing, and how
+
+Failure = Literal["failed", "model_error", "storage_error"]  # bot.outcome of a failed span
+Outcome = Literal["queued", "duplicate", "greeting", "answered", "stopped"] | Failure
 
 
 def setup(exporters: Sequence[str]) -> bool:
     """Set up tracing once per process (each gunicorn worker after its fork, never the
     master); True when tracing is on. `exporters`: Config.traces ("otlp", "console")."""
-    if not exporters or _state.get("pid") == os.getpid():
+    global _setup
+    if not exporters or enabled():
         return enabled()
     from strands.telemetry import StrandsTelemetry
 
@@ -48,20 +57,19 @@ def setup(exporters: Sequence[str]) -> bool:
         telemetry.setup_otlp_exporter()  # OTLP/HTTP; reads OTEL_EXPORTER_OTLP_* itself
     if "console" in exporters:
         telemetry.setup_console_exporter()
-    _state.update(pid=os.getpid(), telemetry=telemetry)
+    _setup = (os.getpid(), telemetry)
     log.info("tracing on: %s, service %s", ",".join(exporters), os.environ["OTEL_SERVICE_NAME"])
     return True
 
 
 def enabled() -> bool:
-    return _state.get("pid") == os.getpid()
+    return _setup is not None and _setup[0] == os.getpid()
 
 
 def shutdown() -> None:
     """Export what is still buffered (a worker exiting)."""
-    telemetry = _state.get("telemetry")
-    if enabled() and telemetry is not None:
-        telemetry.tracer_provider.shutdown()  # type: ignore[attr-defined]
+    if _setup is not None and _setup[0] == os.getpid():
+        _setup[1].tracer_provider.shutdown()
 
 
 @contextmanager
@@ -80,7 +88,7 @@ def unsampled() -> Iterator[None]:
         yield
 
 
-def _attributes(values: dict[str, object]) -> dict[str, object]:
+def _attributes(values: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
     """OpenTelemetry takes str, bool, int, float and sequences of them; no None."""
     return {
         key: list(value) if isinstance(value, tuple) else value
@@ -89,14 +97,15 @@ def _attributes(values: dict[str, object]) -> dict[str, object]:
     }
 
 
-def note(**values: object) -> None:
+def note(outcome: Outcome | None = None, **values: AttributeValue) -> None:
     """Set attributes on the current span: `note(outcome="answered")` -> bot.outcome."""
     span = trace.get_current_span()
     if span.is_recording():
+        values = {"outcome": outcome, **values}
         span.set_attributes(_attributes({f"bot.{key}": value for key, value in values.items()}))
 
 
-def failed(exc: BaseException, outcome: str) -> None:
+def failed(exc: BaseException, outcome: Failure) -> None:
     """The current span failed with `exc`: outcome, error status, and the exception as an
     event, its text redacted like log lines."""
     current = trace.get_current_span()
@@ -115,7 +124,7 @@ def failed(exc: BaseException, outcome: str) -> None:
 
 
 @contextmanager
-def span(name: str, **values: object) -> Iterator[Span]:
+def span(name: str, **values: AttributeValue) -> Iterator[Span]:
     """A child of the current span (bot.<key> attributes)."""
     attributes = _attributes({f"bot.{key}": value for key, value in values.items()})
     with _tracer.start_as_current_span(name, attributes=attributes) as current:

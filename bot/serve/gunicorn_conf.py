@@ -1,13 +1,21 @@
 """gunicorn settings for the `web` process (see Procfile)."""
 
+from __future__ import annotations
+
 import atexit
 import gc
 import glob
 import os
 import shutil
 import tempfile
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 
 def _metrics_dir() -> None:
@@ -25,7 +33,12 @@ def _metrics_dir() -> None:
     if ours:
         os.environ["BOT_OWN_METRICS_DIR"] = path
         master = os.getpid()  # forked workers inherit atexit handlers: only the master removes
-        atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, True))
+
+        def remove() -> None:
+            if os.getpid() == master:
+                shutil.rmtree(path, True)
+
+        atexit.register(remove)
 
 
 # Before anything imports prometheus_client (the preload below does): it reads this at import.
@@ -67,15 +80,15 @@ if _config.log_format == "json":  # gunicorn's own lines too ("Booting worker", 
     logconfig_dict = logs.gunicorn_logconfig(_config.log_level)
 
 
-def pre_fork(server, worker):  # noqa: ANN001 - gunicorn hook signature
+def pre_fork(server: Arbiter, worker: Worker) -> None:
     gc.freeze()  # whatever the master allocated since the preload: shared, not collected
 
 
-def post_fork(server, worker):  # noqa: ANN001 - gunicorn hook signature
+def post_fork(server: Arbiter, worker: Worker) -> None:
     telemetry.setup(_config.traces)  # each worker its own tracer provider and export thread
 
 
-def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
+def post_worker_init(worker: Worker) -> None:
     """Chain SIGTERM: our turn workers stop taking threads as soon as gunicorn stops
     taking requests, not only when its graceful period ends."""
     import signal
@@ -84,7 +97,7 @@ def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
 
     gunicorn_handler = signal.getsignal(signal.SIGTERM)
 
-    def on_sigterm(sig, frame):  # noqa: ANN001
+    def on_sigterm(sig: int, frame: FrameType | None) -> None:
         begin_stop_all()
         if callable(gunicorn_handler):
             gunicorn_handler(sig, frame)
@@ -93,13 +106,13 @@ def post_worker_init(worker):  # noqa: ANN001 - gunicorn hook signature
     signal.siginterrupt(signal.SIGTERM, False)
 
 
-def child_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
+def child_exit(server: Arbiter, worker: Worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # its live gauges leave the sum
 
 
-def worker_exit(server, worker):  # noqa: ANN001 - gunicorn hook signature
+def worker_exit(server: Arbiter, worker: Worker) -> None:
     from bot.serve.main import stop_all
 
     stop_all(timeout=graceful_timeout - 5)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 from slack_bolt import BoltContext
@@ -26,6 +26,9 @@ from slack_sdk.oauth.state_store import OAuthStateStore
 from bot.config.settings import Config
 from bot.slack.oauth_state import FileMarks, S3Marks, SignedStateStore
 from bot.store.blobs import prefixed_s3_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
 # manifest.yml's oauth_config.scopes.bot, requested by /slack/install (a test compares them)
@@ -62,12 +65,17 @@ class S3InstallationStore(AmazonS3InstallationStore):
         team = None if is_enterprise_install else team_id
         key = f"{self.client_id}/{enterprise_id or 'none'}-{team or 'none'}/bot-latest"
         try:
-            found = self.s3_client.get_object(Bucket=self.bucket_name, Key=key)
+            found = self._s3().get_object(Bucket=self.bucket_name, Key=key)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
         return Bot(**json.loads(found["Body"].read()))
+
+    def _s3(self) -> S3Client:
+        """slack_sdk types `s3_client` as botocore's BaseClient; build_stores gave it an S3
+        client (prefixed_s3_client)."""
+        return cast("S3Client", self.s3_client)
 
 
 def build_stores(config: Config) -> tuple[InstallationStore, OAuthStateStore]:
@@ -132,7 +140,8 @@ def delete_installation(store: InstallationStore, context: BoltContext) -> None:
 
 def delete_revoked(store: InstallationStore, event: dict[str, Any], context: BoltContext) -> bool:
     """`tokens_revoked`: the revoked user tokens and the bot token; True if the bot's."""
-    tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
+    given = event.get("tokens")
+    tokens: dict[str, Any] = given if isinstance(given, dict) else {}
     for user in tokens.get("oauth") or []:
         store.delete_installation(**store_key(context), user_id=user)
     if tokens.get("bot"):

@@ -22,10 +22,13 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.oauth.state_store import OAuthStateStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
 KEY_CONTEXT = b"thread-session-bot oauth state v1"
@@ -64,7 +67,7 @@ class FileMarks:
 class S3Marks:
     """Used nonces as empty objects, created only if absent (`IfNoneMatch="*"`)."""
 
-    def __init__(self, s3_client: Any, bucket: str) -> None:  # noqa: ANN401 - boto3 client
+    def __init__(self, s3_client: S3Client, bucket: str) -> None:
         self.s3_client, self.bucket = s3_client, bucket
 
     def first_use(self, nonce: str) -> bool:

@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
@@ -22,6 +22,9 @@ from strands.types.exceptions import SessionException
 
 from bot import aws
 from bot.obs import metrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client  # stubs: a dev dependency, for the type checker only
 
 _CONDITION_FAILED = ("PreconditionFailed", "412", "ConditionalRequestConflict")
 _MISSING = ("404", "NoSuchKey", "NotFound")
@@ -31,23 +34,21 @@ class FencingError(SessionException):
     """A conditional write failed: another worker wrote this object since we read it."""
 
 
-def s3_client(quick: bool = False) -> Any:
+def s3_client(quick: bool = False) -> S3Client:
     """An S3 client of the process's boto3 session (thread-safe; costly: build few)."""
-    timeouts = {"connect_timeout": 1, "read_timeout": 2} if quick else {}
-    client = aws.session().client(
-        "s3",
-        config=BotoConfig(
-            user_agent_extra="strands-agents thread-session-bot",
-            retries={"mode": "standard", "max_attempts": 2 if quick else 4},
-            max_pool_connections=128,
-            **timeouts,
-        ),
+    config = BotoConfig(
+        user_agent_extra="strands-agents thread-session-bot",
+        retries={"mode": "standard", "max_attempts": 2 if quick else 4},
+        max_pool_connections=128,
     )
+    if quick:
+        config = config.merge(BotoConfig(connect_timeout=1, read_timeout=2))
+    client = aws.session().client("s3", config=config)
     metrics.watch_s3(client)  # every S3 request, retries included, by operation and status
     return client
 
 
-def prefixed_s3_client(prefix: str) -> Any:
+def prefixed_s3_client(prefix: str) -> S3Client:
     """An S3 client whose object keys all live under `prefix`, for code that writes keys at
     the bucket's root (slack_sdk's S3 installation and OAuth state stores). A botocore
     event prefixes `Key`/`Prefix` on the way out; keys that a listing returned already carry
@@ -80,7 +81,7 @@ class S3Blobs:
     def __init__(self, bucket: str, prefix: str, quick: bool = False) -> None:
         self.bucket, self.prefix, self.requests = bucket, prefix, 0
         # Thread-safe and costly to build: one per process (two: see quick()).
-        self.client: Any = s3_client(quick)
+        self.client = s3_client(quick)
 
     def quick(self) -> S3Blobs:
         """The same bucket for requests Slack's 3 s ack waits on: a slow or failing S3 is

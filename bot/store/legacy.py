@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NoReturn
 
 from strands.session.repository_session_manager import RepositorySessionManager
 from strands.session.session_repository import SessionRepository
@@ -65,7 +65,7 @@ class _ReadOnlyRepository(SessionRepository):
             found = list(pool.map(self.blobs.get, wanted))
         return [SessionMessage.from_dict(json.loads(got[0])) for got in found if got]
 
-    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError("the legacy session layout is read-only")
 
     create_session = create_agent = update_agent = _read_only

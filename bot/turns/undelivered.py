@@ -12,6 +12,7 @@ their notes every REPORT_SECONDS, so the note appears once Slack takes it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -99,7 +100,7 @@ def report_pending(
             state.append_note(INDEX, raw, INDEX_MAX, UNDELIVERED_THREADS.ttl)
             continue
         try:
-            done = report(state, job, lambda text, job=job: post(job, text))
+            done = report(state, job, functools.partial(post, job))
         finally:
             lease.release()
         if done:
