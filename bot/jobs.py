@@ -33,7 +33,9 @@ def reply_thread_of(sid: str) -> str | None:
     return parts[2].replace("-", ".")
 
 
-JobKind = Literal["turn", "reset", "help", "stop"]  # "stop" is never queued (request_stop)
+JobKind = Literal["turn", "reset", "help", "stop", "note"]
+# "stop" is never queued (request_stop); "note" (another app's post in a joined thread) is
+# only asked about, then remembered for the next turn (bot/turns/thread_notes.py)
 
 
 @dataclass(frozen=True)

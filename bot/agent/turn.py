@@ -10,12 +10,12 @@ inputs (`TurnInputs`, built by the caller: bot/turns/inputs.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from strands import Agent
-from strands.types.content import Message
+from strands.types.content import ContentBlock, Message
 
 from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
@@ -75,8 +75,8 @@ def with_handled(app_data: dict[str, Any], jobs: list[Job]) -> dict[str, Any]:
 
 
 def prompt_for(
-    jobs: list[Job], preamble: list[str] = (), file_input: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
+    jobs: list[Job], preamble: Sequence[str] = (), file_input: dict[str, Any] | None = None
+) -> list[Message]:
     """One user message for the queued Slack messages; their ts ride along as metadata.
 
     `preamble`: context texts that come first (the thread so far, other apps' posts). Per
@@ -87,7 +87,7 @@ def prompt_for(
     return [
         {
             "role": "user",
-            "content": [{"text": text} for text in preamble]
+            "content": [ContentBlock(text=text) for text in preamble]
             + [
                 block
                 for job in jobs

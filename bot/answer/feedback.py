@@ -60,8 +60,8 @@ def parse_vote(value: Any) -> Vote | None:
         return None
     if not isinstance(raw, dict):
         return None
-    fields = [raw.get(k) for k in ("s", "t", "p", "v")]
-    if not all(isinstance(f, str) for f in fields):
+    fields = [f for f in (raw.get(k) for k in ("s", "t", "p", "v")) if isinstance(f, str)]
+    if len(fields) != 4:
         return None
     vote = Vote(*fields)
     if (

@@ -10,6 +10,7 @@ a small reaction too, removed when its turn starts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError
 
@@ -66,10 +67,11 @@ class Progress:
             self.state.set_fact(busy_key(last.session_id), None)
         except Exception as exc:  # Redis down: the fact expires on its own
             log.warning("could not clear the busy mark of %s: %s", last.session_id, exc)
-        if shown == "status" and failed:  # a reply clears the status; an error may not
+        thread_ts = last.reply_thread_ts
+        if shown == "status" and failed and thread_ts:  # a reply clears it; an error may not
             self._quietly(
                 lambda: self.clients.for_job(last).assistant_threads_setStatus(
-                    channel_id=last.channel, thread_ts=last.reply_thread_ts, status=""
+                    channel_id=last.channel, thread_ts=thread_ts, status=""
                 )
             )
         if shown == "reaction":
@@ -102,7 +104,7 @@ class Progress:
         )
 
     @staticmethod
-    def _quietly(call) -> None:  # noqa: ANN001
+    def _quietly(call: Callable[[], object]) -> None:
         try:
             call()
         except SlackApiError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -158,7 +158,7 @@ class Replier:
             text=fallback_text(part.text),
             blocks=self.blocks(part),
             metadata=part.metadata(),
-            **self.identity(part.speaker),
+            **self.identity(part.speaker),  # type: ignore[arg-type]  # username/icon_* are str
             unfurl_links=False,
             unfurl_media=False,
         )  # links the model wrote stay links
@@ -261,8 +261,9 @@ class Replier:
         except Exception as exc:
             log.warning("could not check for an earlier answer to %s: %s", job.ts, exc)
             return frozenset()
-        found = set()
-        for message in response.get("messages", []):
+        found: set[int] = set()
+        messages: list[dict[str, Any]] = response.get("messages", [])
+        for message in messages:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == ANSWER_EVENT and payload.get("for_ts") == job.ts:

@@ -189,9 +189,11 @@ class AnswerStream:
 
     def _send(self, message: Message, chunks: list[Any]) -> None:
         if message.stream is None:  # a new message: slack_sdk's helper starts the stream
+            thread_ts = self.job.reply_thread_ts
+            assert thread_ts is not None  # only answers in threads stream (possible())
             message.stream = self.client.chat_stream(
                 channel=self.job.channel,
-                thread_ts=self.job.reply_thread_ts,
+                thread_ts=thread_ts,
                 buffer_size=1,
                 recipient_user_id=self.job.user or None,
                 recipient_team_id=self.recipient_team,

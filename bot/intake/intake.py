@@ -73,7 +73,9 @@ class Intake:
         # queue wait in `pending` (and the durable inbox) until Redis is back.
         self.ack_state = state.quick()
         self.breaker = Breaker(
-            on_recover=lambda scope: self.ack_state.hold_turns(SETTLE_SECONDS, scope)
+            on_recover=lambda scope: self.ack_state.hold_turns(
+                SETTLE_SECONDS, scope if isinstance(scope, int) else None
+            )
         )
         self.pending = Pending(inbox.blobs, self._queue_held, self._settle, shard_of)
         self.recovery = Recovery(state, inbox, self.pending, background)

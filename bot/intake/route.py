@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bot.jobs import DM_THREAD, Job
+from bot.jobs import DM_THREAD, Job, JobKind
 from bot.turns.files import slack_files
 from bot.turns.posts import (
     MESSAGE_SUBTYPES,
@@ -51,7 +51,7 @@ def _from_bot(event: dict) -> bool:
     return is_app_post(event) or event.get("user") == SLACKBOT
 
 
-def _kind(text: str) -> str:
+def _kind(text: str) -> JobKind:
     """A message that is only a command word is that command; anything else is a turn."""
     word = text.lower().strip(" .!")
     if word in _RESET_WORDS:

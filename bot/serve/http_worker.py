@@ -29,7 +29,8 @@ from selectors import EVENT_READ
 from typing import Any
 
 from gunicorn.http.parser import RequestParser
-from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
+from gunicorn.workers import gthread
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from bot.serve.http_limits import (
     TIMEOUT,
@@ -41,12 +42,28 @@ from bot.serve.http_limits import (
 
 __all__ = ["RequestReadingWorker", "max_connections", "read_seconds"]  # gunicorn_conf.py
 
+# types-gunicorn describes an older gthread: no STOP_KEEPALIVE_LINGER, _cap_keepalive or
+# murder_keepalived(force) there (gunicorn 27's gthread.py has all three).
+STOP_KEEPALIVE_LINGER: float = gthread.STOP_KEEPALIVE_LINGER  # type: ignore[attr-defined]
 LINGER_SECONDS = 2.0  # a closed connection's unread bytes are drained this long at most
 LINGER_BYTES = 64 * 1024
 MAX_BUFFERED_BYTES = 64 * 1024 * 1024  # of requests still being read, per worker
 
 
-def _receive(conn: TConn) -> bytes | None:
+class Conn(TConn):
+    """gthread's connection, with what this worker keeps about the request being read."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.inbox = bytearray()  # bytes received and not yet handed to a thread
+        self.idle = False  # kept alive between requests, nothing of the next one yet
+        self.size: int | None = None  # the request's whole length, once its head is read
+        self.scanned = 0  # how far the head's end was looked for in `inbox`
+        self.deadline = 0.0  # monotonic time by which the request must be complete
+        self.drained = 0  # bytes drained while lingering after close
+
+
+def _receive(conn: Conn) -> bytes | None:
     """What a readable connection sent: b"" at its end or on an error, None if nothing
     was there after all."""
     try:
@@ -63,8 +80,8 @@ class RequestReadingWorker(ThreadWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.read_seconds = read_seconds(dict(os.environ))
-        self.reading: dict[TConn, None] = {}  # waiting for (the rest of) a request, oldest first
-        self.closing: dict[TConn, float] = {}  # half-closed: drained until EOF or this time
+        self.reading: dict[Conn, None] = {}  # waiting for (the rest of) a request, oldest first
+        self.closing: dict[Conn, float] = {}  # half-closed: drained until EOF or this time
         self.max_reading = max(1, self.worker_connections - self.cfg.threads)
         self.buffered = 0  # bytes of requests held in `reading` connections
 
@@ -89,11 +106,10 @@ class RequestReadingWorker(ThreadWorker):
         self.nr_conns += 1
         # a client that stops reading its answer cannot hold a thread in send() either
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.read_seconds))
-        conn = TConn(self.cfg, sock, client, listener.getsockname())  # non-blocking
-        conn.inbox, conn.idle, conn.size, conn.scanned = bytearray(), False, None, 0
+        conn = Conn(self.cfg, sock, client, listener.getsockname())  # non-blocking
         self._read_next(conn, self.read_seconds)
 
-    def _read_next(self, conn: TConn, wait: float) -> None:
+    def _read_next(self, conn: Conn, wait: float) -> None:
         """Give `conn` a thread if its next request is already buffered, else read it."""
         conn.deadline = time.monotonic() + wait
         if self._hand_off(conn):
@@ -103,7 +119,7 @@ class RequestReadingWorker(ThreadWorker):
         self.poller.register(conn.sock, EVENT_READ, partial(self._on_readable, conn))
         self.reading[conn] = None
 
-    def _on_readable(self, conn: TConn, _sock: socket.socket) -> None:
+    def _on_readable(self, conn: Conn, _sock: socket.socket) -> None:
         data = _receive(conn)
         if data is None:
             return
@@ -125,7 +141,7 @@ class RequestReadingWorker(ThreadWorker):
             self._stop_reading(conn)
             self._refuse(conn, refusal)
 
-    def _hand_off(self, conn: TConn) -> bool:
+    def _hand_off(self, conn: Conn) -> bool:
         """If a whole request is buffered: parse it in a thread, from the buffer only."""
         if conn.size is None:
             start = 0
@@ -153,12 +169,13 @@ class RequestReadingWorker(ThreadWorker):
         self._stop_reading(oldest)
         self._close(oldest)
 
-    def _stop_reading(self, conn: TConn) -> None:
+    def _stop_reading(self, conn: Conn) -> None:
         del self.reading[conn]
         self.poller.unregister(conn.sock)
 
     def finish_request(self, conn: TConn, fs: Future) -> None:
         """After a thread answered: read the next request (keep-alive) or close."""
+        assert isinstance(conn, Conn)  # every connection this worker accepted is one
         try:
             keep = not fs.cancelled() and fs.result() is True
             if keep:
@@ -178,12 +195,12 @@ class RequestReadingWorker(ThreadWorker):
             self._close(conn)
 
     # --- closing --------------------------------------------------------------------------
-    def _refuse(self, conn: TConn, refusal: Refused) -> None:
+    def _refuse(self, conn: Conn, refusal: Refused) -> None:
         with contextlib.suppress(OSError):  # best effort: the send buffer is empty
             conn.sock.send(refusal.response())
         self._linger(conn)
 
-    def _linger(self, conn: TConn) -> None:
+    def _linger(self, conn: Conn) -> None:
         """Close after the peer has read the answer: half-close now, drain in the loop."""
         self._forget_inbox(conn)
         try:
@@ -196,7 +213,7 @@ class RequestReadingWorker(ThreadWorker):
         conn.drained = 0
         self.closing[conn] = time.monotonic() + LINGER_SECONDS
 
-    def _on_closing(self, conn: TConn, _sock: socket.socket) -> None:
+    def _on_closing(self, conn: Conn, _sock: socket.socket) -> None:
         data = _receive(conn)
         if data is None:
             return
@@ -204,16 +221,16 @@ class RequestReadingWorker(ThreadWorker):
         if not data or conn.drained > LINGER_BYTES:
             self._end_linger(conn)
 
-    def _end_linger(self, conn: TConn) -> None:
+    def _end_linger(self, conn: Conn) -> None:
         del self.closing[conn]
         self.poller.unregister(conn.sock)
         self._close(conn)
 
-    def _forget_inbox(self, conn: TConn) -> None:
+    def _forget_inbox(self, conn: Conn) -> None:
         self.buffered -= len(conn.inbox)
         conn.inbox = bytearray()
 
-    def _close(self, conn: TConn) -> None:
+    def _close(self, conn: Conn) -> None:
         self._forget_inbox(conn)
         self.nr_conns -= 1
         conn.close()
@@ -233,13 +250,13 @@ class RequestReadingWorker(ThreadWorker):
 
     def _cap_keepalive(self, deadline: float) -> None:
         """Stopping: idle kept-alive connections close soon (as gthread's own do)."""
-        super()._cap_keepalive(deadline)
+        super()._cap_keepalive(deadline)  # type: ignore[misc]
         for conn in self.reading:
             if conn.idle:
                 conn.deadline = min(conn.deadline, deadline)
 
     def murder_keepalived(self, force: bool = False) -> None:
-        super().murder_keepalived(force)
+        super().murder_keepalived(force)  # type: ignore[call-arg]
         if force:  # the worker is exiting
             for conn in list(self.reading):
                 self._stop_reading(conn)

@@ -173,10 +173,12 @@ def slack_client(config: Config, token: str | None = None) -> WebClient:
     """A Web API client for `token` (default SLACK_BOT_TOKEN): SLACK_API_URL, one shared TLS
     context, every call counted, and slack_sdk's retries of connection errors, rate limits
     and server errors."""
-    kwargs = {"base_url": config.api_url} if config.api_url else {}
     # one TLS context for every call (urllib would build one per HTTPS connection)
     client = WebClient(
-        token=token or config.bot_token or None, timeout=15, ssl=tls.default_context(), **kwargs
+        token=token or config.bot_token or None,
+        timeout=15,
+        ssl=tls.default_context(),
+        base_url=config.api_url or WebClient.BASE_URL,
     )
     client.retry_handlers = [
         metrics.SlackCalls(),  # counts every attempt; never retries

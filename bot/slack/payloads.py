@@ -8,6 +8,8 @@ sent by Slack, and gets a 400 instead of a 500.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from slack_bolt import BoltContext
 from slack_bolt.request import BoltRequest
 
@@ -44,7 +46,7 @@ def installation_id(context: BoltContext) -> str:
     return context.team_id or context.enterprise_id or ""
 
 
-def retry_num(headers: dict[str, list[str]]) -> int:
+def retry_num(headers: Mapping[str, Sequence[str]]) -> int:
     """Slack's X-Slack-Retry-Num (Bolt normalizes header names to lower case)."""
     value = (headers.get("x-slack-retry-num") or ["0"])[0]
     return int(value) if str(value).isdigit() else 0

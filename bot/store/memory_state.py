@@ -130,7 +130,10 @@ class MemoryState(MemoryRecovery, MemoryFacts):
     def _queue(inbox: deque[Job], job: Job) -> None:
         """As RedisState's accept: a replayed job goes before jobs of later messages."""
         at = message_time(job.ts) if job.replayed else None
-        for index, queued in enumerate(inbox if at is not None else ()):
+        if at is None:
+            inbox.append(job)
+            return
+        for index, queued in enumerate(inbox):
             if (message_time(queued.ts) or 0) > at:
                 inbox.insert(index, job)
                 return

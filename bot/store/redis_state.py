@@ -170,7 +170,7 @@ class RedisState(RedisRecovery, RedisFacts):
             "" if when is None else repr(when),
             cap,
         ]
-        outcome = self._accept(keys=keys, args=args)
+        outcome = self._accept(keys=keys, args=args)  # type: ignore[arg-type]  # str/float/int
         if outcome != 1:
             return FULL if outcome == 2 else DUPLICATE
         pipe = client.pipeline(transaction=False)
@@ -193,7 +193,10 @@ class RedisState(RedisRecovery, RedisFacts):
 
     def wait_for_work(self, timeout: float) -> str | None:
         item = self.client.brpop([WAKE], timeout=max(1, int(timeout)))
-        return item[1].decode() if item else None
+        if not item:
+            return None
+        value = item[1]  # bytes: the client does not decode responses
+        return value.decode() if isinstance(value, bytes) else value
 
     def queue_stats(self) -> tuple[int, float]:
         """(messages queued in all threads, including those a running turn is answering;

@@ -216,9 +216,12 @@ class Conversation:
 
     def _done(self, jobs: list[Job]) -> list[Job]:
         """Mark handled jobs that no snapshot remembers (see bot.store.inbox); returns them."""
-        for job in jobs if self.inbox is not None else ():
+        inbox = self.inbox
+        for job in jobs:
+            if inbox is None:
+                break
             try:
-                self.inbox.done(job)
+                inbox.done(job)
             except Exception as exc:  # only a replay after losing Redis would re-post it
                 log.warning("could not mark %s handled in the durable inbox: %s", job.ts, exc)
         return list(jobs)

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import is_transient
 from bot.obs import telemetry
+from bot.obs.metrics import Outcome  # how a turn ended: bot_turns_total{outcome}
 from bot.store.sessions import FencingError, Uninstalled
 from bot.store.thread_lock import LeaseLost
 
@@ -48,16 +49,6 @@ PERMANENT_SLACK_ERRORS = {
     "token_revoked",
 }
 
-# How a turn ended, as counted by bot_turns_total{outcome} (bot.obs.metrics.Turn).
-TurnOutcome = Literal[
-    "answered",
-    "stopped",
-    "replayed",
-    "uninstalled",
-    "lock_lost",
-    "storage_error",
-    "model_error",
-]
 # retry: raise to the worker; split: answer the batch one message at a time; apologise:
 # tell the user; drop: the app was uninstalled meanwhile, store and post nothing.
 Action = Literal["retry", "split", "apologise", "drop"]
@@ -68,7 +59,7 @@ class Verdict:
     """What to do about a failed turn."""
 
     action: Action
-    outcome: TurnOutcome | None  # None: not counted now (each message of a split is, alone)
+    outcome: Outcome | None  # None: not counted now (each message of a split is, alone)
     apology: str = ""  # the note for the user, when the action is "apologise"
 
 
@@ -80,7 +71,7 @@ def judge(exc: Exception, batch_size: int, final_attempt: bool) -> Verdict:
     if isinstance(exc, LeaseLost | FencingError):  # the next holder of the thread goes on
         return Verdict("retry", "lock_lost")
     transient = is_transient(exc)
-    outcome: TurnOutcome = "storage_error" if transient else "model_error"
+    outcome: Outcome = "storage_error" if transient else "model_error"
     if transient and not final_attempt:
         return Verdict("retry", outcome)
     if not transient and batch_size > 1:
@@ -92,7 +83,7 @@ def judge(exc: Exception, batch_size: int, final_attempt: bool) -> Verdict:
 def report(exc: Exception, verdict: Verdict, session_id: str) -> None:
     """Log and trace a failure the user is told about."""
     storage = verdict.outcome == "storage_error"
-    telemetry.failed(exc, verdict.outcome or "model_error")
+    telemetry.failed(exc, "storage_error" if storage else "model_error")
     log.error("session %s: turn failed: %s", session_id, exc, exc_info=not storage)
 
 
