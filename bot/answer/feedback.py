@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.store.facts import FEEDBACK, VOTE, VOTERS
-from bot.store.state import State
+from bot.store.state import Facts
 
 log = logging.getLogger(__name__)
 FEEDBACK_ACTION = "answer_feedback"  # action_id of the feedback_buttons element
@@ -114,7 +114,7 @@ def feedback_blocks(
     return [*sections, feedback_actions(session_id, for_ts, persona_id)]
 
 
-def record_vote(state: State, vote: Vote, user: str) -> str:
+def record_vote(state: Facts, vote: Vote, user: str) -> str:
     """Count `user`'s vote once per answer; "counted", "changed" or "repeated"."""
     answer = VOTERS.key(vote.session_id, vote.for_ts)
     mine = VOTE.key(vote.session_id, vote.for_ts, user)  # this user's current vote on it

@@ -31,7 +31,7 @@ from bot.answer.stream_messages import Message, forget_messages
 from bot.jobs import Job, message_time
 from bot.slack.budget import SlackBudget
 from bot.store.inbox import Inbox
-from bot.store.state import State
+from bot.store.state import Facts
 
 # A message this old may have been tried before (by a process that died): its answer asks
 # storage for messages an earlier attempt left, when shared state does not know of any.
@@ -44,7 +44,7 @@ class AnswerMessages:
     refused streaming, and which answers were left unfinished here."""
 
     def __init__(
-        self, replier: Replier, state: State, streaming: bool = True, inbox: Inbox | None = None
+        self, replier: Replier, state: Facts, streaming: bool = True, inbox: Inbox | None = None
     ) -> None:
         self.replier, self.state, self.streaming, self.inbox = replier, state, streaming, inbox
         self.budget = SlackBudget(state)

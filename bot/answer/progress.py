@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.jobs import Job
 from bot.slack.clients import NotInstalled, SlackClients
 from bot.store.facts import BUSY, WAITING
-from bot.store.state import State
+from bot.store.state import Facts
 
 log = logging.getLogger(__name__)
 THINKING = "is thinking…"
@@ -35,7 +35,7 @@ def waiting_key(job: Job) -> str:
 
 
 class Progress:
-    def __init__(self, clients: SlackClients, state: State) -> None:
+    def __init__(self, clients: SlackClients, state: Facts) -> None:
         self.clients, self.state = clients, state  # each job's installation's client
 
     def started(self, jobs: list[Job], identity: dict[str, str]) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from bot.store.facts import STOP
-from bot.store.state import State
+from bot.store.state import Facts
 
 STOP_ACTION = "stop_answer"  # action_id of the Stop button
 STOP_ANY = "*"
@@ -57,16 +57,16 @@ def stop_block(session_id: str, for_ts: str) -> dict[str, Any]:
     return ActionsBlock(elements=[button]).to_dict()
 
 
-def request_stop(state: State, session_id: str, for_ts: str = STOP_ANY) -> None:
+def request_stop(state: Facts, session_id: str, for_ts: str = STOP_ANY) -> None:
     state.set_fact(stop_key(session_id), for_ts, ttl=STOP.ttl)
 
 
-def stop_requested(state: State, session_id: str, answering: Iterable[str]) -> bool:
+def stop_requested(state: Facts, session_id: str, answering: Iterable[str]) -> bool:
     """Whether the turn answering the messages `answering` (their ts) should stop now."""
     value = state.fact(stop_key(session_id))
     return value is not None and (value == STOP_ANY or value in set(answering))
 
 
-def clear_stop(state: State, session_id: str) -> None:
+def clear_stop(state: Facts, session_id: str) -> None:
     """At the start of a turn: forget a request that found nothing running."""
     state.set_fact(stop_key(session_id), None)

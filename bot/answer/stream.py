@@ -43,7 +43,7 @@ from bot.jobs import Job
 from bot.obs import metrics
 from bot.slack.budget import Method, SlackBudget
 from bot.store.inbox import Inbox
-from bot.store.state import State
+from bot.store.state import Facts
 
 log = logging.getLogger(__name__)
 ROLLOVER_SECONDS = 240.0  # Slack ends a stream after about 300 s (python-slack-sdk#1859)
@@ -67,7 +67,7 @@ class AnswerStream:
     def __init__(
         self,
         client: WebClient,
-        state: State,
+        state: Facts,
         job: Job,
         identity: dict[str, str],
         refused: set[str],

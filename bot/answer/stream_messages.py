@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from bot.jobs import Job
 from bot.store.facts import STREAM
 from bot.store.inbox import Inbox
-from bot.store.state import State
+from bot.store.state import Facts
 
 log = logging.getLogger(__name__)
 ENDED = {"message_not_in_streaming_state", "stopped_by_user", "message_not_found"}
@@ -42,7 +42,7 @@ class Message:
     stream: Any = None  # slack_sdk's ChatStream while we stream into it
 
 
-def earlier_messages(state: State, inbox: Inbox | None, job: Job, maybe_earlier: bool) -> list[str]:
+def earlier_messages(state: Facts, inbox: Inbox | None, job: Job, maybe_earlier: bool) -> list[str]:
     """The messages an earlier attempt at `job` left: shared state knows them, and when it
     does not (Redis lost its keys, or was down when the stream opened) storage does, asked
     only when an earlier attempt may exist (`maybe_earlier`): one LIST."""
@@ -62,7 +62,7 @@ def earlier_messages(state: State, inbox: Inbox | None, job: Job, maybe_earlier:
         return []
 
 
-def remember_messages(state: State, inbox: Inbox | None, job: Job, known: list[str]) -> None:
+def remember_messages(state: Facts, inbox: Inbox | None, job: Job, known: list[str]) -> None:
     """Shared state and durable storage learn the answer's messages (the newest last)."""
     try:
         state.set_fact(stream_key(job), json.dumps(known), ttl=STREAM.ttl)
@@ -75,7 +75,7 @@ def remember_messages(state: State, inbox: Inbox | None, job: Job, known: list[s
             log.warning("could not note the stream of %s durably: %s", job.ts, exc)
 
 
-def forget_messages(state: State, job: Job) -> None:
+def forget_messages(state: Facts, job: Job) -> None:
     """The answer is final in Slack: no later attempt needs its messages."""
     try:
         state.set_fact(stream_key(job), None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
 
 from bot.jobs import DM_THREAD, Job
-from bot.store.state import State
+from bot.store.state import Facts
 
 USAGE = (
     "Usage: `/reset <thread link or ts>` in the thread's channel, or plain `/reset` for your "
@@ -59,7 +59,7 @@ def reset_job(team: str, channel: str, thread_ts: str, user: str, requested_in: 
 
 
 def from_command(
-    state: State, team: str, channel: str, user: str, text: str, is_dm: bool
+    state: Facts, team: str, channel: str, user: str, text: str, is_dm: bool
 ) -> Job | Refusal:
     if not text.strip():
         if is_dm:

@@ -16,7 +16,7 @@ from bot.agent.turn import TurnInputs
 from bot.jobs import Job
 from bot.slack.clients import SlackClients
 from bot.store.facts import RESET
-from bot.store.state import State
+from bot.store.state import Facts
 from bot.turns.files import FileLimits, read_for_jobs
 from bot.turns.thread_context import ThreadReader, wants_earlier
 from bot.turns.thread_notes import consumed, notes_text, pending_notes
@@ -36,7 +36,7 @@ class InputGatherer:
 
     def __init__(
         self,
-        state: State,
+        state: Facts,
         clients: SlackClients,
         personas: Personas,
         reader: ThreadReader | None = None,

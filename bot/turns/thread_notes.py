@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot.jobs import Job
 from bot.store.facts import CONTEXT, CONTEXT_SEEN
-from bot.store.state import State
+from bot.store.state import Facts
 from bot.turns.thread_entries import QUOTED, app_label, entry
 
 NOTES_HEADER = f"Posted in this thread by other apps since your last answer ({QUOTED}):"
@@ -29,7 +29,7 @@ def notes_key(session_id: str) -> str:
     return CONTEXT.key(session_id)
 
 
-def remember(state: State, post: BotPost) -> None:
+def remember(state: Facts, post: BotPost) -> None:
     """Note an app's post for the thread's next turn, once even when Slack retries it.
 
     A state error propagates (Slack gets a 500 and retries); if it struck between the two
@@ -44,13 +44,13 @@ def remember(state: State, post: BotPost) -> None:
         )
 
 
-def pending_notes(state: State, session_id: str) -> tuple[list[str], int]:
+def pending_notes(state: Facts, session_id: str) -> tuple[list[str], int]:
     """The notes waiting for the next turn, and how many to pass to `consumed` after it."""
     notes = state.notes(notes_key(session_id))
     return notes, len(notes)
 
 
-def consumed(state: State, session_id: str, count: int) -> None:
+def consumed(state: Facts, session_id: str, count: int) -> None:
     """Drop the `count` oldest notes; call only once the turn that used them is committed."""
     state.drop_notes(notes_key(session_id), count)
 
