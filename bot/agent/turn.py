@@ -81,7 +81,7 @@ def prompt_for(
 
     `preamble`: context texts that come first (the thread so far, other apps' posts). Per
     message: its text, then the blocks of its files from `file_input` (job ts ->
-    bot.turns.files.FileInput, from bot.turns.files.read_for_jobs), then a note on unreadable
+    bot.agent.prompt.FileInput, from bot.turns.files.read_for_jobs), then a note on unreadable
     files."""
     file_input = file_input or {}
     return [

@@ -78,7 +78,7 @@ class SlackClients:
     ) -> None:
         """`default`: the SLACK_BOT_TOKEN client (OAuth: a client without a token, for
         calls that need none). `make(token)`: a client for one installation's token
-        (bot.serve.runtime.slack_client). `store`: the installations, with OAuth. `timer`:
+        (`slack_client` below). `store`: the installations, with OAuth. `timer`:
         the clock of the TTL."""
         self.default, self.make, self.store, self.ttl = default, make, store, ttl
         # installation -> its client and bot user, for `ttl` seconds (expired ones go first)

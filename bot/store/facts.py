@@ -72,10 +72,10 @@ UNINSTALLED = Family("fact", "uninstalled", 24 * 3600, "uninstalled:<team>_: whe
 
 # --- sets (add_once) ---------------------------------------------------------------------
 
-# bot/serve/runtime.py, on a stop word: its dedup keys, so a Slack retry cannot stop the next
+# bot/intake/intake.py, on a stop word: its dedup keys, so a Slack retry cannot stop the next
 # answer; as long as the message dedup marks (bot/store/dedup.py).
 STOP_SEEN = Family("set", "stop-seen", DEDUP_TTL_SECONDS, "stop-seen:<dedup key>: handled")
-# bot/turns/thread_context.py: another app's post noted once even when Slack retries it; an hour
+# bot/turns/thread_notes.py: another app's post noted once even when Slack retries it; an hour
 # covers Slack's retries.
 CONTEXT_SEEN = Family("set", "context-seen", 3_600, "context-seen:<session>: noted post ts")
 # bot/answer/feedback.py: the users who voted on one answer (each counts once); as long as the
@@ -84,7 +84,7 @@ VOTERS = Family("set", "vote", JOINED_TTL_SECONDS, "vote:<session>:<ts>: the vot
 
 # --- notes (append_note / notes / drop_notes) ----------------------------------------------
 
-# bot/turns/thread_context.py: other apps' posts in a thread, for its next turn (dropped once
+# bot/turns/thread_notes.py: other apps' posts in a thread, for its next turn (dropped once
 # used); as long as the thread's other state.
 CONTEXT = Family("note", "context", JOINED_TTL_SECONDS, "context:<session>: apps' posts")
 # bot/turns/undelivered.py: answers stored but never shown in a thread, reported once Slack takes
@@ -105,7 +105,7 @@ FEEDBACK = Family("count", "feedback", math.inf, "feedback: votes per persona, n
 # bot/slack/budget.py: a workspace's calls of one Slack method, counted in thirds of Slack's
 # minute (WINDOWS_PER_MINUTE), so a burst spends a third of the budget, not all of it.
 BUDGET = Family("spend", "budget", 60.0 / 3, "budget:<team>:<method>: Slack calls")
-# bot/serve/runtime.py: notes about refused messages (a full queue), at most so many a minute.
+# bot/intake/intake.py: notes about refused messages (a full queue), at most so many a minute.
 REFUSALS = Family("spend", "refusals", 60, "refusals:<session>: refusal notes")
 # bot/turns/worker.py: one process per window reports unshown answers (undelivered.REPORT_SECONDS).
 REPORTER = Family("spend", "undelivered-reporter", 30.0, "undelivered-reporter: the sweep")

@@ -3,9 +3,9 @@
 It is written (`If-None-Match: *`) before Slack gets its ack, beside the Redis queue, so a
 Redis that loses everything (a restart without persistence, a failover, a flush) loses no
 acked message: the first process to see the state store empty
-(`Runtime.recover_if_emptied`) queues the recent records again, marked `replayed`, and a
-replayed message that the session already handled is skipped, never answered twice: a
-committed turn remembers the messages it answered in its snapshot
+(`Recovery.recover_if_emptied`, bot/intake/recovery.py) queues the recent records again,
+marked `replayed`, and a replayed message that the session already handled is skipped,
+never answered twice: a committed turn remembers the messages it answered in its snapshot
 (`SessionStore.handled`); anything else handled (a reset, help, a greeting, an apology)
 leaves a `.done` object beside its record.
 

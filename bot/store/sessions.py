@@ -42,7 +42,7 @@ class Uninstalled(Exception):
     """The app was uninstalled from the workspace after this turn's messages were sent."""
 
 
-class Facts(Protocol):  # the part of bot.store.state.State that keeps generation tokens
+class Facts(Protocol):  # of bot.store.state.Facts, what keeps the generation tokens
     def fact(self, key: str) -> str | None: ...
     def set_fact(self, key: str, value: str | None, ttl: float = ...) -> None: ...
 
