@@ -23,7 +23,9 @@ TOKEN_BODY = st.text(
 VALUE = st.text(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+=", min_size=12, max_size=40
 )
-FILLER = st.text("abcdefghij klmnop.,:;()!?", max_size=30)
+# Words around the secret, from letters no secret is made of: a filler of twelve "a"s would
+# otherwise contain a secret of twelve "a"s, and the check below would blame the redaction.
+FILLER = st.text("àéîõüçñ ,:;()!?", max_size=30)
 NAMES = st.sampled_from(
     [
         "AWS_SECRET_ACCESS_KEY",
