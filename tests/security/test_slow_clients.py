@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from bot.serve.http_worker import request_size
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.support.bot_process import BotProcess, bot_env
+from tests.support.bot_process import BotProcess, bot_env, running_web
 from tests.support.harness import mention_event, next_ts
 from tests.support.socket_mode import in_thread
 from tests.support.wait import wait_until
@@ -54,12 +54,8 @@ def web(
         **getattr(request, "param", {}),
     }
     env = bot_env(fake_slack.base_url, redis_url, s3_env, fake_openai.base_url, **extra)
-    bot = BotProcess("slow", env, tmp_path)
-    try:
-        yield bot.start().wait_ready()
-    finally:
-        bot.cleanup()
-        print(bot.log_tail())
+    with running_web("slow", env, tmp_path) as bot:
+        yield bot
 
 
 class Slow:
