@@ -19,6 +19,7 @@ from typing import Any
 from tests.fakes._http import FakeHTTPServer
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.ports import free_port
+from tests.fakes.s3_server import s3_client
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_view import MessageView, is_stale
 from tests.support.chaos import Cluster, Ledger, asked
@@ -57,6 +58,18 @@ class MotoProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def bucket_env(self, bucket: str, prefix: str) -> dict[str, str]:
+        """Create `bucket` here; the AWS env that points the bot at it, keys under `prefix`."""
+        s3_client(self.url).create_bucket(Bucket=bucket)
+        return {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.url,
+            "SESSION_BUCKET": bucket,
+            "SESSION_PREFIX": prefix,
+        }
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
