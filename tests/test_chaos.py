@@ -55,9 +55,9 @@ GRACEFUL_TIMEOUT = 30  # bot/serve/gunicorn_conf.py
 MODEL_FAILED = ":warning: Sorry, I couldn't get an answer from the model"
 STORAGE_FAILED = ":warning: Sorry, I couldn't load or save this conversation's memory"
 CONTEXT = r"(?: \[[^\]]*\])?"  # bot.obs.logs shows the session, turn, ... after the logger
-TURN_RETRIED = re.compile(rf"bot\.worker{CONTEXT}: session \S+: turn failed$", re.MULTILINE)
+TURN_RETRIED = re.compile(rf"bot\.turns\.worker{CONTEXT}: session \S+: turn failed$", re.MULTILINE)
 # An S3 fault on the durable inbox's write refuses the delivery (500): Slack retries it.
-ACCEPT_REFUSED = re.compile(rf"bot\.runtime{CONTEXT}: could not queue ", re.MULTILINE)
+ACCEPT_REFUSED = re.compile(rf"bot\.serve\.runtime{CONTEXT}: could not queue ", re.MULTILINE)
 SEED = int(os.environ.get("CHAOS_SEED") or random.randrange(1 << 30))
 
 
