@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.ports import free_port
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback
-from tests.support.bot_process import BotProcess, bot_env, running_web
+from tests.support.bot_process import BotProcess, running_web
 from tests.support.harness import base_env, mention_event, message_event, now_ts
 from tests.support.metrics import TOKEN, Samples, metrics_of, scrape, value
 from tests.support.processes import start_turns
@@ -42,18 +42,10 @@ def per_process(directory: Path, name: str, **labels: str) -> dict[str, float]:
 
 @pytest.fixture
 def web(
-    redis_url: str,
-    s3_env: dict[str, str],
-    fake_slack: FakeSlack,
-    fake_openai: FakeOpenAI,
-    tmp_path: Path,
+    web_env: Callable[..., dict[str, str]], fake_openai: FakeOpenAI, tmp_path: Path
 ) -> Iterator[tuple[BotProcess, Path]]:
     directory = tmp_path / "prometheus"
-    env = bot_env(
-        fake_slack.base_url,
-        redis_url,
-        s3_env,
-        fake_openai.base_url,
+    env = web_env(
         WEB_CONCURRENCY="2",
         METRICS_TOKEN=TOKEN,
         PROMETHEUS_MULTIPROC_DIR=str(directory),
