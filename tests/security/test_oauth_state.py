@@ -9,7 +9,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +22,6 @@ from tests.support.oauth import (
     oauth_mode_bot,
     s3_keys,
     start_install,
-    storage_env,
 )
 
 INSTALL_GETS = 200
@@ -36,11 +34,10 @@ def written(storage: Storage, env: dict[str, str], session_dir: Path) -> set[str
     return {str(path) for path in session_dir.rglob("*") if path.is_file()}
 
 
-@pytest.mark.parametrize("storage", ["file", "s3"])
 def test_install_link_writes_nothing_and_a_state_works_once(
-    storage: Storage, fake_slack: FakeSlack, session_dir: Path, request: pytest.FixtureRequest
+    install_storage: tuple[Storage, dict[str, str]], fake_slack: FakeSlack, session_dir: Path
 ) -> None:
-    extra = storage_env(storage, request)
+    storage, extra = install_storage
     with oauth_mode_bot(fake_slack, session_dir, **extra) as bot:
         before = written(storage, extra, session_dir)
         states = {start_install(bot) for _ in range(INSTALL_GETS)}

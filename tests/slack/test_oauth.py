@@ -40,7 +40,6 @@ from tests.support.oauth import (
     oauth_mode_bot,
     s3_keys,
     start_install,
-    storage_env,
 )
 
 
@@ -82,11 +81,10 @@ def oauth_bot(fake_slack: FakeSlack, session_dir: Path) -> Iterator[Bot]:
 
 
 # --- the install flow ---------------------------------------------------------------
-@pytest.mark.parametrize("storage", ["file", "s3"])
 def test_install_flow_over_http_stores_the_installation(
-    storage: Storage, fake_slack: FakeSlack, session_dir: Path, request: pytest.FixtureRequest
+    install_storage: tuple[Storage, dict[str, str]], fake_slack: FakeSlack, session_dir: Path
 ) -> None:
-    extra = storage_env(storage, request)
+    storage, extra = install_storage
     with oauth_mode_bot(fake_slack, session_dir, **extra) as bot:
         state = start_install(bot)
         if storage == "s3":  # the state is signed, not stored (bot/slack/oauth_state.py)

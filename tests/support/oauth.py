@@ -11,7 +11,6 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
-import pytest
 
 from bot.slack.installations import BOT_SCOPES
 from tests.fakes.model import ScriptedModel
@@ -27,7 +26,7 @@ TEAM_A = Workspace(
     "TA0001", "xoxb-team-a", "UBOTA", "BBOTA", enterprise_id="EA0001", name="Alpha", scope=SCOPE
 )
 TEAM_B = Workspace("TB0002", "xoxb-team-b", "UBOTB", "BBOTB", name="Beta", scope=SCOPE)
-Storage = Literal["file", "s3"]
+Storage = Literal["file", "s3"]  # the install_storage fixture (tests/conftest.py)
 
 
 def oauth_env(slack: FakeSlack, **extra: str) -> dict[str, str]:
@@ -38,11 +37,6 @@ def oauth_env(slack: FakeSlack, **extra: str) -> dict[str, str]:
         SLACK_CLIENT_SECRET="client-secret",
         **extra,
     )
-
-
-def storage_env(storage: Storage, request: pytest.FixtureRequest) -> dict[str, str]:
-    """The `s3_env` fixture for "s3"; nothing for "file" (installations under SESSION_DIR)."""
-    return request.getfixturevalue("s3_env") if storage == "s3" else {}
 
 
 @contextmanager
