@@ -76,11 +76,11 @@ from typing import Any
 
 import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
+from scripts._launch import MotoProcess
 from scripts.soak_options import parse_args, schedule_of
 from scripts.soak_parts import (
     CHANNEL,
     Chaos,
-    MotoProcess,
     Observer,
     delivery_counts,
     dump,
