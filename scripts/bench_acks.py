@@ -14,25 +14,17 @@ Goal: ack p99 <= 50 ms.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
-from scripts.soak_parts import MotoProcess
-from tests.fakes.openai_server import FakeOpenAI
+from scripts._launch import Servers, servers
 from tests.fakes.redis_server import RedisServer
-from tests.fakes.s3_server import s3_client
 from tests.fakes.signing import post_event
-from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback
-from tests.support.bot_process import ROOT, BotProcess, bot_env
 from tests.support.harness import SECRET, mention_event, next_ts
+from tests.support.processes import start_turns
 
 
 def pct(values: list[float], q: float) -> float:
@@ -55,9 +47,10 @@ def acks_during_drain(url: str, backlog: int, acks: int) -> list[float]:
         return list(pool.map(send, range(acks)))
 
 
-def burst(env: dict[str, str], tmp: str, slack: FakeSlack, count: int = 50) -> float:
+def burst(env: dict[str, str], up: Servers, count: int = 50) -> float:
     """Seconds until `count` simultaneous one-second mentions are all answered."""
-    web = BotProcess(f"burst-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start()
+    slack = up.slack
+    web = up.web("burst", env)
     try:
         web.wait_ready()
         before = len(slack.calls("chat.postMessage"))
@@ -77,21 +70,16 @@ def burst(env: dict[str, str], tmp: str, slack: FakeSlack, count: int = 50) -> f
         web.kill()
 
 
-def deployment(env: dict[str, str], tmp: str, split: bool, args: argparse.Namespace) -> list[float]:
+def deployment(
+    env: dict[str, str], up: Servers, split: bool, args: argparse.Namespace
+) -> list[float]:
     role = {"PROCESS_ROLE": "accept"} if split else {}
-    web = BotProcess(f"web-{uuid.uuid4().hex[:4]}", {**env, **role}, Path(tmp)).start()
+    web = up.web("web", {**env, **role})
     turns = None
     try:
         web.wait_ready()
         if split:
-            log = open(Path(tmp) / "turns.log", "ab")  # noqa: SIM115
-            turns = subprocess.Popen(
-                [sys.executable, "-m", "bot", "turns"],
-                cwd=ROOT,
-                env=web.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            turns = start_turns(web.env, up.log_dir)
         return acks_during_drain(web.url, args.backlog, args.acks)
     finally:
         web.kill()
@@ -105,60 +93,26 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=200)
     parser.add_argument("--acks", type=int, default=200)
     args = parser.parse_args()
-    with (
-        RedisServer() as redis_server,
-        FakeSlack(rate_limits=False) as slack,
-        FakeOpenAI() as fake,
-        TemporaryDirectory() as tmp,
-    ):
-        moto = MotoProcess(Path(tmp))  # in its own process: in ours it would share our GIL
-        try:
-            moto.wait_ready()
-            run(args, redis_server, slack, fake, tmp, moto.url)
-        finally:
-            moto.stop()
+    with servers(s3_process=True) as up:
+        run(args, up)
 
 
-def run(
-    args: argparse.Namespace,
-    redis_server: RedisServer,
-    slack: FakeSlack,
-    fake: FakeOpenAI,
-    tmp: str,
-    s3_url: str,
-) -> None:
-    fake.delay = 1.0
-    bucket = f"bench-{uuid.uuid4().hex[:8]}"
-    s3_client(s3_url).create_bucket(Bucket=bucket)
-    s3_env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": s3_url,
-        "SESSION_BUCKET": bucket,
-        "SESSION_PREFIX": "bot/",
-    }
-    env = bot_env(
-        slack.base_url,
-        redis_server.url,
-        s3_env,
-        fake.base_url,
-        WEB_CONCURRENCY="2",
-        LOG_LEVEL="WARNING",
-    )
+def run(args: argparse.Namespace, up: Servers) -> None:
+    up.openai.delay = 1.0
+    env = up.web_env(WEB_CONCURRENCY="2", LOG_LEVEL="WARNING")
     print(
         f"== ack latency of {args.acks} mentions while {args.backlog} one-second turns "
         "drain (web: gunicorn, 2 workers)"
     )
     for split in (False, True):
-        latencies = deployment(env, tmp, split, args)
+        latencies = deployment(env, up, split, args)
         label = "accept-only web + turns" if split else "every process answers"
         print(
             f"{label:>24}: p50 {pct(latencies, 0.5):6.1f} ms  p99 "
             f"{pct(latencies, 0.99):6.1f} ms  (goal p99 <= 50 ms)"
         )
-        redis_server_flush(redis_server)
-    seconds = burst(env, tmp, slack)
+        redis_server_flush(up.redis)
+    seconds = burst(env, up)
     print(
         f"== 50 one-second mentions at once, one web process group: all answered in "
         f"{seconds:.2f} s (goal <= 1.5 s)"

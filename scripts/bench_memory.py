@@ -17,20 +17,16 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.redis_server import RedisServer
-from tests.fakes.s3_server import S3Server
+from scripts._launch import servers
 from tests.fakes.signing import post_event
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback, mention_event
-from tests.support.bot_process import BotProcess, bot_env
+from tests.support.bot_process import BotProcess
 from tests.support.harness import SECRET, next_ts
 
 IDLE_GOAL_MB = 150.0  # per process
@@ -161,28 +157,16 @@ def main() -> None:
     )
     parser.add_argument("--settle", type=float, default=2.0, help="idle seconds before sampling")
     args = parser.parse_args()
-    with (
-        RedisServer() as redis_server,
-        S3Server() as s3,
-        FakeSlack(rate_limits=False) as slack,
-        FakeOpenAI() as fake,
-        TemporaryDirectory() as tmp,
-    ):
-        fake.delay = 1.0
-        bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        s3.create_bucket(bucket)
-        s3_env = {**s3.env(), "SESSION_BUCKET": bucket, "SESSION_PREFIX": "bot/"}
-        env = bot_env(
-            slack.base_url,
-            redis_server.url,
-            s3_env,
-            fake.base_url,
+    with servers() as up:
+        slack = up.slack
+        up.openai.delay = 1.0
+        env = up.web_env(
             WEB_CONCURRENCY=str(args.workers),
             LOG_LEVEL="INFO",
             STREAMING="on" if args.streaming else "off",
             **dict(item.split("=", 1) for item in args.env),
         )
-        web = BotProcess(f"memory-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start()
+        web = up.web("memory", env)
         try:
             web.wait_ready()
             wait_warm(web, args.workers)

@@ -18,16 +18,13 @@ import statistics
 import threading
 import time
 import uuid
-from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
+from scripts._launch import Servers, servers
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.redis_server import RedisServer
-from tests.fakes.s3_server import S3Server
 from tests.fakes.slack_api import FakeSlack
-from tests.support.bot_process import BotProcess, bot_env
+from tests.support.bot_process import BotProcess
 from tests.support.harness import mention_event, message_event, next_ts
 
 
@@ -35,9 +32,10 @@ def asked(fake: FakeOpenAI, text: str) -> int:
     return sum(1 for body in fake.bodies() if text in str(body.get("messages", [])[-1:]))
 
 
-def one_run(env: dict[str, str], tmp: str, fake: FakeOpenAI) -> float:
-    a = BotProcess(f"a-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start().wait_ready()
-    b = BotProcess(f"b-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start().wait_ready()
+def one_run(env: dict[str, str], up: Servers) -> float:
+    fake = up.openai
+    a = up.web("a", env).wait_ready()
+    b = up.web("b", env).wait_ready()
     try:
         gate = threading.Event()
         fake.block_until = gate
@@ -67,11 +65,11 @@ def answer_time(bot: BotProcess, slack: FakeSlack) -> float:
     return time.monotonic() - started
 
 
-def cold_start(env: dict[str, str], tmp: str, slack: FakeSlack) -> tuple[float, float]:
+def cold_start(env: dict[str, str], up: Servers) -> tuple[float, float]:
     """Seconds to the first answer after the process said it was ready, then the next."""
-    bot = BotProcess(f"c-{uuid.uuid4().hex[:4]}", env, Path(tmp)).start().wait_ready()
+    bot = up.web("c", env).wait_ready()
     try:
-        return answer_time(bot, slack), answer_time(bot, slack)
+        return answer_time(bot, up.slack), answer_time(bot, up.slack)
     finally:
         bot.stop()
 
@@ -80,21 +78,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    with (
-        RedisServer() as redis_server,
-        S3Server() as s3,
-        FakeSlack(rate_limits=False) as slack,
-        FakeOpenAI() as fake,
-        TemporaryDirectory() as tmp,
-    ):
-        bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        s3.create_bucket(bucket)
-        s3_env = {**s3.env(), "SESSION_BUCKET": bucket, "SESSION_PREFIX": "bot/"}
-        env = bot_env(slack.base_url, redis_server.url, s3_env, fake.base_url)
+    with servers() as up:
+        env = up.web_env()
         env.pop("LOCK_TTL_SECONDS")  # the default lease, as deployed
         env["WEB_CONCURRENCY"] = "1"
         os.environ.setdefault("OPENAI_API_KEY", "bench")
-        times = [one_run(env, tmp, fake) for _ in range(args.runs)]
+        times = [one_run(env, up) for _ in range(args.runs)]
         print(
             f"== SIGKILL mid-turn -> the thread's next model call on another process "
             f"({args.runs} runs, default lease)"
@@ -103,7 +92,7 @@ def main() -> None:
             f"median {statistics.median(times):5.1f} s   max {max(times):5.1f} s   "
             f"goal <= 10 s: {'met' if max(times) <= 10 else 'NOT met'}"
         )
-        first, second = cold_start(env, tmp, slack)
+        first, second = cold_start(env, up)
         print("== cold start: a fresh web process, ready, then two mentions in new threads")
         print(
             f"first answer {first * 1000:6.0f} ms   next {second * 1000:6.0f} ms   "

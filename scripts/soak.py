@@ -14,7 +14,7 @@ random live process and is retried like Slack (same event_id, X-Slack-Retry-Num,
 retries, 3 s timeout). Every --kill-every seconds a random process is SIGKILLed (its whole
 process group, or only its gunicorn worker) and brought back; with --sigterm-every one is
 SIGTERMed and restarted. Then a marker per thread proves every earlier message was handled,
-and the accounting (tests/chaos_helpers.account) prints the figures.
+and the accounting (tests/support/chaos.py `account()`) prints the figures.
 
 What counts is what the threads show at the end (FakeSlack.bot_messages): a message is
 answered when a finished bot message in its thread (not deleted, not streaming, no Stop
@@ -76,10 +76,11 @@ from typing import Any
 
 import _paths  # noqa: F401 - the repository root on sys.path (scripts/_paths.py)
 
+from scripts._launch import MotoProcess
+from scripts.soak_options import parse_args, schedule_of
 from scripts.soak_parts import (
     CHANNEL,
     Chaos,
-    MotoProcess,
     Observer,
     delivery_counts,
     dump,
@@ -88,11 +89,10 @@ from scripts.soak_parts import (
     recovery_counts,
     settle,
 )
-from scripts.soak_redis import RedisChaos, Schedule, lost_causes
+from scripts.soak_redis import RedisChaos, lost_causes
 from scripts.soak_report import report, verdict
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.redis_server import RedisServer
-from tests.fakes.s3_server import s3_client
 from tests.fakes.slack_api import FakeSlack
 from tests.support.bot_process import bot_env
 from tests.support.chaos import (
@@ -188,18 +188,9 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
         moto = MotoProcess(log_dir)
         stack.callback(moto.stop)
         moto.wait_ready()
-        bucket = f"soak-{uuid.uuid4().hex[:10]}"
-        s3_client(moto.url).create_bucket(Bucket=bucket)
+        s3_env = moto.bucket_env(f"soak-{uuid.uuid4().hex[:10]}", "soak/")
         slack = stack.enter_context(FakeSlack(rate_limits=False))
         openai = stack.enter_context(FakeOpenAI(reply_fn=model))
-        s3_env = {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": moto.url,
-            "SESSION_BUCKET": bucket,
-            "SESSION_PREFIX": "soak/",
-        }
         env = bot_env(
             slack.base_url,
             redis.url,
@@ -231,8 +222,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             redis,
             cluster,
             random.Random(rng.random()),
-            Schedule(args.redis_restart_every, tuple(args.redis_down), args.redis_restarts),
-            Schedule(args.redis_outage_every, tuple(args.redis_outage), args.redis_outages),
+            schedule_of(args, "restart"),
+            schedule_of(args, "outage"),
         )
         roots = [now_ts() for _ in range(args.threads)]
         ramp = max(1.0, args.threads * 0.2)
@@ -363,101 +354,7 @@ def _guard(fn: Any, *args: Any) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument(
-        "--kill-every", type=float, default=5.0, help="seconds between SIGKILLs (0 = none)"
-    )
-    parser.add_argument(
-        "--sigterm-every",
-        type=float,
-        default=0.0,
-        help="seconds between SIGTERM + restart of a process (0 = none)",
-    )
-    parser.add_argument(
-        "--redis-restart-every",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="seconds between restarts of redis-server, empty (0 = none)",
-    )
-    parser.add_argument(
-        "--redis-restarts",
-        type=int,
-        default=0,
-        metavar="N",
-        help="at most N Redis restarts (0 = no limit)",
-    )
-    parser.add_argument(
-        "--redis-down",
-        type=float,
-        nargs=2,
-        default=[0.5, 2.0],
-        metavar=("MIN", "MAX"),
-        help="seconds Redis is down per restart",
-    )
-    parser.add_argument(
-        "--redis-outage-every",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="seconds between Redis outages keeping the data (0 = none)",
-    )
-    parser.add_argument(
-        "--redis-outage",
-        type=float,
-        nargs=2,
-        default=[1.0, 5.0],
-        metavar=("MIN", "MAX"),
-        help="seconds each Redis outage lasts",
-    )
-    parser.add_argument(
-        "--redis-outages",
-        type=int,
-        default=0,
-        metavar="N",
-        help="at most N Redis outages (0 = no limit)",
-    )
-    parser.add_argument(
-        "--double-text",
-        type=float,
-        default=0.25,
-        help="chance a user sends before the previous answer arrived",
-    )
-    parser.add_argument("--model-min", type=float, default=0.1, help="model latency, s")
-    parser.add_argument("--model-max", type=float, default=1.0, help="model latency, s")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument(
-        "--max-minutes",
-        type=float,
-        default=15.0,
-        help="hard bound on the run (exit 2 when reached)",
-    )
-    parser.add_argument(
-        "--streaming",
-        action="store_true",
-        help="stream answers (chat.startStream…) instead of posting them",
-    )
-    parser.add_argument(
-        "--keep-logs", action="store_true", help="keep the bot logs even when the run passes"
-    )
-    args = parser.parse_args()
-    if args.threads < 1 or args.messages < args.threads or args.workers < 1:
-        parser.error("need --threads >= 1, --messages >= --threads, --workers >= 1")
-    if args.redis_restart_every < 0 or not 0 <= args.redis_down[0] <= args.redis_down[1]:
-        parser.error("need --redis-restart-every >= 0 and 0 <= --redis-down MIN <= MAX")
-    if args.redis_restarts and not args.redis_restart_every:
-        parser.error("--redis-restarts N needs --redis-restart-every SECONDS")
-    if args.redis_outage_every < 0 or not 0 <= args.redis_outage[0] <= args.redis_outage[1]:
-        parser.error("need --redis-outage-every >= 0 and 0 <= --redis-outage MIN <= MAX")
-    if args.redis_outages and not args.redis_outage_every:
-        parser.error("--redis-outages N needs --redis-outage-every SECONDS")
-    if args.model_max >= 3.0:
-        parser.error("--model-max must stay below LOCK_TTL_SECONDS (3)")
-    if args.seed is None:
-        args.seed = random.randrange(1 << 30)
+    args = parse_args(__doc__.split("\n\n")[0])
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")

@@ -1,24 +1,20 @@
-"""Parts of scripts/soak.py: the processes it runs besides the bot (moto), what it watches
-(answers as they arrive, the bot logs' recovery paths) and the chaos it causes (SIGKILL /
-SIGTERM of bot processes)."""
+"""Parts of scripts/soak.py: what it watches (answers as they arrive, the bot logs' recovery
+paths) and the chaos it causes (SIGKILL / SIGTERM of bot processes). The moto process it
+runs besides the bot is scripts/_launch.py MotoProcess."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from tests.fakes._http import FakeHTTPServer
 from tests.fakes.openai_server import FakeOpenAI, default_reply
-from tests.fakes.ports import free_port
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_view import MessageView, is_stale
 from tests.support.chaos import Cluster, Ledger, asked
@@ -38,46 +34,6 @@ def quiet_fake_servers() -> None:
 
 def log(msg: str) -> None:
     print(f"[soak {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-class MotoProcess:
-    """moto's S3 server in its own process (in-process it would share our GIL)."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.port = free_port()
-        self.log = open(log_dir / "moto.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("moto server exited while starting")
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
-                return
-            time.sleep(0.1)
-        raise RuntimeError("moto server did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
 
 
 def shown(slack: FakeSlack) -> list[MessageView]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from tests.fakes.socket_server import FakeSocketMode
 from tests.support.bot_process import BotProcess, bot_env
 from tests.support.chaos import Cluster, MakeCluster
 from tests.support.harness import Bot, base_env
+from tests.support.oauth import Storage
 
 
 @pytest.fixture(autouse=True)
@@ -94,6 +96,15 @@ def session_dir(tmp_path: Path) -> Path:
     return tmp_path / "sessions"
 
 
+@pytest.fixture(params=["file", "s3"])
+def install_storage(request: pytest.FixtureRequest) -> tuple[Storage, dict[str, str]]:
+    """Where an OAuth-mode bot keeps installations, each way in turn: ("file", {}) under
+    SESSION_DIR, or ("s3", the `s3_env` fixture)."""
+    if request.param == "s3":
+        return "s3", request.getfixturevalue("s3_env")
+    return "file", {}
+
+
 @pytest.fixture
 def make_bot(
     fake_slack: FakeSlack, session_dir: Path, redis_url: str
@@ -135,15 +146,20 @@ def socket_server() -> Iterator[FakeSocketMode]:
 
 
 @pytest.fixture
+def web_env(
+    redis_url: str, s3_env: dict[str, str], fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> Callable[..., dict[str, str]]:
+    """`web_env(**extra)` -> a web process's environment against this test's Redis, S3,
+    Slack and OpenAI (tests/support/bot_process.py bot_env); `extra` wins."""
+    return functools.partial(bot_env, fake_slack.base_url, redis_url, s3_env, fake_openai.base_url)
+
+
+@pytest.fixture
 def bots(
-    redis_url: str,
-    s3_env: dict[str, str],
-    fake_slack: FakeSlack,
-    fake_openai: FakeOpenAI,
-    tmp_path: Path,
+    web_env: Callable[..., dict[str, str]], fake_openai: FakeOpenAI, tmp_path: Path
 ) -> Iterator[Callable[..., BotProcess]]:
     """`bots(name)` -> an unstarted BotProcess; all are stopped (or killed) at teardown."""
-    env = bot_env(fake_slack.base_url, redis_url, s3_env, fake_openai.base_url)
+    env = web_env()
     made: list[BotProcess] = []
 
     def make(name: str, **extra: str) -> BotProcess:

@@ -24,13 +24,15 @@ from typing import Any
 import pytest
 
 from bot.answer.slack_format import fallback_text, split_parts
-from tests.fakes.openai_server import FakeOpenAI, default_reply
+from tests.fakes.openai_server import FakeOpenAI, Request, default_reply
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.s3_server import FaultyProxy, S3Server
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback
 from tests.support.bot_process import BotProcess
 from tests.support.chaos import (
+    Accounting,
+    Cluster,
     ContinueProxy,
     Courier,
     Delivery,
@@ -53,9 +55,9 @@ GRACEFUL_TIMEOUT = 30  # bot/serve/gunicorn_conf.py
 MODEL_FAILED = ":warning: Sorry, I couldn't get an answer from the model"
 STORAGE_FAILED = ":warning: Sorry, I couldn't load or save this conversation's memory"
 CONTEXT = r"(?: \[[^\]]*\])?"  # bot.obs.logs shows the session, turn, ... after the logger
-TURN_RETRIED = re.compile(rf"bot\.worker{CONTEXT}: session \S+: turn failed$", re.MULTILINE)
+TURN_RETRIED = re.compile(rf"bot\.turns\.worker{CONTEXT}: session \S+: turn failed$", re.MULTILINE)
 # An S3 fault on the durable inbox's write refuses the delivery (500): Slack retries it.
-ACCEPT_REFUSED = re.compile(rf"bot\.runtime{CONTEXT}: could not queue ", re.MULTILINE)
+ACCEPT_REFUSED = re.compile(rf"bot\.intake\.intake{CONTEXT}: could not queue ", re.MULTILINE)
 SEED = int(os.environ.get("CHAOS_SEED") or random.randrange(1 << 30))
 
 
@@ -93,15 +95,57 @@ def event_for(text: str, root: str, first: bool) -> dict[str, Any]:
     return message_event(text, CHANNEL, next_ts(), thread_ts=root)
 
 
-def send_markers(courier: Courier, ledger: Ledger, prefix: str) -> list[str]:
-    """One more message per thread (number 999, same thread number as its others)."""
+def markers_answered(
+    courier: Courier,
+    ledger: Ledger,
+    prefix: str,
+    fake_slack: FakeSlack,
+    fake_openai: FakeOpenAI,
+    timeout: float,
+) -> list[str]:
+    """One more message per thread (number 999, same thread number as its others), each
+    acked and answered within `timeout` s: then every earlier message has been handled."""
     markers = []
     for root, deliveries in ledger.threads().items():
         text = make_token(prefix, int(deliveries[0].text[1:4]), 999)
         delivery = ledger.add(courier.deliver(event_for(text, root, False), root, text))
         assert delivery.acked, delivery
         markers.append(text)
+    wait_answered(fake_slack, fake_openai, markers, timeout, "every thread's marker answered")
     return markers
+
+
+def accounting(
+    ledger: Ledger, fake_slack: FakeSlack, fake_openai: FakeOpenAI, **rules: Any
+) -> Accounting:
+    """account() of the ledger's threads in CHANNEL; `rules` as account() takes them."""
+    return account(
+        ledger.threads(),
+        fake_slack.calls("chat.postMessage", False),
+        list(fake_openai.requests),
+        CHANNEL,
+        **rules,
+    )
+
+
+def answered_first(
+    courier: Courier, ledger: Ledger, prefix: str, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> tuple[str, str]:
+    """A new thread's mention (message 0 of thread 0), delivered and answered: (root, token)."""
+    root, first = next_ts(), make_token(prefix, 0, 0)
+    ledger.add(courier.deliver(event_for(first, root, True), root, first))
+    wait_answered(fake_slack, fake_openai, [first], 20, "the first answer")
+    return root, first
+
+
+def turn_of(
+    cluster: Cluster, fake_openai: FakeOpenAI, text: str, timeout: float
+) -> tuple[Request, BotProcess]:
+    """The one model request asking `text` (waited for) and the live process making it."""
+    [request] = wait_until(lambda: requests_asking(fake_openai, text), timeout, "the turn")
+    process = cluster.by_model(request.body["model"])
+    assert process in cluster.slots
+    return request, process
 
 
 def requests_asking(fake_openai: FakeOpenAI, text: str) -> list[Any]:
@@ -191,14 +235,9 @@ def test_sigkill_chaos_on_three_workers_answers_every_message_once_in_order(
     everything = [d.text for d in ledger.deliveries]
     wait_answered(fake_slack, fake_openai, everything, 30, "every message answered")
 
-    markers = send_markers(courier, ledger, "k")  # then prove nothing is answered twice
-    wait_answered(fake_slack, fake_openai, markers, 45, "every thread's marker answered")
-    result = account(
-        ledger.threads(),
-        fake_slack.calls("chat.postMessage", False),
-        list(fake_openai.requests),
-        CHANNEL,
-    )
+    # then prove nothing is answered twice
+    markers_answered(courier, ledger, "k", fake_slack, fake_openai, 45)
+    result = accounting(ledger, fake_slack, fake_openai)
     print("kills:", kills, "\n", result.summary())
     assert result.ok, result.summary()
     assert result.answered == result.sent == threads * (per_thread + 2)
@@ -218,9 +257,7 @@ def test_sigterm_mid_turn_finishes_the_turn_and_hands_the_queue_to_another_worke
     root, first = next_ts(), make_token("g", 0, 0)
     fake_openai.delay = 2.5  # a slow model: the SIGTERM lands mid-turn
     ledger.add(courier.deliver(event_for(first, root, True), root, first))
-    [request] = wait_until(lambda: requests_asking(fake_openai, first), 10, "the model call")
-    victim = cluster.by_model(request.body["model"])
-    assert victim is not None
+    request, victim = turn_of(cluster, fake_openai, first, 10)
     slot = cluster.slots.index(victim)
     survivor = cluster.slots[1 - slot]
 
@@ -241,14 +278,8 @@ def test_sigterm_mid_turn_finishes_the_turn_and_hands_the_queue_to_another_worke
     fake_openai.delay = 0.0
     # nothing else is sent: the other worker finds the handed-back thread by its sweep
     wait_answered(fake_slack, fake_openai, queued, 20, "the queued messages answered")
-    markers = send_markers(courier, ledger, "g")
-    wait_answered(fake_slack, fake_openai, markers, 20, "the marker answered")
-    result = account(
-        ledger.threads(),
-        fake_slack.calls("chat.postMessage", False),
-        list(fake_openai.requests),
-        CHANNEL,
-    )
+    markers_answered(courier, ledger, "g", fake_slack, fake_openai, 20)
+    result = accounting(ledger, fake_slack, fake_openai)
     assert result.ok, result.summary()
     assert result.answered == result.sent == 4
     # the in-flight turn was finished by the stopping worker: one model call, no redo
@@ -335,8 +366,7 @@ def test_redis_restart_while_messages_flow(
     users.join(timeout=45)
     assert unhealthy
 
-    markers = send_markers(courier, ledger, "r")
-    wait_answered(fake_slack, fake_openai, markers, 30, "every thread's marker answered")
+    markers_answered(courier, ledger, "r", fake_slack, fake_openai, 30)
 
     def after_restart(d: Delivery) -> bool:  # its 200 came from the new Redis
         ok = [a for a in d.attempts if a.outcome == "200"]
@@ -353,12 +383,7 @@ def test_redis_restart_while_messages_flow(
     assert during, "no request reached the bot while Redis was down"
     assert [a for a in during if a.outcome != "200"] == [], (down_at, restart_at)
     assert len(outage) == 2 and all(d.attempts[0].outcome == "200" for d in outage), outage
-    result = account(
-        ledger.threads(),
-        fake_slack.calls("chat.postMessage", False),
-        list(fake_openai.requests),
-        CHANNEL,
-    )
+    result = accounting(ledger, fake_slack, fake_openai)
     print(result.summary())
     assert result.ok, result.summary()
     late = [d for d in deliveries if after_restart(d)]
@@ -430,8 +455,7 @@ def test_s3_and_model_failures_give_one_visible_reply_per_message(
         assert not s3_proxy._faults, "injected S3 faults left unused: make the run longer"
     assert sum(r.status == 400 for r in fake_openai.requests) == injected_400
 
-    markers = send_markers(courier, ledger, "f")
-    wait_answered(fake_slack, fake_openai, markers, 30, "every thread's marker answered")
+    markers_answered(courier, ledger, "f", fake_slack, fake_openai, 30)
     for root in roots:  # exactly one visible reply per message
         texts = [d.text for d in ledger.threads()[root]]
         assert len(thread_posts(fake_slack, root)) == len(texts), (
@@ -451,11 +475,10 @@ def test_s3_and_model_failures_give_one_visible_reply_per_message(
         for bot in cluster.every
     )
     assert retried >= injected_403, "the injected S3 errors failed no turn and no delivery"
-    result = account(
-        ledger.threads(),
-        fake_slack.calls("chat.postMessage", False),
-        list(fake_openai.requests),
-        CHANNEL,
+    result = accounting(
+        ledger,
+        fake_slack,
+        fake_openai,
         excused=lambda d: d.text in apologized,
         no_history=lambda d: d.text in model_failed,
         may_be_in_history=lambda d: d.text in apologized - model_failed,
@@ -531,14 +554,8 @@ def test_slack_retries_on_other_processes_are_answered_once(
 
     fake_openai.delay = 0.0
     courier = Courier(cluster)
-    markers = send_markers(courier, ledger, "s")
-    wait_answered(fake_slack, fake_openai, markers, 20, "every thread's marker answered")
-    result = account(
-        ledger.threads(),
-        fake_slack.calls("chat.postMessage", False),
-        list(fake_openai.requests),
-        CHANNEL,
-    )
+    markers_answered(courier, ledger, "s", fake_slack, fake_openai, 20)
+    result = accounting(ledger, fake_slack, fake_openai)
     assert result.ok, result.summary()
     assert result.answered == result.sent == 9
     for d in ledger.deliveries:  # no delivery caused a second model call
@@ -568,19 +585,14 @@ def test_kills_at_each_step_of_a_turn_recompute_or_replay_and_answer_once(
     cluster = make_cluster(2, s3_endpoint=s3_proxy.url)
     courier = Courier(cluster, give_up_after=20)
     ledger = Ledger()
-    root, first = next_ts(), make_token("c", 0, 0)
-    ledger.add(courier.deliver(event_for(first, root, True), root, first))
-    wait_answered(fake_slack, fake_openai, [first], 20, "the first answer")
+    root, _ = answered_first(courier, ledger, "c", fake_slack, fake_openai)
 
     def ask(text: str) -> BotProcess:
         """Send `text`; the process whose model call answers it."""
         ledger.add(
             courier.deliver(message_event(text, CHANNEL, next_ts(), thread_ts=root), root, text)
         )
-        [request] = wait_until(lambda: requests_asking(fake_openai, text), 15, "the turn")
-        victim = cluster.by_model(request.body["model"])
-        assert victim in cluster.slots
-        return victim
+        return turn_of(cluster, fake_openai, text, 15)[1]
 
     fake_openai.delay = 1.0
     text = make_token("c", 0, 1)
@@ -611,15 +623,10 @@ def test_kills_at_each_step_of_a_turn_recompute_or_replay_and_answer_once(
     cluster.kill(cluster.slots.index(victim), "group", then=gate.set)
     fake_openai.delay = 0.0
 
-    markers = send_markers(courier, ledger, "c")  # answered after the replayed turn
-    wait_answered(fake_slack, fake_openai, markers, 30, "the marker answered")
+    # answered after the replayed turn
+    markers_answered(courier, ledger, "c", fake_slack, fake_openai, 30)
     assert len(requests_asking(fake_openai, third)) == 1  # replayed, not recomputed
-    result = account(
-        ledger.threads(),
-        fake_slack.calls("chat.postMessage", False),
-        list(fake_openai.requests),
-        CHANNEL,
-    )
+    result = accounting(ledger, fake_slack, fake_openai)
     assert result.ok, result.summary()
     assert result.answered == result.sent == 5
 
@@ -637,9 +644,7 @@ def test_turn_running_across_a_redis_restart_keeps_messages_queued_after_it(
     cluster = make_cluster(2, redis=private_redis.url)
     courier = Courier(cluster, give_up_after=20, max_retry_num=2)
     ledger = Ledger()
-    root, first = next_ts(), make_token("x", 0, 0)
-    ledger.add(courier.deliver(event_for(first, root, True), root, first))
-    wait_answered(fake_slack, fake_openai, [first], 20, "the first answer")
+    root, _ = answered_first(courier, ledger, "x", fake_slack, fake_openai)
 
     fake_openai.delay = 3.5  # the turn outlasts the outage and the lock's take-back
     running = make_token("x", 0, 1)
@@ -656,14 +661,8 @@ def test_turn_running_across_a_redis_restart_keeps_messages_queued_after_it(
     fake_openai.delay = 0.0
     wait_answered(fake_slack, fake_openai, [running], 15, "the running turn's answer")
     wait_answered(fake_slack, fake_openai, [after], 5, "the message queued after restart")
-    markers = send_markers(courier, ledger, "x")
-    wait_answered(fake_slack, fake_openai, markers, 20, "the marker answered")
-    result = account(
-        ledger.threads(),
-        fake_slack.calls("chat.postMessage", False),
-        list(fake_openai.requests),
-        CHANNEL,
-    )
+    markers_answered(courier, ledger, "x", fake_slack, fake_openai, 20)
+    result = accounting(ledger, fake_slack, fake_openai)
     assert result.ok, result.summary()
     assert result.answered == result.sent == 4
 
@@ -674,9 +673,8 @@ def test_kill_between_the_chunks_of_a_long_answer_posts_every_chunk_once(
 ) -> None:
     cluster = make_cluster(2)
     courier = Courier(cluster, give_up_after=20)
-    root, first, long = next_ts(), make_token("l", 0, 0), make_token("l", 0, 1)
-    courier.deliver(event_for(first, root, True), root, first)
-    wait_answered(fake_slack, fake_openai, [first], 20, "the first answer")
+    root, _ = answered_first(courier, Ledger(), "l", fake_slack, fake_openai)
+    long = make_token("l", 0, 1)
 
     filler = "\n".join(f"line {i:04d} " + "x" * 60 for i in range(380))  # ~25,000 chars
 
@@ -698,9 +696,7 @@ def test_kill_between_the_chunks_of_a_long_answer_posts_every_chunk_once(
     fake_slack.set_response("chat.postMessage", slow_second_chunk)
     courier.deliver(event_for(long, root, False), root, long)
     wait_until(entered.is_set, 15, "the second chunk's chat.postMessage")
-    [request] = requests_asking(fake_openai, long)
-    victim = cluster.by_model(request.body["model"])
-    assert victim in cluster.slots
+    _, victim = turn_of(cluster, fake_openai, long, 0)
     cluster.kill(cluster.slots.index(victim), "group", then=gate.set)
 
     marker = make_token("l", 0, 999)  # answered after the replayed turn

@@ -27,6 +27,7 @@ BLOCK_ACTION = "85_block_actions_static_select_ephemeral.form.json"  # enterpris
 BUTTON = "87_block_actions_button_grid_bolt.form.json"  # its actions[0]: a button click
 FILE_SHARE = "28_message_file_share_channel.json"  # a PNG shared in a channel (bolt-python)
 FILE_SNIPPET = "21_message_im_file_share_real.json"  # captured: a text snippet in a DM
+ACTIONS_URL = "http://127.0.0.1:9/actions"  # response_url: nothing listens there
 _event_seq = itertools.count(1)
 
 
@@ -189,16 +190,17 @@ def message_shortcut(
 ) -> dict[str, Any]:
     """A message shortcut (`message_action`) on `message`."""
     payload = load(SHORTCUT)
-    payload.update(
-        callback_id=callback_id,
-        message=message,
-        message_ts=message["ts"],
-        response_url="http://127.0.0.1:9/actions",
-    )
+    payload.update(callback_id=callback_id, message=message, message_ts=message["ts"])
+    _from(payload, user, team, channel)
+    return payload
+
+
+def _from(payload: dict[str, Any], user: str, team: str, channel: str) -> None:
+    """An interactive payload sent by `user` of `team` in `channel`; answers go nowhere."""
     payload["team"]["id"] = team
     payload["user"].update(id=user, team_id=team)
     payload["channel"]["id"] = channel
-    return payload
+    payload["response_url"] = ACTIONS_URL
 
 
 def block_action(
@@ -210,12 +212,10 @@ def block_action(
     `container.is_ephemeral` false and no select state; `action` is its `actions[0]`.
     """
     payload = load(BLOCK_ACTION)
-    payload["user"].update(id=user, team_id=team)
-    payload["team"]["id"] = team
+    _from(payload, user, team, channel)
     payload["container"].update(message_ts=message_ts, channel_id=channel, is_ephemeral=False)
-    payload["channel"]["id"] = channel
     payload["state"]["values"] = {}
-    payload.update(actions=[action], response_url="http://127.0.0.1:9/actions")
+    payload["actions"] = [action]
     return payload
 
 

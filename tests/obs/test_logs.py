@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from bot.config.settings import ConfigError, load
 from bot.obs import logs
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.support.processes import clean_env
+from tests.support.processes import clean_env, run_to_exit
 
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "s3cr3t"}
 Lines = Callable[[], list[dict[str, Any]]]
@@ -52,15 +51,7 @@ def test_a_configuration_error_is_logged_in_the_chosen_format(
     env = {**clean_env(), "LOG_FORMAT": fmt}
     if fmt == "xml":
         env["SLACK_BOT_TOKEN"] = "xoxb-1-2-abc"
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "turns"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    done = run_to_exit([sys.executable, "-m", "bot", "turns"], tmp_path, env)
     [line] = done.stderr.splitlines()
     assert done.returncode == 2 and variable in line, done.stderr
     if fmt == "json":

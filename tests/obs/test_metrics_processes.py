@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +18,10 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.ports import free_port
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback
-from tests.support.bot_process import ROOT, BotProcess, bot_env
+from tests.support.bot_process import BotProcess, running_web
 from tests.support.harness import base_env, mention_event, message_event, now_ts
 from tests.support.metrics import TOKEN, Samples, metrics_of, scrape, value
+from tests.support.processes import start_turns
 from tests.support.socket_mode import bot_process, in_thread
 from tests.support.wait import wait_until
 
@@ -43,31 +42,21 @@ def per_process(directory: Path, name: str, **labels: str) -> dict[str, float]:
 
 @pytest.fixture
 def web(
-    redis_url: str,
-    s3_env: dict[str, str],
-    fake_slack: FakeSlack,
-    fake_openai: FakeOpenAI,
-    tmp_path: Path,
+    web_env: Callable[..., dict[str, str]], fake_openai: FakeOpenAI, tmp_path: Path
 ) -> Iterator[tuple[BotProcess, Path]]:
     directory = tmp_path / "prometheus"
-    env = bot_env(
-        fake_slack.base_url,
-        redis_url,
-        s3_env,
-        fake_openai.base_url,
+    env = web_env(
         WEB_CONCURRENCY="2",
         METRICS_TOKEN=TOKEN,
         PROMETHEUS_MULTIPROC_DIR=str(directory),
         LOG_LEVEL="INFO",
     )
-    bot = BotProcess("metrics", env, tmp_path)
-    try:
-        yield bot.start().wait_ready(), directory
-    finally:
-        if fake_openai.block_until is not None:
-            fake_openai.block_until.set()
-        bot.cleanup()
-        print(bot.log_tail())
+    with running_web("metrics", env, tmp_path) as bot:
+        try:
+            yield bot, directory
+        finally:
+            if fake_openai.block_until is not None:
+                fake_openai.block_until.set()  # before the stop: a turn waits on it
 
 
 def test_gunicorn_workers_are_counted_together_whichever_answers_the_scrape(
@@ -156,16 +145,8 @@ def test_the_turns_process_serves_metrics_on_its_port(
         "PERSONAS_FILE": "",
         "SLACK_APP_TOKEN": "",
     }
+    proc = start_turns(env, tmp_path)
     log = tmp_path / "turns.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "turns"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}/metrics"
     try:
 

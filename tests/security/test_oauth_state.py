@@ -8,41 +8,37 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
-import boto3
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.slack.oauth_state import FileMarks, SignedStateStore
-from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.support.harness import Bot
-from tests.support.oauth import TEAM_B, base, get, oauth_env, start_install
+from tests.support.oauth import (
+    TEAM_B,
+    Storage,
+    callback_url,
+    get,
+    oauth_mode_bot,
+    s3_keys,
+    start_install,
+)
 
 INSTALL_GETS = 200
 
 
-def written(storage: str, env: dict[str, str], session_dir: Path) -> set[str]:
+def written(storage: Storage, env: dict[str, str], session_dir: Path) -> set[str]:
     """Everything the bot has stored: the bucket's keys, or the files under SESSION_DIR."""
     if storage == "s3":
-        pages = boto3.client("s3").get_paginator("list_objects_v2")
-        return {
-            obj["Key"]
-            for page in pages.paginate(Bucket=env["SESSION_BUCKET"])
-            for obj in page.get("Contents", [])
-        }
+        return s3_keys(env)
     return {str(path) for path in session_dir.rglob("*") if path.is_file()}
 
 
-@pytest.mark.parametrize("storage", ["file", "s3"])
 def test_install_link_writes_nothing_and_a_state_works_once(
-    storage: str, fake_slack: FakeSlack, session_dir: Path, request: pytest.FixtureRequest
+    install_storage: tuple[Storage, dict[str, str]], fake_slack: FakeSlack, session_dir: Path
 ) -> None:
-    extra = request.getfixturevalue("s3_env") if storage == "s3" else {}
-    env = oauth_env(fake_slack, SESSION_DIR=str(session_dir), **extra)
-    with Bot(env, ScriptedModel()) as bot:
+    storage, extra = install_storage
+    with oauth_mode_bot(fake_slack, session_dir, **extra) as bot:
         before = written(storage, extra, session_dir)
         states = {start_install(bot) for _ in range(INSTALL_GETS)}
         assert len(states) == INSTALL_GETS
@@ -52,18 +48,17 @@ def test_install_link_writes_nothing_and_a_state_works_once(
         state = start_install(bot)
         forged = state[:-2] + ("AA" if not state.endswith("AA") else "BB")
         fake_slack.add_install("code-1", TEAM_B)
-        redirect = f"{base(bot)}/slack/oauth_redirect?"
-        assert get(redirect + urlencode({"code": "code-1", "state": forged}), forged)[0] == 401
+        assert get(callback_url(bot, "code-1", forged), forged)[0] == 401
         old = SignedStateStore("client-secret", marks=None, clock=lambda: time.time() - 601)
         expired = old.issue()
-        assert get(redirect + urlencode({"code": "code-1", "state": expired}), expired)[0] == 401
+        assert get(callback_url(bot, "code-1", expired), expired)[0] == 401
         assert written(storage, extra, session_dir) == before
         assert fake_slack.calls("oauth.v2.access") == []
 
         # the real flow installs; its state is refused the second time
-        status, _, page = get(redirect + urlencode({"code": "code-1", "state": state}), state)
+        status, _, page = get(callback_url(bot, "code-1", state), state)
         assert status == 200 and "slack://app?team=TB0002" in page
-        assert get(redirect + urlencode({"code": "code-1", "state": state}), state)[0] == 401
+        assert get(callback_url(bot, "code-1", state), state)[0] == 401
         assert len(fake_slack.calls("oauth.v2.access")) == 1
         store = bot.runtime.slack.store
         assert store is not None and store.find_bot(enterprise_id=None, team_id="TB0002")

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.serve.http_limits import request_size
-from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.support.bot_process import BotProcess, bot_env
+from tests.support.bot_process import BotProcess, running_web
 from tests.support.harness import mention_event, next_ts
 from tests.support.socket_mode import in_thread
 from tests.support.wait import wait_until
@@ -41,25 +40,15 @@ HEAD = (
 
 @pytest.fixture
 def web(
-    redis_url: str,
-    s3_env: dict[str, str],
-    fake_slack: FakeSlack,
-    fake_openai: FakeOpenAI,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
+    web_env: Callable[..., dict[str, str]], tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[BotProcess]:
     extra = {
         "WEB_THREADS": "2",
         "REQUEST_READ_SECONDS": str(READ_SECONDS),
         **getattr(request, "param", {}),
     }
-    env = bot_env(fake_slack.base_url, redis_url, s3_env, fake_openai.base_url, **extra)
-    bot = BotProcess("slow", env, tmp_path)
-    try:
-        yield bot.start().wait_ready()
-    finally:
-        bot.cleanup()
-        print(bot.log_tail())
+    with running_web("slow", web_env(**extra), tmp_path) as bot:
+        yield bot
 
 
 class Slow:

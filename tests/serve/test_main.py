@@ -14,20 +14,13 @@ import pytest
 
 from tests.fakes.ports import free_port
 from tests.fakes.slack_api import FakeSlack
+from tests.support.bot_process import COMMAND, ROOT
 from tests.support.harness import base_env
-from tests.support.processes import clean_env
+from tests.support.processes import clean_env, run_to_exit
 
-ROOT = Path(__file__).resolve().parents[2]
 STARTS = {
     "python -m bot": [sys.executable, "-m", "bot"],
-    "Procfile web": [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:bot.serve.gunicorn_conf",
-        "bot.serve.web:create_app()",
-    ],
+    "Procfile web": COMMAND,
     "Procfile worker": [sys.executable, "-m", "bot", "socket"],
     "Procfile turns": [sys.executable, "-m", "bot", "turns"],
 }
@@ -36,15 +29,7 @@ STARTS = {
 @pytest.mark.parametrize("start", list(STARTS), ids=list(STARTS))
 def test_no_env_file_is_one_config_error_and_an_exit(start: str, tmp_path: Path) -> None:
     """A fresh clone: no .env, no tokens. Run from an empty directory (no .env there)."""
-    done = subprocess.run(
-        STARTS[start],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    done = run_to_exit(STARTS[start], tmp_path, clean_env())
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
     assert output.count("configuration error") == 1, output
@@ -62,15 +47,7 @@ def test_a_worker_that_cannot_boot_stops_gunicorn_instead_of_looping(tmp_path: P
         PORT=str(free_port()),
         SESSION_DIR=str(tmp_path / "sessions"),
     )
-    done = subprocess.run(
-        STARTS["Procfile web"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    done = run_to_exit(STARTS["Procfile web"], ROOT, env)
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
     assert output.count("configuration error") == 1, output

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.openai_server import FakeOpenAI, message_text
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.support.bot_process import BotProcess, start_all, stop_all
+from tests.support.chaos import chat, last_user_text
 from tests.support.harness import mention_event, message_event, next_ts
 from tests.support.processes import ANSWER_TIMEOUT, CHANNEL, in_thread, start_turns, wait_posts
 from tests.support.wait import wait_until
@@ -36,18 +37,6 @@ Factory = Callable[..., BotProcess]
 def tag(word: str) -> str:
     """A unique text, so one test's texts never match another's."""
     return f"{word}-{uuid.uuid4().hex[:6]}"
-
-
-def chat(body: dict[str, Any]) -> list[tuple[str, str]]:
-    """(role, text) of the non-system messages of a model request."""
-    return [
-        (m["role"], message_text(m)) for m in body.get("messages", []) if m.get("role") != "system"
-    ]
-
-
-def last_user_text(body: dict[str, Any]) -> str:
-    users = [text for role, text in chat(body) if role == "user"]
-    return users[-1] if users else ""
 
 
 def first_user_text(body: dict[str, Any]) -> str:
@@ -80,31 +69,42 @@ def echo(text: str, n: int) -> str:
     return f"echo: {text} [{n} msgs]"
 
 
+def mention_answered(bot: BotProcess, fake_slack: FakeSlack, word: str) -> tuple[str, str]:
+    """A new thread's mention, sent to `bot` and answered: (its root, its text)."""
+    root, text = next_ts(), tag(word)
+    bot.send(mention_event(text, CHANNEL, root))
+    assert wait_posts(fake_slack, root, 1) == [echo(text, 1)]
+    return root, text
+
+
+def asking_after(fake_openai: FakeOpenAI, first: str, second: str) -> dict[str, Any]:
+    """The one model request asking `second`, its history `first` and the answer to it."""
+    [request] = requests_asking(fake_openai, second)
+    assert chat(request) == [("user", first), ("assistant", echo(first, 1)), ("user", second)]
+    return request
+
+
 # --- tests -----------------------------------------------------------------------------
 def test_memory_across_two_worker_processes(
     bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     a, b = start_all([bots("A"), bots("B")])
-    root, first, second = next_ts(), tag("first"), tag("second")
-
-    a.send(mention_event(first, CHANNEL, root))
-    assert wait_posts(fake_slack, root, 1) == [echo(first, 1)]
+    root, first = mention_answered(a, fake_slack, "first")
+    second = tag("second")
 
     b.send(message_event(second, CHANNEL, next_ts(), thread_ts=root))
     replies = wait_posts(fake_slack, root, 2)
     assert replies[1] == echo(second, 3), replies  # B's model saw A's turn
 
-    [request] = requests_asking(fake_openai, second)
-    assert chat(request) == [("user", first), ("assistant", echo(first, 1)), ("user", second)]
+    asking_after(fake_openai, first, second)
 
 
 def test_memory_survives_restart_of_all_workers(
     bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     a, b = start_all([bots("A"), bots("B")])
-    root, first, second = next_ts(), tag("first"), tag("second")
-    a.send(mention_event(first, CHANNEL, root))
-    assert wait_posts(fake_slack, root, 1) == [echo(first, 1)]
+    root, first = mention_answered(a, fake_slack, "first")
+    second = tag("second")
 
     assert stop_all([a, b]) == [0, 0]  # a deploy: SIGTERM, graceful exit
     assert not a.alive and not b.alive
@@ -113,17 +113,14 @@ def test_memory_survives_restart_of_all_workers(
     c.send(message_event(second, CHANNEL, next_ts(), thread_ts=root))
     replies = wait_posts(fake_slack, root, 2)
     assert replies == [echo(first, 1), echo(second, 3)]
-    [request] = requests_asking(fake_openai, second)
-    assert chat(request) == [("user", first), ("assistant", echo(first, 1)), ("user", second)]
+    asking_after(fake_openai, first, second)
 
 
 def test_simultaneous_messages_in_one_thread_on_two_processes(
     bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     a, b = start_all([bots("A"), bots("B")])
-    root, start = next_ts(), tag("start")
-    a.send(mention_event(start, CHANNEL, root))
-    assert wait_posts(fake_slack, root, 1) == [echo(start, 1)]
+    root, start = mention_answered(a, fake_slack, "start")
 
     fake_openai.delay = 1.5  # a slow model: overlapping turns could not go unnoticed
     texts = {a: tag("alpha"), b: tag("beta")}
@@ -239,9 +236,7 @@ def test_turn_killed_mid_way_is_answered_once_by_another_process(
     b.send(message_event(second, CHANNEL, next_ts(), thread_ts=root))
     replies = wait_posts(fake_slack, root, 2)
     assert replies == [echo(first, 1), echo(second, 3)]  # the first answered exactly once
-    [request] = requests_asking(fake_openai, second)
-    assert_well_formed(request)
-    assert chat(request) == [("user", first), ("assistant", echo(first, 1)), ("user", second)]
+    assert_well_formed(asking_after(fake_openai, first, second))
 
 
 def test_worker_killed_mid_stream_its_message_is_completed_not_copied(
@@ -285,9 +280,8 @@ def test_thread_mention_delivered_as_app_mention_and_message_is_answered_once(
     bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
     a, b = start_all([bots("A"), bots("B")])
-    root, first, mention, marker = next_ts(), tag("first"), tag("mention"), tag("marker")
-    a.send(mention_event(first, CHANNEL, root))
-    assert wait_posts(fake_slack, root, 1) == [echo(first, 1)]
+    root, first = mention_answered(a, fake_slack, "first")
+    mention, marker = tag("mention"), tag("marker")
 
     ts = next_ts()  # one Slack message, two deliveries with their own event_ids
     b.send(message_event(f"<@UBOT> {mention}", CHANNEL, ts, thread_ts=root))

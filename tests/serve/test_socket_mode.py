@@ -22,6 +22,11 @@ from tests.support.socket_mode import (
 )
 
 
+def acked(server: FakeSocketMode, envelope: str) -> None:
+    """The bot acked the pushed `envelope`, with nothing but its id."""
+    assert server.wait_ack(envelope) == {"envelope_id": envelope}, envelope
+
+
 def test_socket_mode_worker_end_to_end(
     tmp_path: Path,
     fake_slack: FakeSlack,
@@ -36,8 +41,7 @@ def test_socket_mode_worker_end_to_end(
         # 1. A mention starts a thread: acked over the socket, answered in the thread.
         mention = mention_event("hello there", "C1", next_ts())
         thread_ts = mention["ts"]
-        envelope = socket_server.push_event(event_callback(mention))
-        assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
+        acked(socket_server, socket_server.push_event(event_callback(mention)))
         first = fake_slack.wait_for(
             "chat.postMessage",
             in_thread(thread_ts, "echo: ", "hello there", "[1 msgs]"),
@@ -48,8 +52,7 @@ def test_socket_mode_worker_end_to_end(
 
         # 2. A plain reply in that thread continues the conversation, with memory.
         reply = message_event("and again", "C1", next_ts(), thread_ts=thread_ts)
-        envelope = socket_server.push_event(event_callback(reply))
-        assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
+        acked(socket_server, socket_server.push_event(event_callback(reply)))
         fake_slack.wait_for(
             "chat.postMessage",
             in_thread(thread_ts, "echo: ", "and again", "[3 msgs]"),
@@ -71,23 +74,19 @@ def test_socket_mode_worker_end_to_end(
         #    closed, a button click, an event type from the future (real bodies, ids varied).
         reaction = load("53_reaction_added.json")["event"]
         reaction["item"].update(channel="C1", ts=thread_ts)
-        envelope = socket_server.push_event(event_callback(reaction))
-        assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
+        acked(socket_server, socket_server.push_event(event_callback(reaction)))
         future = event_callback(reaction | {"type": "brand_new_event_type_from_the_future"})
-        envelope = socket_server.push_event(future)
-        assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
+        acked(socket_server, socket_server.push_event(future))
         for name in (
             "94_view_closed_org_wide_java.form.json",
             "87_block_actions_button_grid_bolt.form.json",
         ):
-            envelope = socket_server.push("interactive", load(name))
-            assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}, name
+            acked(socket_server, socket_server.push("interactive", load(name)))
         bot.assert_alive()
 
         # 4b. A stored real mention (non-Grid workspace, `enterprise_id: null`) is answered.
         real = load("11_app_mention_real_enterprise_null.json")
-        envelope = socket_server.push_event(real)
-        assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
+        acked(socket_server, socket_server.push_event(real))
         fake_slack.wait_for(
             "chat.postMessage", in_thread(real["event"]["ts"], "echo: "), timeout=15
         )
@@ -98,8 +97,7 @@ def test_socket_mode_worker_end_to_end(
         socket_server.wait_connected(count=2)
         fake_slack.wait_for("apps.connections.open", count=2)
         again = mention_event("after reset", "C1", next_ts(), thread_ts=thread_ts)
-        envelope = socket_server.push_event(event_callback(again))
-        assert socket_server.wait_ack(envelope) == {"envelope_id": envelope}
+        acked(socket_server, socket_server.push_event(event_callback(again)))
         fake_slack.wait_for(
             "chat.postMessage",
             in_thread(thread_ts, "echo: ", "after reset", "[1 msgs]"),

@@ -9,9 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
-import boto3
 import pytest
 
 from bot.jobs import Job, session_id
@@ -33,11 +31,14 @@ from tests.support.oauth import (
     SCOPE,
     TEAM_A,
     TEAM_B,
+    Storage,
     authorization_of,
     base,
+    callback_url,
     get,
     lifecycle_event,
-    oauth_env,
+    oauth_mode_bot,
+    s3_keys,
     start_install,
 )
 
@@ -47,9 +48,7 @@ def install(bot: Bot, slack: FakeSlack, workspace: Workspace) -> str:
     code = f"code-{workspace.team_id}"
     slack.add_install(code, workspace)
     state = start_install(bot)
-    status, _, page = get(
-        f"{base(bot)}/slack/oauth_redirect?{urlencode({'code': code, 'state': state})}", state
-    )
+    status, _, page = get(callback_url(bot, code, state), state)
     assert status == 200, page
     return page
 
@@ -77,18 +76,16 @@ def posted(slack: FakeSlack, token: str) -> list[str]:
 
 @pytest.fixture
 def oauth_bot(fake_slack: FakeSlack, session_dir: Path) -> Iterator[Bot]:
-    with Bot(oauth_env(fake_slack, SESSION_DIR=str(session_dir)), ScriptedModel()) as bot:
+    with oauth_mode_bot(fake_slack, session_dir) as bot:
         yield bot
 
 
 # --- the install flow ---------------------------------------------------------------
-@pytest.mark.parametrize("storage", ["file", "s3"])
 def test_install_flow_over_http_stores_the_installation(
-    storage: str, fake_slack: FakeSlack, session_dir: Path, request: pytest.FixtureRequest
+    install_storage: tuple[Storage, dict[str, str]], fake_slack: FakeSlack, session_dir: Path
 ) -> None:
-    extra = request.getfixturevalue("s3_env") if storage == "s3" else {}
-    env = oauth_env(fake_slack, SESSION_DIR=str(session_dir), **extra)
-    with Bot(env, ScriptedModel()) as bot:
+    storage, extra = install_storage
+    with oauth_mode_bot(fake_slack, session_dir, **extra) as bot:
         state = start_install(bot)
         if storage == "s3":  # the state is signed, not stored (bot/slack/oauth_state.py)
             assert not [key for key in s3_keys(extra) if "oauth-state" in key]
@@ -120,11 +117,6 @@ def test_install_flow_over_http_stores_the_installation(
         else:
             assert (session_dir / where).is_file()
             assert (session_dir / "installations").stat().st_mode & 0o077 == 0
-
-
-def s3_keys(env: dict[str, str]) -> list[str]:
-    listing = boto3.client("s3").list_objects_v2(Bucket=env["SESSION_BUCKET"])
-    return [obj["Key"] for obj in listing.get("Contents", [])]
 
 
 # --- two workspaces -----------------------------------------------------------------
@@ -264,8 +256,7 @@ def _context(workspace: Workspace) -> Any:
 def test_tokens_revoked_deletes_the_bot_token_on_s3(
     fake_slack: FakeSlack, session_dir: Path, s3_env: dict[str, str]
 ) -> None:
-    env = oauth_env(fake_slack, SESSION_DIR=str(session_dir), **s3_env)
-    with Bot(env, ScriptedModel()) as bot:
+    with oauth_mode_bot(fake_slack, session_dir, **s3_env) as bot:
         install(bot, fake_slack, TEAM_B)
         key = f"bot/installations/{CLIENT_ID}/none-TB0002/bot-latest"
         assert key in s3_keys(s3_env)

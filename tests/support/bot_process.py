@@ -10,6 +10,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +257,18 @@ class BotProcess:
         """POST a signed event_callback payload; (status, body), no assertion. Connection
         errors (a killed process) raise OSError."""
         return post_event(self.url, SECRET, payload, timeout=timeout, **kw)
+
+
+@contextmanager
+def running_web(name: str, env: dict[str, str], log_dir: Path) -> Iterator[BotProcess]:
+    """One web process, started and ready; at exit stopped whatever happened, its log tail
+    printed (pytest shows it when the test failed)."""
+    bot = BotProcess(name, env, log_dir)
+    try:
+        yield bot.start().wait_ready()
+    finally:
+        bot.cleanup()
+        print(bot.log_tail())
 
 
 def stop_all(bots: list[BotProcess], timeout: float = 40.0) -> list[int | None]:

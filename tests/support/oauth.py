@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import http.client
 import time
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import boto3
 
 from bot.slack.installations import BOT_SCOPES
+from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack, Workspace
 from tests.fakes.slack_payloads import load as load_payload
 from tests.support.harness import Bot, base_env
@@ -20,6 +26,7 @@ TEAM_A = Workspace(
     "TA0001", "xoxb-team-a", "UBOTA", "BBOTA", enterprise_id="EA0001", name="Alpha", scope=SCOPE
 )
 TEAM_B = Workspace("TB0002", "xoxb-team-b", "UBOTB", "BBOTB", name="Beta", scope=SCOPE)
+Storage = Literal["file", "s3"]  # the install_storage fixture (tests/conftest.py)
 
 
 def oauth_env(slack: FakeSlack, **extra: str) -> dict[str, str]:
@@ -30,6 +37,24 @@ def oauth_env(slack: FakeSlack, **extra: str) -> dict[str, str]:
         SLACK_CLIENT_SECRET="client-secret",
         **extra,
     )
+
+
+@contextmanager
+def oauth_mode_bot(slack: FakeSlack, session_dir: Path, **extra: str) -> Iterator[Bot]:
+    """An in-process bot with no bot token of its own: it installs through Bolt's OAuth flow
+    and keeps installations under `session_dir`, or in S3 when `extra` names a bucket."""
+    with Bot(oauth_env(slack, SESSION_DIR=str(session_dir), **extra), ScriptedModel()) as bot:
+        yield bot
+
+
+def s3_keys(env: dict[str, str]) -> set[str]:
+    """Every key in the bucket `env` names (SESSION_BUCKET)."""
+    pages = boto3.client("s3").get_paginator("list_objects_v2")
+    return {
+        obj["Key"]
+        for page in pages.paginate(Bucket=env["SESSION_BUCKET"])
+        for obj in page.get("Contents", [])
+    }
 
 
 def get(url: str, cookie: str | None = None) -> tuple[int, http.client.HTTPMessage, str]:
@@ -47,6 +72,11 @@ def get(url: str, cookie: str | None = None) -> tuple[int, http.client.HTTPMessa
 
 def base(bot: Bot) -> str:
     return bot.url.removesuffix("/slack/events")
+
+
+def callback_url(bot: Bot, code: str, state: str) -> str:
+    """Where Slack sends the browser back after the user approved the install."""
+    return f"{base(bot)}/slack/oauth_redirect?{urlencode({'code': code, 'state': state})}"
 
 
 def start_install(bot: Bot) -> str:

@@ -15,6 +15,7 @@ from tests.support.bot_process import ROOT
 
 CHANNEL = "C1"
 ANSWER_TIMEOUT = 20.0
+EXIT_TIMEOUT = 60.0
 
 
 def in_thread(thread_ts: str, channel: str = CHANNEL) -> Callable[[Call], bool]:
@@ -36,6 +37,22 @@ def start_turns(env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def run_to_exit(
+    command: list[str], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the bot's commands until it exits by itself (EXIT_TIMEOUT s at most, or
+    subprocess.TimeoutExpired); its stdout and stderr as text."""
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=EXIT_TIMEOUT,
         stdin=subprocess.DEVNULL,
     )
 
