@@ -35,7 +35,7 @@ def reply_thread_of(sid: str) -> str | None:
 
 JobKind = Literal["turn", "reset", "help", "stop", "note"]
 # "stop" is never queued (request_stop); "note" (another app's post in a joined thread) is
-# only asked about, then remembered for the next turn (bot/turns/thread_notes.py)
+# only asked about, then remembered for the next turn (bot/turns/inputs/thread_notes.py)
 
 
 @dataclass(frozen=True)

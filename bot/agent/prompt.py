@@ -1,7 +1,7 @@
 """Prompt: what a Slack message and its files become in the model's prompt, and what of
 them the stored session keeps.
 
-The files were read before the turn (bot/turns/files.py, within the turn's budget) into a
+The files were read before the turn (bot/turns/inputs/files.py, within the turn's budget) into a
 `FileInput` per message: content blocks and the problems of the files that could not be
 sent. `prompt_blocks` puts a message's text, its files' blocks, and a note on the unreadable
 ones into the prompt; `answer_note` tells the user about the same problems.

@@ -4,7 +4,7 @@ Called with the thread lock held: the session manager (and its restore I/O) is b
 never before, so two workers cannot interleave writes to one session. A turn is two steps:
 `restore` (which tells whether the persona has history here, and whether an interrupted
 turn's stored answer is to be posted instead), then `RestoredTurn.answer` given the turn's
-inputs (`TurnInputs`, built by the caller: bot/turns/inputs.py).
+inputs (`TurnInputs`, built by the caller: bot/turns/inputs/gather.py).
 """
 
 from __future__ import annotations

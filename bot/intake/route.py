@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.jobs import DM_THREAD, Job, JobKind
-from bot.turns.files import slack_files
-from bot.turns.posts import (
+from bot.turns.inputs.files import slack_files
+from bot.turns.inputs.posts import (
     MESSAGE_SUBTYPES,
     PERSON_SUBTYPES,
     SLACKBOT,
@@ -17,7 +17,7 @@ from bot.turns.posts import (
     message_text,
     str_field,
 )
-from bot.turns.thread_notes import BotPost
+from bot.turns.inputs.thread_notes import BotPost
 
 MAX_TEXT_CHARS = 12_000
 _RESET_WORDS = {"reset", "/reset", "reset conversation", "forget", "start over"}
@@ -139,7 +139,7 @@ def route_message(
     return job
 
 
-# --- other apps' posts: never a turn, but the next turn's context (bot/turns/thread_notes.py) ---
+# --- other apps' posts: never a turn, but the next turn's context (turns/inputs/thread_notes.py)
 NOTE_CHARS = 2_000
 
 

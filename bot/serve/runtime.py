@@ -27,8 +27,8 @@ from bot.store.inbox import Inbox
 from bot.store.sessions import SessionStore
 from bot.store.state import State
 from bot.turns.conversation import Conversation
-from bot.turns.files import FileLimits
-from bot.turns.thread_context import ThreadReader
+from bot.turns.inputs.files import FileLimits
+from bot.turns.inputs.thread_context import ThreadReader
 from bot.turns.worker import Worker
 
 log = logging.getLogger(__name__)

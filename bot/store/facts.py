@@ -75,8 +75,8 @@ UNINSTALLED = Family("fact", "uninstalled", 24 * 3600, "uninstalled:<team>_: whe
 # bot/intake/intake.py, on a stop word: its dedup keys, so a Slack retry cannot stop the next
 # answer; as long as the message dedup marks (bot/store/dedup.py).
 STOP_SEEN = Family("set", "stop-seen", DEDUP_TTL_SECONDS, "stop-seen:<dedup key>: handled")
-# bot/turns/thread_notes.py: another app's post noted once even when Slack retries it; an hour
-# covers Slack's retries.
+# bot/turns/inputs/thread_notes.py: another app's post noted once even when Slack retries it;
+# an hour covers Slack's retries.
 CONTEXT_SEEN = Family("set", "context-seen", 3_600, "context-seen:<session>: noted post ts")
 # bot/answer/feedback.py: the users who voted on one answer (each counts once); as long as the
 # thread's other state.
@@ -84,7 +84,7 @@ VOTERS = Family("set", "vote", JOINED_TTL_SECONDS, "vote:<session>:<ts>: the vot
 
 # --- notes (append_note / notes / drop_notes) ----------------------------------------------
 
-# bot/turns/thread_notes.py: other apps' posts in a thread, for its next turn (dropped once
+# bot/turns/inputs/thread_notes.py: other apps' posts in a thread, for its next turn (dropped once
 # used); as long as the thread's other state.
 CONTEXT = Family("note", "context", JOINED_TTL_SECONDS, "context:<session>: apps' posts")
 # bot/turns/undelivered.py: answers stored but never shown in a thread, reported once Slack takes

@@ -25,9 +25,9 @@ from bot.store.state import State
 from bot.store.thread_lock import Lease
 from bot.turns import undelivered
 from bot.turns.failures import GAVE_UP, Verdict, judge, post_or_give_up, report
-from bot.turns.files import FileLimits
-from bot.turns.inputs import InputGatherer
-from bot.turns.thread_context import ThreadReader
+from bot.turns.inputs.files import FileLimits
+from bot.turns.inputs.gather import InputGatherer
+from bot.turns.inputs.thread_context import ThreadReader
 from bot.turns.turn_budget import take_batch
 from bot.turns.undelivered import Undelivered
 

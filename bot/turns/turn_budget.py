@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.jobs import Job
-from bot.turns.file_download import FileProblem, mb
+from bot.turns.inputs.file_download import FileProblem, mb
 
 TURN_MAX_TEXT_CHARS = 60_000  # message text one turn takes (each message is <= 12,000)
 

@@ -107,7 +107,8 @@ def test_file_shares_carry_their_files_null_safe() -> None:
     (file,) = job.files
     assert file["id"] == dm["files"][0]["id"] and file["mode"] == "snippet"
     assert file["url_private_download"] == dm["files"][0]["url_private_download"]
-    assert "preview" not in file and "permalink" not in file  # only what bot.turns.files reads
+    # only the fields that bot/turns/inputs/files.py reads
+    assert "preview" not in file and "permalink" not in file
     files_only = route_message(dm | {"text": ""}, "T1", "UBOT", IDS, joined)
     assert files_only.text == "" and files_only.files == job.files  # still a turn
     stub = load("24_message_im_file_share_check_file_info.json")["event"]  # Slack Connect

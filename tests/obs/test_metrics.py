@@ -22,7 +22,7 @@ from bot.serve.web import WebApp
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import FencingError, SessionStore
-from bot.turns.files import read_files
+from bot.turns.inputs.files import read_files
 from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
 from tests.fakes.s3_server import FaultyProxy

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config.settings import ConfigError, load
-from bot.turns.files import read_files
+from bot.turns.inputs.files import read_files
 from tests.fakes.file_server import FileServer
 from tests.fakes.slack_payloads import slack_file
 

@@ -4,7 +4,7 @@ The thread's earlier messages and other apps' posts reach the model as labelled 
 person's display name and an app's `username` are chosen by whoever posts; the label must
 come from what they cannot choose (user id, bot id, the bot's own user id), the name only as
 quoted data inside it. conversations.replies and users.info answers use the shapes of their
-docs.slack.dev method pages, as in tests/turns/test_thread_context.py.
+docs.slack.dev method pages, as in tests/turns/inputs/test_thread_context.py.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from bot.intake.route import route_bot_post
 from bot.jobs import Job
 from bot.store.memory_state import MemoryState
-from bot.turns.thread_context import HEADER
-from bot.turns.thread_notes import NOTES_HEADER, remember
+from bot.turns.inputs.thread_context import HEADER
+from bot.turns.inputs.thread_notes import NOTES_HEADER, remember
 from tests.fakes.slack_api import FakeSlack
 from tests.support.thread_context import ROOT, reader, ts_at
 

@@ -35,9 +35,9 @@ BEFORE: dict[str, tuple[tuple[str, ...], str, float]] = {
     "GENERATION": ((SID,), f"gen:{SID}", DAY),  # bot/store/sessions.py
     "UNINSTALLED": (("T1_",), "uninstalled:T1_", DAY),  # bot/store/sessions.py
     "STOP_SEEN": (("msg:T1:C1:101.2",), "stop-seen:msg:T1:C1:101.2", 3600),  # bot/intake/intake.py
-    "CONTEXT_SEEN": ((SID,), f"context-seen:{SID}", 3_600),  # bot/turns/thread_notes.py
+    "CONTEXT_SEEN": ((SID,), f"context-seen:{SID}", 3_600),  # bot/turns/inputs/thread_notes.py
     "VOTERS": ((SID, "101.2"), f"vote:{SID}:101.2", JOINED_TTL_SECONDS),  # bot/answer/feedback.py
-    "CONTEXT": ((SID,), f"context:{SID}", JOINED_TTL_SECONDS),  # bot/turns/thread_notes.py
+    "CONTEXT": ((SID,), f"context:{SID}", JOINED_TTL_SECONDS),  # bot/turns/inputs/thread_notes.py
     "UNDELIVERED": ((SID,), f"undelivered:{SID}", JOINED_TTL_SECONDS),  # bot/turns/undelivered.py
     "UNDELIVERED_THREADS": ((), "undelivered-threads", JOINED_TTL_SECONDS),  # undelivered
     "FEEDBACK": ((), "feedback", math.inf),  # bot/answer/feedback.py (a hash: no expiry)

@@ -1,4 +1,5 @@
-"""A thread as conversations.replies gives it, read by bot/turns/thread_context.py's reader."""
+"""A thread as conversations.replies gives it, read by the reader of
+bot/turns/inputs/thread_context.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.turns.thread_context import ContextLimits, NameCache, ThreadReader
+from bot.turns.inputs.thread_context import ContextLimits, NameCache, ThreadReader
 from tests.fakes.slack_api import FakeSlack
 
 ROOT = "1700000100.000100"

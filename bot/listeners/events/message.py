@@ -12,7 +12,7 @@ from slack_bolt.request import BoltRequest
 from bot.intake.route import Ignored, route_bot_post, route_message
 from bot.listeners.deps import ListenerDeps
 from bot.slack.payloads import installation_id, retry_num
-from bot.turns.thread_notes import remember
+from bot.turns.inputs.thread_notes import remember
 
 log = logging.getLogger(__name__)
 

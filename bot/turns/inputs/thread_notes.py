@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bot.jobs import Job
 from bot.store.facts import CONTEXT, CONTEXT_SEEN
 from bot.store.state import Facts
-from bot.turns.thread_entries import QUOTED, app_label, entry
+from bot.turns.inputs.thread_entries import QUOTED, app_label, entry
 
 NOTES_HEADER = f"Posted in this thread by other apps since your last answer ({QUOTED}):"
 MAX_NOTES = 20

@@ -1,6 +1,7 @@
 """Slack messages as posted: who posted one (a person, an app, Slackbot) and what it says.
 
-Used to route events (bot/intake/route.py) and to read a thread (bot/turns/thread_context.py).
+Used to route events (bot/intake/route.py) and to read a thread
+(bot/turns/inputs/thread_context.py).
 """
 
 from __future__ import annotations

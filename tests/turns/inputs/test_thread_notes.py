@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.intake.route import Ignored, route_bot_post
 from bot.jobs import session_id
-from bot.turns.thread_notes import consumed, notes_text, pending_notes
+from bot.turns.inputs.thread_notes import consumed, notes_text, pending_notes
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_payloads import load
 from tests.support.bot import settle

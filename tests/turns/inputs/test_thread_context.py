@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from bot.config import settings as config_module
 from bot.jobs import Job
 from bot.slack.clients import slack_client
-from bot.turns.thread_context import HEADER, ContextLimits, NameCache, wants_earlier
+from bot.turns.inputs.thread_context import HEADER, ContextLimits, NameCache, wants_earlier
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_payloads import load

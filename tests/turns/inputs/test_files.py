@@ -21,7 +21,7 @@ from bot.jobs import Job
 from bot.store.redis_state import RedisState, connect
 from bot.store.sessions import SessionStore
 from bot.turns.conversation import GREETING
-from bot.turns.files import FIELDS, FileLimits, read_files, read_for_jobs, slack_files
+from bot.turns.inputs.files import FIELDS, FileLimits, read_files, read_for_jobs, slack_files
 from tests.fakes.file_server import FileServer
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack

@@ -3,8 +3,9 @@
 On a persona's first turn in a thread that began without it, the thread's earlier messages
 are read from Slack once (`conversations.replies` is ~1 request/min, 15 messages a page for
 commercially distributed non-Marketplace apps), bounded in time and never retried, and
-given to the model as a transcript of entries (bot/turns/thread_entries.py). After that,
-other apps' posts in a joined thread reach the next turn as notes (bot/turns/thread_notes.py).
+given to the model as a transcript of entries (bot/turns/inputs/thread_entries.py). After
+that, other apps' posts in a joined thread reach the next turn as notes
+(bot/turns/inputs/thread_notes.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config.settings import Config
 from bot.jobs import DM_THREAD, Job
-from bot.turns.posts import MESSAGE_SUBTYPES, SLACKBOT, bot_name, is_app_post, message_text
-from bot.turns.thread_entries import (
+from bot.turns.inputs.posts import MESSAGE_SUBTYPES, SLACKBOT, bot_name, is_app_post, message_text
+from bot.turns.inputs.thread_entries import (
     ASSISTANT,
     QUOTED,
     app_label,

@@ -1,6 +1,6 @@
 """Files: reading the files attached to a Slack message, within the turn's budget.
 
-`read_files` downloads each file (bot/turns/file_download.py: bot token, byte cap,
+`read_files` downloads each file (bot/turns/inputs/file_download.py: bot token, byte cap,
 deadline) and returns a `FileInput` (bot/agent/prompt.py) of Strands content blocks: text
 files (snippets, text/*, JSON, CSV, Markdown, code) as a fenced text block cut at
 `max_text_chars`; images (png, jpeg, gif, webp) and PDFs as image and document blocks
@@ -23,8 +23,8 @@ from typing import Any, Literal
 from strands.types.content import ContentBlock
 
 from bot.agent.prompt import FileInput, MediaKind, display_name, media_label
-from bot.turns.file_download import FileProblem, download, mb
-from bot.turns.file_types import is_html, kind_of, sniff
+from bot.turns.inputs.file_download import FileProblem, download, mb
+from bot.turns.inputs.file_types import is_html, kind_of, sniff
 from bot.turns.turn_budget import Allowance
 
 # The fields of a Slack file object read here; a Job keeps only these.

@@ -1,8 +1,8 @@
 """Inputs: what a turn gives the model besides its messages, gathered before the model call.
 
 The thread so far (read from Slack on a persona's first turn in a thread it joined
-midway), other apps' posts noted since the last turn (bot/turns/thread_context.py), and
-the files of the queued messages, read within the turn's budget (bot/turns/files.py).
+midway), other apps' posts noted since the last turn (bot/turns/inputs/thread_context.py), and
+the files of the queued messages, read within the turn's budget (bot/turns/inputs/files.py).
 The notes are shared state: they are dropped only once the turn that read them commits.
 """
 
@@ -17,9 +17,9 @@ from bot.jobs import Job
 from bot.slack.clients import SlackClients
 from bot.store.facts import RESET
 from bot.store.state import Facts
-from bot.turns.files import FileLimits, read_for_jobs
-from bot.turns.thread_context import ThreadReader, wants_earlier
-from bot.turns.thread_notes import consumed, notes_text, pending_notes
+from bot.turns.inputs.files import FileLimits, read_for_jobs
+from bot.turns.inputs.thread_context import ThreadReader, wants_earlier
+from bot.turns.inputs.thread_notes import consumed, notes_text, pending_notes
 
 
 @dataclass(frozen=True)
