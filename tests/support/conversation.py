@@ -13,8 +13,7 @@ from bot.agent.personas import Persona, Personas
 from bot.answer.reply import Replier
 from bot.config import settings as config_module
 from bot.jobs import Job
-from bot.serve.runtime import slack_client
-from bot.slack.clients import SlackClients
+from bot.slack.clients import SlackClients, slack_client
 from bot.store.memory_state import MemoryState
 from bot.store.sessions import SessionStore
 from bot.store.thread_lock import Lease

@@ -62,13 +62,15 @@ def test_a_retry_finishes_the_message_a_failed_attempt_streamed(
     assert len(fake_slack.calls("chat.startStream")) == 1
 
 
+# Exception types, not instances: a raised instance keeps its traceback (and the turn's
+# agent) alive for as long as the test module's parameters live.
 @pytest.mark.parametrize(
-    ("error", "apology"),
-    [(OSError("disk went away"), STORAGE_FAILED), (RuntimeError("provider broke"), MODEL_FAILED)],
+    ("error_type", "apology"), [(OSError, STORAGE_FAILED), (RuntimeError, MODEL_FAILED)]
 )
 def test_the_last_attempt_apologises_in_the_thread(
-    fake_slack: FakeSlack, tmp_path: Path, error: Exception, apology: str
+    fake_slack: FakeSlack, tmp_path: Path, error_type: type[Exception], apology: str
 ) -> None:
+    error = error_type("the provider or the disk broke")
     chat = thread(fake_slack, tmp_path, ScriptedModel([error]))
     chat.drain([chat.job("go")], final_attempt=True)
     [shown] = fake_slack.bot_messages("C1", chat.root)
