@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.jobs import Job
-from bot.slack.clients import NotInstalled, SlackClients
+from bot.slack.clients import NotInstalled, SlackClients, best_effort
 from bot.store.facts import BUSY, WAITING
 from bot.store.state import Facts
 
@@ -48,7 +49,7 @@ class Progress:
                 self.state.set_fact(waiting_key(waited), None)
         if job.reply_thread_ts:
             try:
-                self.clients.for_job(job).assistant_threads_setStatus(
+                self._client(job).assistant_threads_setStatus(
                     channel_id=job.channel,
                     thread_ts=job.reply_thread_ts,
                     status=THINKING,
@@ -70,7 +71,7 @@ class Progress:
         thread_ts = last.reply_thread_ts
         if shown == "status" and failed and thread_ts:  # a reply clears it; an error may not
             self._quietly(
-                lambda: self.clients.for_job(last).assistant_threads_setStatus(
+                lambda: self._client(last).assistant_threads_setStatus(
                     channel_id=last.channel, thread_ts=thread_ts, status=""
                 )
             )
@@ -86,7 +87,7 @@ class Progress:
 
     def _react(self, job: Job, name: str) -> bool:
         try:
-            client = self.clients.for_job(job)
+            client = self._client(job)
             client.reactions_add(channel=job.channel, timestamp=job.ts, name=name)
             return True
         except SlackApiError as exc:
@@ -98,10 +99,14 @@ class Progress:
 
     def _unreact(self, job: Job, name: str) -> None:
         self._quietly(
-            lambda: self.clients.for_job(job).reactions_remove(
+            lambda: self._client(job).reactions_remove(
                 channel=job.channel, timestamp=job.ts, name=name
             )
         )
+
+    def _client(self, job: Job) -> WebClient:
+        """Progress is best effort: its calls never wait out a rate limit."""
+        return best_effort(self.clients.for_job(job))
 
     @staticmethod
     def _quietly(call: Callable[[], object]) -> None:

@@ -187,3 +187,14 @@ def slack_client(config: Config, token: str | None = None) -> WebClient:
         ServerErrorRetryHandler(max_retry_count=2),
     ]
     return client
+
+
+def best_effort(client: WebClient) -> WebClient:
+    """`client` for calls that may be skipped (a status line, a reaction): a rate limit
+    answers at once (SlackApiError "ratelimited") instead of being waited out, so a turn
+    never sleeps up to a minute per retry on reactions.remove's 20 calls a minute."""
+    quick = WebClient(
+        token=client.token, timeout=client.timeout, ssl=client.ssl, base_url=client.base_url
+    )
+    quick.retry_handlers = [metrics.SlackCalls(), ConnectionErrorRetryHandler(max_retry_count=1)]
+    return quick
