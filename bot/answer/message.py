@@ -94,10 +94,12 @@ class AnswerMessage:
         self.answered = False  # a stored answer is being delivered (its reply clears the status)
         self.final = False  # Slack shows the answer or the apology, final
         self._shown = ""  # how progress shows (bot.answer.progress.Progress.started)
+        self._working = False  # the status (or reaction) and the busy mark are shown
 
     def __enter__(self) -> AnswerMessage:
         self.stream = self.shared.stream(self.job, self.identity)
         self._shown = self.shared.progress.started(self.batch, self.identity)
+        self._working = True
         return self
 
     def __exit__(
@@ -109,7 +111,7 @@ class AnswerMessage:
         self._close()
         if not self.final and self.stream is not None:
             self.shared.left_unfinished(self.job)
-        self.shared.progress.finished(self.batch, self._shown, failed=not self.answered)
+        self._done_working(failed=not self.answered)
 
     # --- while the model writes (bot.agent.turn.LiveAnswer) ----------------------------
     def start(self) -> None:
@@ -159,12 +161,14 @@ class AnswerMessage:
         """Make Slack show the stored answer `text`, final, once: the streamed messages are
         finished in place (`skip_parts`: parts already posted, found on a replay)."""
         self.answered = True
+        self._done_working(failed=False)
         streamed = self._close()
         self.shared.replier.deliver(self.job, text, self.speaker, streamed, skip_parts, tools)
         self._finished(streamed)
 
     def fail(self, apology: str) -> None:
         """End the answer with `apology`: after what the stream showed, or as a note."""
+        self._done_working(failed=True)
         streamed = self._close()
         if streamed:
             shown = self.so_far()
@@ -173,6 +177,14 @@ class AnswerMessage:
         else:
             self.shared.replier.note(self.job, apology)
         self._finished(streamed)
+
+    def _done_working(self, failed: bool) -> None:
+        """The work is over: clear the busy mark (and the status or reaction) before the
+        answer is posted, which may wait on Slack's rate limits; messages arriving
+        meanwhile are answered next, without an hourglass that would only cost more calls."""
+        if self._working:
+            self._working = False
+            self.shared.progress.finished(self.batch, self._shown, failed=failed)
 
     def _close(self) -> list[Message]:
         """Stop streaming (idempotent); the messages it opened, for delivery to finish."""
