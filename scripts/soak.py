@@ -14,7 +14,7 @@ random live process and is retried like Slack (same event_id, X-Slack-Retry-Num,
 retries, 3 s timeout). Every --kill-every seconds a random process is SIGKILLed (its whole
 process group, or only its gunicorn worker) and brought back; with --sigterm-every one is
 SIGTERMed and restarted. Then a marker per thread proves every earlier message was handled,
-and the accounting (tests/support/chaos.py `account()`) prints the figures.
+and the accounting (tests/support/chaos_accounting.py `account()`) prints the figures.
 
 What counts is what the threads show at the end (FakeSlack.bot_messages): a message is
 answered when a finished bot message in its thread (not deleted, not streaming, no Stop
@@ -95,16 +95,10 @@ from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.slack_api import FakeSlack
 from tests.support.bot_process import bot_env
-from tests.support.chaos import (
-    Cluster,
-    Courier,
-    Ledger,
-    account,
-    asked_ever,
-    make_token,
-    overlapping,
-    thread_key,
-)
+from tests.support.chaos_accounting import account, overlapping, thread_key
+from tests.support.chaos_cluster import Cluster
+from tests.support.chaos_courier import Courier, Ledger
+from tests.support.chaos_tokens import asked_ever, make_token
 from tests.support.harness import mention_event, message_event, now_ts
 
 MARKER = 999  # message number of the per-thread markers (not counted as messages)

@@ -17,7 +17,9 @@ from tests.fakes._http import FakeHTTPServer
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.slack_api import Call, FakeSlack
 from tests.fakes.slack_view import MessageView, is_stale
-from tests.support.chaos import Cluster, Ledger, asked
+from tests.support.chaos_cluster import Cluster
+from tests.support.chaos_courier import Ledger
+from tests.support.chaos_tokens import asked
 
 CHANNEL = "C1"
 
@@ -95,7 +97,7 @@ class Observer:
     def answers(self) -> list[Call]:
         """What the threads show at the end, one chat.postMessage-like call per visible
         finished bot message (a message updated in place or deleted and posted anew counts
-        once), at the time it was first seen so, for tests.support.chaos.account."""
+        once), at the time it was first seen so, for tests.support.chaos_accounting.account."""
         self.poll()
         calls = [
             Call(

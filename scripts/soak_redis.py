@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tests.fakes.redis_server import STOP_MODES, RedisServer
-from tests.support.chaos import Cluster, Delivery
+from tests.support.chaos_cluster import Cluster
+from tests.support.chaos_courier import Delivery
 
 HOW = {
     "kill": "SIGKILL",

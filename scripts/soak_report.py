@@ -7,7 +7,8 @@ from collections import Counter
 from scripts.soak_parts import Chaos
 from scripts.soak_redis import RedisChaos
 from tests.fakes.slack_view import MessageView
-from tests.support.chaos import Accounting, Delivery
+from tests.support.chaos_accounting import Accounting
+from tests.support.chaos_courier import Delivery
 
 
 def _attempts(deliveries: list[Delivery], mentions: dict[str, bool]) -> str:

@@ -19,7 +19,7 @@ from tests.fakes.s3_server import S3Server
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.socket_server import FakeSocketMode
 from tests.support.bot_process import BotProcess, bot_env
-from tests.support.chaos import Cluster, MakeCluster
+from tests.support.chaos_cluster import Cluster, MakeCluster
 from tests.support.harness import Bot, base_env
 from tests.support.oauth import Storage
 

@@ -25,7 +25,7 @@ from typing import Any
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
 from tests.support.bot_process import BotProcess, start_all, stop_all
-from tests.support.chaos import chat, last_user_text
+from tests.support.chaos_tokens import chat, last_user_text
 from tests.support.harness import mention_event, message_event, next_ts
 from tests.support.processes import ANSWER_TIMEOUT, CHANNEL, in_thread, start_turns, wait_posts
 from tests.support.wait import wait_until

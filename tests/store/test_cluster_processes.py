@@ -16,6 +16,9 @@ import pytest
 
 from bot.jobs import session_id
 from bot.store.redis_keys import shard
+from tests.chaos.test_faults import (  # noqa: F401 - collected here, on the cluster
+    test_slack_retries_on_other_processes_are_answered_once,
+)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.redis_cluster import RedisCluster
 from tests.fakes.slack_api import FakeSlack
@@ -25,11 +28,11 @@ from tests.serve.test_processes import (  # noqa: F401 - collected here, on the 
     test_thread_mention_delivered_as_app_mention_and_message_is_answered_once,
     test_turn_killed_mid_way_is_answered_once_by_another_process,
 )
-from tests.support.chaos import Courier, Ledger, account, make_token, run_parallel, wait_answered
+from tests.support.chaos_accounting import account
+from tests.support.chaos_courier import Courier, Ledger
+from tests.support.chaos_tokens import make_token
+from tests.support.chaos_waits import run_parallel, wait_answered
 from tests.support.harness import mention_event, message_event, now_ts
-from tests.test_chaos import (  # noqa: F401 - collected here, on the cluster
-    test_slack_retries_on_other_processes_are_answered_once,
-)
 
 REPLAYED = re.compile(r"(\d+) recent messages queued again from the durable inbox")
 HELD = re.compile(r"Redis unreachable: (\S+) in \S+ held in the durable inbox")
