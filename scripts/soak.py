@@ -91,7 +91,7 @@ from scripts.soak_parts import (
 )
 from scripts.soak_redis import RedisChaos, lost_causes
 from scripts.soak_report import report, verdict
-from scripts.soak_users import FAILURES, MARKER, MENTIONS, guard, plan, user
+from scripts.soak_users import FAILURES, MENTIONS, plan, send_markers, user_threads
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.slack_api import FakeSlack
@@ -102,11 +102,10 @@ from tests.support.chaos import (
     Ledger,
     account,
     asked_ever,
-    make_token,
     overlapping,
     thread_key,
 )
-from tests.support.harness import mention_event, message_event, now_ts
+from tests.support.harness import now_ts
 
 
 def run(args: argparse.Namespace, log_dir: Path) -> int:
@@ -169,29 +168,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             schedule_of(args, "outage"),
         )
         roots = [now_ts() for _ in range(args.threads)]
-        ramp = max(1.0, args.threads * 0.2)
         t0 = time.monotonic()
-        users = [
-            threading.Thread(
-                target=guard,
-                name=f"user-{i}",
-                daemon=True,
-                args=(
-                    user,
-                    i,
-                    per_thread[i],
-                    roots[i],
-                    courier,
-                    ledger,
-                    observer,
-                    random.Random(rng.random()),
-                    t0 + rng.uniform(0, ramp),
-                    stop_at,
-                    args.double_text,
-                ),
-            )
-            for i in range(args.threads)
-        ]
+        users = user_threads(args, per_thread, roots, courier, ledger, observer, rng, t0, stop_at)
         chaos.start()
         redis_chaos.start()
         for u in users:
@@ -219,20 +197,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             log(f"every process healthy again: {redis_chaos.wait_healthy()}")
 
         # quiescence: a marker per thread is answered only after everything before it
-        marker_courier = Courier(
-            cluster, random.Random(rng.random()), timeout=5.0, give_up_after=60, backoff=0.5
-        )
-        markers = []
-        answered = set(observer.answered)
-        for i, root in enumerate(roots):
-            text = make_token("s", i, MARKER)
-            # a thread with nothing answered was never joined (its mentions lost with Redis)
-            joined = any(d.text in answered for d in ledger.threads().get(root, []))
-            event = (message_event if joined else mention_event)(
-                text, CHANNEL, now_ts(), thread_ts=root
-            )
-            ledger.add(marker_courier.deliver(event, root, text))
-            markers.append(text)
+        markers = send_markers(cluster, rng, roots, ledger, observer)
         wait = max(10.0, min(300.0, stop_at - time.monotonic()))
         observer.wait(markers, timeout=wait)
         observer.poll()
