@@ -91,6 +91,7 @@ from scripts.soak_parts import (
 )
 from scripts.soak_redis import RedisChaos, lost_causes
 from scripts.soak_report import report, verdict
+from scripts.soak_users import FAILURES, MENTIONS, plan, send_markers, user_threads
 from tests.fakes.openai_server import FakeOpenAI, default_reply
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.slack_api import FakeSlack
@@ -98,66 +99,8 @@ from tests.support.bot_process import bot_env
 from tests.support.chaos_accounting import account, overlapping, thread_key
 from tests.support.chaos_cluster import Cluster
 from tests.support.chaos_courier import Courier, Ledger
-from tests.support.chaos_tokens import asked_ever, make_token
-from tests.support.harness import mention_event, message_event, now_ts
-
-MARKER = 999  # message number of the per-thread markers (not counted as messages)
-REMENTION_AFTER = 30.0  # s with nothing answered in a thread: its user mentions the bot again
-
-
-class Deadline(Exception):
-    pass
-
-
-def plan(messages: int, threads: int) -> list[int]:
-    """Messages per thread (at least one: the mention that starts it)."""
-    base, extra = divmod(messages, threads)
-    return [base + (i < extra) for i in range(threads)]
-
-
-def user(
-    index: int,
-    count: int,
-    root: str,
-    courier: Courier,
-    ledger: Ledger,
-    observer: Observer,
-    rng: random.Random,
-    start_at: float,
-    stop_at: float,
-    double_text: float,
-) -> None:
-    """One thread's user: a mention, then replies with think times, sometimes double-texting
-    before the previous answer arrived. While nothing in the thread has been answered (the
-    bot ignores replies in threads it has not joined) for REMENTION_AFTER s, the next
-    message mentions the bot again, as a person would after a mention lost with Redis."""
-    time.sleep(max(0.0, start_at - time.monotonic()))
-    previous: str | None = None
-    sent: list[str] = []
-    mentioned_at = time.monotonic()
-    for m in range(count):
-        if time.monotonic() > stop_at:
-            raise Deadline(f"thread {index} stopped sending at message {m}")
-        if previous is not None:
-            if rng.random() < double_text:
-                time.sleep(rng.uniform(0.1, 0.8))
-            else:
-                observer.wait([previous], timeout=30)
-                time.sleep(rng.expovariate(1 / 2.0))  # think time, mean 2 s
-        text = make_token("s", index, m)
-        joined = any(t in observer.answered for t in sent)
-        if m == 0:
-            event = mention_event(text, CHANNEL, root)
-            _mentions[text] = False
-        elif not joined and time.monotonic() - mentioned_at >= REMENTION_AFTER:
-            event = mention_event(text, CHANNEL, now_ts(), thread_ts=root)
-            mentioned_at = time.monotonic()
-            _mentions[text] = True
-        else:
-            event = message_event(text, CHANNEL, now_ts(), thread_ts=root)
-        ledger.add(courier.deliver(event, root, text))
-        sent.append(text)
-        previous = text
+from tests.support.chaos_tokens import asked_ever
+from tests.support.harness import now_ts
 
 
 def run(args: argparse.Namespace, log_dir: Path) -> int:
@@ -220,29 +163,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             schedule_of(args, "outage"),
         )
         roots = [now_ts() for _ in range(args.threads)]
-        ramp = max(1.0, args.threads * 0.2)
         t0 = time.monotonic()
-        users = [
-            threading.Thread(
-                target=_guard,
-                name=f"user-{i}",
-                daemon=True,
-                args=(
-                    user,
-                    i,
-                    per_thread[i],
-                    roots[i],
-                    courier,
-                    ledger,
-                    observer,
-                    random.Random(rng.random()),
-                    t0 + rng.uniform(0, ramp),
-                    stop_at,
-                    args.double_text,
-                ),
-            )
-            for i in range(args.threads)
-        ]
+        users = user_threads(args, per_thread, roots, courier, ledger, observer, rng, t0, stop_at)
         chaos.start()
         redis_chaos.start()
         for u in users:
@@ -258,8 +180,8 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
                     f"SIGTERMs {len(chaos.sigterms)}, Redis restarts {len(redis_chaos.restarts)}, "
                     f"outages {len(redis_chaos.outages)}"
                 )
-        if _failures:
-            log(f"user threads failed: {_failures[:3]}")
+        if FAILURES:
+            log(f"user threads failed: {FAILURES[:3]}")
         log(
             f"all {len(ledger.deliveries)} messages sent after {time.monotonic() - t0:.1f}s; "
             "stopping the chaos"
@@ -270,20 +192,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             log(f"every process healthy again: {redis_chaos.wait_healthy()}")
 
         # quiescence: a marker per thread is answered only after everything before it
-        marker_courier = Courier(
-            cluster, random.Random(rng.random()), timeout=5.0, give_up_after=60, backoff=0.5
-        )
-        markers = []
-        answered = set(observer.answered)
-        for i, root in enumerate(roots):
-            text = make_token("s", i, MARKER)
-            # a thread with nothing answered was never joined (its mentions lost with Redis)
-            joined = any(d.text in answered for d in ledger.threads().get(root, []))
-            event = (message_event if joined else mention_event)(
-                text, CHANNEL, now_ts(), thread_ts=root
-            )
-            ledger.add(marker_courier.deliver(event, root, text))
-            markers.append(text)
+        markers = send_markers(cluster, rng, roots, ledger, observer)
         wait = max(10.0, min(300.0, stop_at - time.monotonic()))
         observer.wait(markers, timeout=wait)
         observer.poll()
@@ -313,7 +222,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
             unanswered_markers,
             ledger.deliveries,
             causes,
-            _mentions,
+            MENTIONS,
             stale,
         )
         print(f"(bot logs: {recovery_counts(cluster)})", flush=True)
@@ -330,21 +239,10 @@ def run(args: argparse.Namespace, log_dir: Path) -> int:
                 redis_restarts=[vars(o) for o in redis_chaos.restarts],
                 redis_outages=[vars(o) for o in redis_chaos.outages],
             )
-        if _failures or time.monotonic() > stop_at:
-            log(f"hit --max-minutes or a user failed: {_failures[:3]}")
+        if FAILURES or time.monotonic() > stop_at:
+            log(f"hit --max-minutes or a user failed: {FAILURES[:3]}")
             return 2
         return 0 if ok else 1
-
-
-_failures: list[str] = []
-_mentions: dict[str, bool] = {}  # token -> sent as a mention again (user())
-
-
-def _guard(fn: Any, *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception as exc:  # reported by run()
-        _failures.append(repr(exc))
 
 
 def main() -> int:
