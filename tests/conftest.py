@@ -40,7 +40,12 @@ def redis_server() -> Iterator[RedisServer | None]:
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer | None) -> Iterator[str]:
+def redis_url(request: pytest.FixtureRequest, redis_server: RedisServer | None) -> Iterator[str]:
+    """A scratch single Redis; the session's Redis Cluster for tests parametrized with
+    tests.support.redis_modes.ON_BOTH ("cluster")."""
+    if getattr(request, "param", "single") == "cluster":
+        yield request.getfixturevalue("redis_cluster_url")
+        return
     url = os.environ.get("REDIS_URL") or redis_server.url  # type: ignore[union-attr]
     client = redis.Redis.from_url(url)
     for key in client.scan_iter("tsb:*"):

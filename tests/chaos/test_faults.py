@@ -31,6 +31,7 @@ from tests.support.chaos_courier import Courier, Delivery, Ledger
 from tests.support.chaos_tokens import make_token
 from tests.support.chaos_waits import background, run_parallel, wait_answered
 from tests.support.harness import mention_event, message_event, next_ts
+from tests.support.redis_modes import ON_BOTH
 from tests.support.wait import wait_until
 
 
@@ -130,6 +131,7 @@ def test_s3_and_model_failures_give_one_visible_reply_per_message(
 
 
 # --- 5. Slack retries across processes ------------------------------------------------
+@ON_BOTH
 def test_slack_retries_on_other_processes_are_answered_once(
     make_cluster: MakeCluster, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:

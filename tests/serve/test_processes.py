@@ -28,6 +28,7 @@ from tests.support.bot_process import BotProcess, start_all, stop_all
 from tests.support.chaos_tokens import chat, last_user_text
 from tests.support.harness import mention_event, message_event, next_ts
 from tests.support.processes import ANSWER_TIMEOUT, CHANNEL, in_thread, start_turns, wait_posts
+from tests.support.redis_modes import ON_BOTH
 from tests.support.wait import wait_until
 
 Factory = Callable[..., BotProcess]
@@ -85,6 +86,7 @@ def asking_after(fake_openai: FakeOpenAI, first: str, second: str) -> dict[str, 
 
 
 # --- tests -----------------------------------------------------------------------------
+@ON_BOTH
 def test_memory_across_two_worker_processes(
     bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
@@ -116,6 +118,7 @@ def test_memory_survives_restart_of_all_workers(
     asking_after(fake_openai, first, second)
 
 
+@ON_BOTH
 def test_simultaneous_messages_in_one_thread_on_two_processes(
     bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
@@ -214,6 +217,7 @@ def test_simultaneous_messages_in_one_thread_on_two_processes(
         assert history.count(text) == 2, (text, chat(request))  # asked once, answered once
 
 
+@ON_BOTH
 def test_turn_killed_mid_way_is_answered_once_by_another_process(
     bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:
@@ -276,6 +280,7 @@ def test_slack_retry_on_another_process_is_answered_once(
     assert [last_user_text(body) for body in fake_openai.bodies()] == [first, marker]
 
 
+@ON_BOTH
 def test_thread_mention_delivered_as_app_mention_and_message_is_answered_once(
     bots: Factory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
 ) -> None:

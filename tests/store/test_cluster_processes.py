@@ -1,8 +1,9 @@
 """The process-level tests on Redis Cluster: the real bot (gunicorn processes, moto S3,
 fake Slack and OpenAI) with REDIS_URL pointing at one node of the session's cluster, the
-mode detected. Memory, dedup, concurrency and lock tests are the single-Redis ones
-(imported: pytest runs them here with this module's `redis_url`), plus a primary that
-restarts empty while messages flow."""
+mode detected: a primary that restarts empty while messages flow, and the others. The
+memory, dedup, concurrency and lock tests of tests/serve/test_processes.py and the Slack
+retries of tests/chaos/test_faults.py run on both a single Redis and the cluster
+(tests/support/redis_modes.py)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,9 @@ import pytest
 
 from bot.jobs import session_id
 from bot.store.redis_keys import shard
-from tests.chaos.test_faults import (  # noqa: F401 - collected here, on the cluster
-    test_slack_retries_on_other_processes_are_answered_once,
-)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.redis_cluster import RedisCluster
 from tests.fakes.slack_api import FakeSlack
-from tests.serve.test_processes import (  # noqa: F401 - collected here, on the cluster
-    test_memory_across_two_worker_processes,
-    test_simultaneous_messages_in_one_thread_on_two_processes,
-    test_thread_mention_delivered_as_app_mention_and_message_is_answered_once,
-    test_turn_killed_mid_way_is_answered_once_by_another_process,
-)
 from tests.support.chaos_accounting import account
 from tests.support.chaos_courier import Courier, Ledger
 from tests.support.chaos_tokens import make_token
