@@ -206,3 +206,14 @@ class ScriptedModel(Model):
             yield {"output": output_model.model_validate_json(reply)}
         else:
             raise ValueError(f"ScriptedModel has no structured reply for {output_model.__name__}")
+
+
+class PoisonedModel(ScriptedModel):
+    """Fails for good on any prompt whose last message contains "poison"."""
+
+    async def stream(self, messages, *args, **kwargs):  # type: ignore[override]
+        if "poison" in str(messages[-1]):
+            self.calls.append({"messages": messages})
+            raise ValueError("the model refuses this input")
+        async for event in super().stream(messages, *args, **kwargs):
+            yield event

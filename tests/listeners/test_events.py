@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.model import ScriptedModel
+from tests.fakes.model import PoisonedModel, ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import load
 from tests.support.bot import model_called, settle
@@ -236,17 +236,6 @@ def test_embedded_mode_without_redis(make_bot, fake_slack) -> None:
     bot.reply("again", thread_ts=root["ts"])
     fake_slack.wait_for("chat.postMessage", count=2)
     assert len(model.calls[-1]["messages"]) == 3
-
-
-class PoisonedModel(ScriptedModel):
-    """Fails for good on any prompt that contains "poison"."""
-
-    async def stream(self, messages, *args, **kwargs):  # type: ignore[override]
-        if "poison" in str(messages[-1]):
-            self.calls.append({"messages": messages})
-            raise ValueError("the model refuses this input")
-        async for event in super().stream(messages, *args, **kwargs):
-            yield event
 
 
 def test_a_poisoned_message_does_not_sink_the_messages_queued_with_it(make_bot, fake_slack) -> None:

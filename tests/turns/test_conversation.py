@@ -11,7 +11,7 @@ import pytest
 from bot.answer.stop import request_stop
 from bot.answer.stream_messages import stream_key
 from bot.turns.failures import MODEL_FAILED, STORAGE_FAILED
-from tests.fakes.model import ScriptedModel
+from tests.fakes.model import PoisonedModel, ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.support.bot import model_called, slow
 from tests.support.conversation import thread
@@ -76,17 +76,6 @@ def test_the_last_attempt_apologises_in_the_thread(
     [shown] = fake_slack.bot_messages("C1", chat.root)
     assert shown.text == apology.format(reason=type(error).__name__)
     assert not shown.has_feedback and fake_slack.stale_messages() == []
-
-
-class PoisonedModel(ScriptedModel):
-    """Fails for good on any prompt whose last message contains "poison"."""
-
-    async def stream(self, messages, *args, **kwargs):  # type: ignore[override]
-        if "poison" in str(messages[-1]):
-            self.calls.append({"messages": messages})
-            raise ValueError("the model refuses this input")
-        async for event in super().stream(messages, *args, **kwargs):
-            yield event
 
 
 def test_a_poisoned_batch_answers_the_others_and_apologises_once(
