@@ -210,17 +210,14 @@ class FileBlobs:
         with the time it was last written."""
         folder = prefix.rpartition("/")[0]
         base = self._path(folder) if folder.strip("/") else self.directory
-        if base.is_dir():
-            for path in sorted(base.rglob("*")):
-                key = path.relative_to(self.directory).as_posix()
-                with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
-                    if (
-                        path.is_file()
-                        and not path.name.endswith(".tmp")
-                        and key != LOCK_FILE
-                        and key.startswith(prefix)
-                    ):
-                        yield key, path.stat().st_mtime
+        # os.walk skips a directory that a concurrent delete removed (rglob raised)
+        found = sorted(Path(root, name) for root, _, names in os.walk(base) for name in names)
+        for path in found:
+            key = path.relative_to(self.directory).as_posix()
+            if path.name.endswith(".tmp") or key == LOCK_FILE or not key.startswith(prefix):
+                continue
+            with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                yield key, path.stat().st_mtime
 
     def delete(self, keys: list[str]) -> None:
         with self._exclusive():  # a put's mkdir never races this rmdir of its directory
