@@ -241,3 +241,69 @@ def feedback_action(action_id: str, value: str, positive: bool = True) -> dict[s
         text={"type": "plain_text", "text": "👍" if positive else "👎", "emoji": True},
     )
     return action
+
+
+# --- the agent messaging experience (sources: tests/payloads/README.md, files 64-68) ------
+SESSION_STOPPED = "64_agent_session_stopped.json"
+CONTEXT_CHANGED = "65_app_context_changed_channel.json"
+MESSAGE_CONTEXT_CHANGED = "66_app_context_changed_message.json"
+MESSAGE_WITH_CONTEXT = "68_message_im_app_context.json"
+HOME_OPENED = "51_app_home_opened_org_app.json"  # tab "messages"
+
+
+def session_stopped_event(
+    channel: str, thread_ts: str, streaming: list[str], user: str = "U1"
+) -> dict[str, Any]:
+    """`agent_session_stopped`: `user` pressed Slack's own stop on the thread's session,
+    whose streaming messages (their ts) Slack has already stopped."""
+    event = load(SESSION_STOPPED)["event"]
+    event.update(
+        channel=channel,
+        thread_ts=thread_ts,
+        user=user,
+        streaming_message_ts=list(streaming),
+        event_ts=f"{time.time():.6f}",
+    )
+    return event
+
+
+def channel_entity(channel: str, team: str = "T1") -> dict[str, Any]:
+    """A `slack#/types/channel_id` entity: the user is viewing `channel`."""
+    entity = load(CONTEXT_CHANGED)["event"]["context"]["entities"][0]
+    entity.update(value=channel, team_id=team)
+    return entity
+
+
+def message_entity(channel: str, message_ts: str, team: str = "T1") -> dict[str, Any]:
+    """A `slack#/types/message_context` entity: the user is viewing one message."""
+    entity = load(MESSAGE_CONTEXT_CHANGED)["event"]["context"]["entities"][0]
+    entity.update(value={"message_ts": message_ts, "channel_id": channel}, team_id=team)
+    return entity
+
+
+def context_changed_event(
+    entities: list[dict[str, Any]], user: str = "U1", channel: str = "D1"
+) -> dict[str, Any]:
+    """`app_context_changed`: what `user` views now (`channel`: the bot's DM with them);
+    no entities: the context Slack sends empty."""
+    event = load(CONTEXT_CHANGED)["event"]
+    event.update(user=user, channel=channel, event_ts=f"{time.time():.6f}")
+    event["context"] = {"entities": entities} if entities else {}
+    return event
+
+
+def agent_view_message(
+    text: str, channel: str, ts: str, entities: list[dict[str, Any]], user: str = "U1"
+) -> dict[str, Any]:
+    """A message in the bot's messages tab (agent view), carrying `app_context` inline."""
+    event = load(MESSAGE_WITH_CONTEXT)["event"]
+    event.update(text=text, channel=channel, ts=ts, event_ts=ts, user=user)
+    event["app_context"] = {"entities": entities}
+    return event
+
+
+def home_opened_event(tab: str, user: str = "U1", channel: str = "D1") -> dict[str, Any]:
+    """`app_home_opened` on `tab` ("messages": the agent view; "home": the Home tab)."""
+    event = load(HOME_OPENED)["event"]
+    event.update(tab=tab, user=user, channel=channel, event_ts=f"{time.time():.6f}")
+    return event
