@@ -25,9 +25,11 @@ from typing import Any
 
 from bot.answer.progress import Progress
 from bot.answer.reply import Replier, Speaker, parts_of
+from bot.answer.session import AgentSessions
 from bot.answer.slack_format import split_parts
 from bot.answer.stream import AnswerStream
 from bot.answer.stream_messages import Message, forget_messages
+from bot.answer.titles import session_title
 from bot.jobs import Job, message_time
 from bot.slack.budget import SlackBudget
 from bot.store.inbox import Inbox
@@ -49,6 +51,7 @@ class AnswerMessages:
         self.replier, self.state, self.streaming, self.inbox = replier, state, streaming, inbox
         self.budget = SlackBudget(state)
         self.progress = Progress(replier.clients, state)
+        self.sessions = AgentSessions(replier.clients)
         self.refused: set[str] = set()  # workspaces where streaming was refused
         self.unfinished: set[str] = set()  # ts of answers whose stream opened, then failed
 
@@ -59,7 +62,8 @@ class AnswerMessages:
     def stream(
         self, job: Job, identity: dict[str, str], earlier: bool = False
     ) -> AnswerStream | None:
-        """The stream of the answer to `job`; `earlier`: an earlier attempt surely ran."""
+        """The stream of the answer to `job`; `earlier`: an earlier attempt surely ran. It
+        has its own Stop button unless Slack's session shows one."""
         if not self.streaming or not AnswerStream.possible(job):
             return None
         age = time.time() - (message_time(job.ts) or time.time())
@@ -74,6 +78,7 @@ class AnswerMessages:
             budget=self.budget,
             inbox=self.inbox,
             maybe_earlier=earlier,
+            stop_button=not self.sessions.has_stop_button(job),
         )
 
     def left_unfinished(self, job: Job) -> None:
@@ -95,10 +100,14 @@ class AnswerMessage:
         self.final = False  # Slack shows the answer or the apology, final
         self._shown = ""  # how progress shows (bot.answer.progress.Progress.started)
         self._working = False  # the status (or reaction) and the busy mark are shown
+        self._in_session = False  # the thread's agent session shows "processing"
 
     def __enter__(self) -> AnswerMessage:
+        title = session_title(self.batch[0].text)  # Slack keeps it only on creation
+        sessions = self.shared.sessions
+        self._in_session = sessions.set(self.job, "processing", title, self.identity)
         self.stream = self.shared.stream(self.job, self.identity)
-        self._shown = self.shared.progress.started(self.batch, self.identity)
+        self._shown = self.shared.progress.started(self.batch, self.identity, self._in_session)
         self._working = True
         return self
 
@@ -112,6 +121,7 @@ class AnswerMessage:
         if not self.final and self.stream is not None:
             self.shared.left_unfinished(self.job)
         self._done_working(failed=not self.answered)
+        self._leave_session()  # a retry (here or elsewhere) sets it processing again
 
     # --- while the model writes (bot.agent.turn.LiveAnswer) ----------------------------
     def start(self) -> None:
@@ -193,7 +203,14 @@ class AnswerMessage:
         self.stream.close()
         return list(self.stream.messages)
 
+    def _leave_session(self) -> None:
+        """The turn is over: its session is `active` (waiting for the next message)."""
+        if self._in_session:
+            self._in_session = False
+            self.shared.sessions.set(self.job, "active")
+
     def _finished(self, streamed: list[Message]) -> None:
         self.final = True
+        self._leave_session()
         if streamed:  # no later attempt needs them
             forget_messages(self.shared.state, self.job)

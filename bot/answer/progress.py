@@ -1,6 +1,7 @@
 """Progress: show the user the bot is working on their message, and that others wait.
 
-While a turn runs, `assistant.threads.setStatus` shows "is thinking…" under the thread (it
+Where the thread is an agent session (bot/answer/session.py) its status shows the work. Elsewhere,
+while a turn runs, `assistant.threads.setStatus` shows "is thinking…" under the thread (it
 works in channel threads with chat:write and clears itself on the reply). Where Slack
 refuses it, or there is no thread (a DM's top level), a reaction on the message says the
 same and is removed after the answer. A message that arrives while its thread is busy gets
@@ -39,14 +40,18 @@ class Progress:
     def __init__(self, clients: SlackClients, state: Facts) -> None:
         self.clients, self.state = clients, state  # each job's installation's client
 
-    def started(self, jobs: list[Job], identity: dict[str, str]) -> str:
-        """Show that `jobs` are being worked on; returns how ("status", "reaction" or "")."""
+    def started(self, jobs: list[Job], identity: dict[str, str], shown: bool = False) -> str:
+        """Show that `jobs` are being worked on; returns how ("status", "reaction" or "").
+        `shown`: the thread's agent session shows it already (bot/answer/session.py): only
+        the busy mark is set and the waiting reactions removed ("session")."""
         job = jobs[-1]
         self.state.set_fact(busy_key(job.session_id), job.ts, ttl=BUSY.ttl)
         for waited in jobs:  # no longer waiting: being answered
             if self.state.fact(waiting_key(waited)):
                 self._unreact(waited, WAITING_REACTION)
                 self.state.set_fact(waiting_key(waited), None)
+        if shown:
+            return "session"
         if job.reply_thread_ts:
             try:
                 self._client(job).assistant_threads_setStatus(

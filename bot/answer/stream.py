@@ -76,12 +76,14 @@ class AnswerStream:
         budget: SlackBudget | None = None,
         inbox: Inbox | None = None,
         maybe_earlier: bool = False,
+        stop_button: bool = True,
     ) -> None:
         """`refused`: workspaces that refused streaming (kept by the caller for the process);
-        `maybe_earlier`: an earlier attempt at this job may have left messages."""
+        `maybe_earlier`: an earlier attempt at this job may have left messages; `stop_button`:
+        the messages carry our Stop button (not where Slack's agent session shows its own)."""
         self.refused, self.budget, self.inbox = refused, budget, inbox
         self.client, self.state, self.job, self.identity = client, state, job, identity
-        self.interval = interval
+        self.interval, self.stop_button = interval, stop_button
         self.recipient_team = recipient_team or job.team
         self.on_stop: Callable[[], None] | None = None
         self.stopped = False
@@ -200,7 +202,9 @@ class AnswerStream:
                 task_display_mode="timeline",
                 **self.identity,
             )
-            chunks = [BlocksChunk(blocks=[stop_block(self.job.session_id, self.job.ts)]), *chunks]
+            if self.stop_button:
+                stop = stop_block(self.job.session_id, self.job.ts)
+                chunks = [BlocksChunk(blocks=[stop]), *chunks]
             self.messages.append(message)
         message.stream.append(chunks=chunks)
         if not message.ts and message.stream.ts:

@@ -233,12 +233,14 @@ class Conversation:
             post_or_give_up(lambda: self.replier.note(job, GAVE_UP.format(attempts=attempts)))
         except Exception as exc:
             log.error("session %s: could not apologise for %s: %s", job.session_id, job.ts, exc)
+        self.answers.sessions.set(job, "active")  # a crashed attempt may have left processing
         self._done([job])
 
     def reset(self, job: Job) -> None:
         """Forget the thread's memory (every persona's) and say so in the thread."""
         existed = self.store.delete(job.session_id)
         self.state.set_sticky_persona(job.session_id, None)
+        self.answers.sessions.set(job, "closed")
         in_dm = job.thread_ts == DM_THREAD
         where = "our DM conversation" if in_dm else "this conversation"
         post_or_give_up(

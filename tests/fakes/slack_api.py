@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._http import ServerThread
+from .slack_agents import AgentSessions
 from .slack_http import Call, CallLog, Fault, SlackHandler, Workspace, oauth_v2_access
 from .slack_messages import MessageStore
 from .slack_ratelimits import NON_MARKETPLACE_LIMIT, NON_MARKETPLACE_READS, RateLimits
@@ -34,6 +35,8 @@ KNOWN_METHODS = frozenset(
         "chat.postEphemeral",
         "assistant.threads.setStatus",
         "assistant.threads.setSuggestedPrompts",
+        "agents.sessions.setStatus",
+        "agents.sessions.rename",
         "reactions.add",
         "reactions.remove",
         "conversations.replies",
@@ -76,6 +79,7 @@ class FakeSlack(CallLog):
         self._limits = RateLimits(minute, non_marketplace)
         self.messages = MessageStore()  # everything posted, per channel
         self.streams = StreamingMessages(self.messages, stream_lifetime)
+        self.agent_sessions = AgentSessions(self.streams)
         self._thread = ServerThread(SlackHandler, self)
 
     # --- lifecycle ---------------------------------------------------------
@@ -161,6 +165,7 @@ class FakeSlack(CallLog):
             self._limits.reset()
             self.messages = MessageStore()
             self.streams = StreamingMessages(self.messages, self.streams.lifetime)
+            self.agent_sessions = AgentSessions(self.streams)
 
     # --- a user's view -----------------------------------------------------
     def bot_messages(
@@ -257,6 +262,8 @@ class FakeSlack(CallLog):
             require(p, "user_not_in_channel", "user")  # `user` is required
             check_message(method, p)
             return {"ok": True, "message_ts": self.next_ts()}
+        if method.startswith("agents.sessions."):
+            return self.agent_sessions.handle(method, p)
         if method.startswith("assistant.threads."):
             return check_assistant(method, p)
         if method == "files.info":

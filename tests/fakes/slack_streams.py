@@ -67,6 +67,19 @@ class StreamingMessages:
         with self.store.lock:
             self._finish(self.messages[ts])
 
+    def stop_thread(self, channel: str, thread_ts: str) -> list[str]:
+        """What Slack's own stop button does to the session's streams: stops those still
+        streaming in the thread (agent_session_stopped reference); their ts."""
+        with self.store.lock:
+            live = [
+                m
+                for m in self.messages.values()
+                if m["streaming"] and m["channel"] == channel and m["thread_ts"] == thread_ts
+            ]
+            for message in live:
+                self._finish(message)
+            return [m["ts"] for m in live]
+
     def text(self, ts: str) -> str:
         with self.store.lock:
             return self.messages[ts]["text"]
