@@ -47,7 +47,7 @@ def test_delivery_makes_the_streamed_message_final_once_and_forgets_it(
     assert fake_slack.stale_messages() == []
     assert len(fake_slack.calls("chat.update")) == 1 and not fake_slack.calls("chat.postMessage")
     assert shared.state.fact(stream_key(job)) is None and shared.unfinished == set()
-    assert fake_slack.calls("assistant.threads.setStatus")[-1].params["status"]  # not cleared
+    assert fake_slack.agent_sessions.statuses("C1", job.ts) == ["processing", "active"]
 
 
 def test_an_error_closes_the_message_and_the_retry_finishes_it(fake_slack: FakeSlack) -> None:
@@ -57,7 +57,7 @@ def test_an_error_closes_the_message_and_the_retry_finishes_it(fake_slack: FakeS
         raise RuntimeError("the turn failed")
     assert not message.stream._thread.is_alive()  # the flusher stopped
     assert job.ts in shared.unfinished and shared.state.fact(stream_key(job)) is not None
-    assert fake_slack.calls("assistant.threads.setStatus")[-1].params["status"] == ""
+    assert fake_slack.agent_sessions.statuses("C1", job.ts) == ["processing", "active"]
     with shared.open([job], ASSISTANT) as retry:
         assert [m.ts for m in retry.stream.messages] == [m.ts for m in message.stream.messages]
         retry.deliver("Half an answer, then all of it.")
@@ -76,7 +76,7 @@ def test_an_apology_ends_what_streamed_without_feedback(fake_slack: FakeSlack) -
     assert shown.text == "Half an ans\n\n:warning: Sorry." and not shown.has_feedback
     assert fake_slack.stale_messages() == [] and shared.unfinished == set()
     assert shared.state.fact(stream_key(job)) is None
-    assert fake_slack.calls("assistant.threads.setStatus")[-1].params["status"] == ""
+    assert fake_slack.agent_sessions.statuses("C1", job.ts) == ["processing", "active"]
 
 
 def test_without_streaming_the_answer_is_posted_once(fake_slack: FakeSlack) -> None:

@@ -58,13 +58,12 @@ def test_answer_streams_in_batches_and_ends_as_the_stored_answer(make_bot, fake_
     assert 1 <= len(appends) < deltas / 3, f"{len(appends)} appends for {deltas} deltas"
     assert fake_slack.calls("chat.postMessage") == []  # one message, no second copy
     streamed_blocks = [b for c in message["chunks"] if c["type"] == "blocks" for b in c["blocks"]]
-    assert any(
+    assert not any(
         e.get("action_id") == "stop_answer" for b in streamed_blocks for e in b.get("elements", [])
-    )  # a Stop button while it streams
+    )  # Slack's agent session shows its own stop while it streams
     final = json.dumps(message["blocks"])
-    assert "stop_answer" not in final and "feedback_buttons" in final  # then 👍/👎 instead
-    status = fake_slack.calls("assistant.threads.setStatus")
-    assert status and status[0].params["status"] and status[0].params["thread_ts"] == root["ts"]
+    assert "feedback_buttons" in final  # then 👍/👎
+    assert fake_slack.agent_sessions.statuses("C1", root["ts"]) == ["processing", "active"]
     # The next turn remembers the streamed answer as the stored one.
     bot.reply("and then?", thread_ts=root["ts"])
     wait_for_streams(fake_slack, 2)
@@ -209,6 +208,8 @@ def test_stopping_keeps_the_partial_answer_marked_and_the_history_valid(
 
 
 def test_the_stop_button_on_the_streaming_message_stops_it(make_bot, fake_slack) -> None:
+    """Where Slack refuses agent sessions (so shows no stop of its own), ours is there."""
+    fake_slack.agent_sessions.refuse("not_agent_app")
     model = slow("word " * 400, chars=5, delay=0.02)
     bot = streaming_bot(make_bot, model)
     root = bot.mention("ramble on")
@@ -232,6 +233,7 @@ def test_the_stop_button_on_the_streaming_message_stops_it(make_bot, fake_slack)
 
 
 def test_status_falls_back_to_a_reaction_and_waiting_messages_get_one(make_bot, fake_slack) -> None:
+    fake_slack.agent_sessions.refuse("not_agent_app")  # no session: the status line, then…
     fake_slack.set_response("assistant.threads.setStatus", {"ok": False, "error": "not_allowed"})
     gate = threading.Event()
     bot = streaming_bot(make_bot, ScriptedModel(block_until=gate))
@@ -253,6 +255,7 @@ def test_status_falls_back_to_a_reaction_and_waiting_messages_get_one(make_bot, 
 
 
 def test_status_is_cleared_when_the_turn_fails(make_bot, fake_slack) -> None:
+    fake_slack.agent_sessions.refuse("not_agent_app")  # the status line, where no session
     bot = streaming_bot(make_bot, ScriptedModel([RuntimeError("boom")]))
     root = bot.mention("fail please")
     fake_slack.wait_for("chat.postMessage")

@@ -243,11 +243,11 @@ def feedback_action(action_id: str, value: str, positive: bool = True) -> dict[s
     return action
 
 
-# --- the agent messaging experience (sources: tests/payloads/README.md, files 64-68) ------
+# --- the agent messaging experience (sources: tests/payloads/README.md, files 49b and 64-67) ------
 SESSION_STOPPED = "64_agent_session_stopped.json"
 CONTEXT_CHANGED = "65_app_context_changed_channel.json"
 MESSAGE_CONTEXT_CHANGED = "66_app_context_changed_message.json"
-MESSAGE_WITH_CONTEXT = "68_message_im_app_context.json"
+MESSAGE_WITH_CONTEXT = "49b_message_im_app_context.json"
 HOME_OPENED = "51_app_home_opened_org_app.json"  # tab "messages"
 
 

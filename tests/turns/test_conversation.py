@@ -25,7 +25,7 @@ def test_a_turn_shows_the_status_then_streams_then_leaves_the_final_answer(
     chat = thread(fake_slack, tmp_path, slow(ANSWER))
     chat.drain([chat.job("explain")])
     methods = [call.method for call in fake_slack.calls()]
-    assert methods.index("assistant.threads.setStatus") < methods.index("chat.startStream")
+    assert methods.index("agents.sessions.setStatus") < methods.index("chat.startStream")
     assert methods.count("chat.appendStream") >= 1 and "chat.postMessage" not in methods
     [shown] = fake_slack.bot_messages("C1", chat.root)
     assert shown.text == ANSWER.strip() and shown.has_feedback
@@ -41,8 +41,8 @@ def test_a_transient_error_before_the_last_attempt_raises_and_shows_nothing(
     with pytest.raises(OSError):
         chat.drain([chat.job("go")], final_attempt=False)  # the worker retries it later
     assert fake_slack.bot_messages("C1", chat.root) == []
-    cleared = fake_slack.calls("assistant.threads.setStatus")[-1].params
-    assert cleared["status"] == ""  # no answer will clear "is thinking…"
+    # the retry will set it processing again: meanwhile no session is left processing
+    assert fake_slack.agent_sessions.statuses("C1", chat.root) == ["processing", "active"]
     chat.drain([chat.job("go")])
     assert fake_slack.thread_text("C1", chat.root) == "the answer"
     assert model.calls[-1]["messages"] == [{"role": "user", "content": [{"text": "go"}]}]
