@@ -37,6 +37,7 @@ class MessageView:
     tasks: tuple[TaskCard, ...] = ()  # a streamed message's task cards, in order of arrival
     plan_title: str | None = None  # the last plan_update's title
     task_display_mode: str | None = None  # as chat.startStream was given it
+    context: tuple[str, ...] = ()  # the mrkdwn/plain texts of its context blocks, in order
 
 
 def _rich_texts(node: Any) -> list[str]:
@@ -162,6 +163,13 @@ def view(message: dict[str, Any]) -> MessageView:
         tasks=_cards(message),
         plan_title=message.get("plan_title"),
         task_display_mode=message.get("task_display_mode"),
+        context=tuple(
+            _plain(e)
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "context"
+            for e in b.get("elements") or []
+            if isinstance(e, dict) and e.get("type") in ("mrkdwn", "plain_text")
+        ),
     )
 
 
