@@ -304,7 +304,8 @@ def test_a_tool_citing_pages_shows_them_on_its_card_and_under_the_answer(
     [used, sources] = view.context
     assert "Used `web_search`" in used
     assert (
-        sources.startswith(":link: Sources:") and f"|docs.example.com/streaming/answers>" in sources
+        sources.startswith(":link: Sources:")
+        and f"<{DOCS}|docs.example.com/streaming/answers>" in sources
     )
     assert "<https://www.example.org/guides/tasks?view=full&amp;lang=en|" in sources
     assert fake_slack.stale_messages() == []
