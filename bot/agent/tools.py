@@ -35,12 +35,17 @@ OWN_TOOLS = {"current_time": current_time, "calculator": calculator}
 
 
 def tool_module(name: str) -> str | None:
-    """The module a tool name is imported from (None: one of the bot's own)."""
-    return None if name in OWN_TOOLS else f"strands_tools.{name}"
+    """The module a tool name is imported from (None: one of the bot's own): a dotted name
+    is a module path of its own (e.g. "mycompany.tools.search": its @tool functions), any
+    other name one of strands-agents-tools."""
+    if name in OWN_TOOLS:
+        return None
+    return name if "." in name else f"strands_tools.{name}"
 
 
 def resolve_tools(names: list[str]) -> list[Any]:
-    """Map tool names to tools: the bot's own first, then `strands_tools.<name>`."""
+    """Map tool names to tools: the bot's own first, then a module path (a dotted name),
+    then `strands_tools.<name>`."""
     tools = []
     for name in names:
         module = tool_module(name)
@@ -52,7 +57,7 @@ def resolve_tools(names: list[str]) -> list[Any]:
         except ImportError:
             raise ConfigError(
                 f"PERSONAS_FILE names tool {name!r}, which is neither one of the bot's own "
-                f"({', '.join(OWN_TOOLS)}) nor importable from strands-agents-tools; "
-                "fix the name or run `uv add strands-agents-tools`."
+                f"({', '.join(OWN_TOOLS)}) nor an importable module (a dotted path) nor one "
+                "of strands-agents-tools; fix the name or run `uv add strands-agents-tools`."
             ) from None
     return tools

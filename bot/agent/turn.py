@@ -21,6 +21,7 @@ from bot.agent.history import conversation_manager
 from bot.agent.personas import Persona, Personas
 from bot.agent.prompt import FileInput, answer_note, prompt_blocks, shrink_for_storage
 from bot.agent.tool_budget import ToolBudget
+from bot.answer.sources import Source, merge, sources_in
 from bot.jobs import Job
 from bot.obs import metrics, telemetry
 from bot.store.sessions import SessionStore, Uninstalled
@@ -39,6 +40,7 @@ class TurnResult:
     done: tuple[Job, ...]  # exactly the queued jobs this answer covers, in queue order
     replayed: bool  # answered before a crash; the stored answer is posted, no model call
     tools: tuple[str, ...] = ()  # the tools the answer used, in order (shown when posted)
+    sources: tuple[Source, ...] = ()  # the pages their results cited (linked when posted)
 
     @property
     def answered(self) -> int:
@@ -51,6 +53,19 @@ def tools_used(messages: list[Message]) -> tuple[str, ...]:
     _, tail = last_prompt(messages)
     names = [block["toolUse"]["name"] for m in tail for block in m["content"] if "toolUse" in block]
     return tuple(dict.fromkeys(names))
+
+
+def sources_used(messages: list[Message]) -> tuple[Source, ...]:
+    """The pages cited by the results of the tools called after the last prompt from Slack
+    (a few, distinct, safe links: bot/answer/sources.py)."""
+    _, tail = last_prompt(messages)
+    results = [
+        block["toolResult"]
+        for m in tail
+        for block in m["content"]
+        if "toolResult" in block and block["toolResult"].get("status") == "success"
+    ]
+    return merge(sources_in(result.get("content") or []) for result in results)
 
 
 def message_text(message: Message) -> str:
@@ -186,7 +201,8 @@ class RestoredTurn:
         shrink_for_storage(agent.messages)  # the stored records are these same objects
         manager.commit(agent, app_data=with_handled(manager.app_data(self.persona.id), jobs))
         text = (last_answered(agent.messages)[1] or "(no answer)") + answer_note(inputs.problems())
-        return TurnResult(text, done=tuple(jobs), replayed=False, tools=tools_used(agent.messages))
+        used, cited = tools_used(agent.messages), sources_used(agent.messages)
+        return TurnResult(text, done=tuple(jobs), replayed=False, tools=used, sources=cited)
 
 
 def restore(
@@ -212,7 +228,8 @@ def restore(
         log.info(
             "session %s: replaying the stored answer of an interrupted turn", done[0].session_id
         )
-        stored = TurnResult(answer, done=done, replayed=True, tools=tools_used(agent.messages))
+        used, cited = tools_used(agent.messages), sources_used(agent.messages)
+        stored = TurnResult(answer, done=done, replayed=True, tools=used, sources=cited)
     return RestoredTurn(store, persona, jobs, agent, manager, stored)
 
 

@@ -27,6 +27,7 @@ from bot.answer.progress import Progress
 from bot.answer.reply import Replier, Speaker, parts_of
 from bot.answer.session import AgentSessions
 from bot.answer.slack_format import split_parts
+from bot.answer.sources import Source
 from bot.answer.stream import AnswerStream
 from bot.answer.stream_messages import Message, forget_messages
 from bot.answer.titles import session_title
@@ -166,14 +167,23 @@ class AnswerMessage:
             self.stream = self.shared.stream(job, self.identity, earlier=True)
 
     def deliver(
-        self, text: str, skip_parts: frozenset[int] = frozenset(), tools: tuple[str, ...] = ()
+        self,
+        text: str,
+        skip_parts: frozenset[int] = frozenset(),
+        tools: tuple[str, ...] = (),
+        sources: tuple[Source, ...] = (),
     ) -> None:
         """Make Slack show the stored answer `text`, final, once: the streamed messages are
-        finished in place (`skip_parts`: parts already posted, found on a replay)."""
+        finished in place (`skip_parts`: parts already posted, found on a replay); the last
+        names the `tools` it used and links the `sources` they cited."""
         self.answered = True
         self._done_working(failed=False)
+        if self.stream is not None:
+            self.stream.succeeded()  # its plan (if any) ends as how long it worked
         streamed = self._close()
-        self.shared.replier.deliver(self.job, text, self.speaker, streamed, skip_parts, tools)
+        self.shared.replier.deliver(
+            self.job, text, self.speaker, streamed, skip_parts, tools, sources
+        )
         self._finished(streamed)
 
     def fail(self, apology: str) -> None:

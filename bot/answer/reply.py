@@ -23,6 +23,7 @@ from bot.answer.slack_format import (
     neutralise_mentions,
     split_parts,
 )
+from bot.answer.sources import Source, sources_line
 from bot.answer.stream_messages import Message, stop_quietly
 from bot.jobs import Job
 from bot.slack.clients import SlackClients
@@ -73,7 +74,8 @@ class Speaker(Protocol):
 @dataclass(frozen=True)
 class Part:
     """Part `index` of the `count` messages of an answer to `job`, from `speaker` (None:
-    a note, without feedback buttons), naming on its last message the `tools` it used."""
+    a note, without feedback buttons), naming on its last message the `tools` it used and
+    linking the `sources` they cited."""
 
     job: Job
     text: str
@@ -81,6 +83,7 @@ class Part:
     count: int
     speaker: Speaker | None = None
     tools: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
 
     @property
     def last(self) -> bool:
@@ -92,10 +95,15 @@ class Part:
 
 
 def parts_of(
-    job: Job, texts: list[str], speaker: Speaker | None, tools: tuple[str, ...] = ()
+    job: Job,
+    texts: list[str],
+    speaker: Speaker | None,
+    tools: tuple[str, ...] = (),
+    sources: tuple[Source, ...] = (),
 ) -> list[Part]:
     """The parts of an answer to `job` whose messages show `texts`."""
-    return [Part(job, text, i, len(texts), speaker, tools) for i, text in enumerate(texts)]
+    count = len(texts)
+    return [Part(job, text, i, count, speaker, tools, sources) for i, text in enumerate(texts)]
 
 
 def ephemeral(
@@ -127,11 +135,13 @@ class Replier:
         return identity
 
     def blocks(self, part: Part) -> list[dict]:
-        """One message of an answer: its Markdown, then (on the last) the tools it used and
-        the 👍/👎 buttons."""
+        """One message of an answer: its Markdown, then (on the last) the tools it used, the
+        pages they cited and the 👍/👎 buttons."""
         blocks = [markdown_block(part.text)] if part.text.strip() else []
         if part.last and part.tools:
             blocks.append(tools_line(part.tools))
+        if part.last and part.sources:
+            blocks.append(sources_line(part.sources))
         if part.last and part.speaker is not None:
             blocks.append(feedback_actions(part.job.session_id, part.job.ts, part.speaker.id))
         return blocks
@@ -143,10 +153,11 @@ class Replier:
         speaker: Speaker | None = None,
         skip_parts: frozenset[int] = frozenset(),
         tools: tuple[str, ...] = (),
+        sources: tuple[Source, ...] = (),
     ) -> None:
         """Post `text` in parts; each part's metadata names the job and the part, so a replay
         can post only the parts a crash kept from Slack."""
-        for part in parts_of(job, split_parts(text), speaker, tools):
+        for part in parts_of(job, split_parts(text), speaker, tools, sources):
             if part.index not in skip_parts:
                 self._post(part)
 
@@ -171,15 +182,17 @@ class Replier:
         streamed: list[Message],
         skip_parts: frozenset[int] = frozenset(),
         tools: tuple[str, ...] = (),
+        sources: tuple[Source, ...] = (),
     ) -> None:
         """Make Slack show exactly the stored answer `text`, once: the messages a stream
         opened (`streamed`: this attempt's or an earlier one's) are finished in place, what
         they cannot hold is posted after them, and any they do not need is deleted."""
         if not streamed:
-            self.answer(job, text, speaker, skip_parts, tools=tools)
+            self.answer(job, text, speaker, skip_parts, tools=tools, sources=sources)
             return
         texts = follow_streamed(text, [message.text for message in streamed])
-        self.finish(job, streamed, parts_of(job, texts, speaker, tools), skip_parts)
+        parts = parts_of(job, texts, speaker, tools, sources)
+        self.finish(job, streamed, parts, skip_parts)
 
     def finish(
         self,

@@ -3,9 +3,10 @@
 The model thread only buffers (`on_event`, Strands' callback handler, into
 bot/answer/stream_buffer.py); a flusher thread sends the buffer to Slack every `interval`
 seconds through slack_sdk's `chat_stream` helper (chat.startStream / appendStream), so
-Slack latency never slows the model. Tool calls show as `task_update` chunks.
+Slack latency never slows the model. Tool calls show as `task_update` chunks, as a
+timeline or, for a turn of several tool calls, a plan (bot/answer/stream_display.py).
 
-A streamed message is a preview with a Stop button; the answer that counts is the one the
+A streamed message is a preview (with our Stop button where Slack shows none); the answer that counts is the one the
 turn stores, and delivery (bot/answer/message.py, bot/answer/reply.py) makes each message
 show exactly that. A long answer streams into several messages ("segments"): one holds at
 most PART_CHARS, and a stream is rolled over before Slack's stream lifetime (about 5
@@ -32,6 +33,7 @@ from slack_sdk.models.messages.chunk import BlocksChunk
 from bot.answer.slack_format import PART_CHARS
 from bot.answer.stop import clear_stop, stop_block, stop_requested
 from bot.answer.stream_buffer import StreamBuffer
+from bot.answer.stream_display import Display
 from bot.answer.stream_messages import (
     ENDED,
     Message,
@@ -92,6 +94,8 @@ class AnswerStream:
         self._dead = bool(self.messages) or job.team in refused
         self._wake = threading.Event()
         self.buffer = StreamBuffer(self._wake)  # what the model wrote, not yet sent
+        self.display = Display(self.buffer)  # timeline or plan, and the plan's titles
+        self._closing = False
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stream", daemon=True)
 
@@ -141,6 +145,8 @@ class AnswerStream:
             self.on_stop()
 
     def _flush(self) -> None:
+        if not self.messages and self.display.hold(self._closing):
+            return  # the display mode waits for a second tool call (bounded)
         while not self._dead and self.buffer.pending():
             message = self._message_for_next()
             if message is None:
@@ -199,12 +205,12 @@ class AnswerStream:
                 buffer_size=1,
                 recipient_user_id=self.job.user or None,
                 recipient_team_id=self.recipient_team,
-                task_display_mode="timeline",
+                task_display_mode=self.display.choose(),
                 **self.identity,
             )
-            if self.stop_button:
-                stop = stop_block(self.job.session_id, self.job.ts)
-                chunks = [BlocksChunk(blocks=[stop]), *chunks]
+            stop = stop_block(self.job.session_id, self.job.ts)
+            ours = [BlocksChunk(blocks=[stop])] if self.stop_button else []
+            chunks = [*ours, *self.display.opening(), *chunks]
             self.messages.append(message)
         message.stream.append(chunks=chunks)
         if not message.ts and message.stream.ts:
@@ -216,7 +222,8 @@ class AnswerStream:
     def _end(self, message: Message) -> None:
         """Stop streaming into `message` (full, or about to expire); delivery finishes it."""
         message.stream = None
-        message.live = not stop_quietly(self.client, self.job.channel, message.ts)
+        ending = self.display.ending(continued=True)
+        message.live = not stop_quietly(self.client, self.job.channel, message.ts, ending)
 
     def _on_failure(self, message: Message, exc: Exception) -> None:
         error = exc.response.get("error", "") if isinstance(exc, SlackApiError) else repr(exc)
@@ -236,8 +243,23 @@ class AnswerStream:
         )
 
     # --- the end -------------------------------------------------------------------------
+    def succeeded(self) -> None:
+        """The answer is being delivered: the plan's title is how long it worked (else
+        "Stopped" or "Error")."""
+        self.display.outcome = "done"
+
     def close(self) -> None:
-        """Stop the flusher after a last flush. Idempotent; the messages stay for delivery."""
+        """Stop the flusher after a last flush: no task card is left in progress and a plan
+        shows the outcome. Idempotent; the messages stay for delivery."""
+        if not self._closing:
+            self._closing = True
+            if self.stopped:
+                self.display.outcome = "stopped"
+            self.buffer.finish_tasks(self.display.left_open())
+            if self.messages or self.buffer.pending():  # a stream shows (or is to start)
+                self.display.choose()  # (no-op once the first message chose it)
+                for update in self.display.ending():
+                    self.buffer.add(chunk=update)
         self.buffer.add(final=True)  # the model is done: release what was held back
         self._done.set()
         self._wake.set()

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.messages.chunk import Chunk
 
 from bot.jobs import Job
 from bot.store.facts import STREAM
@@ -83,10 +85,13 @@ def forget_messages(state: Facts, job: Job) -> None:
         log.warning("could not clear the stream of %s: %s", job.ts, exc)
 
 
-def stop_quietly(client: WebClient, channel: str, ts: str) -> bool:
-    """chat.stopStream on `ts`; True if it is no longer streaming (stopped, or was not)."""
+def stop_quietly(
+    client: WebClient, channel: str, ts: str, chunks: Sequence[Chunk] | None = None
+) -> bool:
+    """chat.stopStream on `ts` (with last `chunks`, e.g. a plan's title); True if it is no
+    longer streaming (stopped, or was not)."""
     try:
-        client.chat_stopStream(channel=channel, ts=ts)
+        client.chat_stopStream(channel=channel, ts=ts, chunks=chunks or None)
         return True
     except SlackApiError as exc:
         return exc.response.get("error", "") in ENDED

@@ -190,7 +190,9 @@ class Conversation:
             turn.done("lock_lost")
             lease.check()
         try:
-            refused = post_or_give_up(lambda: message.deliver(result.text, posted, result.tools))
+            refused = post_or_give_up(
+                lambda: message.deliver(result.text, posted, result.tools, result.sources)
+            )
         except Exception as exc:
             raise Undelivered(answered, list(result.done)) from exc
         if refused:

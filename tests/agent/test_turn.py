@@ -18,6 +18,7 @@ from bot.store.sessions import SessionStore
 from bot.store.thread_lock import LeaseLost
 from tests.fakes.model import ScriptedModel
 from tests.store.old_layout import old_manager, old_worker_turns
+from tests.support.web_tools import DOCS, GOOD, GUIDE
 
 ALICE = Persona(id="alice", name="Alice", system_prompt="You are Alice.", tools=("calculator",))
 BOB = Persona(id="bob", name="Bob", system_prompt="You are Bob.")
@@ -215,3 +216,29 @@ def lease_for(message: Job):
     lease = MemoryState().try_lease(message.session_id)
     assert lease is not None
     return lease
+
+
+WEB = Persona(
+    id="web", name="Web", system_prompt="You look.", tools=("tests.support.web_tools", "calculator")
+)
+
+
+def test_a_turn_names_the_pages_its_tools_cited_and_its_replay_too(store: SessionStore) -> None:
+    model = ScriptedModel(
+        [
+            {"tool": "shady_page", "input": {"query": "x"}},
+            {"tool": "web_search", "input": {"query": "y"}},
+            {"tool": "calculator", "input": {"expression": "1+1"}},
+            "the answer",
+        ]
+    )
+    loaded = Personas([WEB], "openai", None)
+    loaded.use_model("web", model)
+    first = turn(store, loaded, WEB, job("look", "8.1"))
+    assert first.tools == ("shady_page", "web_search", "calculator")
+    assert [s.url for s in first.sources] == [GOOD, DOCS, GUIDE]  # hostile links dropped
+    again = turn(store, loaded, WEB, job("look", "8.1"))  # committed, not posted: replayed
+    assert again.replayed and again.sources == first.sources and len(model.calls) == 4
+    model.add_replies("no tools this time")
+    later = turn(store, loaded, WEB, job("thanks", "8.2"))
+    assert (later.tools, later.sources) == ((), ())  # only this turn's tools count

@@ -15,9 +15,10 @@ from bot.jobs import session_id
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import block_action, button_action
-from tests.support.bot import personas_file, settle, slow
+from tests.support.bot import personas_file, settle, slow, web_personas_file
 from tests.support.harness import Bot, message_event, next_ts
 from tests.support.wait import wait_until
+from tests.support.web_tools import DOCS, GOOD, GUIDE
 
 ANSWER = "Streaming answers arrive a few words at a time, " * 8
 
@@ -279,3 +280,78 @@ def test_an_answer_stored_but_not_delivered_is_replayed_into_the_same_message(
     assert message["metadata"]["event_payload"]["for_ts"] == root["ts"]
     assert len(model.calls) == 1 and fake_slack.calls("chat.postMessage") == []
     assert len(fake_slack.calls("chat.startStream")) == 1
+
+
+def answer_view(slack: FakeSlack, thread_ts: str):
+    """The bot's one answer in the thread, as the user sees it."""
+    [view] = [m for m in slack.bot_messages("C1", thread_ts) if m.ts != thread_ts]
+    return view
+
+
+def test_a_tool_citing_pages_shows_them_on_its_card_and_under_the_answer(
+    make_bot, fake_slack, tmp_path: Path
+) -> None:
+    model = slow({"tool": "web_search", "input": {"query": "streaming"}}, "Here is how.")
+    bot = streaming_bot(make_bot, model, PERSONAS_FILE=web_personas_file(tmp_path))
+    root = bot.mention("how do streams work?")
+    wait_for_streams(fake_slack, 1)
+    settle(bot)
+    view = answer_view(fake_slack, root["ts"])
+    assert view.task_display_mode == "timeline" and view.text == "Here is how."
+    [card] = view.tasks
+    assert (card.title, card.status) == ("web_search", "complete")
+    assert card.sources == (
+        (DOCS, "docs.example.com/streaming/answers"),
+        (GUIDE, "example.org/guides/tasks"),
+    )
+    [used, sources] = view.context
+    assert "Used `web_search`" in used
+    assert (
+        sources.startswith(":link: Sources:")
+        and f"<{DOCS}|docs.example.com/streaming/answers>" in sources
+    )
+    assert "<https://www.example.org/guides/tasks?view=full&amp;lang=en|" in sources
+    assert fake_slack.stale_messages() == []
+
+
+def test_a_tool_without_links_has_no_sources_and_hostile_links_never_show(
+    make_bot, fake_slack, tmp_path: Path
+) -> None:
+    model = slow({"tool": "calculator", "input": {"expression": "2+2"}}, "Four.")
+    bot = streaming_bot(make_bot, model, PERSONAS_FILE=web_personas_file(tmp_path))
+    root = bot.mention("2+2?")
+    wait_for_streams(fake_slack, 1)
+    settle(bot)
+    view = answer_view(fake_slack, root["ts"])
+    assert [(c.title, c.status, c.sources) for c in view.tasks] == [("calculator", "complete", ())]
+    assert not any("Sources" in line for line in view.context)
+    model.add_replies({"tool": "shady_page", "input": {"query": "x"}}, "Careful.")
+    again = bot.mention("anything shady?")
+    wait_for_streams(fake_slack, 2)
+    settle(bot)
+    shady = answer_view(fake_slack, again["ts"])
+    assert [c.sources for c in shady.tasks] == [((GOOD, "good.example.net/ok"),)]
+    [_, sources] = shady.context
+    shown = json.dumps([c.params for c in fake_slack.calls()])
+    for bad in ("javascript:", "data:text", "hunter2", "ftp://", "long.example.com"):
+        assert bad not in sources and bad not in shown, bad
+    assert f"<{GOOD}|good.example.net/ok>" in sources
+
+
+def test_a_replayed_stored_answer_keeps_its_sources_line(
+    make_bot, fake_slack, tmp_path: Path
+) -> None:
+    """Delivery fails after the turn was stored: the retry posts the stored answer, with
+    its Sources line from the session history, without calling the model again."""
+    fake_slack.fail_next("chat.stopStream", times=3, status=500)  # past slack_sdk's retries
+    model = slow({"tool": "web_search", "input": {"query": "replay"}}, "Stored answer.")
+    bot = streaming_bot(make_bot, model, PERSONAS_FILE=web_personas_file(tmp_path))
+    root = bot.mention("once only")
+    fake_slack.wait_for("chat.update", timeout=20)
+    settle(bot, timeout=10)
+    view = answer_view(fake_slack, root["ts"])
+    assert view.text == "Stored answer." and len(model.calls) == 2  # the tool call, the answer
+    assert len(fake_slack.calls("chat.startStream")) == 1
+    [_, sources] = view.context
+    assert f"<{DOCS}|docs.example.com/streaming/answers>" in sources
+    assert fake_slack.stale_messages() == []

@@ -166,3 +166,76 @@ def test_streams_expire_after_their_lifetime(client: WebClient) -> None:
 def test_empty_messages_are_stale(slack: FakeSlack, client: WebClient) -> None:
     ts = client.chat_postMessage(channel="C1", blocks=[{"type": "divider"}])["ts"]
     assert [m.ts for m in slack.stale_messages()] == [ts]
+
+
+# --- task cards and plans ----------------------------------------------------------------
+def card(**fields: Any) -> dict[str, Any]:
+    return {"type": "task_update", "id": "t1", "title": "search", "status": "complete", **fields}
+
+
+def test_task_display_mode_is_timeline_or_plan(client: WebClient) -> None:
+    assert refused(start, client, task_display_mode="grid") == "invalid_arguments"
+    for mode in ("timeline", "plan"):
+        assert start(client, task_display_mode=mode, chunks=[card()])
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        card(sources="https://example.com"),
+        card(sources=[{"type": "url", "url": "https://example.com"}]),
+        card(sources=[{"type": "link", "url": "https://example.com", "text": "ex"}]),
+        card(sources=[{"type": "url", "url": 7, "text": "ex"}]),
+        card(title="t" * 257),
+        card(title="t" * 200, details="d" * 57),
+        card(output=["not text"]),
+        {"type": "plan_update", "title": "p" * 257},
+    ],
+)
+def test_task_and_plan_chunk_rules(client: WebClient, chunk: dict[str, Any]) -> None:
+    assert refused(start, client, chunks=[chunk]) == "invalid_chunks"
+
+
+def test_a_streams_cards_and_plan_title_are_what_the_user_sees(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    source = {"type": "url", "url": "https://example.com/a", "text": "example.com/a"}
+    working = [{"type": "plan_update", "title": "Working…"}, card(status="in_progress")]
+    ts = start(client, task_display_mode="plan", chunks=working)
+    client.chat_appendStream(channel="C1", ts=ts, chunks=[card(title="t" * 200, details="d" * 56)])
+    [shown] = slack.bot_messages()
+    assert (shown.task_display_mode, shown.plan_title) == ("plan", "Working…")
+    assert [(c.status, c.details) for c in shown.tasks] == [("complete", "d" * 56)]
+    client.chat_appendStream(channel="C1", ts=ts, chunks=[card(sources=[source])])
+    client.chat_stopStream(
+        channel="C1",
+        ts=ts,
+        chunks=[
+            {"type": "markdown_text", "text": "done"},
+            {"type": "plan_update", "title": "Worked for 3s"},
+        ],
+    )
+    [shown] = slack.bot_messages()
+    [task] = shown.tasks
+    assert (task.title, task.status, task.sources) == (
+        "search",
+        "complete",
+        (("https://example.com/a", "example.com/a"),),
+    )
+    assert shown.plan_title == "Worked for 3s" and slack.stale_messages() == []
+    replies = client.conversations_replies(channel="C1", ts="1.0")["messages"]
+    assert all("tasks" not in m and "plan_title" not in m for m in replies)  # the fake's own
+
+
+def test_a_card_left_in_progress_after_the_stream_stopped_is_stale(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    ts = start(client, chunks=[card(status="in_progress"), {"type": "markdown_text", "text": "a"}])
+    client.chat_stopStream(channel="C1", ts=ts)
+    [stale] = slack.stale_messages()
+    assert not stale.streaming and not stale.has_stop and stale.tasks[0].status == "in_progress"
+    other = start(
+        client, chunks=[card(status="in_progress"), {"type": "markdown_text", "text": "b"}]
+    )
+    client.chat_stopStream(channel="C1", ts=other, chunks=[card(status="error")])
+    assert [m.ts for m in slack.stale_messages()] == [ts]

@@ -37,6 +37,9 @@ INTERNAL = frozenset(
         "external",
         "unfurl_links",
         "unfurl_media",
+        "tasks",
+        "plan_title",
+        "task_display_mode",
     }
 )
 

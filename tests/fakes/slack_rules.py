@@ -76,6 +76,20 @@ RICH_TEXT_TYPES = frozenset({"rich_text", "markdown"})
 # and slack_sdk.models.messages.chunk): markdown_text {text}, task_update {id, title,
 # status: pending|in_progress|complete|error}, plan_update {title}, blocks {blocks}.
 TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+# task_update `sources`: url source elements, {"type": "url", "url", "text"} ("A URL source
+# element that displays a URL source for referencing within a task card block": docs.slack.
+# dev/reference/block-kit/block-elements/url-source-element; slack_sdk UrlSourceElement,
+# whose `url` and `text` are required).
+# "Each task_update and plan_update chunk is limited to 256 characters" (Slack's guidance:
+# github.com/slackapi/slack-skills-plugin, skills/block-kit/references/
+# agent-progress-design.md): the chunk's own text (task: title, details and output together;
+# plan: title); over it, `invalid_chunks` (our choice: the guidance names no error).
+CHUNK_TEXT_MAX = 256
+# chat.startStream `task_display_mode`: "A "timeline" displays individual tasks with text
+# and "plan" displays all tasks together" (docs.slack.dev/reference/methods/chat.startStream;
+# slack_sdk's WebClient.chat_startStream: `task_display_mode: Optional[str] = None,
+# # timeline, plan`). Another value: `invalid_arguments` (our choice of name).
+TASK_DISPLAY_MODES = frozenset({"timeline", "plan"})
 
 
 # chat.postMessage `unfurl_links` ("Pass true to enable unfurling of primarily text-based
@@ -215,6 +229,26 @@ def check_message(method: str, params: dict[str, Any]) -> list[dict[str, Any]] |
     return message_blocks(params)
 
 
+def _is_url_source(source: Any) -> bool:
+    return (
+        isinstance(source, dict)
+        and source.get("type") == "url"
+        and all(isinstance(source.get(k), str) and source[k] for k in ("url", "text"))
+    )
+
+
+def _task_fields_ok(chunk: dict[str, Any]) -> bool:
+    """A task_update's optional fields: text fields are strings, within CHUNK_TEXT_MAX
+    together with the title; `sources` a list of url source elements."""
+    texts = [chunk.get(k) for k in ("title", "details", "output") if chunk.get(k) is not None]
+    if not all(isinstance(t, str) for t in texts) or sum(map(len, texts)) > CHUNK_TEXT_MAX:
+        return False
+    sources = chunk.get("sources")
+    return sources is None or (
+        isinstance(sources, list) and all(_is_url_source(s) for s in sources)
+    )
+
+
 def check_chunks(params: dict[str, Any]) -> list[dict[str, Any]]:
     """Validate a streaming call's `chunks` (`invalid_chunks`: "Chunks submitted with this
     message are not valid."); blocks inside `blocks` chunks follow the block rules."""
@@ -229,10 +263,10 @@ def check_chunks(params: dict[str, Any]) -> list[dict[str, Any]]:
             ok = isinstance(chunk.get("text"), str)
         elif kind == "task_update":
             ok = all(isinstance(chunk.get(k), str) and chunk[k] for k in ("id", "title")) and (
-                chunk.get("status") in TASK_STATUSES
+                chunk.get("status") in TASK_STATUSES and _task_fields_ok(chunk)
             )
         elif kind == "plan_update":
-            ok = isinstance(chunk.get("title"), str)
+            ok = isinstance(chunk.get("title"), str) and len(chunk["title"]) <= CHUNK_TEXT_MAX
         elif kind == "blocks":
             ok = isinstance(chunk.get("blocks"), list)
         else:
@@ -255,6 +289,9 @@ def check_stream_call(method: str, params: dict[str, Any]) -> list[dict[str, Any
         # same request." startStream does not list the error; we apply it there too (our
         # inference: a stream's mode, below, must be one or the other).
         raise Refused("cannot_provide_both_markdown_text_and_chunks")
+    mode = params.get("task_display_mode")
+    if method == "chat.startStream" and mode is not None and mode not in TASK_DISPLAY_MODES:
+        raise Refused("invalid_arguments")
     if method == "chat.appendStream" and not (
         is_given(params, "markdown_text") or is_given(params, "chunks")
     ):

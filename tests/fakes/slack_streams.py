@@ -6,6 +6,11 @@ A stream's message is kept as Slack shows it: a `rich_text` block holding the st
 markdown (the raw markdown is kept too, in `markdown` and, until chat.update changes it,
 `text`), then the blocks that came in `blocks` chunks, then chat.stopStream's `blocks`
 ("rendered after anything passed via `chunks` or `markdown_text`", stopStream reference).
+
+Its task cards are kept too, as the user sees them: `tasks` (task id -> the card: title,
+status, details, output, sources; a later `task_update` of the same id changes the fields it
+gives), `plan_title` (the last `plan_update`) and the `task_display_mode` it started with.
+The fake keeps them after chat.update, which does not document touching a stream's chunks.
 """
 
 from __future__ import annotations
@@ -43,6 +48,23 @@ def compose_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
     blocks = [rich_text(message["markdown"])] if message["markdown"] else []
     blocks += [b for c in message["chunks"] if c["type"] == "blocks" for b in c["blocks"]]
     return blocks + list(message.get("stop_blocks") or [])
+
+
+def apply_tasks(message: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
+    """The task cards and plan title after `chunks` (see the module)."""
+    tasks = message.setdefault("tasks", {})
+    for chunk in chunks:
+        if chunk["type"] == "task_update":
+            card = tasks.setdefault(chunk["id"], {"id": chunk["id"]})
+            card.update(
+                {
+                    k: chunk[k]
+                    for k in ("title", "status", "details", "output", "sources")
+                    if chunk.get(k) is not None
+                }
+            )
+        elif chunk["type"] == "plan_update":
+            message["plan_title"] = chunk["title"]
 
 
 class StreamingMessages:
@@ -120,6 +142,7 @@ class StreamingMessages:
             message["markdown"] += added
             message["text"] += added
             message["chunks"] += chunks
+            apply_tasks(message, chunks)
             if method == "chat.stopStream":
                 message["stop_blocks"] = stop_blocks or []
                 if metadata:
@@ -152,12 +175,14 @@ class StreamingMessages:
             "chunks": list(chunks),
             "streaming": True,
             "mode": stream_mode(params),
+            "task_display_mode": params.get("task_display_mode"),
             "started": time.monotonic(),
             "channel": str(params["channel"]),
             **owner,
             **{k: params[k] for k in ("username", "icon_emoji", "icon_url") if k in params},
         }
         message["blocks"] = compose_blocks(message)
+        apply_tasks(message, chunks)
         with self.store.lock:
             self.messages[ts] = message
             self.store.add(message)

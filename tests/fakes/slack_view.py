@@ -9,6 +9,18 @@ from .slack_rules import BROADCAST
 
 
 @dataclass(frozen=True)
+class TaskCard:
+    """A task card of a streamed message, as its last `task_update` left it."""
+
+    id: str
+    title: str
+    status: str  # pending, in_progress, complete, error
+    sources: tuple[tuple[str, str], ...] = ()  # (url, text) of each url source element
+    details: str | None = None
+    output: str | None = None
+
+
+@dataclass(frozen=True)
 class MessageView:
     ts: str
     channel: str
@@ -22,6 +34,10 @@ class MessageView:
     pings: tuple[str, ...] = ()  # broadcast mentions it would notify (<!channel>, @here...)
     unfurls: bool | None = None  # chat.postMessage without both unfurl arguments false;
     # None: a streamed message (chat.startStream documents no unfurl arguments)
+    tasks: tuple[TaskCard, ...] = ()  # a streamed message's task cards, in order of arrival
+    plan_title: str | None = None  # the last plan_update's title
+    task_display_mode: str | None = None  # as chat.startStream was given it
+    context: tuple[str, ...] = ()  # the mrkdwn/plain texts of its context blocks, in order
 
 
 def _rich_texts(node: Any) -> list[str]:
@@ -105,6 +121,20 @@ def _unfurls(message: dict[str, Any]) -> bool | None:
     return not (message.get("unfurl_links") is False and message.get("unfurl_media") is False)
 
 
+def _cards(message: dict[str, Any]) -> tuple[TaskCard, ...]:
+    return tuple(
+        TaskCard(
+            id=card["id"],
+            title=card.get("title", ""),
+            status=card.get("status", ""),
+            sources=tuple((s["url"], s["text"]) for s in card.get("sources") or []),
+            details=card.get("details"),
+            output=card.get("output"),
+        )
+        for card in (message.get("tasks") or {}).values()
+    )
+
+
 def view(message: dict[str, Any]) -> MessageView:
     blocks = list(message.get("blocks") or [])
     return MessageView(
@@ -130,9 +160,21 @@ def view(message: dict[str, Any]) -> MessageView:
         deleted=bool(message.get("deleted")),
         pings=pings(message),
         unfurls=_unfurls(message),
+        tasks=_cards(message),
+        plan_title=message.get("plan_title"),
+        task_display_mode=message.get("task_display_mode"),
+        context=tuple(
+            _plain(e)
+            for b in blocks
+            if isinstance(b, dict) and b.get("type") == "context"
+            for e in b.get("elements") or []
+            if isinstance(e, dict) and e.get("type") in ("mrkdwn", "plain_text")
+        ),
     )
 
 
 def is_stale(message: MessageView) -> bool:
-    """What a user would see as broken: still streaming, a Stop button left, or empty."""
-    return message.streaming or message.has_stop or not message.text.strip()
+    """What a user would see as broken: still streaming, a Stop button left, empty, or a
+    task card still in progress (its stream stopped: it spins for ever)."""
+    spinning = any(task.status == "in_progress" for task in message.tasks)
+    return message.streaming or message.has_stop or not message.text.strip() or spinning

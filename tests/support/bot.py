@@ -74,6 +74,23 @@ def personas_file(directory: Path) -> str:
     return str(path)
 
 
+_WEB_PERSONA = """
+[[persona]]
+id = "web"
+name = "Web"
+system_prompt = "You look things up."
+tools = ["calculator", "tests.support.web_tools"]
+"""
+
+
+def web_personas_file(directory: Path) -> str:
+    """A PERSONAS_FILE whose one persona has the calculator and the tools of
+    tests/support/web_tools.py (results that cite pages)."""
+    path = directory / "web_personas.toml"
+    path.write_text(_WEB_PERSONA)
+    return str(path)
+
+
 _seq = iter(range(1, 10**6))
 
 
