@@ -14,6 +14,7 @@ from .slack_ratelimits import NON_MARKETPLACE_LIMIT, NON_MARKETPLACE_READS, Rate
 from .slack_rules import Refused, check_assistant, check_message, require
 from .slack_streams import STREAM_LIFETIME, StreamingMessages
 from .slack_view import MessageView, is_stale, view
+from .slack_views import VIEW_METHODS, HomeViews
 
 __all__ = ["Call", "FakeSlack", "Workspace", "oauth_v2_access"]
 
@@ -40,6 +41,7 @@ KNOWN_METHODS = frozenset(
         "conversations.history",
         "users.info",
         "files.info",
+        *VIEW_METHODS,  # views.publish, chat.getPermalink (slack_views.py)
     }
 )
 STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
@@ -76,6 +78,7 @@ class FakeSlack(CallLog):
         self._limits = RateLimits(minute, non_marketplace)
         self.messages = MessageStore()  # everything posted, per channel
         self.streams = StreamingMessages(self.messages, stream_lifetime)
+        self.views = HomeViews(self.messages)  # each user's Home view: views.published(user)
         self._thread = ServerThread(SlackHandler, self)
 
     # --- lifecycle ---------------------------------------------------------
@@ -161,6 +164,7 @@ class FakeSlack(CallLog):
             self._limits.reset()
             self.messages = MessageStore()
             self.streams = StreamingMessages(self.messages, self.streams.lifetime)
+            self.views = HomeViews(self.messages)
 
     # --- a user's view -----------------------------------------------------
     def bot_messages(
@@ -257,6 +261,8 @@ class FakeSlack(CallLog):
             require(p, "user_not_in_channel", "user")  # `user` is required
             check_message(method, p)
             return {"ok": True, "message_ts": self.next_ts()}
+        if method in VIEW_METHODS:
+            return self.views.handle(method, p)
         if method.startswith("assistant.threads."):
             return check_assistant(method, p)
         if method == "files.info":
