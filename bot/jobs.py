@@ -62,6 +62,9 @@ class Job:
     # is org-wide; `team` is then the org. Empty in single-token mode.
     enterprise: str = ""
     org_install: bool = False
+    # A reset asked for with the Home tab's Reset button: the Home view is published again
+    # once it is done (bot.agent.home).
+    from_home: bool = False
 
     @property
     def session_id(self) -> str:
@@ -83,6 +86,7 @@ class Job:
             "enterprise",
             "org_install",
             "trace",
+            "from_home",
         ):  # added later: omitted when empty
             if not data[optional]:
                 del data[optional]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.agent.personas import Personas
+from bot.agent.personas import Persona, Personas
 
 # The words are those of docs/architecture.md, "What it does".
 RESET_HELP = (
@@ -55,11 +55,15 @@ def help_text(personas: Personas) -> str:
         )
     else:
         lines.append("*Who answers*:")
-    for persona in personas.all:
-        about = f" — {persona.description}" if persona.description else ""
-        lines.append(f"• `{persona.id}` *{persona.name}*{about}")
+    lines += [persona_line(persona) for persona in personas.all]
     lines += ["", MEMORY_HELP, RESET_HELP, STOP_HELP, FILES_HELP, FEEDBACK_HELP]
     return "\n".join(lines)
+
+
+def persona_line(persona: Persona) -> str:
+    """One persona as `help` and the Home tab list it: id, name and what it is for."""
+    about = f" — {persona.description}" if persona.description else ""
+    return f"• `{persona.id}` *{persona.name}*{about}"
 
 
 def suggested_prompts(personas: Personas) -> list[dict[str, str]]:

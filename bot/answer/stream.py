@@ -6,13 +6,14 @@ seconds through slack_sdk's `chat_stream` helper (chat.startStream / appendStrea
 Slack latency never slows the model. Tool calls show as `task_update` chunks, as a
 timeline or, for a turn of several tool calls, a plan (bot/answer/stream_display.py).
 
-A streamed message is a preview (with our Stop button where Slack shows none); the answer that counts is the one the
-turn stores, and delivery (bot/answer/message.py, bot/answer/reply.py) makes each message
-show exactly that. A long answer streams into several messages ("segments"): one holds at
-most PART_CHARS, and a stream is rolled over before Slack's stream lifetime (about 5
-minutes) ends it. Each message's ts is kept in shared state and noted in the durable inbox
-as soon as Slack gives it, so a later attempt (after a crash, or after Redis lost its keys)
-finishes those messages instead of leaving them streaming beside a second copy.
+A streamed message is a preview (with our Stop button where Slack shows none); the answer
+that counts is the one the turn stores, and delivery (bot/answer/message.py,
+bot/answer/reply.py) makes each message show exactly that. A long answer streams into
+several messages ("segments"): one holds at most PART_CHARS, and a stream is rolled over
+before Slack's stream lifetime (about 5 minutes) ends it. Each message's ts is kept in
+shared state and noted in the durable inbox as soon as Slack gives it, so a later attempt
+(after a crash, or after Redis lost its keys) finishes those messages instead of leaving
+them streaming beside a second copy.
 
 A failure never ends the flusher and never starts a second stream for the same text: the
 answer stops streaming and is completed by delivery.

@@ -1,10 +1,11 @@
 """The registry of small shared facts: every key family the bot keeps through `State`'s
 string-keyed calls (`set_fact`/`fact`, `add_once`, `append_note`/`notes`/`drop_notes`,
-`count`/`counts`, `spend`), each declared once with its key shape and how long it lives.
+`count`/`counts`, `spend`, `upsert_recent`/`recents`), each declared once with its key
+shape and how long it lives.
 
 A call site builds its key with `FAMILY.key(*parts)` (the parts joined by ":" after the
 prefix) and passes `FAMILY.ttl`; nothing else invents a key. The backends add their own
-kind prefix in Redis (`<PREFIX>fact:`, `set:`, `notes:`, `count:`, `spend:`;
+kind prefix in Redis (`<PREFIX>fact:`, `set:`, `notes:`, `count:`, `spend:`, `recent:`;
 bot/store/redis_facts.py), so two families of different kinds may share a prefix (VOTERS,
 VOTE). Changing a prefix orphans the keys already stored, and the uninstall SCAN
 (`State.forget_team`) finds a team's keys by their `<team>_` / `<team>:` parts: keep them.
@@ -22,7 +23,7 @@ from typing import Literal
 from bot.store.dedup import DEDUP_TTL_SECONDS
 from bot.store.state import JOINED_TTL_SECONDS
 
-Kind = Literal["fact", "set", "note", "count", "spend"]
+Kind = Literal["fact", "set", "note", "count", "spend", "recent"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,13 @@ REFUSALS = Family("spend", "refusals", 60, "refusals:<session>: refusal notes")
 # bot/turns/worker.py: one process per window reports unshown answers (undelivered.REPORT_SECONDS).
 REPORTER = Family("spend", "undelivered-reporter", 30.0, "undelivered-reporter: the sweep")
 
+# --- recents (upsert_recent / recents: bounded, newest first) -------------------------------
+
+# bot/answer/home_threads.py, when a turn ends or a thread is reset: one user's latest threads
+# with the bot, for the Home tab (HOME_THREADS_MAX of them); as long as the thread's other state.
+# In Redis the key is its own hash tag: one user's threads are in one slot.
+HOME_THREADS = Family("recent", "home", JOINED_TTL_SECONDS, "home:<team>:<user>: threads")
+
 FAMILIES: tuple[Family, ...] = (
     BUSY,
     WAITING,
@@ -130,4 +138,5 @@ FAMILIES: tuple[Family, ...] = (
     BUDGET,
     REFUSALS,
     REPORTER,
+    HOME_THREADS,
 )

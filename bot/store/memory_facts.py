@@ -7,7 +7,7 @@ Redis key would, and is bounded. Feedback counts are a plain dict: a few fields 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.store.state import JOINED_TTL_SECONDS
@@ -29,6 +29,8 @@ class MemoryFacts:
         self._facts: TtlMap[str, str] = ttl_map()
         self._sets: TtlMap[str, set[str]] = ttl_map()
         self._notes: TtlMap[str, list[str]] = ttl_map()
+        # upsert_recent(): per key, member -> (rank, fields)
+        self._ranked: TtlMap[str, dict[str, tuple[float, dict[str, str]]]] = ttl_map()
         self._counts: dict[str, dict[str, int]] = {}  # feedback: a few fields per persona
 
     def sticky_persona(self, session_id: str) -> str | None:
@@ -46,6 +48,31 @@ class MemoryFacts:
     def recent_thread(self, team: str, channel: str, user: str) -> str | None:
         with self._cond:
             return self._recent.get((team, channel, user))
+
+    def upsert_recent(
+        self,
+        key: str,
+        member: str,
+        at: float,
+        fields: Mapping[str, str],
+        keep: Mapping[str, str],
+        limit: int,
+        ttl: float = JOINED_TTL_SECONDS,
+    ) -> None:
+        """See State.upsert_recent."""
+        with self._cond:
+            self._wrote()
+            members = dict(self._ranked.get(key) or {})
+            entry = {**keep, **(members.get(member, (at, {}))[1]), **fields}
+            members[member] = (at, entry)
+            newest = sorted(members.items(), key=lambda item: item[1][0], reverse=True)
+            self._ranked.set(key, dict(newest[:limit]), ttl)  # as Redis: renews the TTL
+
+    def recents(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        with self._cond:
+            members = (self._ranked.get(key) or {}).items()
+            newest = sorted(members, key=lambda item: item[1][0], reverse=True)
+            return [(member, dict(fields)) for member, (_, fields) in newest]
 
     def set_fact(self, key: str, value: str | None, ttl: float = JOINED_TTL_SECONDS) -> None:
         with self._cond:

@@ -5,6 +5,8 @@ per command, so any hash slot is fine, in a cluster too; and a thread's sticky p
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from bot.store.redis_keys import PREFIX, shard
@@ -17,6 +19,31 @@ if used == 1 or redis.call('pttl', KEYS[1]) < 0 then redis.call('pexpire', KEYS[
 return used
 """
 
+# KEYS: the order zset, the entries hash (one hash slot: the key's hash tag)
+# ARGV: member, score, limit, ttl s, fields JSON, keep JSON. Upserts one member's entry (a
+# JSON object merged here, atomically), then drops the members past `limit`, oldest first.
+UPSERT_RECENT = """
+local old = redis.call('hget', KEYS[2], ARGV[1])
+local entry = old and cjson.decode(old) or {}
+for k, v in pairs(cjson.decode(ARGV[5])) do entry[k] = v end
+for k, v in pairs(cjson.decode(ARGV[6])) do if entry[k] == nil then entry[k] = v end end
+redis.call('hset', KEYS[2], ARGV[1], cjson.encode(entry))
+redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
+for _, gone in ipairs(redis.call('zrevrange', KEYS[1], tonumber(ARGV[3]), -1)) do
+  redis.call('zrem', KEYS[1], gone)
+  redis.call('hdel', KEYS[2], gone)
+end
+redis.call('expire', KEYS[1], ARGV[4])
+redis.call('expire', KEYS[2], ARGV[4])
+"""
+
+
+def recent_keys(key: str) -> tuple[str, str]:
+    """The order zset and the entries hash of collection `key`: the key is their hash tag,
+    so in a cluster both live in one slot (one user's collection, one slot)."""
+    base = f"{PREFIX}recent:{{{key}}}"
+    return f"{base}:order", f"{base}:entries"
+
 
 class RedisFacts:
     client: Any  # redis.Redis or RedisCluster (RedisState.client)
@@ -24,6 +51,26 @@ class RedisFacts:
     def recent_thread(self, team: str, channel: str, user: str) -> str | None:
         value = self.client.get(f"{PREFIX}recent:{team}:{channel}:{user}")
         return value.decode() if value else None
+
+    def upsert_recent(
+        self,
+        key: str,
+        member: str,
+        at: float,
+        fields: Mapping[str, str],
+        keep: Mapping[str, str],
+        limit: int,
+        ttl: float = JOINED_TTL_SECONDS,
+    ) -> None:
+        """State.upsert_recent: one script over the collection's two keys (one slot)."""
+        args = [member, repr(at), limit, max(1, int(ttl)), json.dumps(fields), json.dumps(keep)]
+        self.client.eval(UPSERT_RECENT, 2, *recent_keys(key), *args)
+
+    def recents(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        order, entries = recent_keys(key)
+        members = [m.decode() for m in self.client.zrevrange(order, 0, -1)]
+        values = self.client.hmget(entries, members) if members else []
+        return [(m, json.loads(v)) for m, v in zip(members, values, strict=True) if v]
 
     def sticky_persona(self, session_id: str) -> str | None:
         value = self.client.get(shard(session_id).thread("persona", session_id))

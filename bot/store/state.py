@@ -17,6 +17,7 @@ the worker relies on:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Protocol
 
 from bot.jobs import Job, reply_thread_of
@@ -168,6 +169,26 @@ class Facts(Protocol):
     def set_sticky_persona(self, session_id: str, persona: str | None) -> None: ...
 
     def recent_thread(self, team: str, channel: str, user: str) -> str | None: ...
+
+    def upsert_recent(
+        self,
+        key: str,
+        member: str,
+        at: float,
+        fields: Mapping[str, str],
+        keep: Mapping[str, str],
+        limit: int,
+        ttl: float = JOINED_TTL_SECONDS,
+    ) -> None:
+        """Put `member` in the bounded collection `key`, ranked by `at` (newest first): set
+        its `fields`, and its `keep` fields only where it has none yet (set once). Only the
+        `limit` newest members are kept (the others go with their fields). Atomic per call:
+        concurrent upserts of different members of one key never lose each other."""
+        ...
+
+    def recents(self, key: str) -> list[tuple[str, dict[str, str]]]:
+        """The members of the collection `key`, newest first, each with its fields."""
+        ...
 
 
 class State(Queues, Recovery, Facts, Protocol):

@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 
 from bot.agent.help import help_text
+from bot.agent.home import after_reset
 from bot.agent.personas import Persona, Personas
 from bot.agent.turn import TurnResult, restore
+from bot.answer.home_threads import record_turn
 from bot.answer.message import AnswerMessage, AnswerMessages
 from bot.answer.reply import Replier
 from bot.jobs import DM_THREAD, Job
@@ -129,10 +131,12 @@ class Conversation:
                 if verdict.action == "retry":
                     raise  # the message is left unfinished: the retry replaces it
                 if verdict.action != "split":
-                    return self._end_failed(exc, verdict, message, batch)
+                    return self._end_failed(exc, verdict, message, batch, persona)
                 reason = type(exc).__name__
             else:
-                return self._deliver(message, result, lease, turn)
+                done = self._deliver(message, result, lease, turn)
+                record_turn(self.state, self.replier.clients, done, persona.id)  # Home tab
+                return done
         # One poisoned message must not sink its neighbours: answer them one by one, so
         # only the message that really fails gets the apology.
         log.warning(
@@ -157,7 +161,12 @@ class Conversation:
         return result
 
     def _end_failed(
-        self, exc: Exception, verdict: Verdict, message: AnswerMessage, batch: list[Job]
+        self,
+        exc: Exception,
+        verdict: Verdict,
+        message: AnswerMessage,
+        batch: list[Job],
+        persona: Persona,
     ) -> list[Job]:
         """Drop the batch (uninstalled), or apologise for it; return the jobs consumed."""
         last = batch[-1]
@@ -169,6 +178,7 @@ class Conversation:
             return list(batch)
         report(exc, verdict, last.session_id)
         post_or_give_up(lambda: message.fail(verdict.apology))
+        record_turn(self.state, self.replier.clients, batch, persona.id)  # Home tab
         return self._done(batch)
 
     def _deliver(
@@ -252,6 +262,7 @@ class Conversation:
         )
         # The thread is read again for context only after this (Slack ts are the time).
         self.state.set_fact(RESET.key(job.session_id), f"{time.time():.6f}", ttl=RESET.ttl)
+        after_reset(self.state, self.replier.clients, self.personas, job)  # Home tab: closed
         outcome = "Reset done" if existed else "Nothing to reset (no memory yet), but it's clear"
         link = "" if in_dm else f" (thread {job.thread_ts})"
         self.replier.ephemeral(

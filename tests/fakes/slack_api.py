@@ -15,6 +15,7 @@ from .slack_ratelimits import NON_MARKETPLACE_LIMIT, NON_MARKETPLACE_READS, Rate
 from .slack_rules import Refused, check_assistant, check_message, require
 from .slack_streams import STREAM_LIFETIME, StreamingMessages
 from .slack_view import MessageView, is_stale, view
+from .slack_views import VIEW_METHODS, HomeViews
 
 __all__ = ["Call", "FakeSlack", "Workspace", "oauth_v2_access"]
 
@@ -43,6 +44,7 @@ KNOWN_METHODS = frozenset(
         "conversations.history",
         "users.info",
         "files.info",
+        *VIEW_METHODS,  # views.publish, chat.getPermalink (slack_views.py)
     }
 )
 STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
@@ -80,6 +82,7 @@ class FakeSlack(CallLog):
         self.messages = MessageStore()  # everything posted, per channel
         self.streams = StreamingMessages(self.messages, stream_lifetime)
         self.agent_sessions = AgentSessions(self.streams)
+        self.views = HomeViews(self.messages)  # each user's Home view: views.published(user)
         self._thread = ServerThread(SlackHandler, self)
 
     # --- lifecycle ---------------------------------------------------------
@@ -166,6 +169,7 @@ class FakeSlack(CallLog):
             self.messages = MessageStore()
             self.streams = StreamingMessages(self.messages, self.streams.lifetime)
             self.agent_sessions = AgentSessions(self.streams)
+            self.views = HomeViews(self.messages)
 
     # --- a user's view -----------------------------------------------------
     def bot_messages(
@@ -264,6 +268,8 @@ class FakeSlack(CallLog):
             return {"ok": True, "message_ts": self.next_ts()}
         if method.startswith("agents.sessions."):
             return self.agent_sessions.handle(method, p)
+        if method in VIEW_METHODS:
+            return self.views.handle(method, p)
         if method.startswith("assistant.threads."):
             return check_assistant(method, p)
         if method == "files.info":

@@ -32,6 +32,7 @@ TIERS: dict[str, int] = {
     "conversations.history": TIER_3,  # "Tier 3: 50+ per minute" (internal/Marketplace apps)
     "users.info": TIER_4,  # "Tier 4: 100+ per minute"
     "files.info": TIER_4,  # "Tier 4: 100+ per minute"
+    "views.publish": TIER_4,  # "Tier 4: 100+ per minute"
 }
 # "Special rate limits apply" and no number given, so not limited here:
 # assistant.threads.setStatus, auth.test, oauth.v2.access. apps.connections.open (Tier 3) is

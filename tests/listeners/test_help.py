@@ -145,5 +145,6 @@ def test_a_failed_prompts_call_is_only_logged_and_the_messages_tab_is_just_acked
     assert messages_tab["tab"] == "messages"
     assert bot.event(messages_tab)[0] == 200
     settle(bot)
-    assert len(fake_slack.calls("assistant.threads.setSuggestedPrompts")) == 1
+    # the messages tab (the agent view) asks for the prompts too: both refused, only logged
+    assert len(fake_slack.calls("assistant.threads.setSuggestedPrompts")) == 2
     assert model.calls == [] and fake_slack.calls("chat.postMessage") == []

@@ -44,6 +44,7 @@ BEFORE: dict[str, tuple[tuple[str, ...], str, float]] = {
     "BUDGET": (("T1", "chat.startStream"), "budget:T1:chat.startStream", 20.0),  # slack_budget
     "REFUSALS": ((SID,), f"refusals:{SID}", 60),  # bot/intake/intake.py
     "REPORTER": ((), "undelivered-reporter", 30.0),  # bot/turns/worker.py
+    "HOME_THREADS": (("T1", "U1"), "home:T1:U1", JOINED_TTL_SECONDS),  # answer/home_threads.py
 }
 
 

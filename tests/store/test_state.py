@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from bot.jobs import Job
 from bot.store.memory_state import MemoryState
+from bot.store.redis_facts import recent_keys
 from bot.store.redis_state import RedisState, connect
 from bot.store.state import State
 from bot.store.thread_lock import LeaseLost
@@ -303,3 +304,40 @@ def test_spend_raises_when_redis_is_down() -> None:
     down = RedisState(redis.Redis(port=free_port(), socket_connect_timeout=0.2))
     with pytest.raises(RedisError):
         down.spend("budget:a", 3, 1)
+
+
+def test_recents_keep_the_newest_members_with_their_first_fields(state: State) -> None:
+    key = "home:T1:U1"
+    state.upsert_recent(key, "a", 1.0, {"status": "active"}, {"title": "A"}, limit=2)
+    state.upsert_recent(key, "b", 2.0, {"status": "active"}, {"title": "B"}, limit=2)
+    state.upsert_recent(key, "a", 3.0, {"status": "closed"}, {"title": "not kept"}, limit=2)
+    assert state.recents(key) == [
+        ("a", {"status": "closed", "title": "A"}),  # newest first; the title set once
+        ("b", {"status": "active", "title": "B"}),
+    ]
+    state.upsert_recent(key, "c", 4.0, {"status": "active"}, {}, limit=2)
+    assert [member for member, _ in state.recents(key)] == ["c", "a"]  # b dropped: bounded
+    state.upsert_recent(key, "b", 5.0, {"status": "active"}, {"title": "B2"}, limit=2)
+    assert state.recents(key)[0] == ("b", {"status": "active", "title": "B2"})  # a new entry
+    assert state.recents("home:T1:U2") == []  # another user's collection
+    assert state.forget_team("T1") >= 1 and state.recents(key) == []
+
+
+def test_concurrent_upserts_of_one_key_lose_nothing(state: State) -> None:
+    key = "home:T1:U1"
+
+    def upsert(member: str) -> None:
+        for n in range(20):
+            state.upsert_recent(key, member, time.time(), {"n": str(n)}, {"who": member}, 10)
+
+    workers = [threading.Thread(target=upsert, args=(f"m{i}",)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(state.recents(key)) == [(f"m{i}", {"n": "19", "who": f"m{i}"}) for i in range(4)]
+
+
+def test_a_users_recents_live_in_one_cluster_slot() -> None:
+    order, entries = recent_keys("home:T1:U1")
+    assert order.split("}")[0] == entries.split("}")[0] == "tsb:recent:{home:T1:U1"

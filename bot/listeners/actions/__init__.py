@@ -1,8 +1,9 @@
 from slack_bolt import App
 
+from bot.agent.home import HOME_RESET_ACTION
 from bot.answer.feedback import FEEDBACK_ACTION
 from bot.answer.stop import STOP_ACTION
-from bot.listeners.actions import feedback, stop_answer
+from bot.listeners.actions import feedback, home_reset, stop_answer
 from bot.listeners.deps import ListenerDeps
 
 
@@ -11,3 +12,4 @@ def register(app: App, deps: ListenerDeps) -> None:
     # call that could outlast Slack's 3 s, so it runs lazily (after the ack, in a thread).
     app.action(FEEDBACK_ACTION)(ack=feedback.handler(deps), lazy=[feedback.thank(deps)])
     app.action(STOP_ACTION)(ack=stop_answer.handler(deps), lazy=[stop_answer.confirm(deps)])
+    app.action(HOME_RESET_ACTION)(home_reset.handler(deps))  # queues a reset job: fast

@@ -3,6 +3,7 @@ from slack_bolt import App
 from bot.listeners.deps import ListenerDeps
 from bot.listeners.events import (
     agent_session_stopped,
+    app_home_opened,
     app_mention,
     app_uninstalled,
     assistant_thread_started,
@@ -22,6 +23,7 @@ def register(app: App, deps: ListenerDeps) -> None:
     app.event("assistant_thread_started")(
         ack=_ack_only, lazy=[assistant_thread_started.handler(deps)]
     )
+    app.event("app_home_opened")(ack=_ack_only, lazy=[app_home_opened.handler(deps)])
 
 
 def _ack_only() -> None:
