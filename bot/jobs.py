@@ -65,6 +65,10 @@ class Job:
     # A reset asked for with the Home tab's Reset button: the Home view is published again
     # once it is done (bot.agent.home).
     from_home: bool = False
+    # What the user viewed in Slack as they wrote it (a message in the agent view carries
+    # `app_context`): validated entities (bot.turns.inputs.app_context). None: the message
+    # carried none (the user's remembered view counts); (): it said "nothing".
+    app_context: tuple[str, ...] | None = None
 
     @property
     def session_id(self) -> str:
@@ -90,6 +94,8 @@ class Job:
         ):  # added later: omitted when empty
             if not data[optional]:
                 del data[optional]
+        if data["app_context"] is None:  # added later: omitted when absent (() is kept)
+            del data["app_context"]
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -97,4 +103,6 @@ class Job:
         data = json.loads(raw)
         data["files"] = tuple(dict(f) for f in data.get("files") or ())
         data["trace"] = {str(k): str(v) for k, v in (data.get("trace") or {}).items()}
+        if data.get("app_context") is not None:
+            data["app_context"] = tuple(str(e) for e in data["app_context"])
         return cls(**data)

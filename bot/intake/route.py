@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.jobs import DM_THREAD, Job, JobKind
+from bot.turns.inputs.app_context import parse
 from bot.turns.inputs.files import slack_files
 from bot.turns.inputs.posts import (
     MESSAGE_SUBTYPES,
@@ -85,6 +86,8 @@ def _job(
         requested_in=event["channel"],
         user_team=str_field(event, "user_team") or str_field(event, "team") or team,
         files=slack_files(event.get("files")),
+        # a message in the agent view says what its author viewed as they wrote it
+        app_context=None if event.get("app_context") is None else parse(event["app_context"], team),
     )
 
 

@@ -21,10 +21,20 @@ from bot.store.facts import BUDGET
 from bot.store.state import Facts
 
 log = logging.getLogger(__name__)
-Method = Literal["chat.startStream", "chat.appendStream"]
+Method = Literal[
+    "chat.startStream", "chat.appendStream", "conversations.history", "conversations.replies"
+]
 # Per minute, below each tier's documented rate: Slack's windows are not ours, and the
 # bot's other calls (status, reactions, posts) share the workspace.
-PER_MINUTE: dict[Method, int] = {"chat.startStream": 16, "chat.appendStream": 80}
+# The reads of what a user views (bot/turns/inputs/viewing.py): Tier 3 (50+) for internal and
+# Marketplace apps, but 1 a minute for commercially distributed non-Marketplace apps; one
+# a window (3 a minute) is optional context, and a 429 quiets the token (ThreadReader).
+PER_MINUTE: dict[Method, int] = {
+    "chat.startStream": 16,
+    "chat.appendStream": 80,
+    "conversations.history": 3,
+    "conversations.replies": 3,
+}
 # Counted in BUDGET.ttl (20 s) windows: a burst spends a third, not all of it.
 WINDOWS_PER_MINUTE = round(60.0 / BUDGET.ttl)
 MINUTE_SECONDS = 60.0  # Slack's minute (tests compress it, with the fake's)

@@ -70,6 +70,11 @@ GENERATION = Family("fact", "gen", 24 * 3600, "gen:<session>: the stored generat
 # bot/store/sessions.py, on uninstall (kept by State.forget_team: KEPT_ON_UNINSTALL): turns
 # already running must not store; a day is far longer than a turn, its retries and the queue.
 UNINSTALLED = Family("fact", "uninstalled", 24 * 3600, "uninstalled:<team>_: when")
+# bot/listeners/events/app_context_changed.py (written), bot/turns/inputs/gather.py (read): what
+# a user views in Slack, from `app_context_changed` (validated entities, bot/turns/inputs/
+# app_context.py). Slack sends it only when the view changes, with the agent view open: an
+# hour, then an unchanged view is too old to tell the model about.
+VIEWING = Family("fact", "viewing", 3_600, "viewing:<team>:<user>: what they view in Slack")
 
 # --- sets (add_once) ---------------------------------------------------------------------
 
@@ -128,6 +133,7 @@ FAMILIES: tuple[Family, ...] = (
     ATTEMPTS,
     GENERATION,
     UNINSTALLED,
+    VIEWING,
     STOP_SEEN,
     CONTEXT_SEEN,
     VOTERS,

@@ -134,3 +134,15 @@ def test_block_mismatch_on_rich_text(slack: FakeSlack, client: WebClient) -> Non
     assert slack.bot_messages("C1")[0].text == "new"
     plain = client.chat_postMessage(channel="C1", text="plain")["ts"]  # no rich text: fine
     assert client.chat_update(channel="C1", ts=plain, blocks=[section("s")])["ok"]
+
+
+# --- channel membership: reads of a channel the bot is not in ------------------------
+def test_reads_of_a_channel_the_bot_is_not_in_are_refused(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    ts = slack.add_message("C2", "in a channel the bot left")
+    assert client.conversations_history(channel="C2")["messages"][0]["ts"] == ts
+    slack.messages.leave("C2")
+    assert refused(client.conversations_history, channel="C2") == "not_in_channel"
+    assert refused(client.conversations_replies, channel="C2", ts=ts) == "channel_not_found"
+    assert client.conversations_history(channel="C1")["ok"]  # a member elsewhere

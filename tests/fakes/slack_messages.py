@@ -60,6 +60,14 @@ class MessageStore:
         self.by_channel: dict[str, list[dict[str, Any]]] = {}
         # (channel, ts) -> {(reaction name, reacting user)}
         self.reactions: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        # Channels the bot is not a member of (`leave`): it cannot read them. Everywhere
+        # else it is, as in every channel where it was mentioned or added.
+        self.outside: set[str] = set()
+
+    def leave(self, channel: str) -> None:
+        """The bot is not (or no longer) a member of `channel`."""
+        with self.lock:
+            self.outside.add(channel)
 
     def add(self, message: dict[str, Any]) -> None:
         with self.lock:
@@ -193,6 +201,15 @@ class MessageStore:
         require(params, "channel_not_found", "channel")
         if method == "conversations.replies":
             require(params, "thread_not_found", "ts")  # "Value for `ts` was missing"
+        if str(params["channel"]) in self.outside:
+            # conversations.history (docs.slack.dev/reference/methods/conversations.history,
+            # Errors): not_in_channel, "The token used does not have access to the proper
+            # channel. Only user tokens can access public channels they are not in."
+            # conversations.replies lists no not_in_channel: channel_not_found, "Value for
+            # `channel` was missing or invalid" (docs.slack.dev/reference/methods/
+            # conversations.replies, Errors).
+            history = method == "conversations.history"
+            raise Refused("not_in_channel" if history else "channel_not_found")
         oldest = float(params.get("oldest") or 0)
         with self.lock:
             posted = [

@@ -34,6 +34,7 @@ BEFORE: dict[str, tuple[tuple[str, ...], str, float]] = {
     "ATTEMPTS": ((SID,), f"attempts:{SID}", 2 * DAY),  # bot/turns/attempts.py
     "GENERATION": ((SID,), f"gen:{SID}", DAY),  # bot/store/sessions.py
     "UNINSTALLED": (("T1_",), "uninstalled:T1_", DAY),  # bot/store/sessions.py
+    "VIEWING": (("T1", "U1"), "viewing:T1:U1", 3_600),  # bot/turns/inputs/app_context.py
     "STOP_SEEN": (("msg:T1:C1:101.2",), "stop-seen:msg:T1:C1:101.2", 3600),  # bot/intake/intake.py
     "CONTEXT_SEEN": ((SID,), f"context-seen:{SID}", 3_600),  # bot/turns/inputs/thread_notes.py
     "VOTERS": ((SID, "101.2"), f"vote:{SID}:101.2", JOINED_TTL_SECONDS),  # bot/answer/feedback.py

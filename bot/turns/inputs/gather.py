@@ -2,7 +2,8 @@
 
 The thread so far (read from Slack on a persona's first turn in a thread it joined
 midway), other apps' posts noted since the last turn (bot/turns/inputs/thread_context.py), and
-the files of the queued messages, read within the turn's budget (bot/turns/inputs/files.py).
+the files of the queued messages, read within the turn's budget (bot/turns/inputs/files.py),
+and on a DM turn what the user views in Slack (bot/turns/inputs/viewing.py).
 The notes are shared state: they are dropped only once the turn that read them commits.
 """
 
@@ -20,6 +21,7 @@ from bot.store.state import Facts
 from bot.turns.inputs.files import FileLimits, read_for_jobs
 from bot.turns.inputs.thread_context import ThreadReader, wants_earlier
 from bot.turns.inputs.thread_notes import consumed, notes_text, pending_notes
+from bot.turns.inputs.viewing import ViewingContext
 
 
 @dataclass(frozen=True)
@@ -46,14 +48,17 @@ class InputGatherer:
         self.state, self.clients, self.personas = state, clients, personas
         self.reader, self.bot_user_id = reader, bot_user_id
         self.file_limits = file_limits or FileLimits()
+        self.viewing = ViewingContext(state, reader)
 
     def gather(self, batch: list[Job], persona: Persona, has_history: bool) -> GatheredInputs:
         """The inputs of `persona`'s turn on `batch`; `has_history`: it spoke here before."""
         first = batch[0]
         earlier = self._earlier(first) if wants_earlier(first, has_history) else None
         notes, count = pending_notes(self.state, first.session_id)
-        preamble = tuple(text for text in (earlier, notes_text(notes)) if text)
-        token = self.clients.for_job(batch[-1]).token or ""
+        last, client = batch[-1], self.clients.for_job(batch[-1])
+        viewing = self.viewing.for_turn(last, self.bot_user_id(last), client)
+        preamble = tuple(text for text in (earlier, notes_text(notes), viewing) if text)
+        token = client.token or ""
         provider = persona.provider or self.personas.default_provider
         files = read_for_jobs(batch, token, provider, self.file_limits)
         inputs = TurnInputs(preamble, files)

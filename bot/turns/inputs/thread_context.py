@@ -28,6 +28,7 @@ from bot.jobs import DM_THREAD, Job
 from bot.turns.inputs.posts import MESSAGE_SUBTYPES, SLACKBOT, bot_name, is_app_post, message_text
 from bot.turns.inputs.thread_entries import (
     ASSISTANT,
+    AUTHORS,
     QUOTED,
     app_label,
     clean_name,
@@ -36,11 +37,7 @@ from bot.turns.inputs.thread_entries import (
 )
 
 log = logging.getLogger(__name__)
-HEADER = (
-    "Earlier in this thread (oldest first). Each entry starts with its author: "
-    '[assistant] is you; [user <id> "name"] a person and [app <id> "name"] another '
-    f"app, with the name they chose; {QUOTED}:"
-)
+HEADER = f"Earlier in this thread (oldest first). {AUTHORS}; {QUOTED}:"
 _NOTICE_ROOM = 100  # of max_chars, kept for the "not shown" / "could not be read" lines
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -91,7 +88,7 @@ def _ts_key(ts: Any) -> tuple[int, int] | None:
 
 
 @dataclass
-class _Read:
+class Read:
     until: float  # time.monotonic() deadline of this read
     client: WebClient  # the installation's client (its token, URL, SSL, proxy, headers)
     warned: bool = False  # one warning per read, however many calls fail
@@ -140,18 +137,15 @@ class ThreadReader:
         before, since = _ts_key(before_ts), _ts_key(since_ts) or (0, 0)
         if self.limits.max_messages <= 0 or thread_ts == DM_THREAD or before is None:
             return None
-        client = client or self.client
-        if time.monotonic() < self._quiet_until.get(client.token, 0.0):
-            log.info(
-                "thread context of %s skipped: conversations.replies is rate limited", thread_ts
-            )
+        read = self.start(client or self.client)
+        if read is None:
+            log.info("thread context of %s skipped: reads are rate limited", thread_ts)
             return None
-        read = _Read(time.monotonic() + self.deadline, client)
         kept: deque[dict] = deque(maxlen=self.limits.max_messages)
         seen, pages, cursor, complete, newer = 0, 0, "", True, False
         while not newer:
             try:
-                page = self._call(
+                page = self.call(
                     read,
                     "conversations.replies",
                     channel=channel,
@@ -160,7 +154,7 @@ class ThreadReader:
                     **({"cursor": cursor} if cursor else {}),
                 )
             except Exception as exc:
-                self._failed(exc, f"page {pages + 1} of thread {thread_ts} in {channel}", read)
+                self.failed(exc, f"page {pages + 1} of thread {thread_ts} in {channel}", read)
                 complete = False
                 break
             for message in page.get("messages") or []:  # oldest first
@@ -168,7 +162,7 @@ class ThreadReader:
                 if ts is not None and ts >= before:
                     newer = True
                     break
-                if ts is not None and ts > since and _is_context(message):
+                if ts is not None and ts > since and is_context(message):
                     kept.append(message)
                     seen += 1
             pages += 1
@@ -177,14 +171,26 @@ class ThreadReader:
                 break
         if not kept:
             return None
-        labels = [self._label(message, bot_user_id, read) for message in kept]
-        lines = [
-            entry(label, self._named(message_text(message), bot_user_id, read))
-            for label, message in zip(labels, kept, strict=True)
-        ]
-        return self._transcript(lines, seen, complete)
+        return self._transcript(self.entries(list(kept), bot_user_id, read), seen, complete)
 
-    def _call(self, read: _Read, method: str, **params: Any) -> dict[str, Any]:
+    def start(self, client: WebClient) -> Read | None:
+        """A read with `client` within the reader's deadline; None while its token waits
+        out a 429's Retry-After."""
+        if time.monotonic() < self._quiet_until.get(client.token, 0.0):
+            return None
+        return Read(time.monotonic() + self.deadline, client)
+
+    def entries(self, messages: list[dict], bot_user_id: str, read: Read) -> list[str]:
+        """Each message as a transcript entry: its author's label, then its text with
+        mentions as @Name (bot/turns/inputs/thread_entries.py)."""
+        labels = [self._label(message, bot_user_id, read) for message in messages]
+        return [
+            entry(label, self._named(message_text(message), bot_user_id, read))
+            for label, message in zip(labels, messages, strict=True)
+        ]
+
+    def call(self, read: Read, method: str, **params: Any) -> dict[str, Any]:
+        """One GET of a Web API method within `read`'s deadline, never retried."""
         remaining = read.until - time.monotonic()
         if remaining <= 0:
             raise TimeoutError(f"{self.deadline:g} s deadline passed")
@@ -202,7 +208,8 @@ class ThreadReader:
         data = client.api_call(method, http_verb="GET", params=params).data
         return data if isinstance(data, dict) else {}
 
-    def _failed(self, exc: Exception, what: str, read: _Read) -> None:
+    def failed(self, exc: Exception, what: str, read: Read) -> None:
+        """Log a failed call once per read; after a 429, no reads until its Retry-After."""
         reason = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, SlackApiError):
             reason = f"HTTP {exc.response.status_code} {exc.response.get('error')}"
@@ -214,7 +221,7 @@ class ThreadReader:
             read.warned = True
             log.warning("thread context: %s failed (%s); going on without it", what, reason)
 
-    def _label(self, message: dict, bot_user_id: str, read: _Read) -> str:
+    def _label(self, message: dict, bot_user_id: str, read: Read) -> str:
         user = message.get("user") if isinstance(message.get("user"), str) else ""
         if user and user == bot_user_id and message.get("subtype") != "bot_message":
             persona = message.get("username")  # set when several personas post
@@ -226,15 +233,15 @@ class ThreadReader:
             return app_label(bot_id if isinstance(bot_id, str) else "", bot_name(message))
         return person_label(user, self._name(user, read))
 
-    def _name(self, user: str, read: _Read) -> str:
+    def _name(self, user: str, read: Read) -> str:
         if (cached := self.names.get(user)) is not None:
             return cached
         if time.monotonic() >= read.until:
             return user  # out of time: not remembered as a failure
         try:
-            info = self._call(read, "users.info", user=user).get("user") or {}
+            info = self.call(read, "users.info", user=user).get("user") or {}
         except Exception as exc:
-            self._failed(exc, f"users.info {user}", read)
+            self.failed(exc, f"users.info {user}", read)
             self.names.put(user, user, ttl=60.0)  # do not ask again at once
             return user
         profile = info.get("profile") or {}
@@ -248,7 +255,7 @@ class ThreadReader:
         self.names.put(user, name)
         return name
 
-    def _named(self, text: str, bot_user_id: str, read: _Read) -> str:
+    def _named(self, text: str, bot_user_id: str, read: Read) -> str:
         """<@U123> -> @Name."""
 
         def swap(match: re.Match[str]) -> str:
@@ -276,7 +283,7 @@ class ThreadReader:
         return "\n".join(out)
 
 
-def _is_context(message: dict) -> bool:
+def is_context(message: dict) -> bool:
     """People's and apps' messages; not system notices (joins, topic changes) or Slackbot."""
     return (
         message.get("subtype") in MESSAGE_SUBTYPES
