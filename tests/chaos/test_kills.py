@@ -20,6 +20,7 @@ from tests.support.chaos_checks import (
     answered_first,
     event_for,
     markers_answered,
+    no_session_processing,
     requests_asking,
     snapshot_puts,
     thread_posts,
@@ -124,6 +125,7 @@ def test_sigkill_chaos_on_three_workers_answers_every_message_once_in_order(
     assert not any(result.other_posts.values()), result.other_posts
     assert fake_openai.overlaps(thread_key) == [], "two turns of one thread overlapped"
     assert len(kills) >= min_kills
+    no_session_processing(fake_slack, roots)
 
 
 # --- 2. SIGTERM mid-turn -----------------------------------------------------------------
@@ -230,6 +232,7 @@ def test_kills_at_each_step_of_a_turn_recompute_or_replay_and_answer_once(
     result = accounting(ledger, fake_slack, fake_openai)
     assert result.ok, result.summary()
     assert result.answered == result.sent == 5
+    no_session_processing(fake_slack, [root])
 
 
 # --- 8. a long answer cut by a kill between its chunks ----------------------------------

@@ -112,3 +112,14 @@ def snapshot_puts(proxy: FaultyProxy) -> int:
     with proxy._lock:
         requests = list(proxy.requests)
     return sum(method == "PUT" and bool(SNAPSHOT_PUT.search(path)) for method, path in requests)
+
+
+def no_session_processing(slack: FakeSlack, roots: list[str], timeout: float = 15) -> None:
+    """Every thread's agent session went through `processing` and ends `active`: whatever
+    was killed mid-turn, the process that finished the thread set it (fails otherwise)."""
+
+    def settled() -> bool:
+        histories = [slack.agent_sessions.statuses(CHANNEL, root) for root in roots]
+        return all("processing" in h and h[-1] == "active" for h in histories)
+
+    wait_until(settled, timeout, "every thread's agent session out of processing")
