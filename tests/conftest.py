@@ -125,6 +125,8 @@ def make_bot(
         return bot
 
     yield make
+    for bot in bots:  # their dispatchers' waits for work end together
+        bot.runtime.worker.begin_stop()
     for bot in bots:
         bot.stop()
 

@@ -81,7 +81,10 @@ class Bot:
         web = WebApp(self.app, self.runtime.health, SECRET)
         self.server = make_server("127.0.0.1", 0, web, _ThreadingServer, _QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/slack/events"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll: shutdown() waits for it, once per bot in every test's teardown
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> Bot:
         self._thread.start()
@@ -89,8 +92,9 @@ class Bot:
         return self
 
     def stop(self) -> None:
-        self.runtime.worker.stop(timeout=10)
+        self.runtime.worker.begin_stop()  # its dispatcher's wait for work ends meanwhile
         self.server.shutdown()
+        self.runtime.worker.stop(timeout=10)
         self.server.server_close()
 
     def __enter__(self) -> Bot:
