@@ -34,6 +34,7 @@ from bot.turns.inputs.thread_entries import (
     clean_name,
     entry,
     person_label,
+    within,
 )
 
 log = logging.getLogger(__name__)
@@ -266,14 +267,7 @@ class ThreadReader:
 
     def _transcript(self, lines: list[str], seen: int, complete: bool) -> str:
         budget = max(0, self.limits.max_chars - len(HEADER) - _NOTICE_ROOM)
-        shown: list[str] = []
-        for line in reversed(lines):  # the newest are kept
-            if len(line) + 1 > budget:
-                if not shown:  # the newest alone is too long: its beginning
-                    shown.append(line[: max(0, budget - 2)] + "…")
-                break
-            shown.append(line)
-            budget -= len(line) + 1
+        shown = within(list(reversed(lines)), budget)  # the newest are kept
         out = [HEADER]
         if hidden := seen - len(shown):
             out.append(f"({hidden} earlier message{'s' * (hidden != 1)} not shown)")

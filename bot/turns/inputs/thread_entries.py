@@ -43,3 +43,17 @@ def entry(label: str, text: str) -> str:
     """One entry: its label, then its text; every further line is indented, whatever
     character breaks it, so text cannot start an entry."""
     return f"{label} " + "\n  ".join(_LINE_BREAK.split(text))
+
+
+def within(entries: list[str], budget: int) -> list[str]:
+    """The first of `entries` that fit `budget` characters (each with its line break), in
+    the given order; if the first alone is too long, its beginning."""
+    shown: list[str] = []
+    for line in entries:
+        if len(line) + 1 > budget:
+            if not shown:
+                shown.append(line[: max(0, budget - 2)] + "…")
+            break
+        shown.append(line)
+        budget -= len(line) + 1
+    return shown

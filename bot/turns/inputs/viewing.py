@@ -29,7 +29,7 @@ from bot.slack.budget import Method, SlackBudget
 from bot.store.state import Facts
 from bot.turns.inputs.app_context import EntityKind, remembered, split
 from bot.turns.inputs.thread_context import Read, ThreadReader, is_context
-from bot.turns.inputs.thread_entries import AUTHORS, QUOTED
+from bot.turns.inputs.thread_entries import AUTHORS, QUOTED, within
 
 log = logging.getLogger(__name__)
 HEADER = (
@@ -131,14 +131,7 @@ class ViewingContext:
         header = f"{what}, oldest first. {AUTHORS}; {QUOTED}:"
         budget = self.limits.max_chars - len(header) - 1
         ordered = entries if kind == "message" else list(reversed(entries))
-        shown: list[str] = []
-        for line in ordered:
-            if len(line) + 1 > budget:
-                if not shown:  # the first alone is too long: its beginning
-                    shown.append(line[: max(0, budget - 2)] + "…")
-                break
-            shown.append(line)
-            budget -= len(line) + 1
+        shown = within(ordered, budget)
         return "\n".join([header, *(shown if kind == "message" else reversed(shown))])
 
 
