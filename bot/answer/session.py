@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import MutableSet
 from typing import Literal
 
 from slack_sdk.errors import SlackApiError
@@ -103,10 +104,7 @@ class AgentSessions:
         if error not in UNAVAILABLE:
             log.info("session %s: Slack refused status %s (%s)", job.session_id, status, error)
             return
-        with self._lock:
-            first = job.team not in self.unavailable
-            self.unavailable.add(job.team)
-        if first:
+        if self._first(self.unavailable, job.team):
             log.warning(
                 "workspace %s: Slack refused agent sessions (%s); using the status line, "
                 "reactions and the Stop button there. Declare the app an agent (manifest "
@@ -118,13 +116,17 @@ class AgentSessions:
     def _check_warnings(self, job: Job, metadata: dict) -> None:
         if MISSING_STOP_SUBSCRIPTION not in (metadata.get("warnings") or ()):
             return
-        with self._lock:
-            first = job.team not in self.no_stop_button
-            self.no_stop_button.add(job.team)
-        if first:
+        if self._first(self.no_stop_button, job.team):
             log.warning(
                 "workspace %s: Slack shows no stop button on agent sessions: subscribe the "
                 "bot event agent_session_stopped (manifest.yml); answers keep their own Stop "
                 "button meanwhile",
                 job.team,
             )
+
+    def _first(self, teams: MutableSet[str], team: str) -> bool:
+        """Add `team` to `teams`; whether it is new there (so logged once)."""
+        with self._lock:
+            first = team not in teams
+            teams.add(team)
+        return first
