@@ -35,7 +35,9 @@ TIERS: dict[str, int] = {
     "views.publish": TIER_4,  # "Tier 4: 100+ per minute"
 }
 # "Special rate limits apply" and no number given, so not limited here:
-# assistant.threads.setStatus, auth.test, oauth.v2.access. apps.connections.open (Tier 3) is
+# assistant.threads.setStatus, auth.test, oauth.v2.access, chat.getPermalink ("Special").
+# agents.sessions.setStatus / .rename: no tier in the sources we could read, so not limited
+# either; the bot calls them best effort (a 429 skips one status, never waits). apps.connections.open (Tier 3) is
 # left unlimited as before: socket-mode tests reconnect on purpose.
 
 # chat.postMessage is special: "generally allows apps to post one message per second per
