@@ -59,6 +59,7 @@ def test_a_turn_is_processing_then_active_with_a_title_and_slacks_own_stop(
     statuses = fake_slack.agent_sessions.statuses("C1", root["ts"])
     assert statuses == ["processing", "active", "processing", "active"]
     assert fake_slack.agent_sessions.session("C1", root["ts"]).title == session.title
+    assert fake_slack.stale_messages() == []  # every answer final: no preview, no Stop left
 
 
 def test_a_reset_closes_the_session(make_bot, fake_slack: FakeSlack) -> None:
