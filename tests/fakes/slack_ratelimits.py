@@ -37,8 +37,9 @@ TIERS: dict[str, int] = {
 # "Special rate limits apply" and no number given, so not limited here:
 # assistant.threads.setStatus, auth.test, oauth.v2.access, chat.getPermalink ("Special").
 # agents.sessions.setStatus / .rename: no tier in the sources we could read, so not limited
-# either; the bot calls them best effort (a 429 skips one status, never waits). apps.connections.open (Tier 3) is
-# left unlimited as before: socket-mode tests reconnect on purpose.
+# either; the bot calls them best effort (a 429 skips one status, never waits).
+# apps.connections.open (Tier 3) is left unlimited as before: socket-mode tests reconnect on
+# purpose.
 
 # chat.postMessage is special: "generally allows apps to post one message per second per
 # channel, while allowing for short bursts" (rate-limits page, "Posting messages"). We
