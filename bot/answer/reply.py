@@ -2,6 +2,10 @@
 
 An answer is posted in parts (bot/answer/slack_format.py); each part's metadata names the
 message it answers and the part, so a replay posts only the parts Slack does not have.
+Each part posted as a new message is claimed in the durable inbox first, so two processes
+holding the same answer (a slow post while Redis restarts and another replays it) never
+both post it: the second posts only what Slack does not show once the claim is abandoned,
+and meanwhile raises PostPending, which the worker retries (bot/turns/worker.py).
 Delivery makes the messages a stream opened (bot/answer/stream.py) show the stored answer.
 """
 
@@ -52,6 +56,20 @@ def tools_line(tools: tuple[str, ...]) -> dict:
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": f":hammer_and_wrench: Used {names}"}],
     }
+
+
+class PostPending(Exception):
+    """Another process claimed this answer part and Slack does not show it yet: try later."""
+
+
+class PostClaims(Protocol):
+    """Who posts each answer part (bot.store.inbox.Inbox is one)."""
+
+    def claim_post(self, job: Job, part: int) -> bool: ...
+
+    def take_over_post(self, job: Job, part: int) -> bool: ...
+
+    def release_post(self, job: Job, part: int) -> None: ...
 
 
 class Speaker(Protocol):
@@ -119,9 +137,12 @@ def ephemeral(
 
 
 class Replier:
-    def __init__(self, clients: SlackClients, show_persona: bool) -> None:
+    def __init__(
+        self, clients: SlackClients, show_persona: bool, claims: PostClaims | None = None
+    ) -> None:
         self.clients = clients  # each job's installation's client
         self.show_persona = show_persona
+        self.claims = claims  # None: one process per answer (tests, notes), post freely
 
     def identity(self, speaker: Speaker | None) -> dict[str, str]:
         """The speaker's name and icon on its messages, when there are several personas."""
@@ -157,9 +178,35 @@ class Replier:
     ) -> None:
         """Post `text` in parts; each part's metadata names the job and the part, so a replay
         can post only the parts a crash kept from Slack."""
+        shown = ShownParts(self)
         for part in parts_of(job, split_parts(text), speaker, tools, sources):
             if part.index not in skip_parts:
-                self._post(part)
+                self._post_once(part, shown)
+
+    def _post_once(self, part: Part, shown: ShownParts) -> None:
+        """Post `part` unless another process claimed it (see the module). Only a replayed
+        job (Redis lost its data, so the claimant may still hold the thread and be posting)
+        waits for an abandoned claim, raising PostPending meanwhile; otherwise the thread
+        lock passed on because the claimant died, and what Slack does not show is posted."""
+        claims, job = self.claims, part.job
+        if claims is None or claims.claim_post(job, part.index):
+            self._post_claimed(part)
+        elif part.index in shown.of(job):
+            log.info("part %d of the answer to %s is in Slack already", part.index, job.ts)
+        elif not job.replayed or claims.take_over_post(job, part.index):
+            log.warning("posting part %d of the answer to %s: its poster died", part.index, job.ts)
+            self._post_claimed(part)
+        else:
+            raise PostPending(f"part {part.index} of the answer to {job.ts} is being posted")
+
+    def _post_claimed(self, part: Part) -> None:
+        """Post `part`; when Slack refuses, give up the claim so a retry finds it free."""
+        try:
+            self._post(part)
+        except Exception:
+            if self.claims is not None:
+                self.claims.release_post(part.job, part.index)
+            raise
 
     def _post(self, part: Part) -> None:
         job = part.job
@@ -203,11 +250,12 @@ class Replier:
     ) -> None:
         """Make the `streamed` messages show `parts`, final: each is updated with its part,
         parts beyond them are posted (unless in `skip_parts`), extra messages deleted."""
+        shown = ShownParts(self)
         for part in parts:
             if part.index < len(streamed):
                 self._replace(streamed[part.index], part)
             elif part.index not in skip_parts:
-                self._post(part)
+                self._post_once(part, shown)
         for extra in streamed[len(parts) :]:  # an earlier, longer attempt's
             self._delete(job, extra)
 
@@ -241,7 +289,7 @@ class Replier:
                 )
                 break
         self._delete(job, message)
-        self._post(part)
+        self._post_once(part, ShownParts(self))
 
     def _delete(self, job: Job, message: Message) -> None:
         try:
@@ -293,3 +341,17 @@ class Replier:
     ) -> None:
         """A private note in `job`'s workspace (e.g. where a reset was asked for)."""
         ephemeral(self.clients.for_job(job), channel, user, text, thread_ts)
+
+
+class ShownParts:
+    """The answer parts Slack shows for a job, read at most once per delivery (the history
+    endpoints are rate limited) and only when a claim says another process posted some."""
+
+    def __init__(self, replier: Replier) -> None:
+        self.replier = replier
+        self._shown: dict[str, frozenset[int]] = {}
+
+    def of(self, job: Job) -> frozenset[int]:
+        if job.ts not in self._shown:
+            self._shown[job.ts] = self.replier.posted_parts(job)
+        return self._shown[job.ts]

@@ -148,7 +148,7 @@ def _conversation(
         state,
         store,
         personas,
-        Replier(slack, personas.several),
+        Replier(slack, personas.several, claims=inbox),
         streaming=config.streaming,
         reader=reader,
         bot_user_id=slack.bot_user_id,

@@ -9,6 +9,12 @@ never answered twice: a committed turn remembers the messages it answered in its
 (`SessionStore.handled`); anything else handled (a reset, help, a greeting, an apology)
 leaves a `.done` object beside its record.
 
+Two processes can hold the same answer at once: a worker whose post is slow (Slack rate
+limits it) while Redis restarts and another worker replays the message. Each answer part
+posted as a new message is therefore claimed first (`claim_post`, one conditional PUT). A
+part someone else claimed is posted again only when Slack does not show it and, for a
+replayed message, once the claim is older than POST_CLAIM_SECONDS (bot/answer/reply.py).
+
 Records are never deleted one by one (that would cost a request per message); an S3
 lifecycle rule on the `inbox/` prefix expires them (docs/operations.md), and replay reads only the
 last REPLAY_SECONDS.
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +35,8 @@ from bot.store.blobs import Blobs, FencingError
 
 log = logging.getLogger(__name__)
 REPLAY_SECONDS = 3600  # how far back a replay looks: far beyond a turn's retries
+POST_CLAIM_SECONDS = 180.0  # a claimed post not in Slack after this was abandoned: beyond
+# any post's own retries (3 rate-limit waits, 2 reconnects, 15 s timeouts)
 _HOUR = 3600
 
 
@@ -46,6 +55,14 @@ def _done_key(job: Job) -> str:
 
 def _message_prefix(job: Job) -> str:
     return record_key(job)[:-5] + ".msg."
+
+
+def _post_key(job: Job, part: int) -> str:
+    return f"{record_key(job)[:-5]}.post.{part}"
+
+
+def _claim(now: float) -> bytes:
+    return json.dumps({"at": now}).encode()
 
 
 class Inbox:
@@ -71,6 +88,38 @@ class Inbox:
         so a later attempt finishes that message even after Redis forgot it."""
         with contextlib.suppress(FencingError):  # noted before
             self.blobs.put(f"{_message_prefix(job)}{ts}", b"", None)
+
+    def claim_post(self, job: Job, part: int) -> bool:
+        """Claim the posting of part `part` of the answer to `job`; False if claimed before."""
+        try:
+            self.blobs.put(_post_key(job, part), _claim(time.time()), None)
+            return True
+        except FencingError:
+            return False
+
+    def take_over_post(self, job: Job, part: int) -> bool:
+        """Claim a post whose claim is older than POST_CLAIM_SECONDS (its poster died
+        before Slack took it); False while the claim is fresh or another took it over."""
+        found = self.blobs.get(_post_key(job, part))
+        if found is not None:
+            try:
+                claimed_at = float(json.loads(found[0]).get("at", 0.0))
+            except (ValueError, AttributeError):
+                claimed_at = 0.0  # unreadable: as old as can be
+            if claimed_at > time.time() - POST_CLAIM_SECONDS:
+                return False
+        try:
+            self.blobs.put(_post_key(job, part), _claim(time.time()), found and found[1])
+            return True
+        except FencingError:
+            return False
+
+    def release_post(self, job: Job, part: int) -> None:
+        """Give up a claim after Slack refused the post (best effort: it goes stale anyway)."""
+        try:
+            self.blobs.delete([_post_key(job, part)])
+        except Exception as exc:
+            log.warning("could not release the post claim of %s: %s", job.ts, exc)
 
     def messages(self, job: Job) -> list[str]:
         """The ts of the bot's messages noted for `job`, oldest first (one LIST)."""

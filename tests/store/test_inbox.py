@@ -14,7 +14,7 @@ import redis
 from bot.intake.reset import reset_job
 from bot.jobs import Job
 from bot.store.blobs import FileBlobs, S3Blobs
-from bot.store.inbox import Inbox, record_key
+from bot.store.inbox import POST_CLAIM_SECONDS, Inbox, record_key
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.support.bot import answers, model_called, now_ts, settle, wait_answered
@@ -107,3 +107,17 @@ def test_a_restarted_single_process_replays_what_it_had_not_answered(
     wait_answered(fake_slack, ("before the crash",), timeout=15)
     settle(second, timeout=10)
     assert answers(fake_slack, "before the crash") == 1
+
+
+def test_a_post_is_claimed_once_and_taken_over_only_when_abandoned(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = turn(now_ts())
+    assert inbox.claim_post(job, 0) is True
+    assert inbox.claim_post(job, 0) is False  # another process holds it
+    assert inbox.claim_post(job, 1) is True  # each part on its own
+    assert inbox.take_over_post(job, 0) is False  # fresh: its poster may still be posting
+    later = time.time() + POST_CLAIM_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    won = [inbox.take_over_post(job, 0) for _ in range(2)]
+    assert won == [True, False]  # taken over once; the new claim is fresh again
