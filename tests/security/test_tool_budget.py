@@ -24,6 +24,7 @@ from bot.config.settings import ConfigError
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.support.harness import base_env, now_ts
+from tests.support.tool_calls import texts, tool_results
 
 CAP = 1000
 
@@ -70,20 +71,6 @@ def personas_file(directory: Path, tools: list[str]) -> str:
         f'[[persona]]\nid = "ops"\nsystem_prompt = "You help."\ntools = {json.dumps(tools)}\n'
     )
     return str(path)
-
-
-def tool_results(model: ScriptedModel, call: int) -> list[dict[str, Any]]:
-    """The tool results the model was sent in its `call`-th request."""
-    return [
-        block["toolResult"]
-        for message in model.calls[call]["messages"]
-        for block in message["content"]
-        if "toolResult" in block
-    ]
-
-
-def texts(result: dict[str, Any]) -> str:
-    return "".join(block.get("text", "") for block in result["content"])
 
 
 @pytest.mark.usefixtures("test_tools")
