@@ -11,6 +11,8 @@ from typing import Any, Literal, get_args
 
 from strands.models import Model
 
+from bot.agent.mcp import McpServers, McpTools
+from bot.agent.mcp_config import McpServerConfig, mcp_servers
 from bot.agent.model import build_model
 from bot.agent.tool_budget import ToolLimits
 from bot.agent.tools import resolve_tools
@@ -39,6 +41,7 @@ class Persona:
     history: History = "window"
     keep_recent: int = 10  # summarize: the latest messages are never summarized
     summarize_at: float = 0.7  # summarize: when the prompt fills this much of the context window
+    mcp: tuple[McpServerConfig, ...] = ()  # its MCP servers (bot/agent/mcp.py)
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Personas:
     _models: dict[str, Model] = field(default_factory=dict)
     _tools: dict[str, list[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _mcp: McpServers | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -117,8 +121,28 @@ class Personas:
                 self._tools[persona.id] = resolve_tools(list(persona.tools))
             return self._tools[persona.id]
 
+    def mcp_tools(self, persona: Persona) -> McpTools:
+        """The persona's MCP tools for a turn (its servers connected on first use)."""
+        with self._lock:
+            if self._mcp is None:
+                self._mcp = McpServers({p.id: p.mcp for p in self.all})
+            servers = self._mcp
+        return servers.for_persona(persona.id)
+
+    def stop(self) -> None:
+        """Stop the MCP clients this process started."""
+        if self._mcp is not None:
+            self._mcp.stop()
+
 
 _SUMMARY_KNOBS = ("keep_recent", "summarize_at")
+PERSONA_KEYS = frozenset(
+    {
+        "id", "name", "system_prompt", "provider", "model_id", "tools", "channels",
+        "only_in_channels", "icon_emoji", "icon_url", "description", "prompts", "history",
+        "keep_recent", "summarize_at", "mcp",
+    }
+)  # fmt: skip
 
 
 def _history(raw: dict[str, Any], where: str) -> dict[str, Any]:
@@ -154,6 +178,16 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
     pid = str(raw.get("id", "")).strip()
     if not _ID.match(pid):
         raise ConfigError(f'{where}: id {pid!r} must be 1-32 of a-z 0-9 _ - (e.g. "helper").')
+    if "approve" in raw:  # refused rather than silently running those tools unapproved
+        raise ConfigError(
+            f"{where} ({pid}): approve is not supported yet (docs/tools.md); remove it and "
+            "keep risky tools off this persona, or keep it to trusted channels."
+        )
+    unknown = sorted(set(raw) - PERSONA_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where} ({pid}): unknown key {unknown[0]!r}; personas.example.toml lists the keys."
+        )
     prompt = raw.get("system_prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ConfigError(f'{where} ({pid}): set system_prompt = "…".')
@@ -191,6 +225,7 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
         icon_url=raw.get("icon_url"),
         description=description.strip(),
         prompts=tuple(p.strip() for p in prompts),
+        mcp=mcp_servers(raw.get("mcp"), f"{where} ({pid})"),
         **history,
     )
 

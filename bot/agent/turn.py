@@ -18,6 +18,7 @@ from strands import Agent
 from strands.types.content import ContentBlock, Message
 
 from bot.agent.history import conversation_manager
+from bot.agent.mcp import ASKER, Asker
 from bot.agent.personas import Persona, Personas
 from bot.agent.prompt import FileInput, answer_note, prompt_blocks, shrink_for_storage
 from bot.agent.tool_budget import ToolBudget
@@ -119,12 +120,13 @@ def build_agent(
     persona: Persona,
     session_id: str,
     callback_handler: Any = None,
+    extra_tools: Sequence[Any] = (),
 ) -> tuple[Agent, Any]:
     manager = store.manager(session_id)
     agent = Agent(
         model=personas.model(persona),
         system_prompt=persona.system_prompt,
-        tools=personas.tools(persona),
+        tools=[*personas.tools(persona), *extra_tools],
         agent_id=persona.id,
         name=persona.name,
         session_manager=manager,
@@ -175,6 +177,7 @@ class RestoredTurn:
     manager: Any
     # Committed before a crash, never posted: post this stored answer, no model call.
     stored: TurnResult | None
+    unavailable: tuple[str, ...] = ()  # MCP servers whose tools this turn goes without
 
     @property
     def has_history(self) -> bool:
@@ -190,8 +193,11 @@ class RestoredTurn:
             message.on_stop(
                 lambda: agent.cancel(message=f"{message.so_far()}\n\n{STOPPED}".strip())
             )
+        preamble = [*inputs.preamble, *unavailable_note(self.unavailable)]
+        last = jobs[-1]
+        asker = Asker(last.user, last.team, last.channel, last.thread_ts)
         try:
-            agent(prompt_for(jobs, list(inputs.preamble), dict(inputs.files)))
+            agent(prompt_for(jobs, preamble, dict(inputs.files)), invocation_state={ASKER: asker})
         except BaseException:
             manager.discard()
             raise
@@ -201,6 +207,7 @@ class RestoredTurn:
         shrink_for_storage(agent.messages)  # the stored records are these same objects
         manager.commit(agent, app_data=with_handled(manager.app_data(self.persona.id), jobs))
         text = (last_answered(agent.messages)[1] or "(no answer)") + answer_note(inputs.problems())
+        text += tools_note(self.unavailable)
         used, cited = tools_used(agent.messages), sources_used(agent.messages)
         return TurnResult(text, done=tuple(jobs), replayed=False, tools=used, sources=cited)
 
@@ -215,8 +222,11 @@ def restore(
     """Build `persona`'s agent on the session of `jobs` (restoring it from storage), and
     find whether an interrupted turn already stored their answer."""
     handler = message.on_event if message is not None else None
+    mcp = personas.mcp_tools(persona) if persona.mcp else None
     with telemetry.span("session.restore", persona=persona.id) as span:  # on construction
-        agent, manager = build_agent(store, personas, persona, jobs[0].session_id, handler)
+        agent, manager = build_agent(
+            store, personas, persona, jobs[0].session_id, handler, mcp.tools if mcp else ()
+        )
         span.set_attribute("bot.restored_messages", len(agent.messages))
     answered_ts, answer = last_answered(agent.messages)
     # Exactly the jobs that answer covers, wherever they sit in the batch: a message held
@@ -230,7 +240,27 @@ def restore(
         )
         used, cited = tools_used(agent.messages), sources_used(agent.messages)
         stored = TurnResult(answer, done=done, replayed=True, tools=used, sources=cited)
-    return RestoredTurn(store, persona, jobs, agent, manager, stored)
+    unavailable = mcp.unavailable if mcp else ()
+    return RestoredTurn(store, persona, jobs, agent, manager, stored, unavailable)
+
+
+def unavailable_note(servers: tuple[str, ...]) -> list[str]:
+    """Tells the model which tool servers are down for this turn."""
+    if not servers:
+        return []
+    names = ", ".join(servers)
+    return [
+        f"(Note from the bot, not the user: the tools of {names} are unavailable right now; "
+        "if the request needs them, say so rather than guessing.)"
+    ]
+
+
+def tools_note(servers: tuple[str, ...]) -> str:
+    """Appended to the answer so the user learns which tools were unavailable."""
+    if not servers:
+        return ""
+    names = ", ".join(f"`{name}`" for name in servers)
+    return f"\n\n:warning: The {names} tools were unavailable for this answer."
 
 
 def run_turn(

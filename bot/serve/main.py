@@ -55,6 +55,9 @@ def begin_stop_all() -> None:
 
 
 def stop_all(timeout: float = 25.0) -> None:
-    """Graceful stop: finish running turns, hand queued work back, release locks."""
+    """Graceful stop: finish running turns, hand queued work back, release locks, and stop
+    the MCP servers this process started."""
     while _started:
-        _started.pop().worker.stop(timeout)
+        runtime = _started.pop()
+        runtime.worker.stop(timeout)
+        runtime.personas.stop()

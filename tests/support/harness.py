@@ -95,6 +95,7 @@ class Bot:
         self.runtime.worker.begin_stop()  # its dispatcher's wait for work ends meanwhile
         self.server.shutdown()
         self.runtime.worker.stop(timeout=10)
+        self.runtime.personas.stop()  # as bot/serve/main.py stop_all: MCP servers too
         self.server.server_close()
 
     def __enter__(self) -> Bot:

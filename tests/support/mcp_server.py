@@ -1,0 +1,94 @@
+"""A real MCP server for the tests, built with the `mcp` package's MCPServer (FastMCP).
+
+    python tests/support/mcp_server.py stdio
+    python tests/support/mcp_server.py http PORT
+
+Self-contained (a stdio server is started by the bot as a command, without the tests on its
+path). Every call is appended as a JSON line to the file named by MCP_CALLS (if set): the
+tool, its arguments, the request's `_meta` and its X-Slack-* headers, so tests count calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+
+server = MCPServer("tickets")
+
+
+def _record(tool: str, ctx: Context | None, **args: Any) -> None:
+    path = os.environ.get("MCP_CALLS")
+    if not path:
+        return
+    meta = ctx.request_context.meta if ctx is not None else None
+    headers = dict(ctx.headers or {}) if ctx is not None else {}
+    line = {
+        "tool": tool,
+        "args": args,
+        "meta": meta.model_dump(exclude_none=True) if hasattr(meta, "model_dump") else meta,
+        "headers": {k.lower(): v for k, v in headers.items() if k.lower().startswith("x-slack-")},
+        "authorization": headers.get("authorization", ""),
+    }
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line, default=str) + "\n")
+
+
+@server.tool()
+def search_tickets(query: str, ctx: Context) -> str:
+    """Search the ticket tracker.
+
+    Args:
+        query: words to look for.
+    """
+    _record("search_tickets", ctx, query=query)
+    return f"2 tickets match {query!r}: T-1 (open), T-2 (closed)"
+
+
+@server.tool()
+def create_ticket(title: str, ctx: Context) -> str:
+    """Create a ticket.
+
+    Args:
+        title: the ticket's title.
+    """
+    _record("create_ticket", ctx, title=title)
+    return f"created T-42: {title}"
+
+
+@server.tool()
+def delete_everything(ctx: Context) -> str:
+    """Delete every ticket."""
+    _record("delete_everything", ctx)
+    return "deleted everything"
+
+
+@server.tool()
+def slow_report(seconds: float, ctx: Context) -> str:
+    """A report that takes a while.
+
+    Args:
+        seconds: how long it takes.
+    """
+    _record("slow_report", ctx, seconds=seconds)
+    time.sleep(seconds)
+    return "the report, too late"
+
+
+@server.tool()
+def export_all(ctx: Context) -> str:
+    """Export every ticket as text (very long)."""
+    _record("export_all", ctx)
+    return "ticket line\n" * 20_000
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
