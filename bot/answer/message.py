@@ -23,8 +23,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from bot.answer.parts import Speaker, parts_of
 from bot.answer.progress import Progress
-from bot.answer.reply import Replier, Speaker, parts_of
+from bot.answer.reply import Replier
 from bot.answer.session import AgentSessions
 from bot.answer.slack_format import split_parts
 from bot.answer.sources import Source

@@ -13,27 +13,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.answer.feedback import feedback_actions
-from bot.answer.slack_format import (
-    fallback_text,
-    follow_streamed,
-    markdown_block,
-    neutralise_mentions,
-    split_parts,
-)
+from bot.answer.parts import ANSWER_EVENT, Part, Speaker, parts_of, tools_line
+from bot.answer.slack_format import fallback_text, follow_streamed, markdown_block, split_parts
 from bot.answer.sources import Source, sources_line
 from bot.answer.stream_messages import Message, stop_quietly
 from bot.jobs import Job
 from bot.slack.clients import SlackClients
 
 log = logging.getLogger(__name__)
-ANSWER_EVENT = "thread_bot_answer"  # message metadata: which Slack message an answer is for
 UPDATE_ATTEMPTS = 3
 # chat.update errors after which the message is replaced (deleted, posted anew) instead:
 # docs.slack.dev/reference/methods/chat.update
@@ -49,15 +42,6 @@ UNUPDATABLE = {
 }
 
 
-def tools_line(tools: tuple[str, ...]) -> dict:
-    """A compact context line naming the tools an answer used."""
-    names = neutralise_mentions(", ".join(f"`{name}`" for name in tools))
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f":hammer_and_wrench: Used {names}"}],
-    }
-
-
 class PostPending(Exception):
     """Another process claimed this answer part and Slack does not show it yet: try later."""
 
@@ -70,58 +54,6 @@ class PostClaims(Protocol):
     def take_over_post(self, job: Job, part: int) -> bool: ...
 
     def release_post(self, job: Job, part: int) -> None: ...
-
-
-class Speaker(Protocol):
-    """Who an answer is from (bot.agent.personas.Persona is one): the name and icon its
-    messages show, and the id its 👍/👎 buttons record."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def icon_emoji(self) -> str | None: ...
-
-    @property
-    def icon_url(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class Part:
-    """Part `index` of the `count` messages of an answer to `job`, from `speaker` (None:
-    a note, without feedback buttons), naming on its last message the `tools` it used and
-    linking the `sources` they cited."""
-
-    job: Job
-    text: str
-    index: int
-    count: int
-    speaker: Speaker | None = None
-    tools: tuple[str, ...] = ()
-    sources: tuple[Source, ...] = ()
-
-    @property
-    def last(self) -> bool:
-        return self.index == self.count - 1
-
-    def metadata(self) -> dict:
-        payload = {"for_ts": self.job.ts, "part": self.index, "parts": self.count}
-        return {"event_type": ANSWER_EVENT, "event_payload": payload}
-
-
-def parts_of(
-    job: Job,
-    texts: list[str],
-    speaker: Speaker | None,
-    tools: tuple[str, ...] = (),
-    sources: tuple[Source, ...] = (),
-) -> list[Part]:
-    """The parts of an answer to `job` whose messages show `texts`."""
-    count = len(texts)
-    return [Part(job, text, i, count, speaker, tools, sources) for i, text in enumerate(texts)]
 
 
 def ephemeral(
