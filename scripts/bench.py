@@ -43,8 +43,9 @@ from strands.session.s3_session_manager import S3SessionManager
 from strands.session.snapshot_session_manager import SnapshotSessionManager
 from strands.storage import S3Storage
 
+from bot.agent.exchange import prompt_for
 from bot.agent.personas import Persona, Personas
-from bot.agent.turn import WINDOW_SIZE, prompt_for, run_turn
+from bot.agent.turn import WINDOW_SIZE, run_turn
 from bot.jobs import Job
 from bot.store.memory_state import MemoryState
 from bot.store.redis_state import RedisState, connect

@@ -48,7 +48,7 @@ def is_complete_exchange_end(message: Message) -> bool:
 
 
 def last_prompt(messages: list[Message]) -> tuple[list[str], list[Message]]:
-    """The Slack ts of the last prompt from Slack (bot.agent.turn.prompt_for puts them in
+    """The Slack ts of the last prompt from Slack (bot.agent.exchange.prompt_for puts them in
     its metadata) and the messages after it; ([], []) if none."""
     for index in range(len(messages) - 1, -1, -1):
         if asked := messages[index].get("metadata", {}).get("custom", {}).get("slack_ts"):

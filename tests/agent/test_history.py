@@ -15,8 +15,9 @@ from strands.agent.conversation_manager.compression.context_compression import (
 )
 from strands.types.exceptions import ContextWindowOverflowException
 
+from bot.agent.exchange import prompt_for
 from bot.agent.personas import Persona, Personas
-from bot.agent.turn import TurnResult, build_agent, prompt_for, run_turn
+from bot.agent.turn import TurnResult, build_agent, run_turn
 from bot.jobs import Job
 from bot.store.memory_state import MemoryState
 from bot.store.sessions import SessionStore

@@ -9,9 +9,10 @@ from strands import Agent
 from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.types.session import SessionMessage
 
+from bot.agent.exchange import prompt_for
 from bot.agent.personas import Persona, Personas
 from bot.agent.tools import calculator
-from bot.agent.turn import WINDOW_SIZE, TurnInputs, prompt_for, restore, run_turn
+from bot.agent.turn import WINDOW_SIZE, TurnInputs, restore, run_turn
 from bot.jobs import Job
 from bot.store.memory_state import MemoryState
 from bot.store.sessions import SessionStore

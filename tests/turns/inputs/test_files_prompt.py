@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from bot.agent.exchange import prompt_for
 from bot.agent.prompt import NO_TEXT, answer_note, shrink_for_storage
-from bot.agent.turn import prompt_for
 from bot.jobs import Job
 from bot.store.redis_state import RedisState, connect
 from bot.turns.inputs.files import FIELDS, read_files, read_for_jobs, slack_files
