@@ -33,9 +33,10 @@ def reply_thread_of(sid: str) -> str | None:
     return parts[2].replace("-", ".")
 
 
-JobKind = Literal["turn", "reset", "help", "stop", "note"]
+JobKind = Literal["turn", "reset", "help", "stop", "note", "resume"]
 # "stop" is never queued (request_stop); "note" (another app's post in a joined thread) is
-# only asked about, then remembered for the next turn (bot/turns/inputs/thread_notes.py)
+# only asked about, then remembered for the next turn (bot/turns/inputs/thread_notes.py);
+# "resume" carries a person's decision on a pending approval (bot/turns/approval_turns.py)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class Job:
     # `app_context`): validated entities (bot.turns.inputs.app_context). None: the message
     # carried none (the user's remembered view counts); (): it said "nothing".
     app_context: tuple[str, ...] | None = None
+    # A resume job: the approval it decides (bot/store/approvals.py Pending.key), and the ts
+    # of the approval request's message, updated to say who decided; `text` is the decision.
+    approval: str = ""
+    approval_message: str = ""
 
     @property
     def session_id(self) -> str:
@@ -91,6 +96,8 @@ class Job:
             "org_install",
             "trace",
             "from_home",
+            "approval",
+            "approval_message",
         ):  # added later: omitted when empty
             if not data[optional]:
                 del data[optional]

@@ -193,14 +193,21 @@ def make_cluster(
     fake_openai: FakeOpenAI,
     tmp_path: Path,
 ) -> Iterator[MakeCluster]:
-    """`make_cluster(size, redis=url, s3_endpoint=url)` -> started Cluster; all stopped at
-    teardown, their logs printed (pytest shows them when the test failed)."""
+    """`make_cluster(size, redis=url, s3_endpoint=url, **env)` -> started Cluster; all
+    stopped at teardown, their logs printed (pytest shows them when the test failed)."""
     made: list[Cluster] = []
 
-    def make(size: int, redis: str | None = None, s3_endpoint: str | None = None) -> Cluster:
+    def make(
+        size: int, redis: str | None = None, s3_endpoint: str | None = None, **extra: str
+    ) -> Cluster:
         s3 = {**s3_env, **({"AWS_ENDPOINT_URL": s3_endpoint} if s3_endpoint else {})}
         env = bot_env(
-            fake_slack.base_url, redis or redis_url, s3, fake_openai.base_url, LOG_LEVEL="INFO"
+            fake_slack.base_url,
+            redis or redis_url,
+            s3,
+            fake_openai.base_url,
+            LOG_LEVEL="INFO",
+            **extra,
         )
         cluster = Cluster(env, tmp_path, size)
         made.append(cluster)

@@ -244,3 +244,22 @@ class McpServers:
         for servers in self._servers.values():
             for server in servers:
                 server.stop()
+
+
+def unavailable_note(servers: tuple[str, ...]) -> list[str]:
+    """Tells the model which tool servers are down for this turn."""
+    if not servers:
+        return []
+    names = ", ".join(servers)
+    return [
+        f"(Note from the bot, not the user: the tools of {names} are unavailable right now; "
+        "if the request needs them, say so rather than guessing.)"
+    ]
+
+
+def tools_note(servers: tuple[str, ...]) -> str:
+    """Appended to the answer so the user learns which tools were unavailable."""
+    if not servers:
+        return ""
+    names = ", ".join(f"`{name}`" for name in servers)
+    return f"\n\n:warning: The {names} tools were unavailable for this answer."

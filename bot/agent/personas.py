@@ -42,6 +42,8 @@ class Persona:
     keep_recent: int = 10  # summarize: the latest messages are never summarized
     summarize_at: float = 0.7  # summarize: when the prompt fills this much of the context window
     mcp: tuple[McpServerConfig, ...] = ()  # its MCP servers (bot/agent/mcp.py)
+    approve: tuple[str, ...] = ()  # tools a person approves first (bot/agent/approvals.py)
+    approve_always: bool = False  # offer "Always in this thread" on approval requests
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Personas:
     default_provider: Provider
     default_model_id: str | None
     tool_limits: ToolLimits = field(default_factory=ToolLimits)  # every tool call's budget
+    approval_timeout: float = 86_400.0  # APPROVAL_TIMEOUT_SECONDS
     _models: dict[str, Model] = field(default_factory=dict)
     _tools: dict[str, list[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -140,7 +143,7 @@ PERSONA_KEYS = frozenset(
     {
         "id", "name", "system_prompt", "provider", "model_id", "tools", "channels",
         "only_in_channels", "icon_emoji", "icon_url", "description", "prompts", "history",
-        "keep_recent", "summarize_at", "mcp",
+        "keep_recent", "summarize_at", "mcp", "approve", "approve_always",
     }
 )  # fmt: skip
 
@@ -173,16 +176,25 @@ def _history(raw: dict[str, Any], where: str) -> dict[str, Any]:
     return {"history": history, "keep_recent": keep, "summarize_at": float(at)}
 
 
+def _approval(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """The persona's approval fields, checked."""
+    patterns = raw.get("approve", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+        raise ConfigError(
+            f'{where}: approve must be a list of tool name patterns, e.g. approve = ["create_*"] '
+            '("*": every tool).'
+        )
+    always = raw.get("approve_always", False)
+    if not isinstance(always, bool):
+        raise ConfigError(f"{where}: approve_always must be true or false.")
+    return {"approve": tuple(patterns), "approve_always": always}
+
+
 def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
     where = f"PERSONAS_FILE {source}, persona #{index + 1}"
     pid = str(raw.get("id", "")).strip()
     if not _ID.match(pid):
         raise ConfigError(f'{where}: id {pid!r} must be 1-32 of a-z 0-9 _ - (e.g. "helper").')
-    if "approve" in raw:  # refused rather than silently running those tools unapproved
-        raise ConfigError(
-            f"{where} ({pid}): approve is not supported yet (docs/tools.md); remove it and "
-            "keep risky tools off this persona, or keep it to trusted channels."
-        )
     unknown = sorted(set(raw) - PERSONA_KEYS)
     if unknown:
         raise ConfigError(
@@ -226,6 +238,7 @@ def _persona(raw: dict[str, Any], index: int, source: Path) -> Persona:
         description=description.strip(),
         prompts=tuple(p.strip() for p in prompts),
         mcp=mcp_servers(raw.get("mcp"), f"{where} ({pid})"),
+        **_approval(raw, f"{where} ({pid})"),
         **history,
     )
 
@@ -253,6 +266,7 @@ def read_personas(config: Config) -> list[Persona]:
 def load_personas(config: Config) -> Personas:
     limits = ToolLimits(config.tool_timeout_seconds, config.tool_result_max_chars)
     loaded = Personas(read_personas(config), config.model_provider, config.model_id, limits)
+    loaded.approval_timeout = float(config.approval_timeout_seconds)
     for persona in loaded.all:  # fail at start-up, not on the first message
         loaded.tools(persona)
         loaded.model(persona)

@@ -26,7 +26,7 @@ from typing import Any
 from bot.answer.parts import Speaker, parts_of
 from bot.answer.progress import Progress
 from bot.answer.reply import Replier
-from bot.answer.session import AgentSessions
+from bot.answer.session import AgentSessions, SessionStatus
 from bot.answer.slack_format import split_parts
 from bot.answer.sources import Source
 from bot.answer.stream import AnswerStream
@@ -173,18 +173,22 @@ class AnswerMessage:
         skip_parts: frozenset[int] = frozenset(),
         tools: tuple[str, ...] = (),
         sources: tuple[Source, ...] = (),
+        actions: tuple[dict, ...] = (),
     ) -> None:
         """Make Slack show the stored answer `text`, final, once: the streamed messages are
         finished in place (`skip_parts`: parts already posted, found on a replay); the last
-        names the `tools` it used and links the `sources` they cited."""
+        names the `tools` it used and links the `sources` they cited, or shows `actions`
+        (an approval request's buttons: the session is then `suspended`, not `active`)."""
         self.answered = True
         self._done_working(failed=False)
         if self.stream is not None:
             self.stream.succeeded()  # its plan (if any) ends as how long it worked
         streamed = self._close()
         self.shared.replier.deliver(
-            self.job, text, self.speaker, streamed, skip_parts, tools, sources
+            self.job, text, self.speaker, streamed, skip_parts, tools, sources, actions
         )
+        if actions:
+            self._leave_session("suspended")
         self._finished(streamed)
 
     def fail(self, apology: str) -> None:
@@ -214,11 +218,12 @@ class AnswerMessage:
         self.stream.close()
         return list(self.stream.messages)
 
-    def _leave_session(self) -> None:
-        """The turn is over: its session is `active` (waiting for the next message)."""
+    def _leave_session(self, status: SessionStatus = "active") -> None:
+        """The turn is over: its session is `active` (waiting for the next message), or
+        `suspended` (waiting for a person's approval)."""
         if self._in_session:
             self._in_session = False
-            self.shared.sessions.set(self.job, "active")
+            self.shared.sessions.set(self.job, status)
 
     def _finished(self, streamed: list[Message]) -> None:
         self.final = True

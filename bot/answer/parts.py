@@ -52,6 +52,7 @@ class Part:
     speaker: Speaker | None = None
     tools: tuple[str, ...] = ()
     sources: tuple[Source, ...] = ()
+    actions: tuple[dict, ...] = ()  # blocks for its last message instead of 👍/👎 (approvals)
 
     @property
     def last(self) -> bool:
@@ -68,7 +69,10 @@ def parts_of(
     speaker: Speaker | None,
     tools: tuple[str, ...] = (),
     sources: tuple[Source, ...] = (),
+    actions: tuple[dict, ...] = (),
 ) -> list[Part]:
     """The parts of an answer to `job` whose messages show `texts`."""
     count = len(texts)
-    return [Part(job, text, i, count, speaker, tools, sources) for i, text in enumerate(texts)]
+    return [
+        Part(job, text, i, count, speaker, tools, sources, actions) for i, text in enumerate(texts)
+    ]

@@ -95,7 +95,9 @@ class Replier:
             blocks.append(tools_line(part.tools))
         if part.last and part.sources:
             blocks.append(sources_line(part.sources))
-        if part.last and part.speaker is not None:
+        if part.last and part.actions:
+            blocks.extend(part.actions)
+        elif part.last and part.speaker is not None:
             blocks.append(feedback_actions(part.job.session_id, part.job.ts, part.speaker.id))
         return blocks
 
@@ -107,11 +109,12 @@ class Replier:
         skip_parts: frozenset[int] = frozenset(),
         tools: tuple[str, ...] = (),
         sources: tuple[Source, ...] = (),
+        actions: tuple[dict, ...] = (),
     ) -> None:
         """Post `text` in parts; each part's metadata names the job and the part, so a replay
         can post only the parts a crash kept from Slack."""
         shown = ShownParts(self)
-        for part in parts_of(job, split_parts(text), speaker, tools, sources):
+        for part in parts_of(job, split_parts(text), speaker, tools, sources, actions):
             if part.index not in skip_parts:
                 self._post_once(part, shown)
 
@@ -162,15 +165,16 @@ class Replier:
         skip_parts: frozenset[int] = frozenset(),
         tools: tuple[str, ...] = (),
         sources: tuple[Source, ...] = (),
+        actions: tuple[dict, ...] = (),
     ) -> None:
         """Make Slack show exactly the stored answer `text`, once: the messages a stream
         opened (`streamed`: this attempt's or an earlier one's) are finished in place, what
         they cannot hold is posted after them, and any they do not need is deleted."""
         if not streamed:
-            self.answer(job, text, speaker, skip_parts, tools=tools, sources=sources)
+            self.answer(job, text, speaker, skip_parts, tools, sources, actions)
             return
         texts = follow_streamed(text, [message.text for message in streamed])
-        parts = parts_of(job, texts, speaker, tools, sources)
+        parts = parts_of(job, texts, speaker, tools, sources, actions)
         self.finish(job, streamed, parts, skip_parts)
 
     def finish(
@@ -237,6 +241,10 @@ class Replier:
         Only asked when replaying a stored answer, which is rare: the history endpoints
         are rate limited. When Slack cannot tell us, post again (at least once).
         """
+        return frozenset(self.posted(job))
+
+    def posted(self, job: Job) -> dict[int, str]:
+        """The answer to `job` in Slack: part -> message ts (empty when Slack cannot say)."""
         try:
             client = self.clients.for_job(job)
             if job.reply_thread_ts:
@@ -253,15 +261,15 @@ class Replier:
                 )
         except Exception as exc:
             log.warning("could not check for an earlier answer to %s: %s", job.ts, exc)
-            return frozenset()
-        found: set[int] = set()
+            return {}
+        found: dict[int, str] = {}
         messages: list[dict[str, Any]] = response.get("messages", [])
         for message in messages:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == ANSWER_EVENT and payload.get("for_ts") == job.ts:
-                found.add(int(payload.get("part", 0)))
-        return frozenset(found)
+                found[int(payload.get("part", 0))] = str(message.get("ts", ""))
+        return found
 
     def note(self, job: Job, text: str) -> None:
         self.clients.for_job(job).chat_postMessage(

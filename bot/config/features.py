@@ -3,6 +3,8 @@ log format, tracing and the data lifecycle. Each reads its variables and names t
 
 from __future__ import annotations
 
+import re
+
 from bot.config.env import ConfigError, flag, get, whole_number
 from bot.obs import logs
 
@@ -111,3 +113,15 @@ def traces(env: dict[str, str]) -> tuple[str, ...]:
         return tuple(names)
     endpoints = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     return ("otlp",) if any(get(env, name) for name in endpoints) else ()
+
+
+def approvers(env: dict[str, str]) -> tuple[str, ...]:
+    """APPROVERS: user ids (U…/W…), comma-separated, who may decide any approval."""
+    raw = [part.strip() for part in (get(env, "APPROVERS") or "").split(",") if part.strip()]
+    bad = [part for part in raw if not re.fullmatch(r"[UW][A-Z0-9]{2,}", part)]
+    if bad:
+        raise ConfigError(
+            f"APPROVERS must be Slack user ids (U… or W…), comma-separated; {bad[0]!r} is "
+            "not one (find a user's id in their profile: ⋮ → Copy member ID)."
+        )
+    return tuple(raw)

@@ -70,6 +70,8 @@ class Config:
     redirect_uri: str | None = None
     metrics_token: str = ""  # GET /metrics needs it as a bearer token; unset: no metrics
     metrics_port: int | None = None  # Socket Mode and turns processes serve /metrics here
+    approvers: tuple[str, ...] = ()  # users (U…/W…) who may decide any approval, besides the asker
+    approval_timeout_seconds: int = 86_400  # an approval not decided by then counts as denied
 
     @property
     def distributed(self) -> bool:
@@ -180,6 +182,8 @@ def load(
         redirect_uri=redirect_uri,
         metrics_token=get(env, "METRICS_TOKEN") or "",
         metrics_port=features.metrics_port(env),
+        approvers=features.approvers(env),
+        approval_timeout_seconds=whole_number(env, "APPROVAL_TIMEOUT_SECONDS", 86_400),
     )
 
 

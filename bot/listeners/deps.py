@@ -18,3 +18,4 @@ class ListenerDeps:
     slack: SlackClients  # each job's installation; forgetting an uninstalled one
     personas: Personas  # routing by persona name; suggested prompts
     sessions: SessionStore  # an uninstall deletes the team's sessions
+    approvers: tuple[str, ...] = ()  # APPROVERS: who may decide any approval

@@ -69,6 +69,16 @@ FIRST_TEXT_SECONDS = Histogram(
     "From a message (its Slack ts) to the first text of its answer visible in Slack",
     buckets=SECONDS,
 )
+APPROVALS = Counter(
+    "tsb_approvals",
+    "Tool approvals by persona and outcome: requested, approve, always, deny, expired",
+    ["persona", "outcome"],
+)
+APPROVAL_WAIT_SECONDS = Histogram(
+    "tsb_approval_wait_seconds",
+    "From an approval request to its decision (or expiry): time waiting for a person",
+    buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600),
+)
 LOCK_WAIT_SECONDS = Histogram(
     "tsb_lock_wait_seconds",
     "From a message (its Slack ts) to its turn starting under the thread lock",
@@ -147,6 +157,13 @@ def first_text(job: Job) -> None:
 
 def accepted(kind: JobKind, fresh: bool) -> None:
     (ACCEPTED if fresh else DEDUP_HITS).labels(kind).inc()
+
+
+def approval(persona: str, outcome: str, waited: float) -> None:
+    """An approval requested, or decided after `waited` seconds."""
+    APPROVALS.labels(persona, outcome).inc()
+    if outcome != "requested":
+        APPROVAL_WAIT_SECONDS.observe(waited)
 
 
 def lock_lost(reason: LockLoss) -> None:

@@ -35,7 +35,14 @@ def build_app(runtime: Runtime) -> App:
         )
     register(
         app,
-        ListenerDeps(runtime.intake, runtime.state, runtime.slack, runtime.personas, runtime.store),
+        ListenerDeps(
+            runtime.intake,
+            runtime.state,
+            runtime.slack,
+            runtime.personas,
+            runtime.store,
+            config.approvers,
+        ),
     )
     return app
 

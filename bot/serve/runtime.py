@@ -6,6 +6,7 @@ bot/intake/) and the worker (the turns, bot/turns/), wired to each other at buil
 
 from __future__ import annotations
 
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from bot.store.connect import build_state
 from bot.store.inbox import Inbox
 from bot.store.sessions import SessionStore
 from bot.store.state import State
+from bot.turns import approval_turns
 from bot.turns.conversation import Conversation
 from bot.turns.inputs.files import FileLimits
 from bot.turns.inputs.thread_context import ThreadReader
@@ -81,7 +83,7 @@ class Runtime:
             state,
             conversation,
             concurrency=config.turn_concurrency,
-            on_sweep=intake.recovery.on_sweep,
+            on_sweep=functools.partial(_sweep, intake, state, store),
         )
         return cls(
             config,
@@ -159,3 +161,9 @@ def _conversation(
         ),
         inbox=inbox,
     )
+
+
+def _sweep(intake: Intake, state: State, store: SessionStore) -> None:
+    """The worker's sweep: the intake's recovery, then approvals due to expire."""
+    intake.recovery.on_sweep()
+    approval_turns.sweep(state, store, intake.accept)

@@ -87,6 +87,9 @@ CONTEXT_SEEN = Family("set", "context-seen", 3_600, "context-seen:<session>: not
 # bot/answer/feedback.py: the users who voted on one answer (each counts once); as long as the
 # thread's other state.
 VOTERS = Family("set", "vote", JOINED_TTL_SECONDS, "vote:<session>:<ts>: the voters")
+# bot/turns/approval_turns.py: the messages told, once, that they wait for an approval; as
+# long as an approval may wait (APPROVAL_TIMEOUT_SECONDS is at most a few days in practice).
+APPROVAL_WAITERS = Family("set", "approval-wait", 7 * 24 * 3600, "approval-wait:<session>: ts")
 
 # --- notes (append_note / notes / drop_notes) ----------------------------------------------
 
@@ -115,6 +118,8 @@ BUDGET = Family("spend", "budget", 60.0 / 3, "budget:<team>:<method>: Slack call
 REFUSALS = Family("spend", "refusals", 60, "refusals:<session>: refusal notes")
 # bot/turns/worker.py: one process per window reports unshown answers (undelivered.REPORT_SECONDS).
 REPORTER = Family("spend", "undelivered-reporter", 30.0, "undelivered-reporter: the sweep")
+# bot/turns/approval_turns.py: one process at a time lists the approvals due to expire.
+APPROVAL_SWEEP = Family("spend", "approval-sweep", 10.0, "approval-sweep: the expiry sweep")
 
 # --- recents (upsert_recent / recents: bounded, newest first) -------------------------------
 
@@ -137,6 +142,7 @@ FAMILIES: tuple[Family, ...] = (
     STOP_SEEN,
     CONTEXT_SEEN,
     VOTERS,
+    APPROVAL_WAITERS,
     CONTEXT,
     UNDELIVERED,
     UNDELIVERED_THREADS,
@@ -144,5 +150,6 @@ FAMILIES: tuple[Family, ...] = (
     BUDGET,
     REFUSALS,
     REPORTER,
+    APPROVAL_SWEEP,
     HOME_THREADS,
 )

@@ -26,6 +26,7 @@ from bot.store.sessions import SessionStore
 from bot.store.state import State
 from bot.store.thread_lock import Lease
 from bot.turns import undelivered
+from bot.turns.approval_turns import ApprovalTurns
 from bot.turns.failures import GAVE_UP, Verdict, judge, post_or_give_up, report
 from bot.turns.inputs.files import FileLimits
 from bot.turns.inputs.gather import InputGatherer
@@ -54,6 +55,7 @@ class Conversation:
         self.replier, self.inbox = replier, inbox
         self.file_limits = file_limits or FileLimits()
         self.answers = AnswerMessages(replier, state, streaming, inbox)
+        self.approval_turns = ApprovalTurns(store, personas, replier, state)
         self.progress = self.answers.progress
         self.inputs = InputGatherer(
             state, replier.clients, personas, reader, bot_user_id, self.file_limits
@@ -84,6 +86,12 @@ class Conversation:
                 jobs[0].ts,
             )
             return jobs[:1]
+        resume = next((job for job in jobs if job.kind == "resume"), None)
+        if resume is not None and jobs[0].kind in ("turn", "resume"):  # before those waiting
+            decided = self.approval_turns.decision_applies(resume)
+            if decided is None:
+                return self._done([resume])
+            return self.answer(decided, [resume], lease, final_attempt)
         if jobs[0].kind == "reset":
             self.reset(jobs[0])
             return self._done(jobs[:1])
@@ -105,6 +113,7 @@ class Conversation:
         batch = take_batch(batch, limits.max_files, limits.max_turn_bytes, limits.max_bytes)
         if jobs[0].persona:
             self.state.set_sticky_persona(jobs[0].session_id, persona.id)
+        self.approval_turns.check_waiting(persona, batch)  # AwaitingDecision: the batch waits
         return self.answer(persona, batch, lease, final_attempt)
 
     def answer(
@@ -155,6 +164,8 @@ class Conversation:
         if restored.stored is not None:
             return restored.stored
         message.start()
+        if batch[0].kind == "resume":  # a person decided: the agent goes on
+            return restored.resume(batch[0], lease, message)
         gathered = self.inputs.gather(batch, persona, restored.has_history)
         result = restored.answer(gathered.inputs, lease, message)
         self.inputs.committed(gathered)
@@ -199,9 +210,13 @@ class Conversation:
         if lease.lost.is_set():  # the next holder delivers the stored answer: never both
             turn.done("lock_lost")
             lease.check()
+        text = result.text
+        actions: tuple[dict, ...] = ()
+        if result.approval is not None:  # the answer is a request for approval
+            text, actions = self.approval_turns.asked(result, answered)
         try:
             refused = post_or_give_up(
-                lambda: message.deliver(result.text, posted, result.tools, result.sources)
+                lambda: message.deliver(text, posted, result.tools, result.sources, actions)
             )
         except Exception as exc:
             raise Undelivered(answered, list(result.done)) from exc

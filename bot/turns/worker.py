@@ -22,6 +22,7 @@ from bot.store.facts import REPORTER
 from bot.store.state import State
 from bot.store.thread_lock import Lease, LeaseLost
 from bot.turns import attempts, undelivered
+from bot.turns.approval_turns import AwaitingDecision
 from bot.turns.conversation import Conversation
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,10 @@ class Worker:
         with logs.context(turn_id=turn_id, ts=jobs[0].ts), telemetry.turn(jobs, turn_id):
             try:
                 return self.conversation.handle(jobs, lease, final_attempt=final)
+            except AwaitingDecision:  # a person decides first: not an attempt, no retry time
+                record.count -= 1
+                attempts.save(self.state, lease.session_id, record)
+                return None
             except LeaseLost:
                 record.count -= 1  # not this message's fault
                 with contextlib.suppress(Exception):

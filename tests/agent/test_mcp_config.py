@@ -91,7 +91,7 @@ def test_a_stdio_and_an_http_server_are_read_with_their_variables(
         ),
         ("", server('url = "https://x/mcp"', name="Tickets!"), "name must be 1-32"),
         ("aprove = ['*']", "", "(ops): unknown key 'aprove'"),
-        ("approve = ['create_*']", "", "(ops): approve is not supported yet"),
+        ("approve = 'create_*'", "", "(ops): approve must be a list"),
     ],
 )
 def test_mistakes_name_the_persona_the_server_and_the_fix(

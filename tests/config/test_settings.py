@@ -208,3 +208,14 @@ def test_redis_cluster_is_detected_unless_forced() -> None:
         load({**url, "REDIS_CLUSTER": "maybe"})
     with pytest.raises(ConfigError, match="REDIS_CLUSTER=on needs"):
         load({**GOOD, "REDIS_URL": "unix:///tmp/r.sock", "REDIS_CLUSTER": "on"})
+
+
+def test_approvers_and_the_approval_timeout_are_checked() -> None:
+    loaded = load(GOOD)
+    assert (loaded.approvers, loaded.approval_timeout_seconds) == ((), 86_400)
+    both = load({**GOOD, "APPROVERS": " U0123ABCD, W0456EFGH ", "APPROVAL_TIMEOUT_SECONDS": "60"})
+    assert (both.approvers, both.approval_timeout_seconds) == (("U0123ABCD", "W0456EFGH"), 60)
+    with pytest.raises(ConfigError, match="APPROVERS must be Slack user ids.*'@alice'"):
+        load({**GOOD, "APPROVERS": "U0123ABCD,@alice"})
+    with pytest.raises(ConfigError, match="APPROVAL_TIMEOUT_SECONDS"):
+        load({**GOOD, "APPROVAL_TIMEOUT_SECONDS": "a day"})

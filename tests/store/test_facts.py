@@ -46,6 +46,8 @@ BEFORE: dict[str, tuple[tuple[str, ...], str, float]] = {
     "REFUSALS": ((SID,), f"refusals:{SID}", 60),  # bot/intake/intake.py
     "REPORTER": ((), "undelivered-reporter", 30.0),  # bot/turns/worker.py
     "HOME_THREADS": (("T1", "U1"), "home:T1:U1", JOINED_TTL_SECONDS),  # answer/home_threads.py
+    "APPROVAL_WAITERS": ((SID,), f"approval-wait:{SID}", 7 * DAY),  # turns/approval_turns.py
+    "APPROVAL_SWEEP": ((), "approval-sweep", 10.0),  # bot/turns/approval_turns.py
 }
 
 

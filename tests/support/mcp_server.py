@@ -34,6 +34,7 @@ def _record(tool: str, ctx: Context | None, **args: Any) -> None:
         "meta": meta.model_dump(exclude_none=True) if hasattr(meta, "model_dump") else meta,
         "headers": {k.lower(): v for k, v in headers.items() if k.lower().startswith("x-slack-")},
         "authorization": headers.get("authorization", ""),
+        "ppid": os.getppid(),  # a stdio server's: the bot process that started it
     }
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(line, default=str) + "\n")
@@ -78,6 +79,19 @@ def slow_report(seconds: float, ctx: Context) -> str:
     _record("slow_report", ctx, seconds=seconds)
     time.sleep(seconds)
     return "the report, too late"
+
+
+@server.tool()
+def restart_service(name: str, seconds: float, ctx: Context) -> str:
+    """Restart a service (it takes a while).
+
+    Args:
+        name: the service.
+        seconds: how long the restart takes.
+    """
+    _record("restart_service", ctx, name=name, seconds=seconds)
+    time.sleep(seconds)
+    return f"restarted {name}"
 
 
 @server.tool()

@@ -1,9 +1,10 @@
 from slack_bolt import App
 
 from bot.agent.home import HOME_RESET_ACTION
+from bot.answer.approval_message import ACTIONS as APPROVAL_ACTIONS
 from bot.answer.feedback import FEEDBACK_ACTION
 from bot.answer.stop import STOP_ACTION
-from bot.listeners.actions import feedback, home_reset, stop_answer
+from bot.listeners.actions import approval, feedback, home_reset, stop_answer
 from bot.listeners.deps import ListenerDeps
 
 
@@ -13,3 +14,5 @@ def register(app: App, deps: ListenerDeps) -> None:
     app.action(FEEDBACK_ACTION)(ack=feedback.handler(deps), lazy=[feedback.thank(deps)])
     app.action(STOP_ACTION)(ack=stop_answer.handler(deps), lazy=[stop_answer.confirm(deps)])
     app.action(HOME_RESET_ACTION)(home_reset.handler(deps))  # queues a reset job: fast
+    for action_id in APPROVAL_ACTIONS:  # queues a resume job, or refuses (ephemeral: lazily)
+        app.action(action_id)(ack=approval.handler(deps), lazy=[approval.refuse(deps)])
