@@ -10,7 +10,8 @@
 - A message that arrives while its persona waits on a decision waits too, in the queue
   (nothing is lost): its author is told once, in the thread, and it is answered after the
   decision, with the tool's outcome in the history. The worker releases the thread
-  meanwhile without counting an attempt (AwaitingDecision).
+  meanwhile without counting an attempt (AwaitingDecision) and looks again after 30 s, or
+  at once when the decision is queued (it goes ahead of them: worker.decisions_first).
 - The sweep (`expire_due`) queues an `expired` decision for each request older than
   APPROVAL_TIMEOUT_SECONDS: the tool counts as denied, and the message says it expired.
 """

@@ -86,12 +86,11 @@ class Conversation:
                 jobs[0].ts,
             )
             return jobs[:1]
-        resume = next((job for job in jobs if job.kind == "resume"), None)
-        if resume is not None and jobs[0].kind in ("turn", "resume"):  # before those waiting
-            decided = self.approval_turns.decision_applies(resume)
+        if jobs[0].kind == "resume":  # a decision (the worker puts it before those waiting)
+            decided = self.approval_turns.decision_applies(jobs[0])
             if decided is None:
-                return self._done([resume])
-            return self.answer(decided, [resume], lease, final_attempt)
+                return self._done(jobs[:1])
+            return self.answer(decided, jobs[:1], lease, final_attempt)
         if jobs[0].kind == "reset":
             self.reset(jobs[0])
             return self._done(jobs[:1])

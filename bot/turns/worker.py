@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 2.0
 MAX_FAILURES = 5  # attempts at one thread's head job (backing off 1, 2, 4, 8 s) before dropping
 BACKOFF_SECONDS = 1.0  # the wait after a first failed attempt; doubled after each next one
+AWAITING_RECHECK_SECONDS = 30.0  # a message waiting on an approval is looked at again after
 HOLD_SECONDS = 8.0  # waits up to this keep the thread lock; longer ones release it
 # An answer stored but not shown (Slack failing): retried with backoff up to this wait...
 DELIVERY_MAX_BACKOFF_SECONDS = 60.0
@@ -182,6 +183,7 @@ class Worker:
     def _turn(self, lease: Lease, jobs: list[Job]) -> list[Job] | None:
         """One turn over the head of `jobs`; the jobs it consumed (empty: retry it now;
         None: retry it later, after the thread lock is released)."""
+        jobs = decisions_first(jobs)
         record = attempts.load(self.state, jobs[0])
         if record.retry_at > time.time():
             return None
@@ -201,8 +203,9 @@ class Worker:
         with logs.context(turn_id=turn_id, ts=jobs[0].ts), telemetry.turn(jobs, turn_id):
             try:
                 return self.conversation.handle(jobs, lease, final_attempt=final)
-            except AwaitingDecision:  # a person decides first: not an attempt, no retry time
-                record.count -= 1
+            except AwaitingDecision:  # a person decides first: not an attempt; looked at
+                record.count -= 1  # again after a while, or at once when a decision comes
+                record.retry_at = time.time() + AWAITING_RECHECK_SECONDS
                 attempts.save(self.state, lease.session_id, record)
                 return None
             except LeaseLost:
@@ -272,3 +275,12 @@ class Worker:
         record.retry_at = time.time() + delay
         attempts.save(self.state, lease.session_id, record)
         return None
+
+
+def decisions_first(jobs: list[Job]) -> list[Job]:
+    """A decision on an approval goes ahead of the messages that wait for it (its own
+    attempts and retries, not theirs)."""
+    resume = next((job for job in jobs if job.kind == "resume"), None)
+    if resume is None or jobs[0].kind != "turn":
+        return jobs
+    return [resume, *(job for job in jobs if job is not resume)]

@@ -177,3 +177,12 @@ def test_the_sweep_finds_a_thread_nobody_woke_the_worker_for(
         pass
     start(state, conversation)
     wait_until(lambda: conversation.handled_ts() == ["1.1"], 5, "the orphan handled")
+
+
+def test_a_decision_goes_ahead_of_the_messages_waiting_for_it() -> None:
+    waiting, later = turn("1.0", "2.0"), turn("1.0", "3.0")
+    decision = Job("resume", "T1", "C1", "1.0", "4.0", "U1", text="approve", approval="9.1")
+    assert worker_module.decisions_first([waiting, later, decision]) == [decision, waiting, later]
+    assert worker_module.decisions_first([waiting, later]) == [waiting, later]
+    reset = Job("reset", "T1", "C1", "1.0", "reset-1", "U1")
+    assert worker_module.decisions_first([reset, decision]) == [reset, decision]  # in order
