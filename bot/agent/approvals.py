@@ -16,13 +16,13 @@ interrupt when the agent is invoked again, on whichever process handles the clic
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable
 from typing import Any
 
 from strands.hooks import BeforeToolCallEvent, HookProvider, HookRegistry
 
-from bot.store.approvals import DECISIONS, Call, Decision
+from bot.agent.tools import name_matches
+from bot.store.approvals import Call, Decision, parse_decision
 
 ALWAYS_KEY = "approved_always"  # agent state: tools approved for the rest of the thread
 
@@ -34,11 +34,6 @@ ALREADY_RAN = (
     "This approved call was started before the bot restarted, so it was not run again; "
     "its outcome is unknown. Tell the user to check."
 )
-
-
-def needs_approval(patterns: tuple[str, ...], tool_name: str) -> bool:
-    """Whether a call of `tool_name` waits for a person (the persona's `approve`)."""
-    return any(fnmatch.fnmatchcase(tool_name, pattern) for pattern in patterns)
 
 
 def responses(calls: tuple[Call, ...], decision: Decision) -> list[dict[str, Any]]:
@@ -61,14 +56,14 @@ class ApprovalGate(HookProvider):
 
     def _before_tool(self, event: BeforeToolCallEvent) -> None:
         name = event.tool_use["name"]
-        if not needs_approval(self.patterns, name):
+        if not name_matches(self.patterns, name):
             return
         state = event.agent.state
         if name in (state.get(ALWAYS_KEY) or []):
             return
         reason = {"tool": name, "input": event.tool_use.get("input")}
         response = event.interrupt(f"approve:{event.tool_use['toolUseId']}", reason=reason)
-        decision = response if response in DECISIONS else "deny"
+        decision = parse_decision(response)
         if decision in REFUSED:
             event.cancel_tool = REFUSED[decision]
             return

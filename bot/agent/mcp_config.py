@@ -6,7 +6,6 @@ names the persona, the server and the fix; values are never echoed, since they h
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import shutil
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from bot.agent.tools import name_matches
 from bot.config.settings import ConfigError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -41,7 +41,7 @@ class McpServerConfig:
 
     def allows(self, tool_name: str) -> bool:
         """Whether the allowlist lets the model see the server's tool `tool_name`."""
-        return not self.tools or any(fnmatch.fnmatchcase(tool_name, p) for p in self.tools)
+        return not self.tools or name_matches(self.tools, tool_name)
 
 
 def substitute(value: str, where: str, env: Mapping[str, str]) -> str:

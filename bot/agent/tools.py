@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,12 @@ def calculator(expression: str) -> str:
 
 
 OWN_TOOLS = {"current_time": current_time, "calculator": calculator}
+
+
+def name_matches(patterns: tuple[str, ...], name: str) -> bool:
+    """Whether tool `name` matches any of `patterns` (fnmatch, case-sensitive): an MCP
+    server's allowlist, a persona's `approve`."""
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
 def tool_module(name: str) -> str | None:

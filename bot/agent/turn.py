@@ -34,7 +34,7 @@ from bot.agent.tool_budget import ToolBudget
 from bot.answer.sources import Source
 from bot.jobs import Job, message_time
 from bot.obs import metrics, telemetry
-from bot.store.approvals import Call, Pending, claim_run, parse_decision
+from bot.store.approvals import Call, Pending, claim_run, parse_decision, waiting_in
 from bot.store.sessions import SessionStore, Uninstalled
 from bot.store.thread_lock import Lease
 
@@ -236,12 +236,13 @@ def restore(
             [gate] if gate else [],
         )
         span.set_attribute("bot.restored_messages", len(agent.messages))
-    approval = Pending.from_dict(manager.app_data(persona.id).get("approval"))
-    waiting = approval if approval and agent._interrupt_state.activated else None
-    turn = RestoredTurn(store, personas, persona, jobs, agent, manager, None, (), waiting, gate)
-    turn.unavailable = mcp.unavailable if mcp else ()
-    turn.stored = stored_answer(agent, jobs, waiting, approval)
-    return turn
+    app_data = manager.app_data(persona.id)
+    waiting = waiting_in(app_data, agent._interrupt_state.activated)
+    stored = stored_answer(agent, jobs, waiting, Pending.from_dict(app_data.get("approval")))
+    unavailable = mcp.unavailable if mcp else ()
+    return RestoredTurn(
+        store, personas, persona, jobs, agent, manager, stored, unavailable, waiting, gate
+    )
 
 
 def stored_answer(

@@ -18,9 +18,10 @@ ARGS_SHOWN = 1500  # characters of a call's arguments shown in the approval mess
 _EXPIRY = "approvals/expiry/"
 
 
-def parse_decision(text: str) -> Decision:
-    """A resume job's decision; anything else counts as denied."""
-    return next((d for d in DECISIONS if d == text), "deny")
+def parse_decision(value: Any) -> Decision:
+    """A decision (a resume job's text, an interrupt's response); anything else counts as
+    denied."""
+    return next((d for d in DECISIONS if d == value), "deny")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,17 @@ class Pending:
             return cls(**{**data, "calls": calls})
         except (KeyError, TypeError):
             return None
+
+
+def waiting_in(app_data: dict[str, Any], interrupted: bool) -> Pending | None:
+    """The approval a persona's snapshot waits on: its request, kept in the app data, while
+    Strands' interrupt state (written with it) is `interrupted`; None if it waits on none."""
+    return Pending.from_dict(app_data.get("approval")) if interrupted else None
+
+
+def interrupted(data: dict[str, Any]) -> bool:
+    """Whether a stored agent (a snapshot's `data`) is in a Strands interrupt."""
+    return bool((data.get("interrupt_state") or {}).get("activated"))
 
 
 def claim_run(blobs: Blobs, session_id: str, key: str, tool_use_id: str) -> bool:

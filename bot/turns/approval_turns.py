@@ -31,7 +31,7 @@ from bot.answer.reply import Replier
 from bot.jobs import Job
 from bot.obs import metrics
 from bot.store import approvals
-from bot.store.approvals import Pending, parse_decision
+from bot.store.approvals import Pending, interrupted, parse_decision, waiting_in
 from bot.store.facts import APPROVAL_SWEEP, APPROVAL_WAITERS
 from bot.store.sessions import SessionStore
 from bot.store.state import Facts
@@ -60,10 +60,10 @@ class ApprovalTurns:
         `persona` waits on a decision in this thread and `batch` is not what asked it."""
         if not persona.approve:
             return
-        restored = restore(self.store, self.personas, persona, batch)
-        pending = restored.pending
-        if pending is None or restored.stored is not None:
-            return
+        snapshot = self.store.manager(batch[0].session_id).load(persona.id)  # cached
+        pending = waiting_in(snapshot.app_data, interrupted(snapshot.data)) if snapshot else None
+        if pending is None or any(job.ts == pending.for_ts for job in batch):
+            return  # nothing waits, or this batch asked: its stored request is posted
         key = APPROVAL_WAITERS.key(batch[0].session_id)
         for job in batch:
             if self.state.add_once(key, job.ts, APPROVAL_WAITERS.ttl):
