@@ -17,7 +17,7 @@ from bot.agent import mcp as mcp_module
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.support.harness import now_ts
-from tests.support.mcp_servers import HttpServer, calls, servers_of, stdio_command
+from tests.support.mcp_servers import HttpServer, calls, stdio_command, stdio_servers
 from tests.support.tool_calls import texts, tool_results
 from tests.support.wait import wait_until
 
@@ -186,9 +186,10 @@ def test_stdio_servers_stop_with_the_bot_and_with_a_killed_worker(
     bot = make_bot(model, PERSONAS_FILE=personas_file(tmp_path, stdio_server(log)))
     bot.mention("search", ts=now_ts())
     answers(fake_slack, 1)
-    assert servers_of("stdio"), "the stdio server was not running"
+    mine = stdio_servers(parents={os.getpid()})
+    assert mine, "the stdio server was not running"
     bot.runtime.personas.stop()  # what bot/serve/main.py stop_all does at exit
-    wait_until(lambda: not servers_of("stdio"), 10, "the stdio server to exit")
+    wait_until(lambda: not mine & stdio_servers(), 10, "the stdio server to exit")
 
     script = (
         "import sys, time\n"
@@ -203,7 +204,8 @@ def test_stdio_servers_stop_with_the_bot_and_with_a_killed_worker(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=Path(__file__).parents[2]
     )
     assert worker.stdout is not None and worker.stdout.readline().strip() == b"ready"
-    assert servers_of("stdio")
+    theirs = stdio_servers(parents={worker.pid})
+    assert theirs
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(10)
-    wait_until(lambda: not servers_of("stdio"), 10, "the killed worker's stdio server to exit")
+    wait_until(lambda: not theirs & stdio_servers(), 10, "the killed worker's stdio server to exit")

@@ -17,7 +17,7 @@ from tests.support.approvals import click_payload, request
 from tests.support.chaos_checks import CHANNEL
 from tests.support.chaos_cluster import MakeCluster
 from tests.support.harness import SECRET, mention_event, now_ts
-from tests.support.mcp_servers import calls, servers_of, stdio_command
+from tests.support.mcp_servers import calls, stdio_command, stdio_servers
 from tests.support.wait import wait_until
 
 TOKEN = "file-a-ticket-for-the-vpn"
@@ -54,6 +54,8 @@ def test_approved_on_another_process_after_the_asker_was_killed_runs_once(
     asker = cluster.by_model(first.body["model"])
     assert asker is not None
     slot = cluster.slots.index(asker)
+    theirs = stdio_servers(parents=set(asker.worker_pids()))
+    assert theirs, "the asking process ran no stdio server"
     cluster.kill(slot, "group")  # the process that asked (and its stdio server) is gone
     other = cluster.slots[1 - slot]
     for _ in range(2):  # a double click: still one call
@@ -69,7 +71,8 @@ def test_approved_on_another_process_after_the_asker_was_killed_runs_once(
     decided = request(fake_slack, root)
     assert "Approved by <@U1>" in json.dumps(decided["blocks"])
     # the killed process's stdio server exited with it; the survivor's serves on
-    wait_until(lambda: len(servers_of("stdio")) == 1, 15, "one stdio server, the survivor's")
+    wait_until(lambda: not theirs & stdio_servers(), 15, "the killed process's server to exit")
+    assert stdio_servers(parents=set(other.worker_pids())), "the survivor runs none"
 
 
 def test_a_process_killed_while_an_approved_call_runs_never_runs_it_twice(

@@ -29,18 +29,21 @@ def calls(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def servers_of(tool_name: str) -> list[int]:
-    """The pids of running test MCP servers (stdio ones the bot started)."""
-    found = []
+def stdio_servers(parents: set[int] | None = None) -> set[int]:
+    """The pids of running stdio test MCP servers; with `parents`, only their children
+    (other tests' servers may still be exiting)."""
+    found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if str(SERVER).encode() in cmdline and tool_name.encode() in cmdline:
-            found.append(int(entry.name))
+        ours = str(SERVER).encode() in cmdline and b"stdio" in cmdline
+        if ours and (parents is None or parent in parents):
+            found.add(int(entry.name))
     return found
 
 
