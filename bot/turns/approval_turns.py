@@ -129,7 +129,7 @@ def expiry_job(job: Job, pending: Pending) -> Job:
         job,
         kind="resume",
         ts=f"{pending.expires_at:.6f}",
-        user="",
+        user=pending.requester,  # the answer is for them (a channel stream names its recipient)
         text="expired",
         persona=pending.persona,
         files=(),
