@@ -8,6 +8,10 @@ a fresh default executor so the end of the invocation (asyncio.run waits for the
 executor's threads) does not wait for it. A tool that holds the GIL cannot be preempted at
 all; such tools must bound their own work (bot/agent/arithmetic.py does for the calculator).
 
+A person's time does not count: while a tool waits for the person who asked to answer its
+question (MCP elicitation, bot/agent/elicitation.py, inside `person_answering()`), the
+call's clock is paused.
+
 Size: a result longer than `max_result_chars` (its text, JSON as text, binary blocks by their
 size) is cut to that length and the model is told it was cut.
 """
@@ -17,10 +21,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+import threading
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import aclosing
-from dataclasses import dataclass
+from contextlib import aclosing, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from strands.middleware import ExecuteToolContext, ExecuteToolStage, MiddlewareNext
@@ -37,6 +44,53 @@ class ToolLimits:
 
     timeout_seconds: float = 30.0
     max_result_chars: int = 20_000
+
+
+@dataclass
+class CallClock:
+    """One tool call's running time, without the time a person took to answer it."""
+
+    started: float = field(default_factory=time.monotonic)
+    _paused: float = 0.0
+    _since: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def waiting(self) -> bool:
+        return self._since is not None
+
+    def used(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            ongoing = now - self._since if self._since is not None else 0.0
+            return now - self.started - self._paused - ongoing
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._lock:
+            self._since = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._paused += time.monotonic() - (self._since or time.monotonic())
+                self._since = None
+
+
+# The clock of the tool call running in this context (the tool's task and, through
+# run_coroutine_threadsafe's context copy, an MCP client's call and its callbacks).
+_CLOCK: ContextVar[CallClock | None] = ContextVar("tool_call_clock", default=None)
+
+
+@contextmanager
+def person_answering() -> Iterator[None]:
+    """The current tool call waits for a person meanwhile: its time budget is paused."""
+    clock = _CLOCK.get()
+    if clock is None:
+        yield
+        return
+    with clock.paused():
+        yield
 
 
 class ToolBudget(Plugin):
@@ -81,7 +135,8 @@ async def _within(
     events: AsyncIterator[TypedEvent], seconds: float
 ) -> AsyncGenerator[TypedEvent | None, None]:
     """The events of `events`, drained by a task of their own; None (then nothing) once
-    `seconds` have passed. Exceptions (interrupts included) are raised here."""
+    `seconds` have passed, not counting a person's time (`person_answering`). Exceptions
+    (interrupts included) are raised here."""
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
     async def drain() -> None:
@@ -92,16 +147,20 @@ async def _within(
         except Exception as exc:  # noqa: BLE001 - handed to the consumer
             queue.put_nowait(("error", exc))
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    task = asyncio.create_task(drain())
+    clock = CallClock()
+    token = _CLOCK.set(clock)
+    task = asyncio.create_task(drain())  # a copy of this context: the clock goes with it
+    _CLOCK.reset(token)
     try:
         while True:
-            try:
-                kind, item = await asyncio.wait_for(queue.get(), deadline - loop.time())
-            except TimeoutError:
+            left = 1.0 if clock.waiting else seconds - clock.used()
+            if left <= 0:
                 yield None
                 return
+            try:
+                kind, item = await asyncio.wait_for(queue.get(), left)
+            except TimeoutError:
+                continue
             if kind == "error":
                 raise item
             if kind == "done":
