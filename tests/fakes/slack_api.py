@@ -11,6 +11,7 @@ from ._http import ServerThread
 from .slack_agents import AgentSessions
 from .slack_http import Call, CallLog, Fault, SlackHandler, Workspace, oauth_v2_access
 from .slack_messages import MessageStore
+from .slack_modals import BadTrigger, Modals
 from .slack_ratelimits import NON_MARKETPLACE_LIMIT, NON_MARKETPLACE_READS, RateLimits
 from .slack_rules import Refused, check_assistant, check_message, require
 from .slack_streams import STREAM_LIFETIME, StreamingMessages
@@ -45,6 +46,7 @@ KNOWN_METHODS = frozenset(
         "users.info",
         "files.info",
         *VIEW_METHODS,  # views.publish, chat.getPermalink (slack_views.py)
+        "views.open",  # slack_modals.py
     }
 )
 STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
@@ -83,6 +85,7 @@ class FakeSlack(CallLog):
         self.streams = StreamingMessages(self.messages, stream_lifetime)
         self.agent_sessions = AgentSessions(self.streams)
         self.views = HomeViews(self.messages)  # each user's Home view: views.published(user)
+        self.modals = Modals()  # triggers for interactions, and the modals opened with them
         self._thread = ServerThread(SlackHandler, self)
 
     # --- lifecycle ---------------------------------------------------------
@@ -234,7 +237,10 @@ class FakeSlack(CallLog):
         try:
             return 200, self._default_response(call), {}
         except Refused as refused:
-            return 200, {"ok": False, "error": refused.error}, {}
+            answer: dict[str, Any] = {"ok": False, "error": refused.error}
+            if isinstance(refused, BadTrigger):
+                answer["response_metadata"] = {"messages": refused.messages}
+            return 200, answer, {}
 
     def _owner(self, token: str | None) -> dict[str, str]:
         with self._lock:
@@ -270,6 +276,8 @@ class FakeSlack(CallLog):
             return self.agent_sessions.handle(method, p)
         if method in VIEW_METHODS:
             return self.views.handle(method, p)
+        if method == "views.open":
+            return self.modals.open(p)
         if method.startswith("assistant.threads."):
             return check_assistant(method, p)
         if method == "files.info":

@@ -307,3 +307,29 @@ def home_opened_event(tab: str, user: str = "U1", channel: str = "D1") -> dict[s
     event = load(HOME_OPENED)["event"]
     event.update(tab=tab, user=user, channel=channel, event_ts=f"{time.time():.6f}")
     return event
+
+
+VIEW_SUBMISSION = "91_view_submission_grid_bolt.form.json"  # bolt-python's scenario test body
+_VIEW_SENT = ("id", "type", "blocks", "private_metadata", "callback_id", "hash", "title")
+
+
+def view_submission(
+    view: dict[str, Any], values: dict[str, Any], user: str = "U1", team: str = "T1"
+) -> dict[str, Any]:
+    """`user` submits the modal `view` (as views.open stored it) with `values` as its
+    `view.state.values` ({block_id: {action_id: value}}, shapes: tests/support/questions.py).
+
+    The envelope is body 91 with ids changed; Slack sends the view as it was opened (id,
+    hash, blocks, private_metadata, callback_id, title, submit, close) plus its state.
+    """
+    payload = load(VIEW_SUBMISSION)
+    payload["team"]["id"] = team
+    payload["user"].update(id=user, team_id=team)
+    payload["trigger_id"] = f"{int(time.time())}.{uuid.uuid4().int % 10**12}.x"
+    sent = payload["view"]
+    sent.update({key: view[key] for key in _VIEW_SENT if key in view})
+    for key in ("submit", "close"):
+        sent[key] = view.get(key)
+    sent.update(team_id=team, root_view_id=view["id"], app_installed_team_id=team)
+    sent["state"] = {"values": values}
+    return payload

@@ -33,6 +33,7 @@ TIERS: dict[str, int] = {
     "users.info": TIER_4,  # "Tier 4: 100+ per minute"
     "files.info": TIER_4,  # "Tier 4: 100+ per minute"
     "views.publish": TIER_4,  # "Tier 4: 100+ per minute"
+    "views.open": TIER_4,  # "Tier 4: 100+ per minute" (views.open reference)
 }
 # "Special rate limits apply" and no number given, so not limited here:
 # assistant.threads.setStatus, auth.test, oauth.v2.access, chat.getPermalink ("Special").
