@@ -9,7 +9,8 @@ A server that does not start, or whose connection broke, leaves its tools out of
 (`McpTools.unavailable`: the model and the answer say so) and is tried again on a later turn
 after RETRY_SECONDS; a turn never fails or waits long on one. Who asked rides along with every
 tool call in the request's `_meta` (`{"slack": {"user", "team", "channel", "thread_ts"}}`)
-and, for HTTP servers with `forward_user = true`, as X-Slack-* headers. Clients are
+and, for HTTP servers with `forward_user = true`, as X-Slack-* headers. A server's questions
+to that person (MCP elicitation) reach them in the thread (bot/agent/elicitation.py). Clients are
 stopped at exit (stdio servers are terminated with them; a killed worker's stdio servers
 see their stdin close and exit).
 """
@@ -33,6 +34,7 @@ from strands.tools.mcp import MCPAgentTool, MCPClient
 from strands.types.events import ToolResultEvent
 from strands.types.tools import AgentTool, ToolUse
 
+from bot.agent.elicitation import Asking, Elicitation, InFlight, Reach
 from bot.agent.mcp_config import McpServerConfig
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,10 @@ class Asker:
     team: str
     channel: str
     thread_ts: str
+    reach: Reach | None = field(default=None, compare=False)  # for the tools' questions
+
+    def asking(self) -> Asking:
+        return Asking(self.user, (self.team, self.channel, self.thread_ts), self.reach)
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -98,14 +104,16 @@ class AskedTool(MCPAgentTool):
     ) -> AsyncGenerator[Any, None]:
         asker = invocation_state.get(ASKER)
         agent = invocation_state.get("agent")
-        result = await self.mcp_client.call_tool_async(
-            tool_use_id=tool_use["toolUseId"],
-            name=self.mcp_tool.name,
-            arguments=tool_use["input"],
-            read_timeout_seconds=self.timeout,
-            meta=asker.meta() if isinstance(asker, Asker) else None,
-            cancel_signal=getattr(agent, "_cancel_signal", None),
-        )
+        asker = asker if isinstance(asker, Asker) else None
+        with self.server.in_flight.call(asker.asking() if asker else None):
+            result = await self.mcp_client.call_tool_async(
+                tool_use_id=tool_use["toolUseId"],
+                name=self.mcp_tool.name,
+                arguments=tool_use["input"],
+                read_timeout_seconds=self.timeout,
+                meta=asker.meta() if asker else None,
+                cancel_signal=getattr(agent, "_cancel_signal", None),
+            )
         if result.get("status") == "error":
             self.server.suspect()  # a dead connection is noticed before the next turn
         yield ToolResultEvent(result)
@@ -114,8 +122,10 @@ class AskedTool(MCPAgentTool):
 class McpServer:
     """One persona's connection to one MCP server, in this process."""
 
-    def __init__(self, config: McpServerConfig) -> None:
+    def __init__(self, config: McpServerConfig, question_seconds: float = 600.0) -> None:
         self.config = config
+        self.in_flight = InFlight()  # the calls running now, for its questions
+        self._ask = Elicitation(config.name, self.in_flight, question_seconds)
         self._lock = threading.Lock()
         self._client: MCPClient | None = None
         self._tools: list[AgentTool] = []
@@ -171,13 +181,16 @@ class McpServer:
             )
             # mcp 2.x's stream types are not the ones Strands' signature names (both work)
             transport: Any = lambda: stdio_client(params)  # noqa: E731
-            client = MCPClient(transport, startup_timeout=STARTUP_SECONDS)
+            client = MCPClient(
+                transport, startup_timeout=STARTUP_SECONDS, elicitation_callback=self._ask
+            )
         else:
             client = MCPClient(
                 url=config.url,
                 headers=dict(config.headers) or None,
                 auth_provider=ForwardUser() if config.forward_user else None,
                 startup_timeout=STARTUP_SECONDS,
+                elicitation_callback=self._ask,
             )
         client.start()
         try:
@@ -221,8 +234,12 @@ class McpTools:
 class McpServers:
     """Every persona's MCP servers in this process (see the module)."""
 
-    def __init__(self, configs: dict[str, tuple[McpServerConfig, ...]]) -> None:
-        self._servers = {pid: [McpServer(c) for c in cs] for pid, cs in configs.items() if cs}
+    def __init__(
+        self, configs: dict[str, tuple[McpServerConfig, ...]], question_seconds: float = 600.0
+    ) -> None:
+        self._servers = {
+            pid: [McpServer(c, question_seconds) for c in cs] for pid, cs in configs.items() if cs
+        }
         if self._servers:
             atexit.register(self.stop)
 

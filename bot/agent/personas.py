@@ -53,6 +53,7 @@ class Personas:
     default_model_id: str | None
     tool_limits: ToolLimits = field(default_factory=ToolLimits)  # every tool call's budget
     approval_timeout: float = 86_400.0  # APPROVAL_TIMEOUT_SECONDS
+    question_timeout: float = 600.0  # ELICITATION_TIMEOUT_SECONDS: a tool's question
     _models: dict[str, Model] = field(default_factory=dict)
     _tools: dict[str, list[Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -128,7 +129,8 @@ class Personas:
         """The persona's MCP tools for a turn (its servers connected on first use)."""
         with self._lock:
             if self._mcp is None:
-                self._mcp = McpServers({p.id: p.mcp for p in self.all})
+                configs = {p.id: p.mcp for p in self.all}
+                self._mcp = McpServers(configs, self.question_timeout)
             servers = self._mcp
         return servers.for_persona(persona.id)
 
@@ -267,6 +269,7 @@ def load_personas(config: Config) -> Personas:
     limits = ToolLimits(config.tool_timeout_seconds, config.tool_result_max_chars)
     loaded = Personas(read_personas(config), config.model_provider, config.model_id, limits)
     loaded.approval_timeout = float(config.approval_timeout_seconds)
+    loaded.question_timeout = float(config.elicitation_timeout_seconds)
     for persona in loaded.all:  # fail at start-up, not on the first message
         loaded.tools(persona)
         loaded.model(persona)

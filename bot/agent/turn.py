@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from strands import Agent
 
 from bot.agent.approvals import ApprovalGate, responses
+from bot.agent.elicitation import Asked
 from bot.agent.exchange import (
     last_answered,
     message_text,
@@ -96,6 +97,9 @@ class LiveAnswer(Protocol):
     def so_far(self) -> str:
         """What the model wrote so far."""
 
+    def ask(self, requester: str, **asked: Any) -> Asked:
+        """Show a tool's question to `requester` in the answer's thread."""
+
 
 @dataclass(frozen=True)
 class TurnInputs:
@@ -160,7 +164,7 @@ class RestoredTurn:
             message.on_stop(
                 lambda: agent.cancel(message=f"{message.so_far()}\n\n{STOPPED}".strip())
             )
-        asker = Asker(requester, last.team, last.channel, last.thread_ts)
+        asker = Asker(requester, last.team, last.channel, last.thread_ts, reach=message)
         try:
             return agent(prompt, invocation_state={ASKER: asker})
         except BaseException:

@@ -25,6 +25,7 @@ from typing import Any
 
 from bot.answer.parts import Speaker, parts_of
 from bot.answer.progress import Progress
+from bot.answer.question_message import QuestionMessage
 from bot.answer.reply import Replier
 from bot.answer.session import AgentSessions, SessionStatus
 from bot.answer.slack_format import split_parts
@@ -35,6 +36,7 @@ from bot.answer.titles import session_title
 from bot.jobs import Job, message_time
 from bot.slack.budget import SlackBudget
 from bot.store.inbox import Inbox
+from bot.store.questions import Questions
 from bot.store.state import Facts
 
 # A message this old may have been tried before (by a process that died): its answer asks
@@ -144,6 +146,13 @@ class AnswerMessage:
     def so_far(self) -> str:
         """What the model wrote so far."""
         return self.stream.so_far() if self.stream is not None else ""
+
+    def ask(self, requester: str, **asked: Any) -> QuestionMessage:
+        """A tool's question to `requester`, shown in this answer's thread (`asked`:
+        bot/answer/question_message.py's fields); raises when Slack refuses it."""
+        client = self.shared.replier.clients.for_job(self.job)
+        questions = Questions(self.shared.state)
+        return QuestionMessage.for_job(client, questions, self.job, requester, **asked).post()
 
     @property
     def stopped(self) -> bool:

@@ -72,6 +72,7 @@ class Config:
     metrics_port: int | None = None  # Socket Mode and turns processes serve /metrics here
     approvers: tuple[str, ...] = ()  # users (U…/W…) who may decide any approval, besides the asker
     approval_timeout_seconds: int = 86_400  # an approval not decided by then counts as denied
+    elicitation_timeout_seconds: int = 600  # a tool's question unanswered by then is cancelled
 
     @property
     def distributed(self) -> bool:
@@ -184,6 +185,7 @@ def load(
         metrics_port=features.metrics_port(env),
         approvers=features.approvers(env),
         approval_timeout_seconds=whole_number(env, "APPROVAL_TIMEOUT_SECONDS", 86_400),
+        elicitation_timeout_seconds=whole_number(env, "ELICITATION_TIMEOUT_SECONDS", 600),
     )
 
 

@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, events, fallbacks, shortcuts
+from bot.listeners import actions, commands, events, fallbacks, shortcuts, views
 from bot.listeners.deps import ListenerDeps
 
 
@@ -11,4 +11,5 @@ def register(app: App, deps: ListenerDeps) -> None:
     commands.register(app, deps)
     shortcuts.register(app, deps)
     actions.register(app, deps)
+    views.register(app, deps)
     fallbacks.register(app)  # last: acks everything nothing else matched

@@ -79,6 +79,16 @@ APPROVAL_WAIT_SECONDS = Histogram(
     "From an approval request to its decision (or expiry): time waiting for a person",
     buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600),
 )
+QUESTIONS = Counter(
+    "tsb_tool_questions",
+    "Tools' questions to a person by outcome: accept, decline, cancel, unroutable",
+    ["server", "outcome"],
+)
+QUESTION_WAIT_SECONDS = Histogram(
+    "tsb_tool_question_wait_seconds",
+    "A tool's question: time waiting for a person",
+    buckets=SECONDS,
+)
 LOCK_WAIT_SECONDS = Histogram(
     "tsb_lock_wait_seconds",
     "From a message (its Slack ts) to its turn starting under the thread lock",
@@ -164,6 +174,13 @@ def approval(persona: str, outcome: str, waited: float) -> None:
     APPROVALS.labels(persona, outcome).inc()
     if outcome != "requested":
         APPROVAL_WAIT_SECONDS.observe(waited)
+
+
+def question(server: str, outcome: str, waited: float) -> None:
+    """A tool's question settled after `waited` seconds (or declined unasked)."""
+    QUESTIONS.labels(server, outcome).inc()
+    if outcome != "unroutable":
+        QUESTION_WAIT_SECONDS.observe(waited)
 
 
 def lock_lost(reason: LockLoss) -> None:
@@ -274,18 +291,3 @@ def _s3_response(
     operation = event_name.rsplit(".", 1)[-1]
     status = str(response_dict["status_code"]) if response_dict else type(exception).__name__
     S3_REQUESTS.labels(operation, status).inc()
-
-
-__all__ = [
-    "OUTCOMES",
-    "AgentMetrics",
-    "SlackCalls",
-    "Turn",
-    "accepted",
-    "fencing_refused",
-    "file_download",
-    "first_text",
-    "lock_lost",
-    "vote",
-    "watch_s3",
-]

@@ -75,6 +75,12 @@ UNINSTALLED = Family("fact", "uninstalled", 24 * 3600, "uninstalled:<team>_: whe
 # app_context.py). Slack sends it only when the view changes, with the agent view open: an
 # hour, then an unchanged view is too old to tell the model about.
 VIEWING = Family("fact", "viewing", 3_600, "viewing:<team>:<user>: what they view in Slack")
+# bot/store/questions.py: a tool's question to a person (MCP elicitation), kept open by the
+# process whose tool call waits for it: refreshed every few seconds, so it closes soon after
+# that process dies. Its reply, given by whichever process the person's click reaches, is
+# read within seconds; an hour is far more than any question waits.
+QUESTION = Family("fact", "question", 30, "question:<id>: open, with what it asks")
+QUESTION_REPLY = Family("fact", "question-reply", 3_600, "question-reply:<id>: the reply")
 
 # --- sets (add_once) ---------------------------------------------------------------------
 
@@ -90,6 +96,9 @@ VOTERS = Family("set", "vote", JOINED_TTL_SECONDS, "vote:<session>:<ts>: the vot
 # bot/turns/approval_turns.py: the messages told, once, that they wait for an approval; as
 # long as an approval may wait (APPROVAL_TIMEOUT_SECONDS is at most a few days in practice).
 APPROVAL_WAITERS = Family("set", "approval-wait", 7 * 24 * 3600, "approval-wait:<session>: ts")
+# bot/store/questions.py: a question that has its reply (the first reply wins); a day outlives
+# any click on its message.
+QUESTION_REPLIED = Family("set", "question-replied", 24 * 3600, "question-replied:<id>")
 
 # --- notes (append_note / notes / drop_notes) ----------------------------------------------
 
@@ -139,10 +148,13 @@ FAMILIES: tuple[Family, ...] = (
     GENERATION,
     UNINSTALLED,
     VIEWING,
+    QUESTION,
+    QUESTION_REPLY,
     STOP_SEEN,
     CONTEXT_SEEN,
     VOTERS,
     APPROVAL_WAITERS,
+    QUESTION_REPLIED,
     CONTEXT,
     UNDELIVERED,
     UNDELIVERED_THREADS,

@@ -14,10 +14,12 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from pydantic import BaseModel, Field
 
 server = MCPServer("tickets")
 
@@ -99,6 +101,34 @@ def export_all(ctx: Context) -> str:
     """Export every ticket as text (very long)."""
     _record("export_all", ctx)
     return "ticket line\n" * 20_000
+
+
+class Booking(BaseModel):
+    """What `book_table` asks the person (MCP elicitation, the `mcp` package's own way)."""
+
+    day: str = Field(description="Which day (YYYY-MM-DD)", json_schema_extra={"format": "date"})
+    seats: int = Field(ge=1, le=8, description="How many seats")
+    window: bool = Field(default=False, description="A table by the window")
+
+
+def _ask_booking(place: str) -> Elicit[Booking]:
+    return Elicit(f"Booking {place}: which day, and for how many?", Booking)
+
+
+@server.tool()
+def book_table(
+    place: str, booking: Annotated[ElicitationResult[Booking], Resolve(_ask_booking)], ctx: Context
+) -> str:
+    """Book a table; asks the person which day and for how many.
+
+    Args:
+        place: the restaurant.
+    """
+    answer = booking.data.model_dump() if isinstance(booking, AcceptedElicitation) else None
+    _record("book_table", ctx, place=place, action=booking.action, answer=answer)
+    if answer is None:
+        return f"not booked ({booking.action})"
+    return f"booked {place} on {answer['day']} for {answer['seats']}"
 
 
 if __name__ == "__main__":

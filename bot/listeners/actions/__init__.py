@@ -3,8 +3,9 @@ from slack_bolt import App
 from bot.agent.home import HOME_RESET_ACTION
 from bot.answer.approval_message import ACTIONS as APPROVAL_ACTIONS
 from bot.answer.feedback import FEEDBACK_ACTION
+from bot.answer.question_message import ANSWER_ACTION, DECLINE_ACTION, OPEN_ACTION
 from bot.answer.stop import STOP_ACTION
-from bot.listeners.actions import approval, feedback, home_reset, stop_answer
+from bot.listeners.actions import approval, feedback, home_reset, question, stop_answer
 from bot.listeners.deps import ListenerDeps
 
 
@@ -16,3 +17,8 @@ def register(app: App, deps: ListenerDeps) -> None:
     app.action(HOME_RESET_ACTION)(home_reset.handler(deps))  # queues a reset job: fast
     for action_id in APPROVAL_ACTIONS:  # queues a resume job, or refuses (ephemeral: lazily)
         app.action(action_id)(ack=approval.handler(deps), lazy=[approval.refuse(deps)])
+    # a tool's question: the form opens with the click's trigger (3 s) right after the ack
+    ack = question.acknowledge
+    app.action(ANSWER_ACTION)(ack=ack, lazy=[question.open_form(deps)])
+    app.action(OPEN_ACTION)(ack=ack, lazy=[question.reply_with("accept")(deps)])
+    app.action(DECLINE_ACTION)(ack=ack, lazy=[question.reply_with("decline")(deps)])

@@ -1,0 +1,155 @@
+"""MCP elicitation: a tool's question goes to the person who asked, in the thread, and
+their answer (or decline) goes back to the server.
+
+Which call a question belongs to: Strands runs an MCP call on its client's thread with a
+copy of the calling context, and an MCP 2026-07-28 server asks within the call (it answers
+`tools/call` with an `InputRequiredResult`), so the callback sees the call's `Asker`
+(`ASKING`). An older server sends `elicitation/create` on its own; then the server's calls
+in flight in this process tell who is asked when they all come from one person in one
+thread; otherwise nobody can be told apart and the question is declined (logged).
+
+The question is posted through the turn's `Reach` (bot/answer/question_message.py). While
+the person answers, the call's time budget is paused (bot/agent/tool_budget.py); after
+ELICITATION_TIMEOUT_SECONDS without a reply the question is closed and the server gets
+`cancel`. A stopped answer cancels the call, and closes its question too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from mcp.client.session import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
+
+from bot.agent.tool_budget import person_answering
+from bot.obs import metrics
+from bot.store.questions import Reply
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.5  # how often a waiting call looks for the reply
+
+
+class Asked(Protocol):
+    """A question shown to the person (bot.answer.question_message.QuestionMessage)."""
+
+    def reply(self) -> Reply | None:
+        """The reply, if one came yet."""
+
+    def close(self, reply: Reply | None) -> Reply:
+        """Settle it (None: nobody replied in time); the reply that counts."""
+
+
+class Reach(Protocol):
+    """How a turn's tools reach the person who asked (bot.answer.message.AnswerMessage)."""
+
+    def ask(self, requester: str, **asked: Any) -> Asked:
+        """Show a question (`asked`: server, message, schema, url, expires_at) in the thread."""
+
+
+@dataclass(frozen=True)
+class Asking:
+    """A tool call that may ask: who asked, and how to reach them."""
+
+    user: str
+    thread: tuple[str, str, str]  # team, channel, thread_ts
+    reach: Reach | None
+
+
+ASKING: ContextVar[Asking | None] = ContextVar("mcp_asking", default=None)
+
+
+class InFlight:
+    """One MCP server's calls running in this process, for servers that ask on their own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[int, Asking] = {}
+
+    @contextmanager
+    def call(self, asking: Asking | None) -> Iterator[None]:
+        """Run one call as `asking` (set for the callback; counted while it runs)."""
+        token = ASKING.set(asking)
+        key = id(token)
+        if asking is not None:
+            with self._lock:
+                self._calls[key] = asking
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._calls.pop(key, None)
+            ASKING.reset(token)
+
+    def only_asker(self) -> Asking | None:
+        """The one person (in one thread) all calls in flight come from, if there is one."""
+        with self._lock:
+            askers = {(a.user, a.thread): a for a in self._calls.values()}
+        return next(iter(askers.values())) if len(askers) == 1 else None
+
+
+class Elicitation:
+    """The `elicitation_callback` of one MCP server's client (see the module)."""
+
+    def __init__(self, server: str, in_flight: InFlight, timeout_seconds: float) -> None:
+        self.server, self.in_flight, self.timeout = server, in_flight, timeout_seconds
+
+    async def __call__(
+        self, context: ClientRequestContext, params: ElicitRequestParams
+    ) -> ElicitResult | ErrorData:
+        asking = ASKING.get() or self.in_flight.only_asker()
+        url = str(getattr(params, "url", "") or "") if params.mode == "url" else ""
+        why = refusal(asking, url, params.mode)
+        if why or asking is None or asking.reach is None:
+            log.warning("MCP server %s asked a question; declined: %s", self.server, why)
+            metrics.question(self.server, "unroutable", 0.0)
+            return ElicitResult(action="decline")
+        started = time.monotonic()
+        with person_answering():
+            reply = await self._ask(asking.reach, asking.user, params, url)
+        metrics.question(self.server, reply.action, time.monotonic() - started)
+        if reply.action == "accept":
+            return ElicitResult(action="accept", content=None if url else reply.content or {})
+        return ElicitResult(action=reply.action)
+
+    async def _ask(self, reach: Reach, user: str, params: Any, url: str) -> Reply:
+        schema = getattr(params, "requested_schema", None) or {}
+        schema = schema if isinstance(schema, dict) else dict(schema)
+        deadline = time.time() + self.timeout
+        asked = await asyncio.to_thread(
+            reach.ask,
+            user,
+            server=self.server,
+            message=str(params.message or ""),
+            schema=schema,
+            url=url,
+            expires_at=deadline,
+        )
+        reply: Reply | None = None
+        try:
+            while reply is None and time.time() < deadline:
+                await asyncio.sleep(POLL_SECONDS)
+                reply = await asyncio.to_thread(asked.reply)
+        finally:  # timed out, replied, or the call was cancelled (a stopped answer)
+            reply = await asyncio.shield(asyncio.to_thread(asked.close, reply))
+        return reply
+
+
+def refusal(asking: Asking | None, url: str, mode: str | None) -> str:
+    """Why a question cannot be asked ("" when it can)."""
+    if asking is None:
+        return "calls from several people are in flight: the question cannot be told apart"
+    if asking.reach is None:
+        return "this turn has no thread to ask in"
+    link = urlsplit(url)
+    if mode == "url" and (link.scheme not in ("http", "https") or "@" in link.netloc):
+        return "the link is not an http(s) link without credentials"
+    return ""

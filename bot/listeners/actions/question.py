@@ -1,0 +1,82 @@
+"""Answer / Open / Decline on a tool's question (bot/answer/question_message.py).
+
+Only the person who asked replies: anyone else is told so privately. **Answer** opens the
+form (a modal, bot/answer/question_form.py; its submission: bot/listeners/views/question.py)
+with the click's trigger, which Slack accepts for 3 s and once: the modal is opened right
+after the ack. **Open** is the link button of a question that asks to open a link: the click
+accepts it. **Decline** declines. A question whose tool call no longer waits (answered,
+timed out, its process gone) is said to be closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_bolt import Ack, BoltContext
+
+from bot.answer.question_form import modal
+from bot.answer.reply import ephemeral
+from bot.listeners.deps import ListenerDeps
+from bot.slack.payloads import installation_id
+from bot.store.questions import Question, Questions, Reply
+
+log = logging.getLogger(__name__)
+CLOSED = "This question is closed: the tool no longer waits for an answer."
+NOT_YOURS = "Only <@{requester}> (who asked) can answer this question."
+ANSWERED = "This question already has an answer."
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def _question(
+    deps: ListenerDeps, action: dict, body: dict, context: BoltContext
+) -> Question | None:
+    """The open question clicked, for its asker; anyone else (or a closed one) is told."""
+    user, channel = context.user_id or "", context.channel_id or ""
+    thread = ((body.get("message") or {}).get("thread_ts")) or None
+    question = Questions(deps.state).find(str(action.get("value") or ""))
+    if question is not None and question.team != installation_id(context):
+        question = None
+    if question is None:
+        ephemeral(context.client, channel, user, CLOSED, thread)
+    elif user != question.requester:
+        ephemeral(
+            context.client, channel, user, NOT_YOURS.format(requester=question.requester), thread
+        )
+        return None
+    return question
+
+
+def open_form(deps: ListenerDeps) -> Callable[..., None]:
+    def answer(action: dict, body: dict, context: BoltContext) -> None:
+        question = _question(deps, action, body, context)
+        if question is None:
+            return
+        view = modal(question.id, question.server, question.message, question.schema)
+        try:
+            context.client.views_open(trigger_id=body.get("trigger_id"), view=view)
+        except Exception as exc:  # the button stays: the person can click again
+            log.warning("could not open the form of question %s: %s", question.id, exc)
+
+    return answer
+
+
+def reply_with(action_kind: str) -> Callable[[ListenerDeps], Callable[..., None]]:
+    """The listener of a click that is the reply itself: Open (accept) or Decline."""
+
+    def listener(deps: ListenerDeps) -> Callable[..., None]:
+        def reply(action: dict, body: dict, context: BoltContext) -> None:
+            question = _question(deps, action, body, context)
+            if question is None:
+                return
+            given = Reply("accept" if action_kind == "accept" else "decline", question.requester)
+            if not Questions(deps.state).reply(question.id, given):
+                thread = ((body.get("message") or {}).get("thread_ts")) or None
+                ephemeral(context.client, context.channel_id or "", given.by, ANSWERED, thread)
+
+        return reply
+
+    return listener
