@@ -113,8 +113,14 @@ class Elicitation:
             metrics.question(self.server, "unroutable", 0.0)
             return ElicitResult(action="decline")
         started = time.monotonic()
-        with person_answering():
-            reply = await self._ask(asking.reach, asking.user, params, url)
+        try:
+            with person_answering():
+                reply = await self._ask(asking.reach, asking.user, params, url)
+        except Exception as exc:  # Slack refused to show it: the server hears "decline"
+            log.warning(
+                "MCP server %s asked a question; it could not be shown: %s", self.server, exc
+            )
+            reply = Reply("decline", "")
         metrics.question(self.server, reply.action, time.monotonic() - started)
         if reply.action == "accept":
             return ElicitResult(action="accept", content=None if url else reply.content or {})

@@ -152,7 +152,10 @@ class AnswerMessage:
         bot/answer/question_message.py's fields); raises when Slack refuses it."""
         client = self.shared.replier.clients.for_job(self.job)
         questions = Questions(self.shared.state)
-        return QuestionMessage.for_job(client, questions, self.job, requester, **asked).post()
+        question = QuestionMessage.for_job(
+            client, questions, self.job, requester, self.identity, **asked
+        )
+        return question.post()
 
     @property
     def stopped(self) -> bool:

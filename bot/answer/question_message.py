@@ -68,17 +68,30 @@ def _buttons(question: Question) -> dict[str, Any]:
 class QuestionMessage:
     """One question's message in the thread, for the tool call waiting on it (see module)."""
 
-    def __init__(self, client: WebClient, questions: Questions, question: Question) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        questions: Questions,
+        question: Question,
+        identity: dict[str, str] | None = None,
+    ) -> None:
         self.client, self.questions, self.question = client, questions, question
+        self.identity = identity or {}  # the persona's name and icon, as on its answer
         self.ts = ""
         self._kept = 0.0
 
     @classmethod
     def for_job(
-        cls, client: WebClient, questions: Questions, job: Job, requester: str, **asked: Any
+        cls,
+        client: WebClient,
+        questions: Questions,
+        job: Job,
+        requester: str,
+        identity: dict[str, str] | None = None,
+        **asked: Any,
     ) -> QuestionMessage:
-        """A new question in `job`'s thread for `requester` (`asked`: Question's fields
-        server, message, schema, url, expires_at)."""
+        """A new question in `job`'s thread for `requester`, shown as `identity` (`asked`:
+        Question's fields server, message, schema, url, expires_at)."""
         question = Question(
             id=f"{job.session_id}.{uuid.uuid4().hex[:12]}",
             team=job.team,
@@ -88,7 +101,7 @@ class QuestionMessage:
             requester=requester,
             **asked,
         )
-        return cls(client, questions, question)
+        return cls(client, questions, question, identity)
 
     def post(self) -> QuestionMessage:
         """Open the question, then show it (a refused post closes it again and raises)."""
@@ -104,6 +117,7 @@ class QuestionMessage:
                 blocks=[{"type": "markdown", "text": text}, _buttons(q)],
                 unfurl_links=False,
                 unfurl_media=False,
+                **self.identity,  # type: ignore[arg-type]  # username/icon_* are str
             )
         except Exception:
             self.questions.close(q.id)

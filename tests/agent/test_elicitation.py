@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.agent.elicitation import Asking, InFlight, refusal
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
@@ -22,16 +24,18 @@ BOOK = {"tool": "book_table", "input": {"place": "Luigi's"}, "text": "Let me boo
 
 
 def booking(
-    make_bot, tmp_path: Path, slack: FakeSlack, then: str, **env: str
+    make_bot, tmp_path: Path, slack: FakeSlack, then: str, legacy: bool = False, **env: str
 ) -> tuple[Bot, ScriptedModel, str, dict]:
     """A bot whose model books a table (then says `then`), mentioned by U1 in a new thread:
-    the bot, its model, the thread and the tool's question shown there."""
+    the bot, its model, the thread and the tool's question shown there. `legacy`: the
+    server speaks MCP 2025-11-25 (it asks with `elicitation/create`, outside the call)."""
     model = ScriptedModel([BOOK, then])
     path = tmp_path / "personas.toml"
     path.write_text(
         '[[persona]]\nid = "ops"\nsystem_prompt = "You help."\n'
         f'[[persona.mcp]]\nname = "tables"\ncommand = {stdio_command()!r}\n'.replace("'", '"')
-        + f'env = {{ MCP_CALLS = "{tmp_path / "calls.jsonl"}" }}\ntools = ["book_table"]\n'
+        + f'env = {{ MCP_CALLS = "{tmp_path / "calls.jsonl"}", MCP_LEGACY = "{int(legacy)}" }}\n'
+        + 'tools = ["book_table"]\n'
     )
     bot = make_bot(model, PERSONAS_FILE=str(path), TOOL_TIMEOUT_SECONDS="2", **env)
     root = now_ts()
@@ -43,29 +47,31 @@ def answered(slack: FakeSlack, root: str, text: str) -> None:
     wait_until(lambda: text in slack.thread_text("C1", root), 30, f"{text!r} in the thread")
 
 
-def test_the_asker_answers_in_a_form_and_the_tool_gets_it(
+def test_the_asker_answers_in_a_form_on_another_process_and_the_tool_gets_it(
     make_bot, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
-    bot, model, root, asked = booking(make_bot, tmp_path, fake_slack, "Booked for Friday.")
+    other = make_bot()  # takes the clicks and the form; never a turn (its worker is stopped)
+    other.runtime.worker.begin_stop()
+    _, model, root, asked = booking(make_bot, tmp_path, fake_slack, "Booked for Friday.")
     assert "`tables` asks" in text_of(asked) and "which day, and for how many?" in text_of(asked)
     assert set(buttons(asked)) == {"question_answer", "question_decline"}
 
-    status, _ = bot.interact(click(fake_slack, asked, "question_answer", user="U2"))
+    status, _ = other.interact(click(fake_slack, asked, "question_answer", user="U2"))
     assert status == 200
     refused = fake_slack.wait_for("chat.postEphemeral", timeout=10)
     assert refused[0].params["user"] == "U2" and "<@U1>" in refused[0].params["text"]
     assert fake_slack.modals.opened("U2") == []
 
-    bot.interact(click(fake_slack, asked, "question_answer", user="U1"))
+    other.interact(click(fake_slack, asked, "question_answer", user="U1"))
     [form] = wait_until(lambda: fake_slack.modals.opened("U1"), 10, "the form opened")
     labels = [b["label"]["text"] for b in form["blocks"] if b["type"] == "input"]
     assert labels == ["Day", "Seats", "Window"]
 
-    status, body = bot.interact(submit(form, {"Day": "2026-12-04", "Seats": 12}))
+    status, body = other.interact(submit(form, {"Day": "2026-12-04", "Seats": 12}))
     assert status == 200 and '"response_action":"errors"' in body.replace(" ", "")
     assert "At most 8" in body  # shown beside the field; nothing reached the tool yet
     time.sleep(2.5)  # longer than TOOL_TIMEOUT_SECONDS: a person's time does not count
-    status, body = bot.interact(submit(form, {"Day": "2026-12-04", "Seats": 2, "Window": True}))
+    status, body = other.interact(submit(form, {"Day": "2026-12-04", "Seats": 2, "Window": True}))
     assert status == 200 and "errors" not in body
 
     answered(fake_slack, root, "Booked for Friday.")
@@ -75,15 +81,18 @@ def test_the_asker_answers_in_a_form_and_the_tool_gets_it(
     settled = question(fake_slack, root, "Answered by <@U1>")
     assert buttons(settled) == {} and "2026-12-04" not in text_of(settled)  # never shown
 
-    status, body = bot.interact(submit(form, {"Day": "2026-12-05", "Seats": 3}))
+    status, body = other.interact(submit(form, {"Day": "2026-12-05", "Seats": 3}))
     assert status == 200 and "closed" in body  # a second submission changes nothing
     assert len(calls(tmp_path / "calls.jsonl")) == 1
 
 
+@pytest.mark.parametrize("legacy", [False, True], ids=["in-the-call", "mcp-2025-11-25"])
 def test_a_declined_question_reaches_the_server_and_the_model_answers(
-    make_bot, fake_slack: FakeSlack, tmp_path: Path
+    make_bot, fake_slack: FakeSlack, tmp_path: Path, legacy: bool
 ) -> None:
-    bot, model, root, asked = booking(make_bot, tmp_path, fake_slack, "OK, no booking.")
+    """Also from a server before MCP 2026-07-28, whose question comes on its own: the one
+    call in flight tells whom it asks."""
+    bot, model, root, asked = booking(make_bot, tmp_path, fake_slack, "OK, no booking.", legacy)
     bot.interact(click(fake_slack, asked, "question_decline", user="U1"))
     answered(fake_slack, root, "OK, no booking.")
     [call] = calls(tmp_path / "calls.jsonl")
@@ -129,3 +138,17 @@ def test_a_link_to_open_must_be_http_without_credentials() -> None:
     assert refusal(asking, "javascript:alert(1)", "url")
     assert refusal(asking, "https://user:pw@example.com/", "url")
     assert refusal(None, "", "form")  # unroutable
+
+
+def test_stopping_the_answer_closes_its_question(
+    make_bot, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    bot, _, root, asked = booking(make_bot, tmp_path, fake_slack, "Never said.", STREAMING="on")
+    bot.reply("stop", thread_ts=root, user="U1")
+    assert buttons(question(fake_slack, root, "Closed")) == {}
+    answered(fake_slack, root, "stopped")
+    assert "Never said." not in fake_slack.thread_text("C1", root)
+    assert calls(tmp_path / "calls.jsonl") == []  # the server never got an answer
+    bot.interact(click(fake_slack, asked, "question_answer", user="U1"))  # too late
+    closed = fake_slack.wait_for("chat.postEphemeral", timeout=10)
+    assert "closed" in closed[0].params["text"] and fake_slack.modals.opened("U1") == []

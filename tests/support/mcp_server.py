@@ -131,6 +131,20 @@ def book_table(
     return f"booked {place} on {answer['day']} for {answer['seats']}"
 
 
+def _like_a_server_before_2026() -> None:
+    """MCP_LEGACY=1: serve every connection in the handshake era (2025-11-25), as servers
+    before MCP 2026-07-28 do: the client's `server/discover` probe is refused, the client
+    falls back to `initialize`, and a question is sent on its own (`elicitation/create`),
+    not within the call. (The `mcp` package's runner picks the era from the first request;
+    here it never sees a 2026 one.)"""
+    from mcp.server import runner
+
+    runner._has_modern_envelope = lambda params: False
+
+
+if os.environ.get("MCP_LEGACY") == "1":
+    _like_a_server_before_2026()
+
 if __name__ == "__main__":
     if sys.argv[1] == "stdio":
         server.run("stdio")

@@ -31,12 +31,18 @@ def acknowledge(ack: Ack) -> None:
     ack()
 
 
+def _thread_of(body: dict) -> str | None:
+    """The thread of the clicked message (where a private note to the clicker goes)."""
+    message, container = body.get("message") or {}, body.get("container") or {}
+    return message.get("thread_ts") or container.get("thread_ts") or None
+
+
 def _question(
     deps: ListenerDeps, action: dict, body: dict, context: BoltContext
 ) -> Question | None:
     """The open question clicked, for its asker; anyone else (or a closed one) is told."""
     user, channel = context.user_id or "", context.channel_id or ""
-    thread = ((body.get("message") or {}).get("thread_ts")) or None
+    thread = _thread_of(body)
     question = Questions(deps.state).find(str(action.get("value") or ""))
     if question is not None and question.team != installation_id(context):
         question = None
@@ -74,8 +80,8 @@ def reply_with(action_kind: str) -> Callable[[ListenerDeps], Callable[..., None]
                 return
             given = Reply("accept" if action_kind == "accept" else "decline", question.requester)
             if not Questions(deps.state).reply(question.id, given):
-                thread = ((body.get("message") or {}).get("thread_ts")) or None
-                ephemeral(context.client, context.channel_id or "", given.by, ANSWERED, thread)
+                channel = context.channel_id or ""
+                ephemeral(context.client, channel, given.by, ANSWERED, _thread_of(body))
 
         return reply
 
