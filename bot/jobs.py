@@ -74,6 +74,14 @@ class Job:
     # of the approval request's message, updated to say who decided; `text` is the decision.
     approval: str = ""
     approval_message: str = ""
+    # A resume job: who clicked (an approver may decide for the asker, who is `user`: the
+    # answer is theirs); empty for an expiry, which nobody decided.
+    decided_by: str = ""
+
+    @property
+    def decider(self) -> str:
+        """Who decided a resume job (a job queued before `decided_by` existed: its user)."""
+        return self.decided_by or self.user
 
     @property
     def session_id(self) -> str:
@@ -98,6 +106,7 @@ class Job:
             "from_home",
             "approval",
             "approval_message",
+            "decided_by",
         ):  # added later: omitted when empty
             if not data[optional]:
                 del data[optional]

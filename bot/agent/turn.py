@@ -153,7 +153,7 @@ class RestoredTurn:
         assert pending is not None and self.gate is not None
         session, key = job.session_id, pending.key
         self.gate.ran = lambda tool_use_id: claim_run(self.store.blobs, session, key, tool_use_id)
-        by = "" if decision == "expired" else job.user  # an expiry is nobody's decision
+        by = "" if decision == "expired" else job.decider  # an expiry is nobody's decision
         decided = pending.decided(decision, by, message_time(job.ts) or time.time())
         result = self._invoke(responses(pending.calls, decision), pending.requester, message)
         return self._commit(result, [job], pending.requester, lease, "", decided)

@@ -92,7 +92,7 @@ class ApprovalTurns:
         ts = job.approval_message or self._request_message(job, pending)
         if ts:
             client = self.replier.clients.for_job(job)
-            show_decision(client, job.channel, ts, pending, decision, job.user, time.time())
+            show_decision(client, job.channel, ts, pending, decision, job.decider, time.time())
         with contextlib.suppress(Exception):  # decided: the sweep need not expire it
             approvals.forget_expiry(self.store.blobs, pending, job.session_id)
         return persona

@@ -159,3 +159,18 @@ def test_an_approval_nobody_decides_expires_as_denied(
     assert "expired" in texts(tool_results(model, 1)[-1])
     expired = request(fake_slack, root)
     assert "Expired" in text_of(expired) and buttons(expired) == {}
+
+
+def test_an_approver_decides_for_the_asker_and_the_answer_is_the_asker_s(
+    make_bot, fake_slack: FakeSlack, tmp_path: Path, created: list[str]
+) -> None:
+    bot, _, root, asked = asking(
+        make_bot, tmp_path, fake_slack, "Filed T-1.", APPROVERS="U0APPROVER", STREAMING="on"
+    )
+    streams_before = len(fake_slack.calls("chat.startStream"))
+    click(bot, asked, "approval_approve", user="U0APPROVER")
+    answered(fake_slack, root, "Filed T-1.")
+    assert created == ["VPN down"]
+    assert "Approved by <@U0APPROVER>" in text_of(request(fake_slack, root))
+    resumed = fake_slack.calls("chat.startStream")[streams_before:]
+    assert resumed and {c.params["recipient_user_id"] for c in resumed} == {"U1"}

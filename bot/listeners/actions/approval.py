@@ -46,7 +46,8 @@ def handler(deps: ListenerDeps) -> Callable[..., None]:
             channel=click.channel,
             thread_ts=click.thread_ts,
             ts=str(action.get("action_ts") or body.get("action_ts") or ""),
-            user=user,
+            user=click.requester,  # the answer is for them, whoever decides
+            decided_by=user,
             text=ACTIONS[action["action_id"]],
             persona=click.persona,
             reply_in_thread=click.in_thread,
