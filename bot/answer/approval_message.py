@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -24,6 +24,7 @@ from bot.store.approvals import Decision, Pending
 
 log = logging.getLogger(__name__)
 APPROVE_ACTION, DENY_ACTION, ALWAYS_ACTION = "approval_approve", "approval_deny", "approval_always"
+Outcome = Decision | Literal["reset"]  # what a request shows once settled
 ACTIONS: dict[str, Decision] = {
     APPROVE_ACTION: "approve",
     DENY_ACTION: "deny",
@@ -36,6 +37,7 @@ _OUTCOME: dict[str, str] = {
     "always": ":white_check_mark: Approved for the rest of this thread by <@{by}> " + _WHEN,
     "deny": ":no_entry: Denied by <@{by}> " + _WHEN + "; nothing ran",
     "expired": ":hourglass: Expired " + _WHEN + ": nobody decided in time; nothing ran",
+    "reset": ":broom: Withdrawn: <@{by}> reset the conversation " + _WHEN + "; nothing ran",
 }
 
 
@@ -109,7 +111,7 @@ def buttons(pending: Pending, click: Click, always: bool) -> dict:
     return ActionsBlock(block_id=f"approval-{pending.key}", elements=elements).to_dict()
 
 
-def outcome(decision: Decision, by: str, at: float) -> dict:
+def outcome(decision: Outcome, by: str, at: float) -> dict:
     """The context line that replaces the buttons once decided."""
     text = _OUTCOME[decision].format(by=by, at=int(at))
     return ContextBlock(elements=[MarkdownTextObject(text=text)]).to_dict()
@@ -120,7 +122,7 @@ def show_decision(
     channel: str,
     ts: str,
     pending: Pending,
-    decision: Decision,
+    decision: Outcome,
     by: str,
     at: float,
 ) -> None:

@@ -71,7 +71,7 @@ FIRST_TEXT_SECONDS = Histogram(
 )
 APPROVALS = Counter(
     "tsb_approvals",
-    "Tool approvals by persona and outcome: requested, approve, always, deny, expired",
+    "Tool approvals by persona and outcome: requested, approve, always, deny, expired, withdrawn",
     ["persona", "outcome"],
 )
 APPROVAL_WAIT_SECONDS = Histogram(

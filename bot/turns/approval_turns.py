@@ -12,6 +12,8 @@
   decision, with the tool's outcome in the history. The worker releases the thread
   meanwhile without counting an attempt (AwaitingDecision) and looks again after 30 s, or
   at once when the decision is queued (it goes ahead of them: worker.decisions_first).
+- A reset withdraws the requests still waiting in the thread (`withdraw`): they say so,
+  without buttons, and nothing runs.
 - The sweep (`expire_due`) queues an `expired` decision for each request older than
   APPROVAL_TIMEOUT_SECONDS: the tool counts as denied, and the message says it expired.
 """
@@ -96,6 +98,28 @@ class ApprovalTurns:
         with contextlib.suppress(Exception):  # decided: the sweep need not expire it
             approvals.forget_expiry(self.store.blobs, pending, job.session_id)
         return persona
+
+    def withdraw(self, job: Job) -> None:
+        """Before reset `job` forgets the thread: each request still waiting there says it
+        was withdrawn, without buttons (best effort: the reset goes ahead regardless)."""
+        client = self.replier.clients.for_job(job)
+        for persona in self.personas.all:
+            try:
+                snapshot = (
+                    self.store.manager(job.session_id).load(persona.id) if persona.approve else None
+                )
+                pending = (
+                    waiting_in(snapshot.app_data, interrupted(snapshot.data)) if snapshot else None
+                )
+                if pending is None:
+                    continue
+                ts = self._request_message(job, pending)
+                if ts:
+                    show_decision(client, job.channel, ts, pending, "reset", job.user, time.time())
+                metrics.approval(persona.id, "withdrawn", time.time() - pending.asked_at)
+                approvals.forget_expiry(self.store.blobs, pending, job.session_id)
+            except Exception as exc:
+                log.warning("session %s: could not withdraw an approval: %s", job.session_id, exc)
 
     def _request_message(self, job: Job, pending: Pending) -> str:
         """The ts of the request's message (its last part), found by its metadata."""

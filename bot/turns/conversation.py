@@ -264,6 +264,7 @@ class Conversation:
 
     def reset(self, job: Job) -> None:
         """Forget the thread's memory (every persona's) and say so in the thread."""
+        self.approval_turns.withdraw(job)  # a request waiting here says it was withdrawn
         existed = self.store.delete(job.session_id)
         self.state.set_sticky_persona(job.session_id, None)
         self.answers.sessions.set(job, "closed")

@@ -174,3 +174,18 @@ def test_an_approver_decides_for_the_asker_and_the_answer_is_the_asker_s(
     assert "Approved by <@U0APPROVER>" in text_of(request(fake_slack, root))
     resumed = fake_slack.calls("chat.startStream")[streams_before:]
     assert resumed and {c.params["recipient_user_id"] for c in resumed} == {"U1"}
+
+
+def test_a_reset_withdraws_a_waiting_request(
+    make_bot, fake_slack: FakeSlack, tmp_path: Path, created: list[str]
+) -> None:
+    bot, _, root, asked = asking(make_bot, tmp_path, fake_slack)
+    status, _ = bot.command(root)  # /reset <the thread's ts>
+    assert status == 200
+    answered(fake_slack, root, "reset this conversation")
+    withdrawn = request(fake_slack, root)
+    assert "Withdrawn: <@U1> reset the conversation" in text_of(withdrawn)
+    assert buttons(withdrawn) == {}
+    click(bot, asked, "approval_approve")  # the old buttons, clicked anyway: nothing runs
+    time.sleep(1)
+    assert created == []
