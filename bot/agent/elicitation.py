@@ -31,7 +31,7 @@ from mcp.client.session import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
 
 from bot.agent.tool_budget import person_answering
-from bot.obs import metrics
+from bot.obs import metrics, telemetry
 from bot.store.questions import Reply
 
 log = logging.getLogger(__name__)
@@ -113,15 +113,16 @@ class Elicitation:
             metrics.question(self.server, "unroutable", 0.0)
             return ElicitResult(action="decline")
         started = time.monotonic()
-        try:
-            with person_answering():
-                reply = await self._ask(asking.reach, asking.user, params, url)
-        except Exception as exc:  # Slack refused to show it: the server hears "decline"
-            log.warning(
-                "MCP server %s asked a question; it could not be shown: %s", self.server, exc
-            )
-            reply = Reply("decline", "")
-        metrics.question(self.server, reply.action, time.monotonic() - started)
+        with telemetry.span("person_question", mcp_server=self.server, mode=params.mode) as span:
+            try:
+                with person_answering():
+                    reply = await self._ask(asking.reach, asking.user, params, url)
+            except Exception as exc:  # Slack refused to show it: the server hears "decline"
+                log.warning("MCP server %s asked; it could not be shown: %s", self.server, exc)
+                reply = Reply("decline", "")
+            waited = time.monotonic() - started
+            span.set_attributes({"bot.outcome": reply.action, "bot.wait_seconds": waited})
+        metrics.question(self.server, reply.action, waited)
         if reply.action == "accept":
             return ElicitResult(action="accept", content=None if url else reply.content or {})
         return ElicitResult(action=reply.action)

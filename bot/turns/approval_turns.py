@@ -31,7 +31,7 @@ from bot.agent.turn import TurnResult, restore
 from bot.answer.approval_message import Click, buttons, request_text, show_decision
 from bot.answer.reply import Replier
 from bot.jobs import Job
-from bot.obs import metrics
+from bot.obs import metrics, telemetry
 from bot.store import approvals
 from bot.store.approvals import Pending, interrupted, parse_decision, waiting_in
 from bot.store.facts import APPROVAL_SWEEP, APPROVAL_WAITERS
@@ -89,8 +89,9 @@ class ApprovalTurns:
         if pending is None or pending.key != job.approval:
             log.info("session %s: approval %s was decided before", job.session_id, job.approval)
             return None
-        decision = parse_decision(job.text)
-        metrics.approval(persona.id, decision, time.time() - pending.asked_at)
+        decision, waited = parse_decision(job.text), time.time() - pending.asked_at
+        metrics.approval(persona.id, decision, waited)
+        telemetry.note(approval=decision, approval_wait_seconds=waited)
         ts = job.approval_message or self._request_message(job, pending)
         if ts:
             client = self.replier.clients.for_job(job)
@@ -137,6 +138,7 @@ class ApprovalTurns:
         )  # fmt: skip
         if not result.replayed:
             metrics.approval(pending.persona, "requested", 0.0)
+            telemetry.note(approval="requested", approval_tools=[c.tool for c in pending.calls])
             expiry = expiry_job(job, pending)
             try:
                 approvals.note_expiry(self.store.blobs, pending, job.session_id, expiry.dumps())

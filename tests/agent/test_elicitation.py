@@ -16,6 +16,7 @@ from tests.fakes.slack_api import FakeSlack
 from tests.support.approvals import buttons, text_of
 from tests.support.harness import Bot, now_ts
 from tests.support.mcp_servers import calls, stdio_command
+from tests.support.metrics import in_process, moved
 from tests.support.questions import click, question, submit
 from tests.support.tool_calls import texts, tool_results
 from tests.support.wait import wait_until
@@ -52,6 +53,7 @@ def test_the_asker_answers_in_a_form_on_another_process_and_the_tool_gets_it(
 ) -> None:
     other = make_bot()  # takes the clicks and the form; never a turn (its worker is stopped)
     other.runtime.worker.begin_stop()
+    before = in_process()
     _, model, root, asked = booking(make_bot, tmp_path, fake_slack, "Booked for Friday.")
     assert "`tables` asks" in text_of(asked) and "which day, and for how many?" in text_of(asked)
     assert set(buttons(asked)) == {"question_answer", "question_decline"}
@@ -78,6 +80,9 @@ def test_the_asker_answers_in_a_form_on_another_process_and_the_tool_gets_it(
     [call] = calls(tmp_path / "calls.jsonl")
     assert call["args"]["answer"] == {"day": "2026-12-04", "seats": 2, "window": True}
     assert "booked Luigi's on 2026-12-04 for 2" in texts(tool_results(model, 1)[-1])
+    assert moved(before, "tsb_tool_questions_total", server="tables", outcome="accept") == 1
+    assert moved(before, "tsb_tool_question_wait_seconds_count") == 1
+    assert moved(before, "tsb_tool_question_wait_seconds_sum") >= 2.5  # the person's time
     settled = question(fake_slack, root, "Answered by <@U1>")
     assert buttons(settled) == {} and "2026-12-04" not in text_of(settled)  # never shown
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from wsgiref.util import setup_testing_defaults
 
 import pytest
-from prometheus_client import REGISTRY, generate_latest
 from strands import Agent
 
 from bot.answer.stop import stop_key
@@ -30,13 +29,10 @@ from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import FILE_SNIPPET, slack_file
 from tests.support.bot import personas_file, settle, slow
 from tests.support.harness import SECRET, Bot, base_env, mention_event, now_ts
-from tests.support.metrics import TOKEN, Samples, parse, value
+from tests.support.metrics import TOKEN, in_process, parse, value
 from tests.support.wait import wait_until
 
-
-def here() -> Samples:
-    """This (test) process's own metrics, as the in-process bots record them."""
-    return parse(generate_latest(REGISTRY).decode())
+here = in_process
 
 
 # --- the endpoint ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 TOKEN = "metrics-test-token"
@@ -38,3 +39,13 @@ def metrics_of(url: str) -> Samples:
     status, text = scrape(url)
     assert status == 200, (status, text)
     return parse(text)
+
+
+def in_process() -> Samples:
+    """This (test) process's own metrics, as the in-process bots record them."""
+    return parse(generate_latest(REGISTRY).decode())
+
+
+def moved(before: Samples, name: str, **labels: str) -> float:
+    """How much metric `name` moved in this process since `before` (`in_process()`)."""
+    return value(in_process(), name, **labels) - value(before, name, **labels)

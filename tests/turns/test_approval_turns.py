@@ -17,6 +17,7 @@ from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.support.approvals import buttons, click_payload, request, text_of
 from tests.support.harness import Bot, now_ts
+from tests.support.metrics import in_process, moved
 from tests.support.tool_calls import texts, tool_results
 from tests.support.wait import wait_until
 
@@ -76,8 +77,10 @@ def answered(slack: FakeSlack, root: str, text: str) -> None:
 def test_nothing_runs_before_the_asker_approves_then_it_runs_once(
     make_bot, fake_slack: FakeSlack, tmp_path: Path, created: list[str]
 ) -> None:
+    before = in_process()
     bot, model, root, asked = asking(make_bot, tmp_path, fake_slack, "Filed T-1.")
     assert "`create_ticket`" in text_of(asked) and "VPN down" in text_of(asked)
+    assert moved(before, "tsb_approvals_total", persona="ops", outcome="requested") == 1
     assert set(buttons(asked)) == {"approval_approve", "approval_deny"}  # no "always" here
     assert created == [] and len(model.calls) == 1
     statuses = fake_slack.agent_sessions.statuses
@@ -92,6 +95,8 @@ def test_nothing_runs_before_the_asker_approves_then_it_runs_once(
     answered(fake_slack, root, "Filed T-1.")
     assert created == ["VPN down"]
     assert "created T-1: VPN down" in texts(tool_results(model, 1)[-1])
+    assert moved(before, "tsb_approvals_total", persona="ops", outcome="approve") == 1
+    assert moved(before, "tsb_approval_wait_seconds_count") == 1
     decided = request(fake_slack, root)
     assert "Approved by <@U1>" in text_of(decided) and buttons(decided) == {}
     wait_until(lambda: statuses("C1", root)[-1:] == ["active"], 10, "the session active")
@@ -106,9 +111,11 @@ def test_nothing_runs_before_the_asker_approves_then_it_runs_once(
 def test_a_denied_call_never_runs_and_the_model_answers(
     make_bot, fake_slack: FakeSlack, tmp_path: Path, created: list[str]
 ) -> None:
+    before = in_process()
     bot, model, root, asked = asking(make_bot, tmp_path, fake_slack, "OK, I won't file it.")
     click(bot, asked, "approval_deny")
     answered(fake_slack, root, "OK, I won't file it.")
+    assert moved(before, "tsb_approvals_total", persona="ops", outcome="deny") == 1
     assert created == []
     [result] = tool_results(model, 1)
     assert result["status"] == "error" and "denied" in texts(result)
@@ -147,6 +154,7 @@ def test_always_in_this_thread_skips_the_next_request(
 def test_an_approval_nobody_decides_expires_as_denied(
     make_bot, fake_slack: FakeSlack, tmp_path: Path, created: list[str]
 ) -> None:
+    before = in_process()
     _, model, root, _ = asking(
         make_bot,
         tmp_path,
@@ -155,6 +163,7 @@ def test_an_approval_nobody_decides_expires_as_denied(
         APPROVAL_TIMEOUT_SECONDS="1",
     )
     answered(fake_slack, root, "It expired, so nothing was filed.")
+    assert moved(before, "tsb_approvals_total", persona="ops", outcome="expired") == 1
     assert created == []
     assert "expired" in texts(tool_results(model, 1)[-1])
     expired = request(fake_slack, root)
