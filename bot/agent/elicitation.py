@@ -17,6 +17,7 @@ ELICITATION_TIMEOUT_SECONDS without a reply the question is closed and the serve
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -36,6 +37,8 @@ from bot.store.questions import Reply
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5  # how often a waiting call looks for the reply
+MESSAGE_MAX_CHARS = 3_000  # of what the server says (a modal section's limit)
+SCHEMA_MAX_CHARS = 20_000  # a form's schema (shared with every process while it waits)
 
 
 class Asked(Protocol):
@@ -107,7 +110,7 @@ class Elicitation:
     ) -> ElicitResult | ErrorData:
         asking = ASKING.get() or self.in_flight.only_asker()
         url = str(getattr(params, "url", "") or "") if params.mode == "url" else ""
-        why = refusal(asking, url, params.mode)
+        why = refusal(asking, url, params.mode, _schema(params))
         if why or asking is None or asking.reach is None:
             log.warning("MCP server %s asked a question; declined: %s", self.server, why)
             metrics.question(self.server, "unroutable", 0.0)
@@ -117,7 +120,7 @@ class Elicitation:
             try:
                 with person_answering():
                     reply = await self._ask(asking.reach, asking.user, params, url)
-            except Exception as exc:  # Slack refused to show it: the server hears "decline"
+            except Exception as exc:  # Slack or the shared state failed: the server hears "decline"
                 log.warning("MCP server %s asked; it could not be shown: %s", self.server, exc)
                 reply = Reply("decline", "")
             waited = time.monotonic() - started
@@ -128,15 +131,13 @@ class Elicitation:
         return ElicitResult(action=reply.action)
 
     async def _ask(self, reach: Reach, user: str, params: Any, url: str) -> Reply:
-        schema = getattr(params, "requested_schema", None) or {}
-        schema = schema if isinstance(schema, dict) else dict(schema)
         deadline = time.time() + self.timeout
         asked = await asyncio.to_thread(
             reach.ask,
             user,
             server=self.server,
-            message=str(params.message or ""),
-            schema=schema,
+            message=str(params.message or "")[:MESSAGE_MAX_CHARS],
+            schema=_schema(params),
             url=url,
             expires_at=deadline,
         )
@@ -150,7 +151,15 @@ class Elicitation:
         return reply
 
 
-def refusal(asking: Asking | None, url: str, mode: str | None) -> str:
+def _schema(params: Any) -> dict[str, Any]:
+    """The form's requested schema (none for a link question)."""
+    schema = getattr(params, "requested_schema", None) or {}
+    return schema if isinstance(schema, dict) else dict(schema)
+
+
+def refusal(
+    asking: Asking | None, url: str, mode: str | None, schema: dict[str, Any] | None = None
+) -> str:
     """Why a question cannot be asked ("" when it can)."""
     if asking is None:
         return "calls from several people are in flight: the question cannot be told apart"
@@ -159,4 +168,6 @@ def refusal(asking: Asking | None, url: str, mode: str | None) -> str:
     link = urlsplit(url)
     if mode == "url" and (link.scheme not in ("http", "https") or "@" in link.netloc):
         return "the link is not an http(s) link without credentials"
+    if len(json.dumps(schema or {}, default=str)) > SCHEMA_MAX_CHARS:
+        return f"its form is over {SCHEMA_MAX_CHARS} characters of schema"
     return ""

@@ -137,12 +137,14 @@ def test_a_question_sent_on_its_own_goes_to_the_only_person_with_calls_in_flight
     assert in_flight.only_asker() is None
 
 
-def test_a_link_to_open_must_be_http_without_credentials() -> None:
+def test_a_link_must_be_http_without_credentials_and_a_form_not_huge() -> None:
     asking = Asking("U1", ("T1", "C1", "1.1"), reach=object())  # type: ignore[arg-type]
     assert refusal(asking, "https://auth.example.com/start?x=1", "url") == ""
     assert refusal(asking, "javascript:alert(1)", "url")
     assert refusal(asking, "https://user:pw@example.com/", "url")
     assert refusal(None, "", "form")  # unroutable
+    huge = {"properties": {f"f{i}": {"type": "string", "title": "x" * 100} for i in range(500)}}
+    assert "schema" in refusal(asking, "", "form", huge)
 
 
 def test_stopping_the_answer_closes_its_question(
