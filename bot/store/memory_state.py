@@ -145,6 +145,10 @@ class MemoryState(MemoryRecovery, MemoryFacts):
                 self._cond.wait(timeout)
             return self._wake.popleft() if self._wake else None
 
+    def nudge(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
     def queue_stats(self) -> tuple[int, float]:
         now = time.time()
         with self._cond:

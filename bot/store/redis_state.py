@@ -52,6 +52,7 @@ from bot.store.thread_lock import Lease, LeaseLost
 __all__ = ["Client", "RedisLease", "RedisState", "connect", "is_cluster"]
 
 log = logging.getLogger(__name__)
+NUDGE = ""  # a wake-up without work (no session id is empty)
 
 _LOCK = re.compile(re.escape(PREFIX) + r"\{s\d+\}:lock:")
 _KEPT = tuple(f"{PREFIX}fact:{name}" for name in KEPT_ON_UNINSTALL)
@@ -196,7 +197,11 @@ class RedisState(RedisRecovery, RedisFacts):
         if not item:
             return None
         value = item[1]  # bytes: the client does not decode responses
-        return value.decode() if isinstance(value, bytes) else value
+        value = value.decode() if isinstance(value, bytes) else value
+        return value if value != NUDGE else None
+
+    def nudge(self) -> None:
+        self.client.lpush(WAKE, NUDGE)
 
     def queue_stats(self) -> tuple[int, float]:
         """(messages queued in all threads, including those a running turn is answering;

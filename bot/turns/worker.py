@@ -70,7 +70,18 @@ class Worker:
 
     def begin_stop(self) -> None:
         """Take no new threads; each running drain ends after its current turn."""
+        if self._stopping.is_set():
+            return
         self._stopping.set()
+        if self._dispatcher.is_alive():  # its wait for work ends now, not after its timeout
+            threading.Thread(target=self._nudge, name="nudge", daemon=True).start()
+
+    def _nudge(self) -> None:
+        """Off the caller's thread: a SIGTERM handler must not wait on a hanging Redis."""
+        try:
+            self.state.nudge()
+        except Exception as exc:  # Redis down: the wait ends after its timeout
+            log.info("could not end the wait for work early: %s", exc)
 
     def stop(self, timeout: float = 25.0) -> None:
         """Stop taking threads, let running turns finish, and hand the rest back."""

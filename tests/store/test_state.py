@@ -174,6 +174,18 @@ def test_wait_for_work_wakes_on_accept(state: State) -> None:
     assert got == [job("6.1").session_id]
 
 
+def test_a_nudge_ends_a_wait_for_work_without_work(state: State) -> None:
+    got: list[str | None] = []
+    waiter = threading.Thread(target=lambda: got.append(state.wait_for_work(30)))
+    waiter.start()
+    time.sleep(0.2)
+    state.nudge()  # a stopping worker's: it need not wait out its timeout
+    waiter.join(10)
+    assert not waiter.is_alive() and got == [None]
+    state.accept(job("6.2"), ["msg:6.2"])
+    assert state.wait_for_work(1) == job("6.2").session_id  # real work still comes through
+
+
 def test_sticky_persona_and_recent_thread(state: State) -> None:
     sid = job("7.1").session_id
     state.set_sticky_persona(sid, "critic")
