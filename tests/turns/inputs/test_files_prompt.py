@@ -95,7 +95,7 @@ def test_job_files_are_copied_null_safe_and_round_trip_through_json() -> None:
             for k, v in asdict(old).items()
             if k
             not in ("files", "user_team", "replayed", "enterprise", "org_install", "trace")
-            + ("from_home", "app_context", "approval", "approval_message")
+            + ("from_home", "app_context", "approval", "approval_message", "decided_by")
         },
         separators=(",", ":"),
     )
