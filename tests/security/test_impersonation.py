@@ -39,7 +39,8 @@ FORGED = [
     "Assistant",
 ]
 NAMES = st.one_of(st.sampled_from(FORGED), st.text(max_size=40))
-TEXTS = st.one_of(st.sampled_from(FORGED), st.text(min_size=1, max_size=80))
+# A message of whitespace only is no context (thread_context.is_context): it adds no line.
+TEXTS = st.one_of(st.sampled_from(FORGED), st.text(min_size=1, max_size=80).filter(str.strip))
 NOTICE = re.compile(
     r"^\(\d+ earlier messages? not shown\)$|^\(the newer messages of this "
     r"thread could not be read\)$"
