@@ -5,7 +5,9 @@ clicks signed as Slack posts them (captured body 87's button click)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ import pytest
 from strands import tool
 
 from bot.agent.tools import OWN_TOOLS
+from bot.store.facts import APPROVAL_SWEEP
+from bot.turns import approval_turns
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.support.approvals import buttons, click_payload, request, text_of
@@ -152,8 +156,15 @@ def test_always_in_this_thread_skips_the_next_request(
 
 
 def test_an_approval_nobody_decides_expires_as_denied(
-    make_bot, fake_slack: FakeSlack, tmp_path: Path, created: list[str]
+    make_bot,
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+    created: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the sweep's window, 10 s, shortened (a key of its own: no other test's window counts)
+    sweep = dataclasses.replace(APPROVAL_SWEEP, prefix=f"approval-sweep-{uuid.uuid4().hex}", ttl=1)
+    monkeypatch.setattr(approval_turns, "APPROVAL_SWEEP", sweep)
     before = in_process()
     _, model, root, _ = asking(
         make_bot,
