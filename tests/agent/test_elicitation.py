@@ -5,6 +5,7 @@ Strands' tool loop, and the person's clicks and form as Slack sends them."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -159,3 +160,24 @@ def test_stopping_the_answer_closes_its_question(
     bot.interact(click(fake_slack, asked, "question_answer", user="U1"))  # too late
     closed = fake_slack.wait_for("chat.postEphemeral", timeout=10)
     assert "closed" in closed[0].params["text"] and fake_slack.modals.opened("U1") == []
+
+
+def test_a_question_slack_refuses_to_show_is_declined(
+    make_bot, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """The answer streams (chat.startStream); only the question is a chat.postMessage."""
+    fake_slack.set_response("chat.postMessage", {"ok": False, "error": "is_archived"})
+    model = ScriptedModel([BOOK, "I could not ask you, so I did not book."])
+    path = tmp_path / "personas.toml"
+    path.write_text(
+        '[[persona]]\nid = "ops"\nsystem_prompt = "You help."\n'
+        f'[[persona.mcp]]\nname = "tables"\ncommand = {json.dumps(stdio_command())}\n'
+        f'env = {{ MCP_CALLS = "{tmp_path / "calls.jsonl"}" }}\n'
+    )
+    bot = make_bot(model, PERSONAS_FILE=str(path), STREAMING="on")
+    root = now_ts()
+    bot.mention("book Luigi's for us", ts=root, user="U1")
+    answered(fake_slack, root, "I could not ask you, so I did not book.")
+    [call] = calls(tmp_path / "calls.jsonl")
+    assert call["args"]["action"] == "decline"
+    assert fake_slack.calls("chat.postMessage")  # it was tried
