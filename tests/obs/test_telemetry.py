@@ -20,10 +20,15 @@ from bot.config.settings import ConfigError, load
 from bot.jobs import Job
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.otlp_collector import OTLPCollector, Span
+from tests.fakes.signing import post_interactive
 from tests.fakes.slack_api import FakeSlack
+from tests.support.approvals import click_payload, request
 from tests.support.bot_process import BotProcess, bot_env
-from tests.support.harness import mention_event, message_event, next_ts
+from tests.support.harness import SECRET, mention_event, message_event, next_ts
+from tests.support.mcp_servers import stdio_command
 from tests.support.processes import start_turns, wait_posts
+from tests.support.questions import click, question
+from tests.support.wait import wait_until
 
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "s3cr3t"}
 PERSONAS = """
@@ -226,3 +231,78 @@ def check_logs(web_log: Path, accept: Span) -> None:
     assert queued["message_ts"] == accept.attributes["bot.message_ts"]
     assert queued["trace_id"] == accept.trace_id and queued["span_id"] == accept.span_id
     assert "turn_id" not in queued
+
+
+def _tool_calls_so_far(body: dict[str, Any]) -> int:
+    return sum(1 for m in body["messages"] if m.get("role") == "assistant" and m.get("tool_calls"))
+
+
+def test_a_tool_s_question_and_an_approval_are_in_the_turn_s_trace(
+    redis_url: str,
+    s3_env: dict[str, str],
+    fake_slack: FakeSlack,
+    collector: OTLPCollector,
+    tmp_path: Path,
+) -> None:
+    """A real process, a real stdio MCP server, the OpenAI-wire fake calling its tools: the
+    question (declined) is a span under Strands' tool span, and the approval it then needs
+    (asked, then approved) is on the turns' spans."""
+    personas = tmp_path / "personas.toml"
+    personas.write_text(
+        '[[persona]]\nid = "ops"\nsystem_prompt = "You help."\napprove = ["create_ticket"]\n'
+        f'[[persona.mcp]]\nname = "tables"\ncommand = {json.dumps(stdio_command())}\n'
+        f'env = {{ MCP_CALLS = "{tmp_path / "calls.jsonl"}" }}\n'
+        'tools = ["book_table", "create_ticket"]\n'
+    )
+    steps: list[Any] = [
+        {"tool": "book_table", "input": {"place": "Luigi's"}},
+        {"tool": "create_ticket", "input": {"title": "book Luigi's by phone"}},
+        "Filed a ticket to book it by phone.",
+    ]
+
+    def reply(body: dict[str, Any]) -> Any:
+        return steps[min(_tool_calls_so_far(body), 2)]
+
+    with FakeOpenAI(reply) as openai:
+        env = bot_env(
+            fake_slack.base_url,
+            redis_url,
+            s3_env,
+            openai.base_url,
+            PERSONAS_FILE=str(personas),
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
+            OTEL_BSP_SCHEDULE_DELAY="100",
+        )
+        web = BotProcess("web", env, tmp_path).start()
+        try:
+            web.wait_ready()
+            root = next_ts()
+            web.send(mention_event("book Luigi's", "C1", root), event_id="EvQ")
+            asked = question(fake_slack, root)
+            assert (
+                post_interactive(web.url, SECRET, click(fake_slack, asked, "question_decline"))[0]
+                == 200
+            )
+            approval = request(fake_slack, root)
+            assert (
+                post_interactive(web.url, SECRET, click_payload(approval, "approval_approve"))[0]
+                == 200
+            )
+            wait_until(
+                lambda: "Filed a ticket" in fake_slack.thread_text("C1", root), 30, "the answer"
+            )
+            spans = collector.wait_for(
+                lambda got: len([s for s in got if s.name == "turn"]) == 2 and got
+            )
+        finally:
+            web.cleanup()
+    by_id = {s.span_id: s for s in spans}
+    asking = _one(spans, "person_question")
+    assert asking.attributes["bot.mcp_server"] == "tables"
+    assert asking.attributes["bot.outcome"] == "decline"
+    tool = by_id[asking.parent_id]
+    assert tool.name == "execute_tool book_table"
+    turns = sorted((s for s in spans if s.name == "turn"), key=lambda s: s.start_ns)
+    assert [t.attributes.get("bot.approval") for t in turns] == ["requested", "approve"]
+    assert turns[0].attributes["bot.approval_tools"] == ["create_ticket"]
+    assert asking.trace_id == turns[0].trace_id
