@@ -24,7 +24,7 @@ from bot.store.questions import Question, Questions, Reply
 log = logging.getLogger(__name__)
 ANSWER_ACTION, OPEN_ACTION, DECLINE_ACTION = "question_answer", "question_open", "question_decline"
 QUESTION_ACTIONS = (ANSWER_ACTION, OPEN_ACTION, DECLINE_ACTION)
-KEEP_OPEN_SECONDS = 8.0  # well within QUESTION_OPEN_SECONDS
+KEEP_OPEN_SECONDS = 3.0  # well within QUESTION_OPEN_SECONDS (10)
 MESSAGE_SHOWN = 2_000  # characters of the server's message shown in the thread
 _WHEN = "<!date^{at}^{{date_short_pretty}} at {{time}}|just now>"
 _OUTCOME = {

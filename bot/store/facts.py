@@ -79,7 +79,7 @@ VIEWING = Family("fact", "viewing", 3_600, "viewing:<team>:<user>: what they vie
 # process whose tool call waits for it: refreshed every few seconds, so it closes soon after
 # that process dies. Its reply, given by whichever process the person's click reaches, is
 # read within seconds; an hour is far more than any question waits.
-QUESTION = Family("fact", "question", 30, "question:<id>: open, with what it asks")
+QUESTION = Family("fact", "question", 10, "question:<id>: open, with what it asks")
 QUESTION_REPLY = Family("fact", "question-reply", 3_600, "question-reply:<id>: the reply")
 
 # --- sets (add_once) ---------------------------------------------------------------------

@@ -48,7 +48,7 @@ BEFORE: dict[str, tuple[tuple[str, ...], str, float]] = {
     "HOME_THREADS": (("T1", "U1"), "home:T1:U1", JOINED_TTL_SECONDS),  # answer/home_threads.py
     "APPROVAL_WAITERS": ((SID,), f"approval-wait:{SID}", 7 * DAY),  # turns/approval_turns.py
     "APPROVAL_SWEEP": ((), "approval-sweep", 10.0),  # bot/turns/approval_turns.py
-    "QUESTION": ((f"{SID}.q1",), f"question:{SID}.q1", 30),  # bot/store/questions.py
+    "QUESTION": ((f"{SID}.q1",), f"question:{SID}.q1", 10),  # bot/store/questions.py
     "QUESTION_REPLY": ((f"{SID}.q1",), f"question-reply:{SID}.q1", 3_600),  # questions.py
     "QUESTION_REPLIED": ((f"{SID}.q1",), f"question-replied:{SID}.q1", DAY),  # questions.py
 }
