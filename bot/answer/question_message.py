@@ -32,6 +32,7 @@ _OUTCOME = {
     "decline": ":no_entry: Declined by <@{by}> " + _WHEN,
     "cancel": ":hourglass: Closed " + _WHEN + ": no answer came in time, or the answer stopped",
 }
+_ENDED = ":hourglass: Closed " + _WHEN + ": the tool call that asked it ended"
 
 
 def ask_text(question: Question) -> str:
@@ -106,6 +107,7 @@ class QuestionMessage:
     def post(self) -> QuestionMessage:
         """Open the question, then show it (a refused post closes it again and raises)."""
         q = self.question
+        self.close_abandoned()
         self.questions.open(q)
         self._kept = time.monotonic()
         text = ask_text(q)
@@ -123,7 +125,18 @@ class QuestionMessage:
             self.questions.close(q.id)
             raise
         self.ts = str(posted.get("ts") or "")
+        self.questions.shown(self.session_id, q, self.ts)
         return self
+
+    @property
+    def session_id(self) -> str:
+        return self.question.id.rsplit(".", 1)[0]  # ids are <session>.<random>
+
+    def close_abandoned(self) -> None:
+        """Before asking: questions of this thread whose process died say they are closed."""
+        for question, ts in self.questions.abandoned(self.session_id):
+            ended = _ENDED.format(at=int(time.time()))
+            QuestionMessage(self.client, self.questions, question)._show_on(ts, ended)
 
     def reply(self) -> Reply | None:
         """The person's reply, if one came; keeps the question open meanwhile."""
@@ -136,7 +149,8 @@ class QuestionMessage:
         """Settle the question: with `reply`, or as cancelled (unless a reply came just
         now: it wins); the message shows the outcome, without buttons."""
         qid = self.question.id
-        if reply is None and not self.questions.reply(qid, Reply("cancel", "")):
+        claimed = self.questions.reply(qid, reply or Reply("cancel", ""))  # settled for good
+        if reply is None and not claimed:
             for _ in range(10):  # replied just now: its reply is being written
                 reply = self.questions.reply_to(qid)
                 if reply is not None:
@@ -148,14 +162,16 @@ class QuestionMessage:
         return settled
 
     def _show(self, reply: Reply) -> None:
-        if not self.ts:
+        self._show_on(self.ts, _OUTCOME[reply.action].format(by=reply.by, at=int(time.time())))
+
+    def _show_on(self, ts: str, outcome: str) -> None:
+        if not ts:
             return
-        outcome = _OUTCOME[reply.action].format(by=reply.by, at=int(time.time()))
         text = f"{ask_text(self.question).rsplit(chr(10), 1)[0]}\n{outcome}"
         try:
             self.client.chat_update(
                 channel=self.question.channel,
-                ts=self.ts,
+                ts=ts,
                 text=fallback_text(text),
                 blocks=[{"type": "markdown", "text": text}],
             )

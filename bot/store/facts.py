@@ -113,6 +113,10 @@ UNDELIVERED_THREADS = Family(
     "note", "undelivered-threads", JOINED_TTL_SECONDS, "the threads with unshown answers"
 )
 
+# bot/store/questions.py: the questions shown in a thread, so the next one closes those whose
+# process died while they were open; a day outlives any question.
+QUESTIONS_SHOWN = Family("note", "questions", 24 * 3600, "questions:<session>: shown there")
+
 # --- counts (count / counts) ---------------------------------------------------------------
 
 # bot/answer/feedback.py: votes per persona ({"<persona>:up": n, "<persona>:down": n}); kept.
@@ -158,6 +162,7 @@ FAMILIES: tuple[Family, ...] = (
     CONTEXT,
     UNDELIVERED,
     UNDELIVERED_THREADS,
+    QUESTIONS_SHOWN,
     FEEDBACK,
     BUDGET,
     REFUSALS,

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from bot.store.facts import QUESTION, QUESTION_REPLIED, QUESTION_REPLY
+from bot.store.facts import QUESTION, QUESTION_REPLIED, QUESTION_REPLY, QUESTIONS_SHOWN
 from bot.store.state import Facts
 
 Action = Literal["accept", "decline", "cancel"]  # MCP's ElicitResult actions
@@ -96,6 +96,32 @@ class Questions:
 
     def reply_to(self, question_id: str) -> Reply | None:
         return Reply.from_json(self.facts.fact(QUESTION_REPLY.key(question_id)))
+
+    def shown(self, session_id: str, question: Question, ts: str) -> None:
+        """`question` is shown in message `ts` of the thread (its schema is not kept)."""
+        kept = {**asdict(question), "schema": {}, "ts": ts}
+        note = json.dumps(kept, separators=(",", ":"))
+        self.facts.append_note(QUESTIONS_SHOWN.key(session_id), note, 20, QUESTIONS_SHOWN.ttl)
+
+    def abandoned(self, session_id: str) -> list[tuple[Question, str]]:
+        """The thread's questions whose tool call ended without settling them (its process
+        died), each with its message's ts; they count as settled now. Those still open are
+        kept for next time."""
+        key = QUESTIONS_SHOWN.key(session_id)
+        notes = self.facts.notes(key)
+        self.facts.drop_notes(key, len(notes))
+        found = []
+        for note in notes:
+            data = json.loads(note)
+            ts = str(data.pop("ts", ""))
+            question = Question.from_json(json.dumps(data))
+            if question is None:
+                continue
+            if self.find(question.id) is not None:  # still asked (a call running beside)
+                self.facts.append_note(key, note, 20, QUESTIONS_SHOWN.ttl)
+            elif self.reply(question.id, Reply("cancel", "")):  # nobody settled it
+                found.append((question, ts))
+        return found
 
     def close(self, question_id: str) -> None:
         """Nobody waits any more: a later click or form is told so."""

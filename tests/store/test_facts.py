@@ -51,6 +51,7 @@ BEFORE: dict[str, tuple[tuple[str, ...], str, float]] = {
     "QUESTION": ((f"{SID}.q1",), f"question:{SID}.q1", 10),  # bot/store/questions.py
     "QUESTION_REPLY": ((f"{SID}.q1",), f"question-reply:{SID}.q1", 3_600),  # questions.py
     "QUESTION_REPLIED": ((f"{SID}.q1",), f"question-replied:{SID}.q1", DAY),  # questions.py
+    "QUESTIONS_SHOWN": ((SID,), f"questions:{SID}", DAY),  # bot/store/questions.py
 }
 
 
