@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -59,15 +59,28 @@ class Reach(Protocol):
 
 
 @dataclass(frozen=True)
-class Asking:
-    """A tool call that may ask: who asked, and how to reach them."""
+class Asker:
+    """Who asked for a turn, as its tool calls carry it, and how their questions reach them."""
 
     user: str
-    thread: tuple[str, str, str]  # team, channel, thread_ts
-    reach: Reach | None
+    team: str
+    channel: str
+    thread_ts: str
+    reach: Reach | None = field(default=None, compare=False)  # for the tools' questions
+
+    def meta(self) -> dict[str, Any]:
+        """The tools/call request's `_meta` (bot/agent/mcp.py)."""
+        return {
+            "slack": {
+                "user": self.user,
+                "team": self.team,
+                "channel": self.channel,
+                "thread_ts": self.thread_ts,
+            }
+        }
 
 
-ASKING: ContextVar[Asking | None] = ContextVar("mcp_asking", default=None)
+ASKING: ContextVar[Asker | None] = ContextVar("mcp_asking", default=None)
 
 
 class InFlight:
@@ -75,16 +88,16 @@ class InFlight:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: dict[int, Asking] = {}
+        self._calls: dict[int, Asker] = {}
 
     @contextmanager
-    def call(self, asking: Asking | None) -> Iterator[None]:
-        """Run one call as `asking` (set for the callback; counted while it runs)."""
-        token = ASKING.set(asking)
+    def call(self, asker: Asker | None) -> Iterator[None]:
+        """Run one call for `asker` (set for the callback; counted while it runs)."""
+        token = ASKING.set(asker)
         key = id(token)
-        if asking is not None:
+        if asker is not None:
             with self._lock:
-                self._calls[key] = asking
+                self._calls[key] = asker
         try:
             yield
         finally:
@@ -92,11 +105,11 @@ class InFlight:
                 self._calls.pop(key, None)
             ASKING.reset(token)
 
-    def only_asker(self) -> Asking | None:
+    def only_asker(self) -> Asker | None:
         """The one person (in one thread) all calls in flight come from, if there is one."""
         with self._lock:
-            askers = {(a.user, a.thread): a for a in self._calls.values()}
-        return next(iter(askers.values())) if len(askers) == 1 else None
+            askers = set(self._calls.values())  # equal: same person, same thread
+        return next(iter(askers)) if len(askers) == 1 else None
 
 
 class Elicitation:
@@ -108,10 +121,10 @@ class Elicitation:
     async def __call__(
         self, context: ClientRequestContext, params: ElicitRequestParams
     ) -> ElicitResult | ErrorData:
-        asking = ASKING.get() or self.in_flight.only_asker()
+        asker = ASKING.get() or self.in_flight.only_asker()
         url = str(getattr(params, "url", "") or "") if params.mode == "url" else ""
-        why = refusal(asking, url, params.mode, _schema(params))
-        if why or asking is None or asking.reach is None:
+        why = refusal(asker, url, params.mode, _schema(params))
+        if why or asker is None or asker.reach is None:
             log.warning("MCP server %s asked a question; declined: %s", self.server, why)
             metrics.question(self.server, "unroutable", 0.0)
             return ElicitResult(action="decline")
@@ -119,7 +132,7 @@ class Elicitation:
         with telemetry.span("person_question", mcp_server=self.server, mode=params.mode) as span:
             try:
                 with person_answering():
-                    reply = await self._ask(asking.reach, asking.user, params, url)
+                    reply = await self._ask(asker.reach, asker.user, params, url)
             except Exception as exc:  # Slack or the shared state failed: the server hears "decline"
                 log.warning("MCP server %s asked; it could not be shown: %s", self.server, exc)
                 reply = Reply("decline", "")
@@ -158,12 +171,12 @@ def _schema(params: Any) -> dict[str, Any]:
 
 
 def refusal(
-    asking: Asking | None, url: str, mode: str | None, schema: dict[str, Any] | None = None
+    asker: Asker | None, url: str, mode: str | None, schema: dict[str, Any] | None = None
 ) -> str:
     """Why a question cannot be asked ("" when it can)."""
-    if asking is None:
+    if asker is None:
         return "calls from several people are in flight: the question cannot be told apart"
-    if asking.reach is None:
+    if asker.reach is None:
         return "this turn has no thread to ask in"
     link = urlsplit(url)
     if mode == "url" and (link.scheme not in ("http", "https") or "@" in link.netloc):

@@ -34,42 +34,19 @@ from strands.tools.mcp import MCPAgentTool, MCPClient
 from strands.types.events import ToolResultEvent
 from strands.types.tools import AgentTool, ToolUse
 
-from bot.agent.elicitation import Asking, Elicitation, InFlight, Reach
+from bot.agent.elicitation import Asker, Elicitation, InFlight
 from bot.agent.mcp_config import McpServerConfig
 
 log = logging.getLogger(__name__)
 STARTUP_SECONDS = 10  # a server not ready by then is unavailable for this turn
 RETRY_SECONDS = 30.0  # an unavailable server is tried again after this
 ASKER = "slack_asker"  # the invocation_state key of who asked (an Asker)
+__all__ = ["ASKER", "Asker", "McpServers", "McpTools", "tools_note", "unavailable_note"]
 _FORWARDED = (
     ("user", "X-Slack-User-Id"),
     ("team", "X-Slack-Team-Id"),
     ("channel", "X-Slack-Channel-Id"),
 )
-
-
-@dataclass(frozen=True)
-class Asker:
-    """Who asked for a turn, as tool calls carry it."""
-
-    user: str
-    team: str
-    channel: str
-    thread_ts: str
-    reach: Reach | None = field(default=None, compare=False)  # for the tools' questions
-
-    def asking(self) -> Asking:
-        return Asking(self.user, (self.team, self.channel, self.thread_ts), self.reach)
-
-    def meta(self) -> dict[str, Any]:
-        return {
-            "slack": {
-                "user": self.user,
-                "team": self.team,
-                "channel": self.channel,
-                "thread_ts": self.thread_ts,
-            }
-        }
 
 
 class ForwardUser(httpx.Auth):
@@ -105,7 +82,7 @@ class AskedTool(MCPAgentTool):
         asker = invocation_state.get(ASKER)
         agent = invocation_state.get("agent")
         asker = asker if isinstance(asker, Asker) else None
-        with self.server.in_flight.call(asker.asking() if asker else None):
+        with self.server.in_flight.call(asker):
             result = await self.mcp_client.call_tool_async(
                 tool_use_id=tool_use["toolUseId"],
                 name=self.mcp_tool.name,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.agent.elicitation import Asking, InFlight, refusal
+from bot.agent.elicitation import Asker, InFlight, refusal
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
 from tests.support.approvals import buttons, text_of
@@ -127,11 +127,11 @@ def test_an_unanswered_question_is_cancelled_after_its_timeout(
 def test_a_question_sent_on_its_own_goes_to_the_only_person_with_calls_in_flight() -> None:
     """Servers before MCP 2026-07-28 ask outside the call: the calls in flight decide."""
     in_flight = InFlight()
-    ada = Asking("U1", ("T1", "C1", "1.1"), reach=None)
-    bob = Asking("U2", ("T1", "C1", "1.1"), reach=None)
+    ada = Asker("U1", "T1", "C1", "1.1")
+    bob = Asker("U2", "T1", "C1", "1.1")
     assert in_flight.only_asker() is None
     with in_flight.call(ada):
-        with in_flight.call(Asking("U1", ("T1", "C1", "1.1"), reach=None)):
+        with in_flight.call(Asker("U1", "T1", "C1", "1.1")):
             assert in_flight.only_asker() == ada  # one person, one thread: them
         with in_flight.call(bob):
             assert in_flight.only_asker() is None  # two people: nobody can be told apart
@@ -139,13 +139,13 @@ def test_a_question_sent_on_its_own_goes_to_the_only_person_with_calls_in_flight
 
 
 def test_a_link_must_be_http_without_credentials_and_a_form_not_huge() -> None:
-    asking = Asking("U1", ("T1", "C1", "1.1"), reach=object())  # type: ignore[arg-type]
-    assert refusal(asking, "https://auth.example.com/start?x=1", "url") == ""
-    assert refusal(asking, "javascript:alert(1)", "url")
-    assert refusal(asking, "https://user:pw@example.com/", "url")
+    asker = Asker("U1", "T1", "C1", "1.1", reach=object())  # type: ignore[arg-type]
+    assert refusal(asker, "https://auth.example.com/start?x=1", "url") == ""
+    assert refusal(asker, "javascript:alert(1)", "url")
+    assert refusal(asker, "https://user:pw@example.com/", "url")
     assert refusal(None, "", "form")  # unroutable
     huge = {"properties": {f"f{i}": {"type": "string", "title": "x" * 100} for i in range(500)}}
-    assert "schema" in refusal(asking, "", "form", huge)
+    assert "schema" in refusal(asker, "", "form", huge)
 
 
 def test_stopping_the_answer_closes_its_question(
