@@ -55,7 +55,7 @@ class Reach(Protocol):
     """How a turn's tools reach the person who asked (bot.answer.message.AnswerMessage)."""
 
     def ask(self, requester: str, **asked: Any) -> Asked:
-        """Show a question (`asked`: server, message, schema, url, expires_at) in the thread."""
+        """Show a question (`asked`: server, message, schema, url) in the thread."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,6 @@ class Elicitation:
             message=str(params.message or "")[:MESSAGE_MAX_CHARS],
             schema=_schema(params),
             url=url,
-            expires_at=deadline,
         )
         reply: Reply | None = None
         try:

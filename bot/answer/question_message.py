@@ -23,7 +23,6 @@ from bot.store.questions import Question, Questions, Reply
 
 log = logging.getLogger(__name__)
 ANSWER_ACTION, OPEN_ACTION, DECLINE_ACTION = "question_answer", "question_open", "question_decline"
-QUESTION_ACTIONS = (ANSWER_ACTION, OPEN_ACTION, DECLINE_ACTION)
 KEEP_OPEN_SECONDS = 3.0  # well within QUESTION_OPEN_SECONDS (10)
 MESSAGE_SHOWN = 2_000  # characters of the server's message shown in the thread
 _WHEN = "<!date^{at}^{{date_short_pretty}} at {{time}}|just now>"
@@ -92,7 +91,7 @@ class QuestionMessage:
         **asked: Any,
     ) -> QuestionMessage:
         """A new question in `job`'s thread for `requester`, shown as `identity` (`asked`:
-        Question's fields server, message, schema, url, expires_at)."""
+        Question's fields server, message, schema, url)."""
         question = Question(
             id=f"{job.session_id}.{uuid.uuid4().hex[:12]}",
             team=job.team,

@@ -35,7 +35,6 @@ class Question:
     message: str
     schema: dict[str, Any] = field(default_factory=dict, hash=False)
     url: str = ""
-    expires_at: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

@@ -4,8 +4,6 @@ next question in the thread; a settled one, or one still asked beside it, is lef
 
 from __future__ import annotations
 
-import time
-
 from slack_sdk import WebClient
 
 from bot.answer.question_message import QuestionMessage
@@ -24,7 +22,7 @@ JOB = Job(kind="turn", team="T1", channel="C1", thread_ts=ROOT, ts=ROOT, user="U
 def ask(client: WebClient, questions: Questions, message: str) -> QuestionMessage:
     return QuestionMessage.for_job(
         client, questions, JOB, "U1", server="tables", message=message,
-        schema={"properties": {"day": {"type": "string"}}}, expires_at=time.time() + 60,
+        schema={"properties": {"day": {"type": "string"}}},
     ).post()  # fmt: skip
 
 

@@ -4,8 +4,6 @@ accepted; anyone else is refused privately; a second reply changes nothing."""
 
 from __future__ import annotations
 
-import time
-
 from slack_sdk import WebClient
 
 from bot.answer.question_message import QuestionMessage
@@ -35,7 +33,6 @@ def link_question(make_bot, slack: FakeSlack) -> tuple[Bot, QuestionMessage, dic
         server="calendar",
         message="Connect your calendar first.",
         url=LINK,
-        expires_at=time.time() + 60,
     ).post()
     return bot, asked, question(slack, root)
 
