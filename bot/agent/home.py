@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot.agent.help import persona_line
 from bot.agent.personas import Personas
 from bot.answer.home_threads import HomeThread, record_reset, threads
+from bot.answer.slack_format import slack_date
 from bot.jobs import Job
 from bot.slack.clients import SlackClients
 from bot.store.state import Facts
@@ -81,7 +82,7 @@ def parse_reset_value(value: object) -> tuple[str, str] | None:
 
 def _thread_block(thread: HomeThread) -> dict[str, Any]:
     title = _escape(thread.title or "Conversation")
-    when = f"<!date^{thread.at}^{{date_short_pretty}} at {{time}}|{thread.at}>"
+    when = slack_date(thread.at, fallback=str(thread.at))
     persona = f"`{_escape(thread.persona)}` · " if thread.persona else ""
     text = f"*<{thread.link}|{title}>*\n{persona}{thread.status} · last activity {when}"
     block = _section(text)

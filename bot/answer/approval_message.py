@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ContextBlock, MarkdownTextObject
 
-from bot.answer.slack_format import fallback_text, markdown_block, neutralise_mentions
+from bot.answer.slack_format import fallback_text, markdown_block, neutralise_mentions, slack_date
 from bot.obs.logs import redact
 from bot.store.approvals import Decision, Pending
 
@@ -31,13 +31,12 @@ ACTIONS: dict[str, Decision] = {
     ALWAYS_ACTION: "always",
 }
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
-_WHEN = "<!date^{at}^{{date_short_pretty}} at {{time}}|just now>"
 _OUTCOME: dict[str, str] = {
-    "approve": ":white_check_mark: Approved by <@{by}> " + _WHEN,
-    "always": ":white_check_mark: Approved for the rest of this thread by <@{by}> " + _WHEN,
-    "deny": ":no_entry: Denied by <@{by}> " + _WHEN + "; nothing ran",
-    "expired": ":hourglass: Expired " + _WHEN + ": nobody decided in time; nothing ran",
-    "reset": ":broom: Withdrawn: <@{by}> reset the conversation " + _WHEN + "; nothing ran",
+    "approve": ":white_check_mark: Approved by <@{by}> {when}",
+    "always": ":white_check_mark: Approved for the rest of this thread by <@{by}> {when}",
+    "deny": ":no_entry: Denied by <@{by}> {when}; nothing ran",
+    "expired": ":hourglass: Expired {when}: nobody decided in time; nothing ran",
+    "reset": ":broom: Withdrawn: <@{by}> reset the conversation {when}; nothing ran",
 }
 
 
@@ -113,7 +112,7 @@ def buttons(pending: Pending, click: Click, always: bool) -> dict:
 
 def outcome(decision: Outcome, by: str, at: float) -> dict:
     """The context line that replaces the buttons once decided."""
-    text = _OUTCOME[decision].format(by=by, at=int(at))
+    text = _OUTCOME[decision].format(by=by, when=slack_date(at))
     return ContextBlock(elements=[MarkdownTextObject(text=text)]).to_dict()
 
 

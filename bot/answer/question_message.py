@@ -17,7 +17,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.answer.slack_format import fallback_text, neutralise_mentions
+from bot.answer.slack_format import fallback_text, markdown_block, neutralise_mentions, slack_date
 from bot.jobs import Job
 from bot.store.questions import Question, Questions, Reply
 
@@ -25,13 +25,12 @@ log = logging.getLogger(__name__)
 ANSWER_ACTION, OPEN_ACTION, DECLINE_ACTION = "question_answer", "question_open", "question_decline"
 KEEP_OPEN_SECONDS = 3.0  # well within QUESTION_OPEN_SECONDS (10)
 MESSAGE_SHOWN = 2_000  # characters of the server's message shown in the thread
-_WHEN = "<!date^{at}^{{date_short_pretty}} at {{time}}|just now>"
 _OUTCOME = {
-    "accept": ":white_check_mark: Answered by <@{by}> " + _WHEN,
-    "decline": ":no_entry: Declined by <@{by}> " + _WHEN,
-    "cancel": ":hourglass: Closed " + _WHEN + ": no answer came in time, or the answer stopped",
+    "accept": ":white_check_mark: Answered by <@{by}> {when}",
+    "decline": ":no_entry: Declined by <@{by}> {when}",
+    "cancel": ":hourglass: Closed {when}: no answer came in time, or the answer stopped",
 }
-_ENDED = ":hourglass: Closed " + _WHEN + ": the tool call that asked it ended"
+_ENDED = ":hourglass: Closed {when}: the tool call that asked it ended"
 
 
 def ask_text(question: Question) -> str:
@@ -115,7 +114,7 @@ class QuestionMessage:
                 channel=q.channel,
                 thread_ts=q.thread_ts if q.in_thread else None,
                 text=fallback_text(text),
-                blocks=[{"type": "markdown", "text": text}, _buttons(q)],
+                blocks=[markdown_block(text), _buttons(q)],
                 unfurl_links=False,
                 unfurl_media=False,
                 **self.identity,  # type: ignore[arg-type]  # username/icon_* are str
@@ -134,7 +133,7 @@ class QuestionMessage:
     def close_abandoned(self) -> None:
         """Before asking: questions of this thread whose process died say they are closed."""
         for question, ts in self.questions.abandoned(self.session_id):
-            ended = _ENDED.format(at=int(time.time()))
+            ended = _ENDED.format(when=slack_date(time.time()))
             QuestionMessage(self.client, self.questions, question)._show_on(ts, ended)
 
     def reply(self) -> Reply | None:
@@ -161,7 +160,9 @@ class QuestionMessage:
         return settled
 
     def _show(self, reply: Reply) -> None:
-        self._show_on(self.ts, _OUTCOME[reply.action].format(by=reply.by, at=int(time.time())))
+        self._show_on(
+            self.ts, _OUTCOME[reply.action].format(by=reply.by, when=slack_date(time.time()))
+        )
 
     def _show_on(self, ts: str, outcome: str) -> None:
         if not ts:
@@ -172,7 +173,7 @@ class QuestionMessage:
                 channel=self.question.channel,
                 ts=ts,
                 text=fallback_text(text),
-                blocks=[{"type": "markdown", "text": text}],
+                blocks=[markdown_block(text)],
             )
         except Exception as exc:  # the outcome is a courtesy: the tool has its reply
             log.warning("could not show the outcome of question %s: %s", self.question.id, exc)

@@ -144,6 +144,12 @@ def fallback_text(part: str) -> str:
     return part if len(part) <= FALLBACK_CHARS else part[: FALLBACK_CHARS - 1] + "…"
 
 
+def slack_date(at: float, fallback: str = "just now") -> str:
+    """The time `at` as each reader's Slack shows it, in their own time zone ("Today at
+    3:04 PM"); `fallback` where the date token cannot be rendered."""
+    return f"<!date^{int(at)}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
 def markdown_block(text: str) -> dict[str, Any]:
     """Slack's `markdown` block: standard Markdown, rendered by Slack."""
     return {"type": "markdown", "text": neutralise_mentions(text)}
@@ -156,5 +162,6 @@ __all__ = [
     "markdown_block",
     "neutralise_mentions",
     "release_point",
+    "slack_date",
     "split_parts",
 ]
