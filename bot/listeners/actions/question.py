@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any, Literal
 
 from slack_bolt import Ack, BoltContext
 
@@ -37,15 +38,19 @@ def _thread_of(body: dict) -> str | None:
     return message.get("thread_ts") or container.get("thread_ts") or None
 
 
+def open_question(deps: ListenerDeps, question_id: Any, context: BoltContext) -> Question | None:
+    """The question `question_id` of this installation, while its tool call waits for it."""
+    question = Questions(deps.state).find(str(question_id or ""))
+    return question if question is not None and question.team == installation_id(context) else None
+
+
 def _question(
     deps: ListenerDeps, action: dict, body: dict, context: BoltContext
 ) -> Question | None:
     """The open question clicked, for its asker; anyone else (or a closed one) is told."""
     user, channel = context.user_id or "", context.channel_id or ""
     thread = _thread_of(body)
-    question = Questions(deps.state).find(str(action.get("value") or ""))
-    if question is not None and question.team != installation_id(context):
-        question = None
+    question = open_question(deps, action.get("value"), context)
     if question is None:
         ephemeral(context.client, channel, user, CLOSED, thread)
     elif user != question.requester:
@@ -70,7 +75,7 @@ def open_form(deps: ListenerDeps) -> Callable[..., None]:
     return answer
 
 
-def reply_with(action_kind: str) -> Callable[[ListenerDeps], Callable[..., None]]:
+def reply_with(kind: Literal["accept", "decline"]) -> Callable[[ListenerDeps], Callable[..., None]]:
     """The listener of a click that is the reply itself: Open (accept) or Decline."""
 
     def listener(deps: ListenerDeps) -> Callable[..., None]:
@@ -78,7 +83,7 @@ def reply_with(action_kind: str) -> Callable[[ListenerDeps], Callable[..., None]
             question = _question(deps, action, body, context)
             if question is None:
                 return
-            given = Reply("accept" if action_kind == "accept" else "decline", question.requester)
+            given = Reply(kind, question.requester)
             if not Questions(deps.state).reply(question.id, given):
                 channel = context.channel_id or ""
                 ephemeral(context.client, channel, given.by, ANSWERED, _thread_of(body))

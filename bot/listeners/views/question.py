@@ -15,8 +15,8 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 
 from bot.answer.question_form import read
+from bot.listeners.actions.question import ANSWERED, CLOSED, NOT_YOURS, open_question
 from bot.listeners.deps import ListenerDeps
-from bot.slack.payloads import installation_id
 from bot.store.questions import Questions, Reply
 
 log = logging.getLogger(__name__)
@@ -35,17 +35,14 @@ def _notice(text: str) -> dict[str, Any]:
 def submit(deps: ListenerDeps) -> Callable[..., None]:
     def answer(ack: Ack, view: dict, context: BoltContext) -> None:
         questions, user = Questions(deps.state), context.user_id or ""
-        question = questions.find(str(view.get("private_metadata") or ""))
-        if question is None or question.team != installation_id(context):
-            ack(
-                response_action="update",
-                view=_notice("This question is closed: the tool no longer waits for an answer."),
-            )
+        question = open_question(deps, view.get("private_metadata"), context)
+        if question is None:
+            ack(response_action="update", view=_notice(CLOSED))
             return
         if user != question.requester:
             ack(
                 response_action="update",
-                view=_notice(f"Only <@{question.requester}> can answer this question."),
+                view=_notice(NOT_YOURS.format(requester=question.requester)),
             )
             return
         content, errors = read(question.schema, (view.get("state") or {}).get("values") or {})
@@ -53,7 +50,7 @@ def submit(deps: ListenerDeps) -> Callable[..., None]:
             ack(response_action="errors", errors=errors)
             return
         if not questions.reply(question.id, Reply("accept", user, content)):
-            ack(response_action="update", view=_notice("This question already has an answer."))
+            ack(response_action="update", view=_notice(ANSWERED))
             return
         ack()
         log.info("question %s answered by %s", question.id, user)
