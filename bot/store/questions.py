@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from bot.store.facts import QUESTION, QUESTION_REPLIED, QUESTION_REPLY, QUESTIONS_SHOWN
 from bot.store.state import Facts
@@ -42,9 +42,15 @@ class Question:
     @classmethod
     def from_json(cls, text: str | None) -> Question | None:
         try:
-            data = json.loads(text or "")
+            return cls.from_dict(json.loads(text or ""))
+        except ValueError:
+            return None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Question | None:
+        try:
             return cls(**data) if isinstance(data, dict) else None
-        except (TypeError, ValueError):
+        except TypeError:
             return None
 
 
@@ -65,7 +71,7 @@ class Reply:
             data = json.loads(text or "")
         except (TypeError, ValueError):
             return None
-        if not isinstance(data, dict) or data.get("action") not in ("accept", "decline", "cancel"):
+        if not isinstance(data, dict) or data.get("action") not in get_args(Action):
             return None
         content = data.get("content")
         content = content if isinstance(content, dict) else None
@@ -113,7 +119,7 @@ class Questions:
         for note in notes:
             data = json.loads(note)
             ts = str(data.pop("ts", ""))
-            question = Question.from_json(json.dumps(data))
+            question = Question.from_dict(data)
             if question is None:
                 continue
             if self.find(question.id) is not None:  # still asked (a call running beside)
