@@ -113,6 +113,28 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]  # every line is one JSON object
 
 
+def traced_env(
+    fake_slack: FakeSlack,
+    redis_url: str,
+    s3_env: dict[str, str],
+    openai: FakeOpenAI,
+    collector: OTLPCollector,
+    personas: Path,
+    **extra: str,
+) -> dict[str, str]:
+    """A bot process's environment, its spans exported to `collector` every 100 ms."""
+    return bot_env(
+        fake_slack.base_url,
+        redis_url,
+        s3_env,
+        openai.base_url,
+        PERSONAS_FILE=str(personas),
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="100",
+        **extra,
+    )
+
+
 def test_one_trace_per_turn_from_the_slack_event_to_the_post(
     redis_url: str,
     s3_env: dict[str, str],
@@ -123,17 +145,10 @@ def test_one_trace_per_turn_from_the_slack_event_to_the_post(
     personas = tmp_path / "personas.toml"
     personas.write_text(PERSONAS)
     with FakeOpenAI(_reply) as openai:
-        env = bot_env(
-            fake_slack.base_url,
-            redis_url,
-            s3_env,
-            openai.base_url,
-            PERSONAS_FILE=str(personas),
-            LOG_FORMAT="json",
-            LOG_LEVEL="INFO",
-            OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
-            OTEL_BSP_SCHEDULE_DELAY="100",
-        )
+        env = traced_env(
+            fake_slack, redis_url, s3_env, openai, collector, personas,
+            LOG_FORMAT="json", LOG_LEVEL="INFO",
+        )  # fmt: skip
         web = BotProcess("web", {**env, "PROCESS_ROLE": "accept"}, tmp_path).start()
         turns = None
         try:
@@ -264,15 +279,7 @@ def test_a_tool_s_question_and_an_approval_are_in_the_turn_s_trace(
         return steps[min(_tool_calls_so_far(body), 2)]
 
     with FakeOpenAI(reply) as openai:
-        env = bot_env(
-            fake_slack.base_url,
-            redis_url,
-            s3_env,
-            openai.base_url,
-            PERSONAS_FILE=str(personas),
-            OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint,
-            OTEL_BSP_SCHEDULE_DELAY="100",
-        )
+        env = traced_env(fake_slack, redis_url, s3_env, openai, collector, personas)
         web = BotProcess("web", env, tmp_path).start()
         try:
             web.wait_ready()
