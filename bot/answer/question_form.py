@@ -78,8 +78,8 @@ def _element(spec: dict[str, Any]) -> dict[str, Any]:
         initial = [o for o in options if o["value"] in map(str, _list(default))]
         element = {"type": "multi_static_select", "options": options}
         return _initial(element, "initial_options", initial, bool(initial))
-    if choices(spec):
-        options = _options(choices(spec))
+    if picked := choices(spec):
+        options = _options(picked)
         initial = [o for o in options if o["value"] == str(default)]
         element = {"type": "static_select", "options": options}
         return _initial(element, "initial_option", initial[0] if initial else None, bool(initial))
@@ -124,6 +124,11 @@ def _text_element(spec: dict[str, Any]) -> dict[str, Any]:
     return _initial(element, "initial_value", default, isinstance(default, str))
 
 
+def _block_id(index: int) -> str:
+    """The input block of the schema's field number `index` (read back by its position)."""
+    return f"field-{index}"
+
+
 def modal(question_id: str, server: str, message: str, schema: dict[str, Any]) -> dict[str, Any]:
     """The modal asking `message` with the schema's fields (`private_metadata`: the id)."""
     required = set(schema.get("required") or [])
@@ -133,7 +138,7 @@ def modal(question_id: str, server: str, message: str, schema: dict[str, Any]) -
     for i, (name, spec) in enumerate(fields(schema)):
         block: dict[str, Any] = {
             "type": "input",
-            "block_id": f"field-{i}",
+            "block_id": _block_id(i),
             "label": _plain(str(spec.get("title") or name), 2000),
             "element": {**_element(spec), "action_id": _VALUE},
             "optional": name not in required or spec.get("type") == "boolean",
@@ -159,7 +164,7 @@ def read(schema: dict[str, Any], values: dict[str, Any]) -> tuple[dict[str, Any]
     content: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for i, (name, spec) in enumerate(fields(schema)):
-        block_id = f"field-{i}"
+        block_id = _block_id(i)
         state = (values.get(block_id) or {}).get(_VALUE) or {}
         try:
             value = _value(spec, state)
@@ -183,9 +188,9 @@ def _value(spec: dict[str, Any], state: dict[str, Any]) -> Any:
         if any(v not in allowed for v in picked):
             raise ValueError("Pick from the list.")
         return picked or None
-    if choices(spec):
+    if offered := choices(spec):
         chosen = (state.get("selected_option") or {}).get("value")
-        if chosen is not None and chosen not in {v for v, _ in choices(spec)}:
+        if chosen is not None and chosen not in {v for v, _ in offered}:
             raise ValueError("Pick from the list.")
         return chosen
     if kind == "boolean":
