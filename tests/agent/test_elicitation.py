@@ -14,7 +14,7 @@ import pytest
 from bot.agent.elicitation import Asker, InFlight, refusal
 from tests.fakes.model import ScriptedModel
 from tests.fakes.slack_api import FakeSlack
-from tests.support.approvals import buttons, text_of
+from tests.support.approvals import all_final, buttons, text_of
 from tests.support.harness import Bot, now_ts
 from tests.support.mcp_servers import calls, stdio_command
 from tests.support.metrics import in_process, moved
@@ -90,6 +90,7 @@ def test_the_asker_answers_in_a_form_on_another_process_and_the_tool_gets_it(
     status, body = other.interact(submit(form, {"Day": "2026-12-05", "Seats": 3}))
     assert status == 200 and "closed" in body  # a second submission changes nothing
     assert len(calls(tmp_path / "calls.jsonl")) == 1
+    all_final(fake_slack, root)
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["in-the-call", "mcp-2025-11-25"])
@@ -105,6 +106,7 @@ def test_a_declined_question_reaches_the_server_and_the_model_answers(
     assert call["args"]["action"] == "decline" and call["args"]["answer"] is None
     assert "not booked (decline)" in texts(tool_results(model, 1)[-1])
     assert buttons(question(fake_slack, root, "Declined by <@U1>")) == {}
+    all_final(fake_slack, root)
 
 
 def test_an_unanswered_question_is_cancelled_after_its_timeout(
@@ -122,6 +124,7 @@ def test_an_unanswered_question_is_cancelled_after_its_timeout(
     bot.interact(click(fake_slack, asked, "question_answer", user="U1"))  # too late
     closed = fake_slack.wait_for("chat.postEphemeral", timeout=10)
     assert "closed" in closed[0].params["text"] and fake_slack.modals.opened("U1") == []
+    all_final(fake_slack, root)
 
 
 def test_a_question_sent_on_its_own_goes_to_the_only_person_with_calls_in_flight() -> None:
@@ -160,6 +163,7 @@ def test_stopping_the_answer_closes_its_question(
     bot.interact(click(fake_slack, asked, "question_answer", user="U1"))  # too late
     closed = fake_slack.wait_for("chat.postEphemeral", timeout=10)
     assert "closed" in closed[0].params["text"] and fake_slack.modals.opened("U1") == []
+    all_final(fake_slack, root)
 
 
 def test_a_question_slack_refuses_to_show_is_declined(
@@ -181,3 +185,4 @@ def test_a_question_slack_refuses_to_show_is_declined(
     [call] = calls(tmp_path / "calls.jsonl")
     assert call["args"]["action"] == "decline"
     assert fake_slack.calls("chat.postMessage")  # it was tried
+    all_final(fake_slack, root)  # the streamed answer too

@@ -52,3 +52,9 @@ def click_payload(message: dict[str, Any], action_id: str, user: str = "U1") -> 
     """`user` clicks the button `action_id` of `message` (in channel C1)."""
     value = buttons(message)[action_id]["value"]
     return block_action(button_action(action_id, value), "C1", message["ts"], user=user)
+
+
+def all_final(slack: FakeSlack, root: str) -> None:
+    """Wait until every bot message in the thread is final: none streaming, no Stop button,
+    none empty (a stream is stopped just after its last text shows)."""
+    wait_until(lambda: slack.stale_messages("C1", root) == [], 10, "every message final")
